@@ -1,0 +1,204 @@
+//! The contract between polytls and a TLS engine: [`TlsBackend`] (one per library) and
+//! [`TlsEngine`] (one per session).
+//!
+//! polytls' front ends own I/O, state, buffering, timeouts and the verification decision; a
+//! backend owns only cryptography and the protocol. Its engine is sans-IO: it is handed a
+//! reader or writer for each call and never blocks, so the same engine serves the blocking
+//! socket, an async adapter and in-memory tests.
+//!
+//! Writing a backend means implementing these two traits and registering the backend with
+//! [`register_backend!`](crate::register_backend); the conformance suite then proves its claims.
+
+use std::io;
+use std::sync::Arc;
+
+use crate::{
+    Certificate, Error, ImplementedClass, PeerVerifyMode, SslCipher, SslConfiguration, SslError,
+    SslMode, SslProtocol, SupportedFeature,
+};
+
+/// A TLS library as polytls sees it: what it can do, and factories for its objects.
+///
+/// Every factory a backend does not implement returns [`Error::Unsupported`]; the defaults do.
+pub trait TlsBackend: Send + Sync + 'static {
+    /// The backend's registry name, lowercase (`"openssl"`, `"rustls"`).
+    fn name(&self) -> &str;
+
+    /// Whether the library can be used in this process (for example, it loaded).
+    fn is_available(&self) -> bool {
+        true
+    }
+
+    /// The version of the library running now, as a number (OpenSSL's `0xMNN00PP0` style, or
+    /// `major << 24 | minor << 16 | patch << 8`), or 0 when unknown.
+    fn library_version_number(&self) -> u64;
+
+    /// The version of the library running now, as text.
+    fn library_version_string(&self) -> String;
+
+    /// The version of the library the backend was built against, as a number.
+    fn build_version_number(&self) -> u64 {
+        self.library_version_number()
+    }
+
+    /// The version of the library the backend was built against, as text.
+    fn build_version_string(&self) -> String {
+        self.library_version_string()
+    }
+
+    /// The classes this backend implements; each is proved by the conformance suite.
+    fn implemented_classes(&self) -> Vec<ImplementedClass>;
+
+    /// The optional features this backend supports; each is proved by the conformance suite.
+    fn supported_features(&self) -> Vec<SupportedFeature>;
+
+    /// The protocol selectors this backend accepts in a configuration.
+    fn supported_protocols(&self) -> Vec<SslProtocol>;
+
+    /// The cipher suites this backend can negotiate.
+    fn supported_ciphers(&self) -> Vec<SslCipher>;
+
+    /// The trust anchors of the system, as this backend finds them.
+    ///
+    /// Fails with [`Error::Io`] when the store cannot be read.
+    fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error>;
+
+    /// Creates the engine for one TLS session.
+    ///
+    /// Fails with [`Error::Unsupported`] when the configuration asks for something this backend
+    /// cannot do (a protocol, a feature), and with [`Error::Certificate`] or [`Error::Key`] when
+    /// the engine rejects the local certificate or key.
+    fn new_tls_engine(&self, params: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {
+        let _ = params;
+        Err(Error::unsupported(self.name(), "TLS sockets"))
+    }
+}
+
+/// Everything a backend needs to create a [`TlsEngine`].
+#[non_exhaustive]
+pub struct EngineParams<'a> {
+    /// Client or server (never `UnencryptedMode`).
+    pub mode: SslMode,
+    /// The session's configuration, already validated by the front end.
+    pub config: &'a SslConfiguration,
+    /// The verification mode with `AutoVerifyPeer` resolved for this side.
+    pub verify_mode: PeerVerifyMode,
+    /// Client only: the name to send as SNI (when it is a DNS name) and to verify the server's
+    /// certificate against (a DNS name or an IP address literal). `None` skips the host check.
+    pub peer_name: Option<&'a str>,
+    /// Where the engine reports what it found when `verify_mode` is `VerifyPeer`.
+    pub verifier: Arc<dyn VerificationHook>,
+}
+
+impl<'a> EngineParams<'a> {
+    /// Bundles the parameters (for the front ends and for tests of a backend).
+    pub fn new(
+        mode: SslMode,
+        config: &'a SslConfiguration,
+        peer_name: Option<&'a str>,
+        verifier: Arc<dyn VerificationHook>,
+    ) -> EngineParams<'a> {
+        EngineParams {
+            mode,
+            config,
+            verify_mode: config.peer_verify_mode.resolve(mode),
+            peer_name,
+            verifier,
+        }
+    }
+}
+
+/// The front end's side of peer verification, called by an engine from inside the handshake.
+pub trait VerificationHook: Send + Sync {
+    /// Called once per handshake when `verify_mode` is `VerifyPeer` and the peer's chain has
+    /// been checked: `peer_chain` as the peer sent it (leaf first) and every problem found
+    /// (an empty list when there were none). Returns `true` to continue the handshake, `false`
+    /// to abort it with a fatal alert.
+    fn decide(&self, peer_chain: &[Certificate], errors: Vec<SslError>) -> bool;
+}
+
+/// The outcome of [`TlsEngine::read_plaintext`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaintextRead {
+    /// This many bytes were copied into the buffer (never 0).
+    Data(usize),
+    /// No plaintext is available until more ciphertext is read.
+    NeedMore,
+    /// The peer sent close_notify: no more data will come.
+    Closed,
+}
+
+/// The facts of an established session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// The negotiated version as an exact selector (`TlsV1_3`), or `UnknownProtocol`.
+    pub protocol: SslProtocol,
+    /// The negotiated cipher suite.
+    pub cipher: Option<SslCipher>,
+    /// The peer's certificates as it sent them, leaf first; empty when it sent none.
+    pub peer_chain: Vec<Certificate>,
+    /// The ALPN protocol agreed on, if any.
+    pub alpn_protocol: Option<Vec<u8>>,
+    /// Server only: the SNI name the client sent, if any.
+    pub server_name: Option<String>,
+}
+
+impl SessionInfo {
+    /// An empty session record (used before a handshake completes).
+    pub fn new() -> SessionInfo {
+        SessionInfo::default()
+    }
+}
+
+/// One TLS session, sans-IO: ciphertext in, ciphertext out, plaintext in, plaintext out.
+///
+/// The front end's loop is: write whatever the engine [`wants_write`](Self::wants_write);
+/// [`read_tls`](Self::read_tls) from the transport; [`process`](Self::process); then read or
+/// write plaintext. No method blocks or performs I/O other than on the reader or writer it is
+/// handed.
+pub trait TlsEngine: Send {
+    /// Reads ciphertext with at most one call to `rd.read`, returning the bytes taken.
+    /// `Ok(0)` means the transport reached end of stream; the engine remembers it, so that a
+    /// later read reports truncation if close_notify was not seen.
+    ///
+    /// Fails with the reader's error (including `WouldBlock`), unchanged.
+    fn read_tls(&mut self, rd: &mut dyn io::Read) -> io::Result<usize>;
+
+    /// Processes the ciphertext read so far: advances the handshake, decrypts records.
+    ///
+    /// Fails with [`Error::Handshake`] or [`Error::Protocol`] when the session cannot go on;
+    /// an alert for the peer may then be waiting in [`write_tls`](Self::write_tls).
+    fn process(&mut self) -> Result<(), Error>;
+
+    /// Whether the engine has ciphertext to send.
+    fn wants_write(&self) -> bool;
+
+    /// Writes pending ciphertext with at most one call to `wr.write`, returning the bytes
+    /// written.
+    ///
+    /// Fails with the writer's error, unchanged.
+    fn write_tls(&mut self, wr: &mut dyn io::Write) -> io::Result<usize>;
+
+    /// Whether the handshake is still in progress.
+    fn is_handshaking(&self) -> bool;
+
+    /// Copies decrypted application data into `buf`.
+    ///
+    /// Fails with [`Error::Truncated`] when the transport ended without close_notify, and with
+    /// [`Error::Protocol`] when a record is invalid.
+    fn read_plaintext(&mut self, buf: &mut [u8]) -> Result<PlaintextRead, Error>;
+
+    /// Encrypts application data from `buf`, returning how much was taken (possibly less than
+    /// `buf.len()` while ciphertext waits to be written; 0 only when `buf` is empty or the
+    /// buffer is full). Only valid once the handshake is complete.
+    ///
+    /// Fails with [`Error::InvalidState`] during the handshake or after close.
+    fn write_plaintext(&mut self, buf: &[u8]) -> Result<usize, Error>;
+
+    /// Queues a close_notify alert; nothing is encrypted after it.
+    fn send_close_notify(&mut self);
+
+    /// The facts of the session; meaningful once the handshake is complete.
+    fn session(&self) -> SessionInfo;
+}

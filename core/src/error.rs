@@ -1,0 +1,91 @@
+//! [`Error`]: everything that can go wrong, as data a caller can match on.
+
+use std::io;
+
+use crate::{AlertType, SslError};
+
+/// The error type of every fallible polytls operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The backend does not implement what was asked; its capability queries say so too.
+    #[error("backend '{backend}' does not support {what}")]
+    Unsupported {
+        /// The backend's name.
+        backend: String,
+        /// What was asked for.
+        what: String,
+    },
+    /// No backend of that name is registered, or it is not available.
+    #[error("no available TLS backend named '{0}'")]
+    UnknownBackend(String),
+    /// No TLS backend is registered at all.
+    #[error("no TLS backend is available: depend on a backend crate such as polytls-openssl")]
+    NoBackend,
+    /// A caller passed an argument or configuration that cannot work.
+    #[error("invalid argument: {0}")]
+    InvalidInput(String),
+    /// A certificate could not be parsed.
+    #[error("certificate: {0}")]
+    Certificate(String),
+    /// A key could not be parsed or used.
+    #[error("key: {0}")]
+    Key(String),
+    /// The handshake was refused because of verification errors nobody ignored.
+    #[error("peer verification failed: {}", list(.0))]
+    Verification(Vec<SslError>),
+    /// The handshake failed for a reason other than verification.
+    #[error("handshake failed: {message}")]
+    Handshake {
+        /// What the engine said.
+        message: String,
+        /// The alert received from the peer, if the failure was the peer's.
+        alert: Option<AlertType>,
+    },
+    /// The peer sent data that is not valid TLS, or broke the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The peer closed the connection without close_notify: the data may be cut short.
+    #[error("the peer closed the connection without close_notify: data may be truncated")]
+    Truncated,
+    /// The operation is not possible in the socket's current state.
+    #[error("invalid state: {0}")]
+    InvalidState(String),
+    /// The operation did not finish in the time allowed.
+    #[error("timed out")]
+    Timeout,
+    /// The underlying transport failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+fn list(errors: &[SslError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// Shorthand for [`Error::Unsupported`].
+    pub fn unsupported(backend: impl Into<String>, what: impl Into<String>) -> Error {
+        Error::Unsupported {
+            backend: backend.into(),
+            what: what.into(),
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Io(e) => e,
+            Error::Truncated => io::Error::new(io::ErrorKind::UnexpectedEof, e),
+            Error::Timeout => io::Error::new(io::ErrorKind::TimedOut, e),
+            Error::InvalidInput(_) => io::Error::new(io::ErrorKind::InvalidInput, e),
+            Error::Unsupported { .. } => io::Error::new(io::ErrorKind::Unsupported, e),
+            other => io::Error::new(io::ErrorKind::InvalidData, other),
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The backend registry: which backends this process has, which one is active, and what each
+//! can do (Qt's `QSslSocket::availableBackends()` family).
+//!
+//! Backend crates register themselves at link time through [`register_backend!`]; more can be
+//! added at run time with [`Registry::register`]. The crate-root functions
+//! ([`available_backends`](crate::available_backends) and friends) query [`Registry::global`].
+//! A fresh `Registry` can be built for tests.
+//!
+//! [`register_backend!`]: crate::register_backend
+
+use std::sync::{Arc, OnceLock, RwLock};
+
+use crate::{Error, ImplementedClass, SslProtocol, SupportedFeature, TlsBackend};
+
+/// A backend compiled into the program, collected at link time. Created by
+/// [`register_backend!`](crate::register_backend); not meant to be built by hand.
+#[doc(hidden)]
+pub struct StaticBackend {
+    /// Builds the backend the first time the global registry is used.
+    pub factory: fn() -> Arc<dyn TlsBackend>,
+}
+
+inventory::collect!(StaticBackend);
+
+/// Registers a backend type with every program that links its crate.
+///
+/// The argument is an expression of a type implementing [`TlsBackend`], evaluated once, the
+/// first time the global registry is used.
+///
+/// ```ignore
+/// polytls::register_backend!(MyBackend::new());
+/// ```
+#[macro_export]
+macro_rules! register_backend {
+    ($backend:expr) => {
+        $crate::__private::inventory::submit! {
+            $crate::registry::StaticBackend {
+                factory: || ::std::sync::Arc::new($backend),
+            }
+        }
+    };
+}
+
+/// The environment variable that names the default backend.
+pub const BACKEND_ENV: &str = "POLYTLS_BACKEND";
+
+/// The default priority: Qt's order, then every other backend in registration order.
+const PRIORITY: [&str; 3] = ["openssl", "schannel", "securetransport"];
+
+#[derive(Default)]
+struct State {
+    backends: Vec<Arc<dyn TlsBackend>>,
+    /// Set by `set_active_backend`.
+    chosen: Option<String>,
+    /// The backend objects were created with, once one was: it cannot change after that.
+    in_use: Option<String>,
+}
+
+/// A set of backends and the choice of the active one.
+#[derive(Default)]
+pub struct Registry {
+    state: RwLock<State>,
+    /// The default named by the environment, read once.
+    env_default: Option<String>,
+}
+
+impl Registry {
+    /// An empty registry that ignores the environment (for tests and custom setups).
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// The process-wide registry, holding every backend linked into the program and
+    /// honouring [`BACKEND_ENV`].
+    pub fn global() -> &'static Registry {
+        static GLOBAL: OnceLock<Registry> = OnceLock::new();
+        GLOBAL.get_or_init(|| {
+            let registry = Registry {
+                env_default: std::env::var(BACKEND_ENV).ok().filter(|s| !s.is_empty()),
+                ..Registry::default()
+            };
+            for entry in inventory::iter::<StaticBackend> {
+                // Two crates registering one name is a packaging mistake: keep the first.
+                let _ = registry.register((entry.factory)());
+            }
+            registry
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds a backend at run time; it shows up in every query from now on.
+    ///
+    /// Fails with [`Error::InvalidInput`] when a backend of that name is already registered.
+    pub fn register(&self, backend: Arc<dyn TlsBackend>) -> Result<(), Error> {
+        let mut state = self.write();
+        if state.backends.iter().any(|b| b.name() == backend.name()) {
+            return Err(Error::InvalidInput(format!(
+                "a backend named '{}' is already registered",
+                backend.name()
+            )));
+        }
+        state.backends.push(backend);
+        let rank = |b: &Arc<dyn TlsBackend>| {
+            PRIORITY
+                .iter()
+                .position(|p| *p == b.name())
+                .unwrap_or(PRIORITY.len())
+        };
+        // Stable: backends outside Qt's list keep their registration order.
+        state.backends.sort_by_key(rank);
+        Ok(())
+    }
+
+    /// The names of the available backends, in default priority order.
+    pub fn available_backends(&self) -> Vec<String> {
+        self.read()
+            .backends
+            .iter()
+            .filter(|b| b.is_available())
+            .map(|b| b.name().to_owned())
+            .collect()
+    }
+
+    fn available(state: &State, name: &str) -> Option<Arc<dyn TlsBackend>> {
+        state
+            .backends
+            .iter()
+            .find(|b| b.name() == name && b.is_available())
+            .cloned()
+    }
+
+    fn active_name(&self, state: &State) -> Option<String> {
+        let candidates = [
+            state.in_use.as_deref(),
+            state.chosen.as_deref(),
+            self.env_default.as_deref(),
+        ];
+        candidates
+            .into_iter()
+            .flatten()
+            .find(|name| Self::available(state, name).is_some())
+            .map(str::to_owned)
+            .or_else(|| {
+                state
+                    .backends
+                    .iter()
+                    .find(|b| b.is_available())
+                    .map(|b| b.name().to_owned())
+            })
+    }
+
+    /// The name of the active backend: the one objects were already created with, else the
+    /// one set with [`set_active_backend`](Self::set_active_backend), else the one
+    /// [`BACKEND_ENV`] names, else the first available by priority. `None` when no backend is
+    /// available.
+    pub fn active_backend(&self) -> Option<String> {
+        self.active_name(&self.read())
+    }
+
+    /// Makes `name` the active backend. Returns `false` (and changes nothing) when no
+    /// available backend has that name, or when objects were already created with another
+    /// active backend.
+    pub fn set_active_backend(&self, name: &str) -> bool {
+        let mut state = self.write();
+        if Self::available(&state, name).is_none() {
+            return false;
+        }
+        match &state.in_use {
+            Some(in_use) => in_use == name,
+            None => {
+                state.chosen = Some(name.to_owned());
+                true
+            }
+        }
+    }
+
+    /// The backend named `name`, or the active one for `None`, without fixing the choice.
+    ///
+    /// Fails with [`Error::UnknownBackend`] for an unknown or unavailable name and with
+    /// [`Error::NoBackend`] when `None` is asked and nothing is available.
+    pub fn backend(&self, name: Option<&str>) -> Result<Arc<dyn TlsBackend>, Error> {
+        let state = self.read();
+        match name {
+            Some(name) => {
+                Self::available(&state, name).ok_or_else(|| Error::UnknownBackend(name.to_owned()))
+            }
+            None => self
+                .active_name(&state)
+                .and_then(|name| Self::available(&state, &name))
+                .ok_or(Error::NoBackend),
+        }
+    }
+
+    /// The backend an object is about to be created with: `name`, or the active backend for
+    /// `None`, in which case the active backend can no longer change.
+    ///
+    /// Fails as [`backend`](Self::backend) does.
+    pub fn backend_for_new_object(&self, name: Option<&str>) -> Result<Arc<dyn TlsBackend>, Error> {
+        if name.is_some() {
+            return self.backend(name);
+        }
+        let mut state = self.write();
+        let active = self.active_name(&state).ok_or(Error::NoBackend)?;
+        let backend = Self::available(&state, &active).ok_or(Error::NoBackend)?;
+        state.in_use = Some(active);
+        Ok(backend)
+    }
+
+    fn query<T>(&self, name: Option<&str>, f: impl FnOnce(&dyn TlsBackend) -> Vec<T>) -> Vec<T> {
+        self.backend(name)
+            .map(|b| f(b.as_ref()))
+            .unwrap_or_default()
+    }
+
+    /// The classes the backend implements; empty for an unknown name.
+    pub fn implemented_classes(&self, name: Option<&str>) -> Vec<ImplementedClass> {
+        self.query(name, |b| b.implemented_classes())
+    }
+
+    /// Whether the backend implements `class`.
+    pub fn is_class_implemented(&self, class: ImplementedClass, name: Option<&str>) -> bool {
+        self.implemented_classes(name).contains(&class)
+    }
+
+    /// The features the backend supports; empty for an unknown name.
+    pub fn supported_features(&self, name: Option<&str>) -> Vec<SupportedFeature> {
+        self.query(name, |b| b.supported_features())
+    }
+
+    /// Whether the backend supports `feature`.
+    pub fn is_feature_supported(&self, feature: SupportedFeature, name: Option<&str>) -> bool {
+        self.supported_features(name).contains(&feature)
+    }
+
+    /// The protocols the backend supports; empty for an unknown name.
+    pub fn supported_protocols(&self, name: Option<&str>) -> Vec<SslProtocol> {
+        self.query(name, |b| b.supported_protocols())
+    }
+
+    /// Whether the backend supports `protocol`.
+    pub fn is_protocol_supported(&self, protocol: SslProtocol, name: Option<&str>) -> bool {
+        self.supported_protocols(name).contains(&protocol)
+    }
+}

@@ -1,0 +1,3 @@
+//! placeholder
+pub trait ReadTimeout {}
+pub struct SslSocket;

@@ -1,0 +1,158 @@
+//! Verification problems: [`SslErrorKind`] (every member of Qt's `QSslError::SslError`) and
+//! [`SslError`], a kind together with the certificate it concerns.
+
+use std::fmt;
+
+use crate::Certificate;
+
+macro_rules! ssl_error_kinds {
+    ($($(#[$doc:meta])* $name:ident = $message:literal,)*) => {
+        /// What went wrong while verifying a peer (Qt's `QSslError::SslError`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum SslErrorKind {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl SslErrorKind {
+            /// Every member, in Qt's order (`UnspecifiedError` last).
+            pub const ALL: &'static [SslErrorKind] = &[$(Self::$name,)*];
+
+            /// A sentence describing the problem, as Qt's `errorString()` gives it.
+            pub fn message(self) -> &'static str {
+                match self {
+                    $(Self::$name => $message,)*
+                }
+            }
+        }
+    };
+}
+
+ssl_error_kinds! {
+    /// No error.
+    NoError = "No error",
+    /// The issuer certificate of a looked-up certificate could not be found.
+    UnableToGetIssuerCertificate = "The issuer certificate could not be found",
+    /// The certificate signature could not be decrypted.
+    UnableToDecryptCertificateSignature = "The certificate signature could not be decrypted",
+    /// The public key of the issuer could not be read.
+    UnableToDecodeIssuerPublicKey = "The public key in the certificate could not be read",
+    /// The signature of the certificate is invalid.
+    CertificateSignatureFailed = "The signature of the certificate is invalid",
+    /// The certificate is not yet valid.
+    CertificateNotYetValid = "The certificate is not yet valid",
+    /// The certificate has expired.
+    CertificateExpired = "The certificate has expired",
+    /// The notBefore field contains an invalid time.
+    InvalidNotBeforeField = "The certificate's notBefore field contains an invalid time",
+    /// The notAfter field contains an invalid time.
+    InvalidNotAfterField = "The certificate's notAfter field contains an invalid time",
+    /// The peer's certificate is self-signed and not trusted.
+    SelfSignedCertificate = "The certificate is self-signed, and untrusted",
+    /// The chain contains a self-signed root that is not trusted.
+    SelfSignedCertificateInChain = "The root certificate of the certificate chain is self-signed, and untrusted",
+    /// The issuer of a certificate in the chain is not among the trusted certificates.
+    UnableToGetLocalIssuerCertificate = "The issuer certificate of a locally looked up certificate could not be found",
+    /// No signature in the chain could be verified (a single certificate without its issuer).
+    UnableToVerifyFirstCertificate = "No certificates could be verified",
+    /// The certificate has been revoked.
+    CertificateRevoked = "The certificate has been revoked",
+    /// A CA certificate is invalid (not a CA, or wrong usage).
+    InvalidCaCertificate = "One of the CA certificates is invalid",
+    /// The basicConstraints path length was exceeded.
+    PathLengthExceeded = "The basicConstraints path length parameter has been exceeded",
+    /// The certificate cannot be used for this purpose (extended key usage).
+    InvalidPurpose = "The supplied certificate is unsuitable for this purpose",
+    /// The root CA is not trusted for this purpose.
+    CertificateUntrusted = "The root CA certificate is not trusted for this purpose",
+    /// The root CA rejects this purpose.
+    CertificateRejected = "The root CA certificate is marked to reject the specified purpose",
+    /// The issuer's subject name does not match the certificate's issuer name.
+    SubjectIssuerMismatch = "The current candidate issuer certificate was rejected because its subject name did not match the issuer name of the current certificate",
+    /// The authority key identifier's issuer and serial do not match.
+    AuthorityIssuerSerialNumberMismatch = "The current candidate issuer certificate was rejected because its issuer name and serial number was present and did not match the authority key identifier of the current certificate",
+    /// The peer did not present a certificate.
+    NoPeerCertificate = "The peer did not present any certificate",
+    /// The host name matches none of the certificate's names.
+    HostNameMismatch = "The host name did not match any of the valid hosts for this certificate",
+    /// TLS is not available.
+    NoSslSupport = "No SSL support available",
+    /// The certificate is on a block list.
+    CertificateBlacklisted = "The peer certificate is blacklisted",
+    /// The certificate's revocation status is unknown.
+    CertificateStatusUnknown = "The certificate status is unknown",
+    /// No OCSP response was found.
+    OcspNoResponseFound = "No OCSP status response found",
+    /// The OCSP request was malformed.
+    OcspMalformedRequest = "The OCSP status request had invalid syntax",
+    /// The OCSP response was malformed.
+    OcspMalformedResponse = "OCSP response contains an unexpected number of SingleResponse structures",
+    /// The OCSP responder had an internal error.
+    OcspInternalError = "OCSP responder reached an inconsistent internal state",
+    /// The OCSP responder asked to try later.
+    OcspTryLater = "OCSP responder was unable to return a status for the requested certificate",
+    /// The OCSP responder requires a signed request.
+    OcspSigRequired = "The server requires the client to sign the OCSP request in order to construct a response",
+    /// The OCSP request was unauthorised.
+    OcspUnauthorized = "The client is not authorized to request OCSP status from this server",
+    /// The OCSP response has expired.
+    OcspResponseExpired = "OCSP responder's identity cannot be verified",
+    /// The OCSP status is unknown.
+    OcspStatusUnknown = "The certificate status is unknown",
+    /// Any other problem.
+    UnspecifiedError = "An unknown error occurred",
+}
+
+impl fmt::Display for SslErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// One verification problem: its kind and, where it concerns one, the certificate
+/// (Qt's `QSslError`).
+///
+/// Two errors are equal when kind and certificate are equal; that is how an ignore list
+/// given to [`SslSocket::ignore_ssl_errors_list`](crate::SslSocket::ignore_ssl_errors_list)
+/// matches the errors found.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SslError {
+    kind: SslErrorKind,
+    certificate: Option<Certificate>,
+}
+
+impl SslError {
+    /// An error of `kind` that concerns no particular certificate.
+    pub fn new(kind: SslErrorKind) -> SslError {
+        SslError {
+            kind,
+            certificate: None,
+        }
+    }
+
+    /// An error of `kind` that concerns `certificate`.
+    pub fn with_certificate(kind: SslErrorKind, certificate: Certificate) -> SslError {
+        SslError {
+            kind,
+            certificate: Some(certificate),
+        }
+    }
+
+    /// The kind of problem.
+    pub fn kind(&self) -> SslErrorKind {
+        self.kind
+    }
+
+    /// The certificate the problem concerns, if any.
+    pub fn certificate(&self) -> Option<&Certificate> {
+        self.certificate.as_ref()
+    }
+}
+
+impl fmt::Display for SslError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.certificate {
+            Some(cert) => write!(f, "{} ({})", self.kind, cert.subject_display_name()),
+            None => fmt::Display::fmt(&self.kind, f),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The verification decision, owned by the front end (Qt's rules, exactly).
+//!
+//! An engine finds the problems; this module decides. Each problem fires the per-error
+//! handler, then the list goes to the errors handler, which may ignore some or all of them.
+//! The handshake goes on only if every problem was ignored, either by a list given
+//! beforehand or by the handler. Ignoring one error (kind and certificate) ignores only that
+//! one.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::{Certificate, SslError, VerificationHook};
+
+/// Handed to an [`on_ssl_errors`](crate::SslSocket::on_ssl_errors) handler: the errors found and
+/// the means to ignore them (Qt's `ignoreSslErrors()` called from the `sslErrors` slot).
+pub struct SslErrorsDecision<'a> {
+    errors: &'a [SslError],
+    ignore_all: bool,
+    ignored: Vec<SslError>,
+}
+
+impl SslErrorsDecision<'_> {
+    /// The errors found in this handshake.
+    pub fn errors(&self) -> &[SslError] {
+        self.errors
+    }
+
+    /// Ignores every error: the handshake continues.
+    pub fn ignore_all(&mut self) {
+        self.ignore_all = true;
+    }
+
+    /// Ignores the errors equal (kind and certificate) to one of `errors`; the handshake
+    /// continues only if that covers every error found.
+    pub fn ignore(&mut self, errors: &[SslError]) {
+        self.ignored.extend_from_slice(errors);
+    }
+}
+
+type PeerVerifyErrorHandler = Box<dyn FnMut(&SslError) + Send>;
+type SslErrorsHandler = Box<dyn FnMut(&mut SslErrorsDecision<'_>) + Send>;
+
+#[derive(Default)]
+struct State {
+    ignore_all: bool,
+    ignore_list: Vec<SslError>,
+    on_peer_verify_error: Option<PeerVerifyErrorHandler>,
+    on_ssl_errors: Option<SslErrorsHandler>,
+    found: Vec<SslError>,
+    refused: Option<Vec<SslError>>,
+}
+
+/// The verification state of one socket, shared with its engine.
+#[derive(Clone, Default)]
+pub(crate) struct Verification(Arc<Mutex<State>>);
+
+impl Verification {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn hook(&self) -> Arc<dyn VerificationHook> {
+        Arc::new(self.clone())
+    }
+
+    pub(crate) fn ignore_all(&self) {
+        self.lock().ignore_all = true;
+    }
+
+    pub(crate) fn ignore_list(&self, errors: &[SslError]) {
+        self.lock().ignore_list.extend_from_slice(errors);
+    }
+
+    pub(crate) fn set_peer_verify_error_handler(&self, handler: PeerVerifyErrorHandler) {
+        self.lock().on_peer_verify_error = Some(handler);
+    }
+
+    pub(crate) fn set_ssl_errors_handler(&self, handler: SslErrorsHandler) {
+        self.lock().on_ssl_errors = Some(handler);
+    }
+
+    /// The errors found in the last handshake, ignored or not.
+    pub(crate) fn found(&self) -> Vec<SslError> {
+        self.lock().found.clone()
+    }
+
+    /// The errors that made the last handshake fail, if it failed on verification.
+    pub(crate) fn refused(&self) -> Option<Vec<SslError>> {
+        self.lock().refused.clone()
+    }
+
+    /// Starts a new handshake: forgets what the last one found.
+    pub(crate) fn reset(&self) {
+        let mut state = self.lock();
+        state.found.clear();
+        state.refused = None;
+    }
+
+    /// Records `errors` and decides, as [`VerificationHook::decide`] documents.
+    pub(crate) fn judge(&self, errors: Vec<SslError>) -> bool {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        state.found.extend(errors.iter().cloned());
+        if errors.is_empty() {
+            return true;
+        }
+        if let Some(handler) = state.on_peer_verify_error.as_mut() {
+            for error in &errors {
+                handler(error);
+            }
+        }
+        let mut decision = SslErrorsDecision {
+            errors: &errors,
+            ignore_all: false,
+            ignored: Vec::new(),
+        };
+        if let Some(handler) = state.on_ssl_errors.as_mut() {
+            handler(&mut decision);
+        }
+        if decision.ignore_all {
+            state.ignore_all = true;
+        }
+        state.ignore_list.append(&mut decision.ignored);
+        let remaining: Vec<SslError> = if state.ignore_all {
+            Vec::new()
+        } else {
+            errors
+                .into_iter()
+                .filter(|e| !state.ignore_list.contains(e))
+                .collect()
+        };
+        if remaining.is_empty() {
+            true
+        } else {
+            state.refused = Some(remaining);
+            false
+        }
+    }
+}
+
+impl VerificationHook for Verification {
+    fn decide(&self, _peer_chain: &[Certificate], errors: Vec<SslError>) -> bool {
+        self.judge(errors)
+    }
+}
