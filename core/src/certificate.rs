@@ -59,7 +59,7 @@ impl Certificate {
     /// Fails with [`Error::Certificate`] when `der` is not exactly one well-formed certificate.
     pub fn from_der(der: &[u8]) -> Result<Certificate, Error> {
         match X509Certificate::from_der(der) {
-            Ok((rest, _)) if rest.is_empty() => Ok(Certificate { der: der.into() }),
+            Ok(([], _)) => Ok(Certificate { der: der.into() }),
             Ok(_) => Err(Error::Certificate(
                 "trailing data after the certificate".into(),
             )),

@@ -181,7 +181,7 @@ impl SslConfiguration {
                 "a server needs a local certificate and a private key".into(),
             ));
         }
-        if self.private_key.is_some() != !self.local_certificate_chain.is_empty() {
+        if self.private_key.is_some() == self.local_certificate_chain.is_empty() {
             return Err(Error::InvalidInput(
                 "a local certificate and a private key must be set together".into(),
             ));

@@ -70,6 +70,13 @@ impl Registry {
         Registry::default()
     }
 
+    /// An empty registry whose default backend is `name`, as [`global`](Self::global) takes it
+    /// from [`BACKEND_ENV`]: it wins over the priority order when it names an available
+    /// backend, and is ignored otherwise.
+    pub fn with_default_backend(name: Option<&str>) -> Registry {
+        Registry { env_default: name.map(str::to_owned), ..Registry::default() }
+    }
+
     /// The process-wide registry, holding every backend linked into the program and
     /// honouring [`BACKEND_ENV`].
     pub fn global() -> &'static Registry {

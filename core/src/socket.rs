@@ -1,3 +1,719 @@
-//! placeholder
-pub trait ReadTimeout {}
-pub struct SslSocket;
+//! [`SslSocket`]: a blocking TLS socket over any `Read + Write` stream (Qt's `QSslSocket`).
+//!
+//! The socket owns everything around the engine: the state machine (unencrypted,
+//! handshaking, encrypted, closed), the queue of data written before the handshake ends, the
+//! verification decision (ignore lists and handlers), events and timeouts. The engine, made by
+//! the chosen backend, only turns ciphertext into plaintext and back. So every backend behaves
+//! the same, and two sockets in one process may use two backends.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), polytls::Error> {
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::Duration;
+//! use polytls::{SslErrorKind, SslSocket};
+//!
+//! let tcp = TcpStream::connect("mail.example.com:587")?;
+//! let mut socket = SslSocket::with_backend(tcp, "rustls")?;
+//! // ... a plaintext SMTP exchange up to STARTTLS ...
+//! socket.set_peer_verify_name("mail.example.com");
+//! socket.on_ssl_errors(|decision| {
+//!     // Accept an expired certificate, and nothing else.
+//!     let expired: Vec<_> = decision.errors().iter()
+//!         .filter(|e| e.kind() == SslErrorKind::CertificateExpired).cloned().collect();
+//!     decision.ignore(&expired);
+//! });
+//! socket.start_client_encryption()?;
+//! socket.wait_for_encrypted(Some(Duration::from_secs(10)))?;
+//! println!("{:?} with {:?}", socket.session_protocol(), socket.session_cipher());
+//! socket.write_all(b"EHLO me\r\n")?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::verification::Verification;
+use crate::{
+    Certificate, EngineParams, Error, Key, PeerVerifyMode, PlaintextRead, Registry, SessionInfo,
+    SslCipher, SslConfiguration, SslError, SslErrorKind, SslErrorsDecision, SslMode, SslProtocol,
+    TlsBackend, TlsEngine,
+};
+
+/// A stream whose blocking reads can be given a time limit, so that
+/// [`SslSocket::wait_for_encrypted`] can honour its timeout.
+pub trait ReadTimeout {
+    /// Sets the limit for each blocking read; `None` blocks indefinitely.
+    ///
+    /// Fails with the stream's error when the limit cannot be set.
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// The current limit.
+    ///
+    /// Fails with the stream's error when the limit cannot be read.
+    fn read_timeout(&self) -> io::Result<Option<Duration>>;
+}
+
+impl ReadTimeout for TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        TcpStream::read_timeout(self)
+    }
+}
+
+#[cfg(unix)]
+impl ReadTimeout for std::os::unix::net::UnixStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_read_timeout(self, timeout)
+    }
+
+    fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        std::os::unix::net::UnixStream::read_timeout(self)
+    }
+}
+
+/// Where the socket is in its life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum State {
+    /// Plain bytes pass straight through.
+    Unencrypted,
+    /// The engine exists and the handshake has not finished.
+    Handshaking,
+    /// Application data flows through the engine.
+    Encrypted,
+    /// This side sent close_notify: no more writes.
+    Closed,
+    /// The session failed; the message says why.
+    Failed(String),
+}
+
+#[derive(Default)]
+struct Events {
+    encrypted: Option<Box<dyn FnMut() + Send>>,
+    mode_changed: Option<Box<dyn FnMut(SslMode) + Send>>,
+    encrypted_bytes_written: Option<Box<dyn FnMut(usize) + Send>>,
+}
+
+/// A TLS socket over a blocking stream.
+///
+/// It starts in [`SslMode::UnencryptedMode`], where reads and writes pass through unchanged
+/// (for STARTTLS protocols). [`start_client_encryption`](Self::start_client_encryption) or
+/// [`start_server_encryption`](Self::start_server_encryption) begins the handshake; data
+/// written before it ends is queued and sent once the session is encrypted. Reading, flushing
+/// or [`wait_for_encrypted`](Self::wait_for_encrypted) drive the handshake to its end.
+///
+/// `Read` gives plaintext; it returns 0 once the peer sent close_notify and fails with
+/// `UnexpectedEof` (wrapping [`Error::Truncated`]) when the peer closed without it.
+pub struct SslSocket<S> {
+    stream: S,
+    backend: Arc<dyn TlsBackend>,
+    config: SslConfiguration,
+    mode: SslMode,
+    state: State,
+    engine: Option<Box<dyn TlsEngine>>,
+    /// Plaintext written during the handshake, sent when it completes.
+    pending: Vec<u8>,
+    peer_verify_name: Option<String>,
+    verification: Verification,
+    session: SessionInfo,
+    transport_eof: bool,
+    events: Events,
+}
+
+impl<S> std::fmt::Debug for SslSocket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SslSocket")
+            .field("backend", &self.backend.name())
+            .field("mode", &self.mode)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SslSocket<TcpStream> {
+    /// Connects to `host:port` and starts a client handshake with the active backend and the
+    /// default configuration, verifying the server against `host`.
+    ///
+    /// Fails with [`Error::Io`] when the connection fails and as
+    /// [`start_client_encryption`](Self::start_client_encryption) does.
+    pub fn connect_to_host_encrypted(host: &str, port: u16) -> Result<Self, Error> {
+        Self::connect_to_host_encrypted_with(host, port, None)
+    }
+
+    /// Like [`connect_to_host_encrypted`](Self::connect_to_host_encrypted) but verifies the
+    /// server's certificate against `verify_name` instead of `host` (and sends it as SNI).
+    ///
+    /// Fails as [`connect_to_host_encrypted`](Self::connect_to_host_encrypted) does.
+    pub fn connect_to_host_encrypted_with_verify_name(
+        host: &str,
+        port: u16,
+        verify_name: &str,
+    ) -> Result<Self, Error> {
+        let mut socket = Self::new(TcpStream::connect((host, port))?)?;
+        socket.set_peer_verify_name(verify_name);
+        socket.start_client_encryption()?;
+        Ok(socket)
+    }
+
+    /// Like [`connect_to_host_encrypted`](Self::connect_to_host_encrypted) with the backend
+    /// named `backend` (`None`: the active backend).
+    ///
+    /// Fails with [`Error::UnknownBackend`] for an unknown name, and as
+    /// [`connect_to_host_encrypted`](Self::connect_to_host_encrypted) does.
+    pub fn connect_to_host_encrypted_with(
+        host: &str,
+        port: u16,
+        backend: Option<&str>,
+    ) -> Result<Self, Error> {
+        let backend = Registry::global().backend_for_new_object(backend)?;
+        let mut socket = Self::with_backend_object(TcpStream::connect((host, port))?, backend);
+        socket.set_peer_verify_name(host);
+        socket.start_client_encryption()?;
+        Ok(socket)
+    }
+}
+
+impl<S: Read + Write> SslSocket<S> {
+    /// Wraps a connected stream, using the active backend and the default configuration. The
+    /// active backend can no longer change afterwards.
+    ///
+    /// Fails with [`Error::NoBackend`] when no backend is available.
+    pub fn new(stream: S) -> Result<Self, Error> {
+        let backend = Registry::global().backend_for_new_object(None)?;
+        Ok(Self::with_backend_object(stream, backend))
+    }
+
+    /// Wraps a connected stream, using the backend named `backend` whatever the active one is.
+    ///
+    /// Fails with [`Error::UnknownBackend`] when no available backend has that name.
+    pub fn with_backend(stream: S, backend: &str) -> Result<Self, Error> {
+        let backend = Registry::global().backend(Some(backend))?;
+        Ok(Self::with_backend_object(stream, backend))
+    }
+
+    /// Wraps a connected stream, using `backend` directly (for backends that are not
+    /// registered, such as test doubles).
+    pub fn with_backend_object(stream: S, backend: Arc<dyn TlsBackend>) -> Self {
+        SslSocket {
+            stream,
+            backend,
+            config: SslConfiguration::default_configuration(),
+            mode: SslMode::UnencryptedMode,
+            state: State::Unencrypted,
+            engine: None,
+            pending: Vec::new(),
+            peer_verify_name: None,
+            verification: Verification::default(),
+            session: SessionInfo::new(),
+            transport_eof: false,
+            events: Events::default(),
+        }
+    }
+
+    /// The name of the backend this socket uses.
+    pub fn backend_name(&self) -> &str {
+        self.backend.name()
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The underlying stream, mutably. Reading or writing it directly while encrypted corrupts
+    /// the session.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Unwraps the underlying stream. Anything queued and not yet sent is dropped; call
+    /// [`close`](Self::close) or `flush` first.
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
+    // ---- configuration ------------------------------------------------------------------
+
+    /// The configuration the next handshake will use.
+    pub fn ssl_configuration(&self) -> &SslConfiguration {
+        &self.config
+    }
+
+    /// Replaces the configuration for the next handshake.
+    pub fn set_ssl_configuration(&mut self, config: SslConfiguration) {
+        self.config = config;
+    }
+
+    /// Sets the local certificate chain (leaf first).
+    pub fn set_local_certificate_chain(&mut self, chain: Vec<Certificate>) {
+        self.config.local_certificate_chain = chain;
+    }
+
+    /// The local certificate chain (leaf first).
+    pub fn local_certificate_chain(&self) -> &[Certificate] {
+        &self.config.local_certificate_chain
+    }
+
+    /// The local leaf certificate, if any.
+    pub fn local_certificate(&self) -> Option<&Certificate> {
+        self.config.local_certificate()
+    }
+
+    /// Sets the private key of the local certificate.
+    pub fn set_private_key(&mut self, key: Key) {
+        self.config.private_key = Some(key);
+    }
+
+    /// The private key of the local certificate, if any.
+    pub fn private_key(&self) -> Option<&Key> {
+        self.config.private_key.as_ref()
+    }
+
+    /// Sets whether and how the peer's certificate is verified.
+    pub fn set_peer_verify_mode(&mut self, mode: PeerVerifyMode) {
+        self.config.peer_verify_mode = mode;
+    }
+
+    /// How the peer's certificate is verified.
+    pub fn peer_verify_mode(&self) -> PeerVerifyMode {
+        self.config.peer_verify_mode
+    }
+
+    /// Sets the longest peer chain accepted (0: no limit).
+    pub fn set_peer_verify_depth(&mut self, depth: u32) {
+        self.config.peer_verify_depth = depth;
+    }
+
+    /// The longest peer chain accepted (0: no limit).
+    pub fn peer_verify_depth(&self) -> u32 {
+        self.config.peer_verify_depth
+    }
+
+    /// Sets the name the server's certificate is verified against (and sent as SNI), instead
+    /// of the host connected to.
+    pub fn set_peer_verify_name(&mut self, name: impl Into<String>) {
+        self.peer_verify_name = Some(name.into());
+    }
+
+    /// The name the server's certificate is verified against, if set.
+    pub fn peer_verify_name(&self) -> Option<&str> {
+        self.peer_verify_name.as_deref()
+    }
+
+    // ---- verification decisions and events ------------------------------------------------
+
+    /// Ignores every verification error of the coming handshake (Qt's `ignoreSslErrors()`).
+    pub fn ignore_ssl_errors(&mut self) {
+        self.verification.ignore_all();
+    }
+
+    /// Ignores exactly these errors (kind and certificate); any other error still fails the
+    /// handshake.
+    pub fn ignore_ssl_errors_list(&mut self, errors: &[SslError]) {
+        self.verification.ignore_list(errors);
+    }
+
+    /// Calls `handler` for each verification problem as it is found, during the handshake.
+    pub fn on_peer_verify_error(&mut self, handler: impl FnMut(&SslError) + Send + 'static) {
+        self.verification.set_peer_verify_error_handler(Box::new(handler));
+    }
+
+    /// Calls `handler` with the list of verification problems, during the handshake; it may
+    /// ignore some or all of them. The handshake continues only if all are ignored.
+    pub fn on_ssl_errors(
+        &mut self,
+        handler: impl FnMut(&mut SslErrorsDecision<'_>) + Send + 'static,
+    ) {
+        self.verification.set_ssl_errors_handler(Box::new(handler));
+    }
+
+    /// Calls `handler` once the handshake has completed.
+    pub fn on_encrypted(&mut self, handler: impl FnMut() + Send + 'static) {
+        self.events.encrypted = Some(Box::new(handler));
+    }
+
+    /// Calls `handler` when the socket's mode changes.
+    pub fn on_mode_changed(&mut self, handler: impl FnMut(SslMode) + Send + 'static) {
+        self.events.mode_changed = Some(Box::new(handler));
+    }
+
+    /// Calls `handler` with the number of ciphertext bytes each time some are written to the
+    /// stream.
+    pub fn on_encrypted_bytes_written(&mut self, handler: impl FnMut(usize) + Send + 'static) {
+        self.events.encrypted_bytes_written = Some(Box::new(handler));
+    }
+
+    // ---- state -----------------------------------------------------------------------------
+
+    /// Whether the socket is unencrypted, a TLS client or a TLS server.
+    pub fn mode(&self) -> SslMode {
+        self.mode
+    }
+
+    /// Whether the handshake has completed and the session is open.
+    pub fn is_encrypted(&self) -> bool {
+        self.state == State::Encrypted
+    }
+
+    /// The negotiated protocol version, or `UnknownProtocol` before the handshake completes.
+    pub fn session_protocol(&self) -> SslProtocol {
+        self.session.protocol
+    }
+
+    /// The negotiated cipher suite, if the handshake completed.
+    pub fn session_cipher(&self) -> Option<SslCipher> {
+        self.session.cipher
+    }
+
+    /// The peer's leaf certificate, if it sent one.
+    pub fn peer_certificate(&self) -> Option<&Certificate> {
+        self.session.peer_chain.first()
+    }
+
+    /// The certificates the peer sent, leaf first.
+    pub fn peer_certificate_chain(&self) -> &[Certificate] {
+        &self.session.peer_chain
+    }
+
+    /// The ALPN protocol both sides agreed on, if any.
+    pub fn negotiated_application_protocol(&self) -> Option<&[u8]> {
+        self.session.alpn_protocol.as_deref()
+    }
+
+    /// The verification problems found in the last handshake, ignored or not.
+    pub fn ssl_handshake_errors(&self) -> Vec<SslError> {
+        self.verification.found()
+    }
+
+    // ---- handshake -------------------------------------------------------------------------
+
+    /// Starts a client handshake on the connected stream (immediately, or after a plaintext
+    /// exchange for STARTTLS). Sends the first flight; the handshake is finished by
+    /// [`wait_for_encrypted`](Self::wait_for_encrypted), a read or a flush.
+    ///
+    /// Fails with [`Error::InvalidState`] when encryption already started, with
+    /// [`Error::InvalidInput`] when the configuration is unusable (for example `VerifyPeer`
+    /// with no peer verify name), with [`Error::Unsupported`] when the backend cannot do what
+    /// the configuration asks, and with [`Error::Io`] when the first flight cannot be sent.
+    pub fn start_client_encryption(&mut self) -> Result<(), Error> {
+        self.start(SslMode::SslClientMode)
+    }
+
+    /// Starts a server handshake on the connected stream. The configuration must hold a local
+    /// certificate and private key.
+    ///
+    /// Fails as [`start_client_encryption`](Self::start_client_encryption) does.
+    pub fn start_server_encryption(&mut self) -> Result<(), Error> {
+        self.start(SslMode::SslServerMode)
+    }
+
+    fn start(&mut self, mode: SslMode) -> Result<(), Error> {
+        if self.state != State::Unencrypted {
+            return Err(Error::InvalidState("encryption has already started".into()));
+        }
+        let server = mode == SslMode::SslServerMode;
+        self.config.validate(server, false)?;
+        if self.config.peer_verify_depth != 0 {
+            return Err(Error::unsupported(
+                self.backend.name(),
+                "a peer verify depth limit (only 0, no limit, is supported so far)",
+            ));
+        }
+        let verify_mode = self.config.peer_verify_mode.resolve(mode);
+        let peer_name = if server { None } else { self.peer_verify_name.as_deref() };
+        if !server && verify_mode == PeerVerifyMode::VerifyPeer && peer_name.is_none() {
+            return Err(Error::InvalidInput(
+                "a client that verifies its peer needs a peer verify name: call set_peer_verify_name"
+                    .into(),
+            ));
+        }
+        self.verification.reset();
+        let params = EngineParams::new(mode, &self.config, peer_name, self.verification.hook());
+        let engine = self.backend.new_tls_engine(params)?;
+        self.engine = Some(engine);
+        self.state = State::Handshaking;
+        self.mode = mode;
+        if let Some(handler) = self.events.mode_changed.as_mut() {
+            handler(mode);
+        }
+        // Send the client's first flight now, so that a peer waiting for it can go on.
+        self.flush_tls().map_err(|e| self.fail(e))
+    }
+
+    /// Drives the handshake to its end, waiting at most `timeout` (`None`: as long as the
+    /// stream blocks). Returns at once when already encrypted.
+    ///
+    /// Fails with [`Error::Timeout`] when time runs out, [`Error::Verification`] when the peer
+    /// failed verification and nobody ignored the errors, [`Error::Handshake`] or
+    /// [`Error::Protocol`] when the handshake failed otherwise, and [`Error::InvalidState`]
+    /// when no handshake was started.
+    pub fn wait_for_encrypted(&mut self, timeout: Option<Duration>) -> Result<(), Error>
+    where
+        S: ReadTimeout,
+    {
+        let Some(timeout) = timeout else {
+            return self.handshake();
+        };
+        let deadline = Instant::now() + timeout;
+        let previous = self.stream.read_timeout()?;
+        let result = self.drive_handshake(&mut |stream: &mut S| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout);
+            }
+            stream.set_read_timeout(Some(left))?;
+            Ok(())
+        });
+        self.stream.set_read_timeout(previous)?;
+        match result {
+            Err(Error::Io(e))
+                if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+            {
+                Err(self.fail(Error::Timeout))
+            }
+            Err(Error::Timeout) => Err(self.fail(Error::Timeout)),
+            other => other,
+        }
+    }
+
+    /// Drives the handshake to its end, blocking as the stream does. Returns at once when
+    /// already encrypted.
+    ///
+    /// Fails as [`wait_for_encrypted`](Self::wait_for_encrypted) does, without the timeout.
+    pub fn handshake(&mut self) -> Result<(), Error> {
+        self.drive_handshake(&mut |_| Ok(()))
+    }
+
+    fn drive_handshake(
+        &mut self,
+        before_read: &mut dyn FnMut(&mut S) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        match &self.state {
+            State::Handshaking => {}
+            State::Encrypted | State::Closed => return Ok(()),
+            State::Unencrypted => {
+                return Err(Error::InvalidState("no handshake was started".into()))
+            }
+            State::Failed(why) => return Err(Error::InvalidState(why.clone())),
+        }
+        loop {
+            self.flush_tls().map_err(|e| self.fail(e))?;
+            let Some(engine) = self.engine.as_mut() else {
+                return Err(Error::InvalidState("no engine".into()));
+            };
+            if !engine.is_handshaking() {
+                return self.finish_handshake();
+            }
+            if self.transport_eof {
+                let e = Error::Handshake {
+                    message: "the peer closed the connection during the handshake".into(),
+                    alert: None,
+                };
+                return Err(self.fail(e));
+            }
+            before_read(&mut self.stream)?;
+            let n = match engine.read_tls(&mut self.stream) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.fail(e.into())),
+            };
+            self.transport_eof = n == 0;
+            if let Err(e) = engine.process() {
+                // Deliver the engine's alert if we can; the handshake error is what matters.
+                let _ = self.flush_tls();
+                return Err(self.fail(e));
+            }
+        }
+    }
+
+    fn finish_handshake(&mut self) -> Result<(), Error> {
+        let Some(engine) = self.engine.as_mut() else {
+            return Err(Error::InvalidState("no engine".into()));
+        };
+        self.session = engine.session();
+        let server = self.mode == SslMode::SslServerMode;
+        let verify_mode = self.config.peer_verify_mode.resolve(self.mode);
+        if server && verify_mode == PeerVerifyMode::VerifyPeer && self.session.peer_chain.is_empty() {
+            let missing = vec![SslError::new(SslErrorKind::NoPeerCertificate)];
+            let fatal = self.config.missing_certificate_is_fatal;
+            if fatal || !self.verification.judge(missing.clone()) {
+                engine.send_close_notify();
+                let _ = self.flush_tls();
+                return Err(self.fail(Error::Verification(missing)));
+            }
+        }
+        self.state = State::Encrypted;
+        if let Some(handler) = self.events.encrypted.as_mut() {
+            handler();
+        }
+        let pending = std::mem::take(&mut self.pending);
+        self.write_all_encrypted(&pending)
+    }
+
+    /// Records a failure: the socket is unusable from now on. Returns the error to report,
+    /// replacing an engine's error with the verification errors when the front end refused
+    /// the peer.
+    fn fail(&mut self, error: Error) -> Error {
+        let error = match self.verification.refused() {
+            Some(errors) if self.state == State::Handshaking => Error::Verification(errors),
+            _ => error,
+        };
+        self.state = State::Failed(error.to_string());
+        error
+    }
+
+    // ---- data ------------------------------------------------------------------------------
+
+    /// Writes every byte of ciphertext the engine has to the stream.
+    fn flush_tls(&mut self) -> Result<(), Error> {
+        let Some(engine) = self.engine.as_mut() else {
+            return Ok(());
+        };
+        let mut wrote = false;
+        while engine.wants_write() {
+            match engine.write_tls(&mut self.stream) {
+                Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    wrote = true;
+                    if let Some(handler) = self.events.encrypted_bytes_written.as_mut() {
+                        handler(n);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if wrote {
+            self.stream.flush()?;
+        }
+        Ok(())
+    }
+
+    fn write_all_encrypted(&mut self, mut data: &[u8]) -> Result<(), Error> {
+        while !data.is_empty() {
+            let n = self.write_encrypted(data)?;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    fn write_encrypted(&mut self, data: &[u8]) -> Result<usize, Error> {
+        loop {
+            let Some(engine) = self.engine.as_mut() else {
+                return Err(Error::InvalidState("no engine".into()));
+            };
+            let n = engine.write_plaintext(data).map_err(|e| self.fail(e))?;
+            self.flush_tls().map_err(|e| self.fail(e))?;
+            if n > 0 || data.is_empty() {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// Reads plaintext, driving the handshake first if it is still running.
+    fn read_plaintext(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        match &self.state {
+            State::Unencrypted => return Ok(self.stream.read(buf)?),
+            State::Handshaking => self.handshake()?,
+            State::Encrypted | State::Closed => {}
+            State::Failed(why) => return Err(Error::InvalidState(why.clone())),
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let Some(engine) = self.engine.as_mut() else {
+                return Err(Error::InvalidState("no engine".into()));
+            };
+            match engine.read_plaintext(buf) {
+                Ok(PlaintextRead::Data(n)) => return Ok(n),
+                Ok(PlaintextRead::Closed) => return Ok(0),
+                Ok(PlaintextRead::NeedMore) if self.transport_eof => {
+                    return Err(self.fail(Error::Truncated))
+                }
+                Ok(PlaintextRead::NeedMore) => {}
+                Err(e) => return Err(self.fail(e)),
+            }
+            let n = match engine.read_tls(&mut self.stream) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // WouldBlock and TimedOut leave the session intact: the caller may retry.
+                Err(e) => return Err(e.into()),
+            };
+            self.transport_eof = n == 0;
+            if let Err(e) = engine.process() {
+                let _ = self.flush_tls();
+                return Err(self.fail(e));
+            }
+            // Post-handshake messages (key updates, tickets) may need an answer.
+            self.flush_tls().map_err(|e| self.fail(e))?;
+        }
+    }
+
+    fn write_plaintext(&mut self, buf: &[u8]) -> Result<usize, Error> {
+        match &self.state {
+            State::Unencrypted => Ok(self.stream.write(buf)?),
+            State::Handshaking => {
+                self.pending.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            State::Encrypted => self.write_encrypted(buf),
+            State::Closed => Err(Error::InvalidState("the socket was closed for writing".into())),
+            State::Failed(why) => Err(Error::InvalidState(why.clone())),
+        }
+    }
+
+    /// Sends everything queued: finishes the handshake if it is running, then writes the
+    /// queued data.
+    ///
+    /// Fails as [`handshake`](Self::handshake) does, or with [`Error::Io`].
+    pub fn flush_all(&mut self) -> Result<(), Error> {
+        if self.state == State::Handshaking {
+            self.handshake()?;
+        }
+        self.flush_tls()?;
+        Ok(self.stream.flush()?)
+    }
+
+    /// Ends the session cleanly (Qt's `disconnectFromHost`): finishes a running handshake,
+    /// sends queued data, then close_notify. Reading may continue until the peer's
+    /// close_notify; writing fails from now on. Closing an unencrypted or closed socket does
+    /// nothing.
+    ///
+    /// Fails as [`flush_all`](Self::flush_all) does.
+    pub fn close(&mut self) -> Result<(), Error> {
+        match self.state {
+            State::Handshaking | State::Encrypted => {
+                self.flush_all()?;
+                if let Some(engine) = self.engine.as_mut() {
+                    engine.send_close_notify();
+                }
+                self.state = State::Closed;
+                self.flush_all()
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<S: Read + Write> Read for SslSocket<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.read_plaintext(buf)?)
+    }
+}
+
+impl<S: Read + Write> Write for SslSocket<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(self.write_plaintext(buf)?)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(self.flush_all()?)
+    }
+}

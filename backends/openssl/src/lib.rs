@@ -1,1 +1,29 @@
+//! The OpenSSL backend of polytls, registered under the name `"openssl"`.
+//!
+//! Linking this crate makes the backend available to [`polytls`]: it registers itself at link
+//! time, so `polytls::available_backends()` lists `"openssl"` and sockets can be created with it.
+//! The crate is a translation table between OpenSSL (through the `openssl` crate) and polytls'
+//! backend contract:
+//!
+//! - `backend`: [`OpenSslBackend`], what the library is and can do;
+//! - `config`: an [`SslConfiguration`](polytls::SslConfiguration) turned into an OpenSSL context;
+//! - `engine`: one TLS session as a sans-IO [`TlsEngine`](polytls::TlsEngine);
+//! - `verify`: OpenSSL's certificate verification results turned into
+//!   [`SslError`](polytls::SslError)s for the front end's decision.
+//!
+//! Behaviour worth knowing: a server whose ALPN list shares no protocol with the client's
+//! aborts the handshake with a `no_application_protocol` alert; host names are matched against
+//! the certificate's subject alternative names only (never the subject's common name), without
+//! partial wildcards such as `f*.example.com`.
 
+mod backend;
+mod config;
+mod engine;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use backend::OpenSslBackend;
+
+polytls::register_backend!(crate::OpenSslBackend::new());

@@ -1,1 +1,33 @@
+//! The rustls backend of polytls, registered under the name `"rustls"`.
+//!
+//! Linking this crate makes [`RustlsBackend`] available to polytls' registry. The backend
+//! translates polytls' contract into rustls 0.23 with the aws-lc-rs crypto provider; it holds
+//! no TLS logic of its own:
+//!
+//! - [`backend`]: the [`TlsBackend`](polytls::TlsBackend) implementation: name, versions,
+//!   claims and the engine factory.
+//! - `config`: an [`SslConfiguration`](polytls::SslConfiguration) turned into a rustls client or
+//!   server configuration.
+//! - `verify`: rustls' certificate verifier hooks, reporting webpki's findings as
+//!   [`SslError`](polytls::SslError)s to the front end's verification hook.
+//! - `engine`: the [`TlsEngine`](polytls::TlsEngine) over a buffered `rustls::Connection`.
+//!
+//! ```
+//! use polytls::SupportedFeature;
+//!
+//! let backend = polytls_rustls::RustlsBackend::new();
+//! assert!(polytls::TlsBackend::supported_features(&backend)
+//!     .contains(&SupportedFeature::ClientSideAlpn));
+//! ```
 
+pub mod backend;
+mod config;
+mod engine;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use backend::RustlsBackend;
+
+polytls::register_backend!(crate::RustlsBackend::new());

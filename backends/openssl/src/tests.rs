@@ -1,0 +1,832 @@
+//! A client engine and a server engine driven against each other in memory, with certificates
+//! made at test time: handshakes, data, close_notify and truncation, verification results and
+//! the hook's verdict, protocols, cipher suites, ALPN and client certificates.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use polytls::{
+    AlertType, Certificate, EngineParams, Error, Key, KeyType, PeerVerifyMode, PlaintextRead,
+    SslCipher, SslConfiguration, SslError, SslErrorKind, SslMode, SslProtocol, TlsBackend,
+    TlsEngine, VerificationHook,
+};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, RsaKeySize, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256,
+};
+
+use crate::OpenSslBackend;
+
+/// A certificate chain (leaf first) and its key.
+#[derive(Clone)]
+struct Identity {
+    chain: Vec<Certificate>,
+    key: Key,
+}
+
+/// The certificates the tests use.
+struct Pki {
+    root: Certificate,
+    /// ECDSA leaf for `localhost` and 127.0.0.1, issued by the root.
+    server: Identity,
+    /// RSA leaf for `localhost`, issued by the root.
+    server_rsa: Identity,
+    /// Self-signed leaf for `localhost`.
+    self_signed: Identity,
+    /// Expired leaf for `localhost`, issued by the root.
+    expired: Identity,
+    /// Not-yet-valid leaf for `localhost`, issued by the root.
+    not_yet_valid: Identity,
+    /// Client certificate issued by the root.
+    client: Identity,
+    /// Leaf for `localhost` issued by an intermediate of the root, with the intermediate.
+    via_intermediate: Identity,
+    /// Leaf for `localhost` whose signature was damaged.
+    bad_signature: Identity,
+    /// Leaf for `localhost` for client authentication only.
+    client_only: Identity,
+    /// A root nobody trusts, and a leaf for `localhost` it issued.
+    other_root: Certificate,
+    other_leaf: Identity,
+}
+
+fn cert(der: &[u8]) -> Certificate {
+    Certificate::from_der(der).expect("rcgen makes valid certificates")
+}
+
+fn key(pair: &KeyPair) -> Key {
+    Key::from_der(&pair.serialize_der(), KeyType::PrivateKey).expect("rcgen makes valid keys")
+}
+
+fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let pair = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
+    CertifiedIssuer::self_signed(params, pair).expect("root")
+}
+
+fn leaf_params(name: &str) -> CertificateParams {
+    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("params");
+    params.distinguished_name.push(DnType::CommonName, name);
+    params
+}
+
+fn issued(
+    params: CertificateParams,
+    pair: KeyPair,
+    issuer: &CertifiedIssuer<'static, KeyPair>,
+) -> Identity {
+    let leaf = params.signed_by(&pair, issuer).expect("leaf");
+    Identity {
+        chain: vec![cert(leaf.der())],
+        key: key(&pair),
+    }
+}
+
+fn ec_key() -> KeyPair {
+    KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key")
+}
+
+fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let root = ca("polytls test root");
+        let other = ca("polytls untrusted root");
+        let rsa = KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048).expect("rsa");
+        let mut expired = leaf_params("expired");
+        expired.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        expired.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        let mut future = leaf_params("future");
+        future.not_before = rcgen::date_time_ymd(2090, 1, 1);
+        future.not_after = rcgen::date_time_ymd(2091, 1, 1);
+        let self_pair = ec_key();
+        let self_signed = leaf_params("self-signed")
+            .self_signed(&self_pair)
+            .expect("self-signed");
+        let mut intermediate_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        intermediate_params
+            .distinguished_name
+            .push(DnType::CommonName, "polytls intermediate");
+        intermediate_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        intermediate_params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        let intermediate =
+            CertifiedIssuer::signed_by(intermediate_params, ec_key(), &root).expect("intermediate");
+        let mut via_intermediate = issued(leaf_params("via intermediate"), ec_key(), &intermediate);
+        via_intermediate.chain.push(cert(intermediate.der()));
+        let mut bad_signature = issued(leaf_params("bad signature"), ec_key(), &root);
+        let mut der = bad_signature.chain[0].to_der().to_vec();
+        if let Some(last) = der.last_mut() {
+            *last ^= 0x01;
+        }
+        bad_signature.chain[0] = cert(&der);
+        let mut client_only = leaf_params("client only");
+        client_only.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        Pki {
+            via_intermediate,
+            bad_signature,
+            client_only: issued(client_only, ec_key(), &root),
+            root: cert(root.der()),
+            server: issued(leaf_params("server"), ec_key(), &root),
+            server_rsa: issued(leaf_params("server rsa"), rsa, &root),
+            self_signed: Identity {
+                chain: vec![cert(self_signed.der())],
+                key: key(&self_pair),
+            },
+            expired: issued(expired, ec_key(), &root),
+            not_yet_valid: issued(future, ec_key(), &root),
+            client: issued(leaf_params("client"), ec_key(), &root),
+            other_root: cert(other.der()),
+            other_leaf: issued(leaf_params("other"), ec_key(), &other),
+        }
+    })
+}
+
+/// A hook that records what it is given and, like core's, accepts a clean chain; for a chain
+/// with errors it answers `verdict`.
+struct Recorder {
+    verdict: bool,
+    calls: Mutex<Vec<(Vec<Certificate>, Vec<SslError>)>>,
+}
+
+impl Recorder {
+    fn new(verdict: bool) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            verdict,
+            calls: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn calls(&self) -> Vec<(Vec<Certificate>, Vec<SslError>)> {
+        self.calls.lock().expect("lock").clone()
+    }
+
+    /// The single call's errors (fails if the hook was not called exactly once).
+    fn errors(&self) -> Vec<SslError> {
+        let calls = self.calls();
+        assert_eq!(calls.len(), 1, "the hook must be called exactly once");
+        calls[0].1.clone()
+    }
+}
+
+impl VerificationHook for Recorder {
+    fn decide(&self, peer_chain: &[Certificate], errors: Vec<SslError>) -> bool {
+        let accept = errors.is_empty() || self.verdict;
+        self.calls
+            .lock()
+            .expect("lock")
+            .push((peer_chain.to_vec(), errors));
+        accept
+    }
+}
+
+fn client_config() -> SslConfiguration {
+    SslConfiguration {
+        ca_certificates: Some(vec![pki().root.clone()]),
+        ..SslConfiguration::default()
+    }
+}
+
+fn server_config(identity: &Identity) -> SslConfiguration {
+    SslConfiguration {
+        local_certificate_chain: identity.chain.clone(),
+        private_key: Some(identity.key.clone()),
+        ca_certificates: Some(vec![pki().root.clone()]),
+        ..SslConfiguration::default()
+    }
+}
+
+fn engine(
+    mode: SslMode,
+    config: &SslConfiguration,
+    peer_name: Option<&str>,
+    hook: Arc<Recorder>,
+) -> Box<dyn TlsEngine> {
+    let params = EngineParams::new(mode, config, peer_name, hook);
+    OpenSslBackend::new()
+        .new_tls_engine(params)
+        .expect("engine creation")
+}
+
+/// Moves everything `from` wants to send into `to`.
+fn transfer(from: &mut dyn TlsEngine, to: &mut dyn TlsEngine) {
+    let mut wire = Vec::new();
+    while from.wants_write() {
+        from.write_tls(&mut wire).expect("write_tls");
+    }
+    let mut rest = &wire[..];
+    while !rest.is_empty() {
+        to.read_tls(&mut rest).expect("read_tls");
+    }
+}
+
+/// Runs the handshake; returns each side's first error.
+fn handshake(
+    client: &mut dyn TlsEngine,
+    server: &mut dyn TlsEngine,
+) -> (Result<(), Error>, Result<(), Error>) {
+    let mut client_result = Ok(());
+    let mut server_result = Ok(());
+    for _ in 0..20 {
+        if client_result.is_ok() {
+            client_result = client.process();
+        }
+        transfer(client, server);
+        if server_result.is_ok() {
+            server_result = server.process();
+        }
+        transfer(server, client);
+        let client_done = client_result.is_err() || !client.is_handshaking();
+        let server_done = server_result.is_err() || !server.is_handshaking();
+        if client_done && server_done && !client.wants_write() && !server.wants_write() {
+            // One more round lets a late alert (TLS 1.3 client authentication) arrive.
+            if client_result.is_ok() {
+                client_result = client.process();
+            }
+            if server_result.is_ok() {
+                server_result = server.process();
+            }
+            break;
+        }
+    }
+    (client_result, server_result)
+}
+
+/// Sends `data` from `from` to `to` and reads it back out.
+fn send(from: &mut dyn TlsEngine, to: &mut dyn TlsEngine, data: &[u8]) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut offset = 0;
+    let mut buf = vec![0; 16 * 1024];
+    while received.len() < data.len() {
+        if offset < data.len() {
+            offset += from.write_plaintext(&data[offset..]).expect("write");
+        }
+        transfer(from, to);
+        to.process().expect("process");
+        loop {
+            match to.read_plaintext(&mut buf).expect("read") {
+                PlaintextRead::Data(n) => received.extend_from_slice(&buf[..n]),
+                PlaintextRead::NeedMore => break,
+                PlaintextRead::Closed => panic!("unexpected close"),
+            }
+        }
+        transfer(to, from);
+        from.process().expect("process");
+    }
+    received
+}
+
+struct Pair {
+    client: Box<dyn TlsEngine>,
+    server: Box<dyn TlsEngine>,
+    client_hook: Arc<Recorder>,
+    server_hook: Arc<Recorder>,
+}
+
+fn pair(client: &SslConfiguration, server: &SslConfiguration, peer_name: Option<&str>) -> Pair {
+    let client_hook = Recorder::new(false);
+    let server_hook = Recorder::new(false);
+    Pair {
+        client: engine(
+            SslMode::SslClientMode,
+            client,
+            peer_name,
+            client_hook.clone(),
+        ),
+        server: engine(SslMode::SslServerMode, server, None, server_hook.clone()),
+        client_hook,
+        server_hook,
+    }
+}
+
+/// Connects a default client (trusting the test root, verifying `localhost`) to a server with
+/// `server`, expecting success.
+fn connect(client: &SslConfiguration, server: &SslConfiguration) -> Pair {
+    let mut p = pair(client, server, Some("localhost"));
+    let (c, s) = handshake(p.client.as_mut(), p.server.as_mut());
+    c.expect("client handshake");
+    s.expect("server handshake");
+    p
+}
+
+#[test]
+fn tls13_handshake_data_and_close_notify() {
+    let mut client = client_config();
+    client.protocol = SslProtocol::TlsV1_3;
+    let server = server_config(&pki().server);
+    let mut p = connect(&client, &server);
+    assert!(p.client_hook.errors().is_empty());
+    assert_eq!(p.client_hook.calls()[0].0, pki().server.chain);
+    assert!(
+        p.server_hook.calls().is_empty(),
+        "QueryPeer never calls the hook"
+    );
+
+    let session = p.client.session();
+    assert_eq!(session.protocol, SslProtocol::TlsV1_3);
+    assert!(session.cipher.is_some_and(|c| c.is_tls13()));
+    assert_eq!(session.peer_chain, pki().server.chain);
+    let server_session = p.server.session();
+    assert_eq!(server_session.server_name.as_deref(), Some("localhost"));
+    assert_eq!(server_session.cipher, session.cipher);
+    assert!(server_session.peer_chain.is_empty());
+
+    let big: Vec<u8> = (0..1_000_000u32).map(|i| i as u8).collect();
+    assert_eq!(send(p.client.as_mut(), p.server.as_mut(), &big), big);
+    assert_eq!(send(p.server.as_mut(), p.client.as_mut(), b"pong"), b"pong");
+
+    p.client.send_close_notify();
+    assert!(matches!(
+        p.client.write_plaintext(b"late"),
+        Err(Error::InvalidState(_))
+    ));
+    transfer(p.client.as_mut(), p.server.as_mut());
+    p.server.process().expect("process");
+    let mut buf = [0; 16];
+    assert_eq!(
+        p.server.read_plaintext(&mut buf).expect("read"),
+        PlaintextRead::Closed
+    );
+    // The server may still answer, and close in turn.
+    assert_eq!(send(p.server.as_mut(), p.client.as_mut(), b"bye"), b"bye");
+    p.server.send_close_notify();
+    transfer(p.server.as_mut(), p.client.as_mut());
+    p.client.process().expect("process");
+    assert_eq!(
+        p.client.read_plaintext(&mut buf).expect("read"),
+        PlaintextRead::Closed
+    );
+}
+
+#[test]
+fn tls12_handshake_with_alpn_and_truncation() {
+    let mut client = client_config();
+    client.protocol = SslProtocol::TlsV1_2;
+    client.allowed_next_protocols = vec![b"http/1.1".to_vec(), b"h2".to_vec()];
+    let mut server = server_config(&pki().server_rsa);
+    server.allowed_next_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut p = connect(&client, &server);
+    let session = p.client.session();
+    assert_eq!(session.protocol, SslProtocol::TlsV1_2);
+    assert_eq!(session.alpn_protocol.as_deref(), Some(&b"h2"[..]));
+    assert_eq!(
+        p.server.session().alpn_protocol.as_deref(),
+        Some(&b"h2"[..])
+    );
+    let cipher = session.cipher.expect("cipher");
+    assert!(!cipher.is_tls13());
+    assert_eq!(cipher.authentication_method(), "RSA");
+
+    assert_eq!(send(p.client.as_mut(), p.server.as_mut(), b"ping"), b"ping");
+    // Data, then end of stream without close_notify.
+    p.client.write_plaintext(b"last words").expect("write");
+    transfer(p.client.as_mut(), p.server.as_mut());
+    assert_eq!(p.server.read_tls(&mut &b""[..]).expect("eof"), 0);
+    p.server.process().expect("process");
+    let mut buf = [0; 64];
+    assert_eq!(
+        p.server.read_plaintext(&mut buf).expect("data first"),
+        PlaintextRead::Data(10)
+    );
+    assert!(matches!(
+        p.server.read_plaintext(&mut buf),
+        Err(Error::Truncated)
+    ));
+    assert!(matches!(
+        p.server.read_plaintext(&mut buf),
+        Err(Error::Truncated)
+    ));
+}
+
+#[test]
+fn old_protocols_handshake() {
+    for protocol in [SslProtocol::TlsV1_0, SslProtocol::TlsV1_1] {
+        for identity in [&pki().server, &pki().server_rsa] {
+            let mut client = client_config();
+            client.protocol = protocol;
+            let mut server = server_config(identity);
+            server.protocol = SslProtocol::AnyProtocol;
+            let mut p = connect(&client, &server);
+            assert_eq!(p.client.session().protocol, protocol);
+            assert_eq!(send(p.client.as_mut(), p.server.as_mut(), b"old"), b"old");
+        }
+    }
+    // AnyProtocol on both sides still picks TLS 1.3.
+    let mut client = client_config();
+    client.protocol = SslProtocol::AnyProtocol;
+    let mut server = server_config(&pki().server);
+    server.protocol = SslProtocol::AnyProtocol;
+    let p = connect(&client, &server);
+    assert_eq!(p.client.session().protocol, SslProtocol::TlsV1_3);
+}
+
+#[test]
+fn secure_protocols_refuse_tls10() {
+    let mut client = client_config();
+    client.protocol = SslProtocol::TlsV1_0;
+    let server = server_config(&pki().server);
+    let mut p = pair(&client, &server, Some("localhost"));
+    let (c, s) = handshake(p.client.as_mut(), p.server.as_mut());
+    assert!(c.is_err() && s.is_err());
+}
+
+#[test]
+fn every_claimed_cipher_negotiates() {
+    let claimed = OpenSslBackend::new().supported_ciphers();
+    assert!(claimed.len() >= 20, "{claimed:?}");
+    let mut failures = Vec::new();
+    for cipher in claimed {
+        let identity = match cipher.authentication_method() {
+            "RSA" => &pki().server_rsa,
+            _ => &pki().server,
+        };
+        let protocol = if cipher.is_tls13() {
+            SslProtocol::TlsV1_3
+        } else {
+            SslProtocol::TlsV1_2
+        };
+        let mut client = client_config();
+        client.protocol = protocol;
+        client.ciphers = Some(vec![cipher]);
+        let mut server = server_config(identity);
+        server.ciphers = Some(vec![cipher]);
+        let mut p = pair(&client, &server, Some("localhost"));
+        match handshake(p.client.as_mut(), p.server.as_mut()) {
+            (Ok(()), Ok(())) => {
+                let session = p.client.session();
+                assert_eq!(
+                    session.cipher.map(|c| c.id()),
+                    Some(cipher.id()),
+                    "{cipher}"
+                );
+                assert_eq!(session.protocol, protocol);
+            }
+            (c, s) => failures.push(format!("{cipher}: {c:?} / {s:?}")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn unknown_cipher_is_unsupported() {
+    let mut config = client_config();
+    config.ciphers = Some(vec![SslCipher::from_id(0x0005, SslProtocol::TlsV1_0)]);
+    let params = EngineParams::new(SslMode::SslClientMode, &config, None, Recorder::new(true));
+    assert!(matches!(
+        OpenSslBackend::new().new_tls_engine(params),
+        Err(Error::Unsupported { .. })
+    ));
+}
+
+#[test]
+fn unsupported_settings_are_refused() {
+    let cases: Vec<fn(&mut SslConfiguration)> = vec![
+        |c| c.elliptic_curves = vec!["prime256v1".into()],
+        |c| c.pre_shared_key_identity_hint = Some(b"hint".to_vec()),
+        |c| c.ocsp_stapling_enabled = true,
+        |c| c.session_ticket = vec![1, 2, 3],
+        |c| c.handshake_must_interrupt_on_error = true,
+        |c| c.protocol = SslProtocol::DtlsV1_2,
+    ];
+    for change in cases {
+        let mut config = client_config();
+        change(&mut config);
+        let params = EngineParams::new(SslMode::SslClientMode, &config, None, Recorder::new(true));
+        assert!(matches!(
+            OpenSslBackend::new().new_tls_engine(params),
+            Err(Error::Unsupported { .. })
+        ));
+    }
+}
+
+/// Handshakes a client verifying `name` against a server presenting `identity`; returns the
+/// errors the client's hook received and whether the handshake worked on both sides.
+fn verification(
+    identity: &Identity,
+    name: &str,
+    verdict: bool,
+) -> (Vec<SslError>, Result<(), Error>, Result<(), Error>) {
+    let hook = Recorder::new(verdict);
+    let client_cfg = client_config();
+    let server_cfg = server_config(identity);
+    let mut client = engine(
+        SslMode::SslClientMode,
+        &client_cfg,
+        Some(name),
+        hook.clone(),
+    );
+    let mut server = engine(
+        SslMode::SslServerMode,
+        &server_cfg,
+        None,
+        Recorder::new(false),
+    );
+    let (c, s) = handshake(client.as_mut(), server.as_mut());
+    (hook.errors(), c, s)
+}
+
+fn with(kind: SslErrorKind, cert: &Certificate) -> SslError {
+    SslError::with_certificate(kind, cert.clone())
+}
+
+#[test]
+fn self_signed_server_is_reported_and_the_hook_decides() {
+    let leaf = &pki().self_signed.chain[0];
+    let (errors, client, server) = verification(&pki().self_signed, "localhost", false);
+    assert_eq!(
+        errors,
+        vec![with(SslErrorKind::SelfSignedCertificate, leaf)]
+    );
+    assert!(matches!(client, Err(Error::Handshake { .. })), "{client:?}");
+    match server {
+        Err(Error::Handshake { alert, .. }) => assert!(alert.is_some(), "{alert:?}"),
+        other => panic!("the server must see the client's alert: {other:?}"),
+    }
+
+    let (errors, client, server) = verification(&pki().self_signed, "localhost", true);
+    assert_eq!(
+        errors,
+        vec![with(SslErrorKind::SelfSignedCertificate, leaf)]
+    );
+    client.expect("accepted by the hook");
+    server.expect("server");
+}
+
+#[test]
+fn canonical_error_lists() {
+    let pki = pki();
+    // Leaf and its self-signed root, root not trusted.
+    let mut chain = pki.other_leaf.clone();
+    chain.chain.push(pki.other_root.clone());
+    let (errors, ..) = verification(&chain, "localhost", true);
+    assert_eq!(
+        errors,
+        vec![with(
+            SslErrorKind::SelfSignedCertificateInChain,
+            &pki.other_root
+        )]
+    );
+    // Only a leaf whose issuer is unknown.
+    let leaf = &pki.other_leaf.chain[0];
+    let (errors, ..) = verification(&pki.other_leaf, "localhost", true);
+    assert_eq!(
+        errors,
+        vec![with(SslErrorKind::UnableToGetLocalIssuerCertificate, leaf)]
+    );
+    // Expired, not yet valid.
+    let leaf = &pki.expired.chain[0];
+    let (errors, ..) = verification(&pki.expired, "localhost", true);
+    assert_eq!(errors, vec![with(SslErrorKind::CertificateExpired, leaf)]);
+    let future = &pki.not_yet_valid.chain[0];
+    let (errors, ..) = verification(&pki.not_yet_valid, "localhost", true);
+    assert_eq!(
+        errors,
+        vec![with(SslErrorKind::CertificateNotYetValid, future)]
+    );
+    // Wrong host name; wrong host name and expired.
+    let server = &pki.server.chain[0];
+    let (errors, ..) = verification(&pki.server, "example.com", true);
+    assert_eq!(errors, vec![with(SslErrorKind::HostNameMismatch, server)]);
+    let (mut errors, ..) = verification(&pki.expired, "example.com", true);
+    errors.sort_by_key(|e| format!("{:?}", e.kind()));
+    assert_eq!(
+        errors,
+        vec![
+            with(SslErrorKind::CertificateExpired, leaf),
+            with(SslErrorKind::HostNameMismatch, leaf)
+        ]
+    );
+    // A chain through an intermediate is clean, and reaches the hook as sent.
+    let hook = Recorder::new(false);
+    let client_cfg = client_config();
+    let server_cfg = server_config(&pki.via_intermediate);
+    let mut c_engine = engine(
+        SslMode::SslClientMode,
+        &client_cfg,
+        Some("localhost"),
+        hook.clone(),
+    );
+    let mut s_engine = engine(
+        SslMode::SslServerMode,
+        &server_cfg,
+        None,
+        Recorder::new(false),
+    );
+    let (c, s) = handshake(c_engine.as_mut(), s_engine.as_mut());
+    c.expect("client");
+    s.expect("server");
+    assert!(hook.errors().is_empty());
+    assert_eq!(hook.calls()[0].0, pki.via_intermediate.chain);
+    assert_eq!(c_engine.session().peer_chain, pki.via_intermediate.chain);
+    // A damaged signature; a certificate for the wrong purpose.
+    let damaged = &pki.bad_signature.chain[0];
+    let (errors, ..) = verification(&pki.bad_signature, "localhost", true);
+    assert_eq!(
+        errors,
+        vec![with(SslErrorKind::CertificateSignatureFailed, damaged)]
+    );
+    let client_only = &pki.client_only.chain[0];
+    let (errors, ..) = verification(&pki.client_only, "localhost", true);
+    assert_eq!(
+        errors,
+        vec![with(SslErrorKind::InvalidPurpose, client_only)]
+    );
+    // IP literals match iPAddress names.
+    let (errors, client, _) = verification(&pki.server, "127.0.0.1", false);
+    assert!(errors.is_empty());
+    client.expect("IP match");
+    let (errors, ..) = verification(&pki.server, "127.0.0.2", true);
+    assert_eq!(errors, vec![with(SslErrorKind::HostNameMismatch, server)]);
+}
+
+#[test]
+fn verify_none_and_query_peer_never_call_the_hook() {
+    for mode in [PeerVerifyMode::VerifyNone, PeerVerifyMode::QueryPeer] {
+        let mut client = client_config();
+        client.peer_verify_mode = mode;
+        let server = server_config(&pki().self_signed);
+        let p = connect(&client, &server);
+        assert!(p.client_hook.calls().is_empty());
+    }
+}
+
+#[test]
+fn client_certificates() {
+    let pki = pki();
+    let client_with_cert = SslConfiguration {
+        local_certificate_chain: pki.client.chain.clone(),
+        private_key: Some(pki.client.key.clone()),
+        ..client_config()
+    };
+    for protocol in [SslProtocol::TlsV1_2, SslProtocol::TlsV1_3] {
+        // VerifyPeer: the server checks the client's certificate and asks its hook.
+        let mut server = server_config(&pki.server);
+        server.protocol = protocol;
+        server.peer_verify_mode = PeerVerifyMode::VerifyPeer;
+        let p = connect(&client_with_cert, &server);
+        assert!(p.server_hook.errors().is_empty());
+        assert_eq!(p.server.session().peer_chain, pki.client.chain);
+
+        // VerifyPeer without a client certificate: the engine goes on (core reports it).
+        let p = connect(&client_config(), &server);
+        assert!(p.server_hook.calls().is_empty());
+        assert!(p.server.session().peer_chain.is_empty());
+
+        // QueryPeer: the certificate is taken but never judged.
+        server.peer_verify_mode = PeerVerifyMode::QueryPeer;
+        let p = connect(&client_with_cert, &server);
+        assert!(p.server_hook.calls().is_empty());
+        assert_eq!(p.server.session().peer_chain, pki.client.chain);
+
+        // VerifyPeer with an untrusted client certificate that the hook refuses.
+        server.peer_verify_mode = PeerVerifyMode::VerifyPeer;
+        let untrusted = SslConfiguration {
+            local_certificate_chain: pki.self_signed.chain.clone(),
+            private_key: Some(pki.self_signed.key.clone()),
+            ..client_config()
+        };
+        let mut p = pair(&untrusted, &server, Some("localhost"));
+        let (c, s) = handshake(p.client.as_mut(), p.server.as_mut());
+        assert_eq!(
+            p.server_hook.errors(),
+            vec![with(
+                SslErrorKind::SelfSignedCertificate,
+                &pki.self_signed.chain[0]
+            )]
+        );
+        assert!(s.is_err());
+        let client_err = match c {
+            Ok(()) => {
+                // TLS 1.3: the client finished first and learns of the refusal on reading.
+                let mut buf = [0; 8];
+                p.client.read_plaintext(&mut buf).err()
+            }
+            Err(e) => Some(e),
+        };
+        assert!(
+            matches!(client_err, Some(Error::Handshake { alert: Some(_), .. })),
+            "{protocol}: {client_err:?}"
+        );
+    }
+}
+
+#[test]
+fn alpn_without_overlap_fails_with_an_alert() {
+    let mut client = client_config();
+    client.allowed_next_protocols = vec![b"h2".to_vec()];
+    let mut server = server_config(&pki().server);
+    server.allowed_next_protocols = vec![b"spdy/3".to_vec()];
+    let mut p = pair(&client, &server, Some("localhost"));
+    let (c, s) = handshake(p.client.as_mut(), p.server.as_mut());
+    assert!(s.is_err());
+    match c {
+        Err(Error::Handshake { alert, .. }) => {
+            assert_eq!(alert, Some(AlertType::NoApplicationProtocol))
+        }
+        other => panic!("{other:?}"),
+    }
+    // A server without ALPN ignores the client's offer.
+    let p = connect(&client, &server_config(&pki().server));
+    assert_eq!(p.client.session().alpn_protocol, None);
+}
+
+#[test]
+fn disabled_sni_is_not_sent() {
+    let mut client = client_config();
+    client.set_ssl_option(polytls::SslOption::DisableServerNameIndication, true);
+    let p = connect(&client, &server_config(&pki().server));
+    assert_eq!(p.server.session().server_name, None);
+    // Nor is an IP literal.
+    let mut p = pair(
+        &client_config(),
+        &server_config(&pki().server),
+        Some("127.0.0.1"),
+    );
+    let (c, s) = handshake(p.client.as_mut(), p.server.as_mut());
+    c.expect("client");
+    s.expect("server");
+    assert_eq!(p.server.session().server_name, None);
+}
+
+#[test]
+fn garbage_and_early_writes_are_errors() {
+    let server_cfg = server_config(&pki().server);
+    let mut server = engine(
+        SslMode::SslServerMode,
+        &server_cfg,
+        None,
+        Recorder::new(true),
+    );
+    assert!(matches!(
+        server.write_plaintext(b"too early"),
+        Err(Error::InvalidState(_))
+    ));
+    let junk: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+    server.read_tls(&mut &junk[..]).expect("read");
+    assert!(server.process().is_err());
+    assert!(server.process().is_err(), "the failure sticks");
+    assert!(!server.is_handshaking());
+
+    // A handshake cut short by end of stream.
+    let client_cfg = client_config();
+    let mut client = engine(
+        SslMode::SslClientMode,
+        &client_cfg,
+        Some("localhost"),
+        Recorder::new(true),
+    );
+    client.process().expect("first flight");
+    assert!(client.wants_write());
+    assert_eq!(client.read_tls(&mut &b""[..]).expect("eof"), 0);
+    assert!(matches!(client.process(), Err(Error::Handshake { .. })));
+}
+
+#[test]
+fn tampered_records_and_mismatched_keys_are_errors() {
+    let mut p = connect(&client_config(), &server_config(&pki().server));
+    p.client.write_plaintext(b"precious data").expect("write");
+    let mut wire = Vec::new();
+    while p.client.wants_write() {
+        p.client.write_tls(&mut wire).expect("write_tls");
+    }
+    if let Some(last) = wire.last_mut() {
+        *last ^= 0x80;
+    }
+    p.server.read_tls(&mut &wire[..]).expect("read_tls");
+    let mut buf = [0; 64];
+    let outcome = p
+        .server
+        .process()
+        .and_then(|()| p.server.read_plaintext(&mut buf));
+    assert!(matches!(outcome, Err(Error::Protocol(_))), "{outcome:?}");
+    assert!(p.server.wants_write(), "an alert for the peer");
+
+    let mut config = server_config(&pki().server);
+    config.private_key = Some(pki().client.key.clone());
+    let params = EngineParams::new(SslMode::SslServerMode, &config, None, Recorder::new(true));
+    assert!(matches!(
+        OpenSslBackend::new().new_tls_engine(params),
+        Err(Error::Key(_))
+    ));
+}
+
+#[test]
+fn system_store_is_readable() {
+    let certs = OpenSslBackend::new()
+        .system_ca_certificates()
+        .expect("system store");
+    // Containers may have no CA bundle; when there is one, it must come out whole.
+    if std::path::Path::new("/etc/ssl/certs/ca-certificates.crt").exists() {
+        assert!(certs.len() > 10, "{}", certs.len());
+    }
+}
+
+#[test]
+fn versions_are_reported() {
+    let backend = OpenSslBackend::new();
+    assert!(backend.library_version_number() > 0);
+    assert!(backend.library_version_string().starts_with("OpenSSL"));
+    assert!(backend.build_version_number() > 0);
+    assert!(backend.build_version_string().starts_with("OpenSSL"));
+}

@@ -1,0 +1,463 @@
+//! Peer verification: OpenSSL's chain and host name checks turned into polytls'
+//! [`SslError`]s, and the front end's [`VerificationHook`] asked once per handshake.
+//!
+//! Each session's `Ssl` carries a [`VerifyState`] in its extra data. Its verify callback records
+//! every problem OpenSSL reports (error code and the certificate at the depth it concerns) and
+//! lets verification go on. The context's certificate-verify callback, which OpenSSL calls in
+//! place of its own chain verification, runs that verification, maps the recorded codes to
+//! [`SslErrorKind`]s, hands them with the peer's chain to the hook and returns its verdict: a
+//! refusal makes OpenSSL abort the handshake with a fatal alert matching the first problem (or
+//! `bad_certificate`).
+//!
+//! The module also builds the trust stores: the caller's CA certificates, or the system's as
+//! OpenSSL finds them (`SSL_CERT_FILE` / `SSL_CERT_DIR` or the compiled-in defaults).
+
+use std::collections::HashSet;
+use std::ffi::{c_int, c_void, CStr};
+use std::net::IpAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use foreign_types::{ForeignType, ForeignTypeRef};
+use openssl::error::ErrorStack;
+use openssl::ex_data::Index;
+use openssl::ssl::{Ssl, SslContextBuilder, SslRef, SslVerifyMode};
+use openssl::stack::StackRef;
+use openssl::x509::store::{X509Store, X509StoreBuilder};
+use openssl::x509::verify::X509CheckFlags;
+use openssl::x509::{X509StoreContext, X509StoreContextRef, X509VerifyResult, X509};
+use openssl_sys as ffi;
+use polytls::{
+    Certificate, EngineParams, Error, PeerVerifyMode, SslError, SslErrorKind, SslMode,
+    VerificationHook,
+};
+
+use crate::config::openssl_failure;
+
+extern "C" {
+    // These exist in every OpenSSL since 1.1.0 but are not declared by `openssl-sys`.
+    fn SSL_CTX_set_cert_verify_callback(
+        ctx: *mut ffi::SSL_CTX,
+        cb: Option<unsafe extern "C" fn(*mut ffi::X509_STORE_CTX, *mut c_void) -> c_int>,
+        arg: *mut c_void,
+    );
+    fn X509_STORE_CTX_get0_untrusted(ctx: *mut ffi::X509_STORE_CTX) -> *mut ffi::stack_st_X509;
+    fn X509_STORE_up_ref(store: *mut ffi::X509_STORE) -> c_int;
+}
+
+/// One problem OpenSSL reported while verifying a chain.
+struct Found {
+    code: c_int,
+    certificate: Option<X509>,
+}
+
+/// The verification side of one session, shared by its two callbacks.
+pub(crate) struct VerifyState {
+    /// Whether this session verifies its peer (`VerifyPeer`); otherwise every chain is accepted
+    /// without looking at it and the hook is never called.
+    verify_peer: bool,
+    hook: Arc<dyn VerificationHook>,
+    found: Mutex<Vec<Found>>,
+}
+
+impl VerifyState {
+    fn found(&self) -> MutexGuard<'_, Vec<Found>> {
+        self.found
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records the problem the store context reports now.
+    fn record(&self, ctx: &X509StoreContextRef) {
+        self.found().push(Found {
+            code: ctx.error().as_raw(),
+            certificate: ctx.current_cert().map(ToOwned::to_owned),
+        });
+    }
+}
+
+/// The extra-data slot of an `Ssl` holding its [`VerifyState`].
+fn state_index() -> Result<Index<Ssl, Arc<VerifyState>>, ErrorStack> {
+    static INDEX: OnceLock<Index<Ssl, Arc<VerifyState>>> = OnceLock::new();
+    if let Some(index) = INDEX.get() {
+        return Ok(*index);
+    }
+    let index = Ssl::new_ex_index()?;
+    // Two threads racing here waste one slot; both get the stored one.
+    Ok(*INDEX.get_or_init(|| index))
+}
+
+/// Installs the certificate-verify callback on a context under construction.
+pub(crate) fn install_context(builder: &mut SslContextBuilder) {
+    // SAFETY: the context pointer is valid for the builder's lifetime; the callback is a plain
+    // function with the signature OpenSSL expects, and the argument is unused (null).
+    unsafe {
+        SSL_CTX_set_cert_verify_callback(
+            builder.as_ptr(),
+            Some(cert_verify_callback),
+            std::ptr::null_mut(),
+        );
+    }
+}
+
+/// Sets up verification on one session: its state, whether a certificate is requested or
+/// checked, and (client, `VerifyPeer`) the name the server's certificate must match.
+///
+/// Fails with [`Error::InvalidInput`] when the peer name cannot be used as a host name, and
+/// with [`Error::Io`] when OpenSSL cannot allocate the session's state.
+pub(crate) fn install(ssl: &mut SslRef, params: &EngineParams<'_>) -> Result<(), Error> {
+    let server = params.mode == SslMode::SslServerMode;
+    let verify_peer = params.verify_mode == PeerVerifyMode::VerifyPeer;
+    let state = Arc::new(VerifyState {
+        verify_peer,
+        hook: params.verifier.clone(),
+        found: Mutex::new(Vec::new()),
+    });
+    let index = state_index().map_err(|e| openssl_failure("OpenSSL extra data", &e))?;
+    ssl.set_ex_data(index, state.clone());
+    // A server asks for a certificate unless told not to, but never insists: core reports a
+    // missing one. A client makes OpenSSL act on our verdict only when it verifies.
+    let mode = match (server, params.verify_mode) {
+        (true, PeerVerifyMode::VerifyNone) => SslVerifyMode::NONE,
+        (true, _) => SslVerifyMode::PEER,
+        (false, _) if verify_peer => SslVerifyMode::PEER,
+        (false, _) => SslVerifyMode::NONE,
+    };
+    ssl.set_verify_callback(mode, move |ok, ctx| {
+        if !ok {
+            state.record(ctx);
+        }
+        true
+    });
+    if let (false, true, Some(name)) = (server, verify_peer, params.peer_name) {
+        let param = ssl.param_mut();
+        param.set_hostflags(
+            X509CheckFlags::NO_PARTIAL_WILDCARDS | X509CheckFlags::NEVER_CHECK_SUBJECT,
+        );
+        let set = match ip_literal(name) {
+            Some(ip) => param.set_ip(ip),
+            None => param.set_host(name),
+        };
+        set.map_err(|e| {
+            Error::InvalidInput(format!("'{name}' cannot be verified as a host name: {e}"))
+        })?;
+    }
+    Ok(())
+}
+
+/// `name` as an IP address, accepting IPv6 in brackets (`[::1]`).
+pub(crate) fn ip_literal(name: &str) -> Option<IpAddr> {
+    let bare = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name);
+    bare.parse().ok()
+}
+
+/// OpenSSL's certificate-verify callback: verifies the chain in `ctx` as [`verify_chain`]
+/// describes and returns 1 to go on with the handshake, 0 to abort it.
+unsafe extern "C" fn cert_verify_callback(
+    ctx: *mut ffi::X509_STORE_CTX,
+    _arg: *mut c_void,
+) -> c_int {
+    if ctx.is_null() {
+        return 0;
+    }
+    // SAFETY: OpenSSL passes the store context it is verifying with; it is valid and used by
+    // nothing else for the duration of this call.
+    let ctx = unsafe { X509StoreContextRef::from_ptr_mut(ctx) };
+    // A panic must not cross into C; a hook that panics refuses the peer.
+    let accepted = catch_unwind(AssertUnwindSafe(|| verify_chain(ctx))).unwrap_or(false);
+    c_int::from(accepted)
+}
+
+/// The session state of the `Ssl` a store context verifies for.
+fn state_of(ctx: &X509StoreContextRef) -> Option<Arc<VerifyState>> {
+    let ssl = ctx.ex_data(X509StoreContext::ssl_idx().ok()?)?;
+    ssl.ex_data(state_index().ok()?).cloned()
+}
+
+/// Verifies the peer's chain, collecting every problem, and asks the hook. Returns whether the
+/// handshake goes on.
+fn verify_chain(ctx: &mut X509StoreContextRef) -> bool {
+    let Some(state) = state_of(ctx) else {
+        return false;
+    };
+    if !state.verify_peer {
+        return true;
+    }
+    state.found().clear();
+    let completed = matches!(ctx.verify_cert(), Ok(true));
+    let mut found = std::mem::take(&mut *state.found());
+    let last = ctx.error().as_raw();
+    if !completed && last != ffi::X509_V_OK && !found.iter().any(|f| f.code == last) {
+        // A failure OpenSSL did not report through the verify callback.
+        found.push(Found {
+            code: last,
+            certificate: ctx.current_cert().map(ToOwned::to_owned),
+        });
+    }
+    let chain = peer_chain(ctx);
+    let accepted = state.hook.decide(&chain, ssl_errors(&found));
+    if accepted {
+        ctx.set_error(X509VerifyResult::OK);
+    } else if ctx.error() == X509VerifyResult::OK {
+        // SAFETY: `from_raw` only wraps the code; any code is a valid verify result.
+        ctx.set_error(unsafe { X509VerifyResult::from_raw(ffi::X509_V_ERR_CERT_REJECTED) });
+    }
+    accepted
+}
+
+/// The chain the peer sent, leaf first, as OpenSSL handed it to the verification.
+fn peer_chain(ctx: &mut X509StoreContextRef) -> Vec<Certificate> {
+    // SAFETY: `ctx` is a valid store context; the returned stack (or null) is owned by it and
+    // stays valid while `ctx` is borrowed.
+    let stack = unsafe { X509_STORE_CTX_get0_untrusted(ctx.as_ptr()) };
+    if stack.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: `stack` is a non-null STACK_OF(X509) owned by `ctx`, see above.
+    let stack: &StackRef<X509> = unsafe { StackRef::from_ptr(stack) };
+    stack.iter().filter_map(to_certificate).collect()
+}
+
+/// A certificate OpenSSL holds as polytls' [`Certificate`], or `None` when it cannot be encoded
+/// or parsed.
+pub(crate) fn to_certificate(cert: &openssl::x509::X509Ref) -> Option<Certificate> {
+    cert.to_der()
+        .ok()
+        .and_then(|der| Certificate::from_der(&der).ok())
+}
+
+/// The polytls kind of an `X509_V_ERR_*` code.
+fn kind_of(code: c_int) -> SslErrorKind {
+    use SslErrorKind::*;
+    match code {
+        ffi::X509_V_OK => NoError,
+        ffi::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT => UnableToGetIssuerCertificate,
+        ffi::X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE => UnableToDecryptCertificateSignature,
+        ffi::X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY => UnableToDecodeIssuerPublicKey,
+        ffi::X509_V_ERR_CERT_SIGNATURE_FAILURE => CertificateSignatureFailed,
+        ffi::X509_V_ERR_CERT_NOT_YET_VALID => CertificateNotYetValid,
+        ffi::X509_V_ERR_CERT_HAS_EXPIRED => CertificateExpired,
+        ffi::X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD => InvalidNotBeforeField,
+        ffi::X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD => InvalidNotAfterField,
+        ffi::X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT => SelfSignedCertificate,
+        ffi::X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN => SelfSignedCertificateInChain,
+        ffi::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY => UnableToGetLocalIssuerCertificate,
+        ffi::X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE => UnableToVerifyFirstCertificate,
+        ffi::X509_V_ERR_CERT_REVOKED => CertificateRevoked,
+        ffi::X509_V_ERR_INVALID_CA => InvalidCaCertificate,
+        ffi::X509_V_ERR_PATH_LENGTH_EXCEEDED => PathLengthExceeded,
+        ffi::X509_V_ERR_INVALID_PURPOSE => InvalidPurpose,
+        ffi::X509_V_ERR_CERT_UNTRUSTED => CertificateUntrusted,
+        ffi::X509_V_ERR_CERT_REJECTED => CertificateRejected,
+        ffi::X509_V_ERR_SUBJECT_ISSUER_MISMATCH => SubjectIssuerMismatch,
+        ffi::X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH => AuthorityIssuerSerialNumberMismatch,
+        ffi::X509_V_ERR_HOSTNAME_MISMATCH | ffi::X509_V_ERR_IP_ADDRESS_MISMATCH => HostNameMismatch,
+        _ => UnspecifiedError,
+    }
+}
+
+/// The problems as polytls errors, in the order OpenSSL found them, each (kind, certificate)
+/// once. `UNABLE_TO_VERIFY_LEAF_SIGNATURE` is dropped for a certificate that already has
+/// `UNABLE_TO_GET_ISSUER_CERT_LOCALLY`: both say its issuer is unknown.
+fn ssl_errors(found: &[Found]) -> Vec<SslError> {
+    let with_der: Vec<(c_int, Option<Vec<u8>>)> = found
+        .iter()
+        .map(|f| (f.code, f.certificate.as_ref().and_then(|c| c.to_der().ok())))
+        .collect();
+    let mut errors: Vec<SslError> = Vec::with_capacity(found.len());
+    for (code, der) in &with_der {
+        let redundant = *code == ffi::X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
+            && with_der.iter().any(|(other, other_der)| {
+                *other == ffi::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY && other_der == der
+            });
+        if redundant || *code == ffi::X509_V_OK {
+            continue;
+        }
+        let kind = kind_of(*code);
+        let error = match der.as_deref().and_then(|d| Certificate::from_der(d).ok()) {
+            Some(cert) => SslError::with_certificate(kind, cert),
+            None => SslError::new(kind),
+        };
+        if !errors.contains(&error) {
+            errors.push(error);
+        }
+    }
+    errors
+}
+
+/// A trust store holding exactly `certificates`.
+///
+/// Fails with [`Error::Certificate`] when OpenSSL rejects one of them.
+pub(crate) fn store_of(certificates: &[Certificate]) -> Result<X509Store, Error> {
+    let mut builder =
+        X509StoreBuilder::new().map_err(|e| openssl_failure("OpenSSL trust store", &e))?;
+    for cert in certificates {
+        builder.add_cert(to_x509(cert)?).map_err(|e| {
+            Error::Certificate(format!("OpenSSL cannot trust a CA certificate: {e}"))
+        })?;
+    }
+    Ok(builder.build())
+}
+
+/// A polytls certificate as OpenSSL's.
+///
+/// Fails with [`Error::Certificate`] when OpenSSL cannot parse it.
+pub(crate) fn to_x509(cert: &Certificate) -> Result<X509, Error> {
+    X509::from_der(cert.to_der())
+        .map_err(|e| Error::Certificate(format!("OpenSSL cannot parse a certificate: {e}")))
+}
+
+/// Where OpenSSL looks for system trust anchors: (CA file, CA directories), honouring
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` as OpenSSL does.
+fn default_locations() -> (Option<PathBuf>, Vec<PathBuf>) {
+    fn text(ptr: *const std::ffi::c_char) -> Option<String> {
+        if ptr.is_null() {
+            return None;
+        }
+        // SAFETY: OpenSSL returns pointers to static NUL-terminated strings.
+        Some(
+            unsafe { CStr::from_ptr(ptr) }
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+    // SAFETY: these functions take no arguments and return static strings (or null).
+    let (file_env, file, dir_env, dir) = unsafe {
+        (
+            text(ffi::X509_get_default_cert_file_env()),
+            text(ffi::X509_get_default_cert_file()),
+            text(ffi::X509_get_default_cert_dir_env()),
+            text(ffi::X509_get_default_cert_dir()),
+        )
+    };
+    let from_env = |name: Option<String>| name.and_then(std::env::var_os);
+    let file = from_env(file_env)
+        .map(PathBuf::from)
+        .or_else(|| file.map(PathBuf::from));
+    let dirs = from_env(dir_env)
+        .map(|d| std::env::split_paths(&d).collect())
+        .or_else(|| dir.map(|d| std::env::split_paths(&d).collect()))
+        .unwrap_or_default();
+    (file, dirs)
+}
+
+/// The system trust store as OpenSSL loads it (`SSL_CTX_set_default_verify_paths`), built once
+/// per pair of locations and shared by every context.
+///
+/// Fails with [`Error::Io`] when OpenSSL cannot build the store.
+pub(crate) fn system_store() -> Result<X509Store, Error> {
+    type Cached = Option<((Option<PathBuf>, Vec<PathBuf>), X509Store)>;
+    static CACHE: Mutex<Cached> = Mutex::new(None);
+    let locations = default_locations();
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let store = match cache.as_ref() {
+        Some((cached, store)) if *cached == locations => store,
+        _ => {
+            let mut builder =
+                X509StoreBuilder::new().map_err(|e| openssl_failure("OpenSSL trust store", &e))?;
+            builder
+                .set_default_paths()
+                .map_err(|e| openssl_failure("OpenSSL system trust store", &e))?;
+            &cache.insert((locations, builder.build())).1
+        }
+    };
+    // SAFETY: `store` is a valid X509_STORE; taking a reference with X509_STORE_up_ref and
+    // wrapping it gives an owned handle that frees exactly that reference.
+    unsafe {
+        if X509_STORE_up_ref(store.as_ptr()) != 1 {
+            return Err(openssl_failure(
+                "OpenSSL system trust store",
+                &ErrorStack::get(),
+            ));
+        }
+        Ok(X509Store::from_ptr(store.as_ptr()))
+    }
+}
+
+/// Whether `name` is an OpenSSL hashed-directory certificate name (`1a2b3c4d.0`).
+fn is_hashed_name(name: &str) -> bool {
+    match name.split_once('.') {
+        Some((hash, n)) => {
+            hash.len() == 8
+                && hash.bytes().all(|b| b.is_ascii_hexdigit())
+                && !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// Every certificate of the system trust store as OpenSSL sees it: those of the CA file, and
+/// those of the hashed CA directories (which OpenSSL loads on demand), each once.
+///
+/// Fails with [`Error::Io`] when the store cannot be built; unreadable directory entries and
+/// certificates polytls cannot parse are skipped.
+pub(crate) fn system_ca_certificates() -> Result<Vec<Certificate>, Error> {
+    let store = system_store()?;
+    let mut ders: Vec<Vec<u8>> = store
+        .all_certificates()
+        .iter()
+        .filter_map(|c| c.to_der().ok())
+        .collect();
+    let (_, dirs) = default_locations();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_str().is_some_and(is_hashed_name))
+            .map(|e| e.path())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            if let Ok(certs) = X509::stack_from_pem(&bytes) {
+                ders.extend(certs.iter().filter_map(|c| c.to_der().ok()));
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    Ok(ders
+        .into_iter()
+        .filter(|der| seen.insert(der.clone()))
+        .filter_map(|der| Certificate::from_der(&der).ok())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashed_names() {
+        assert!(is_hashed_name("1a2b3c4d.0"));
+        assert!(is_hashed_name("ABCDEF01.12"));
+        assert!(!is_hashed_name("1a2b3c4d.r0"));
+        assert!(!is_hashed_name("ca-certificates.crt"));
+        assert!(!is_hashed_name("1a2b3c4.0"));
+    }
+
+    #[test]
+    fn ip_literals() {
+        assert_eq!(ip_literal("127.0.0.1"), Some(IpAddr::from([127, 0, 0, 1])));
+        assert_eq!(ip_literal("[::1]"), "::1".parse().ok());
+        assert_eq!(ip_literal("localhost"), None);
+    }
+
+    #[test]
+    fn codes_map_to_kinds() {
+        assert_eq!(kind_of(18), SslErrorKind::SelfSignedCertificate);
+        assert_eq!(kind_of(62), SslErrorKind::HostNameMismatch);
+        assert_eq!(kind_of(64), SslErrorKind::HostNameMismatch);
+        assert_eq!(kind_of(1), SslErrorKind::UnspecifiedError);
+    }
+}

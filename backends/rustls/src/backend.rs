@@ -1,0 +1,221 @@
+//! [`RustlsBackend`]: what the rustls backend is and claims (name, versions, classes, features,
+//! protocols, cipher suites, system trust store), and the factory of its engines.
+//!
+//! Every claim here is backed by the engine: the protocol selectors are the ones rustls can
+//! negotiate (TLS 1.2 and 1.3), the cipher suites are those of the aws-lc-rs provider.
+
+use std::ffi::OsString;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use polytls::{
+    Certificate, EngineParams, Error, ImplementedClass, ProtocolVersion, SslCipher, SslProtocol,
+    SupportedFeature, TlsBackend, TlsEngine,
+};
+use rustls_pki_types::{CertificateDer, TrustAnchor};
+
+/// The backend's registry name.
+pub(crate) const NAME: &str = "rustls";
+
+/// The TLS versions rustls implements, oldest first.
+pub(crate) const VERSIONS: [ProtocolVersion; 2] =
+    [ProtocolVersion::Tls1_2, ProtocolVersion::Tls1_3];
+
+/// The protocol selectors this backend accepts (those whose range rustls can honour exactly).
+pub(crate) const PROTOCOLS: [SslProtocol; 6] = [
+    SslProtocol::TlsV1_2,
+    SslProtocol::TlsV1_2OrLater,
+    SslProtocol::TlsV1_3,
+    SslProtocol::TlsV1_3OrLater,
+    SslProtocol::AnyProtocol,
+    SslProtocol::SecureProtocols,
+];
+
+/// The rustls version this crate was built against, as the build script resolved it: the exact
+/// version from the build's `Cargo.lock` when one was found, else the semver requirement
+/// (`"0.23"`). rustls is linked statically, so the run-time and build-time versions are the same.
+const RUSTLS_VERSION: &str = env!("POLYTLS_RUSTLS_VERSION");
+
+/// Where [`RUSTLS_VERSION`] came from: `"Cargo.lock"` or `"requirement"`.
+const RUSTLS_VERSION_SOURCE: &str = env!("POLYTLS_RUSTLS_VERSION_SOURCE");
+
+/// The trust anchors of the system store, with the environment they were loaded under.
+struct SystemRoots {
+    /// `SSL_CERT_FILE` and `SSL_CERT_DIR` at load time: a change makes the cache stale.
+    env: (Option<OsString>, Option<OsString>),
+    anchors: Arc<[TrustAnchor<'static>]>,
+}
+
+/// The rustls backend (rustls 0.23 with the aws-lc-rs crypto provider).
+///
+/// Its engines are sans-IO wrappers of `rustls::Connection`. See the crate documentation for
+/// the modules that translate configuration, verification and the engine.
+pub struct RustlsBackend {
+    system_roots: Mutex<Option<SystemRoots>>,
+}
+
+impl RustlsBackend {
+    /// Creates the backend. Cheap: nothing is loaded until an engine needs it.
+    pub fn new() -> RustlsBackend {
+        RustlsBackend {
+            system_roots: Mutex::new(None),
+        }
+    }
+
+    /// The system trust anchors for verification, loaded once and reloaded when `SSL_CERT_FILE`
+    /// or `SSL_CERT_DIR` change. A store that cannot be read (or certificates webpki cannot use
+    /// as anchors) contribute nothing: verification then reports the missing issuer, as an
+    /// empty OpenSSL store would.
+    pub(crate) fn system_trust_anchors(&self) -> Arc<[TrustAnchor<'static>]> {
+        let env = (
+            std::env::var_os("SSL_CERT_FILE"),
+            std::env::var_os("SSL_CERT_DIR"),
+        );
+        let mut cache = self
+            .system_roots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match cache.as_ref() {
+            Some(roots) if roots.env == env => Arc::clone(&roots.anchors),
+            _ => {
+                let loaded = rustls_native_certs::load_native_certs();
+                let anchors: Arc<[TrustAnchor<'static>]> = trust_anchors(&loaded.certs).into();
+                *cache = Some(SystemRoots {
+                    env,
+                    anchors: Arc::clone(&anchors),
+                });
+                anchors
+            }
+        }
+    }
+}
+
+impl Default for RustlsBackend {
+    fn default() -> Self {
+        RustlsBackend::new()
+    }
+}
+
+/// The certificates of `certs` that webpki accepts as trust anchors (others are skipped).
+pub(crate) fn trust_anchors(certs: &[CertificateDer<'_>]) -> Vec<TrustAnchor<'static>> {
+    certs
+        .iter()
+        .filter_map(|der| webpki::anchor_from_trusted_cert(der).ok())
+        .map(|anchor| anchor.to_owned())
+        .collect()
+}
+
+/// `major << 24 | minor << 16 | patch << 8` for a `major.minor[.patch]` version; 0 when the
+/// text is not such a version.
+fn version_number(version: &str) -> u64 {
+    let mut parts = version
+        .split(['.', '-', '+'])
+        .map(|part| part.parse::<u64>().ok());
+    let major = parts.next().flatten();
+    let minor = parts.next().flatten();
+    let patch = parts.next().flatten().unwrap_or(0);
+    match (major, minor) {
+        (Some(major), Some(minor)) if major < 256 && minor < 256 && patch < 256 => {
+            major << 24 | minor << 16 | patch << 8
+        }
+        _ => 0,
+    }
+}
+
+impl TlsBackend for RustlsBackend {
+    /// `"rustls"`.
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    /// The rustls version built in (see [`RustlsBackend::library_version_string`]) as
+    /// `major << 24 | minor << 16 | patch << 8`.
+    fn library_version_number(&self) -> u64 {
+        version_number(RUSTLS_VERSION)
+    }
+
+    /// `"rustls 0.23.N"` with the version resolved in the build's `Cargo.lock`; when the build
+    /// script found no lock file, `"rustls 0.23 (requirement)"`. rustls has no run-time version
+    /// API; being statically linked, the build version is the run-time version.
+    fn library_version_string(&self) -> String {
+        match RUSTLS_VERSION_SOURCE {
+            "Cargo.lock" => format!("rustls {RUSTLS_VERSION}"),
+            _ => format!("rustls {RUSTLS_VERSION} (requirement)"),
+        }
+    }
+
+    /// `[Socket]`.
+    fn implemented_classes(&self) -> Vec<ImplementedClass> {
+        vec![ImplementedClass::Socket]
+    }
+
+    /// Certificate verification and ALPN on both sides.
+    fn supported_features(&self) -> Vec<SupportedFeature> {
+        vec![
+            SupportedFeature::CertificateVerification,
+            SupportedFeature::ClientSideAlpn,
+            SupportedFeature::ServerSideAlpn,
+        ]
+    }
+
+    /// TLS 1.2 and 1.3 selectors: `TlsV1_2`, `TlsV1_2OrLater`, `TlsV1_3`, `TlsV1_3OrLater`,
+    /// `AnyProtocol` (= TLS 1.2 to 1.3) and `SecureProtocols`.
+    fn supported_protocols(&self) -> Vec<SslProtocol> {
+        PROTOCOLS.to_vec()
+    }
+
+    /// The cipher suites of the aws-lc-rs provider, in its preference order, each with the
+    /// protocol it belongs to.
+    fn supported_ciphers(&self) -> Vec<SslCipher> {
+        rustls::crypto::aws_lc_rs::default_provider()
+            .cipher_suites
+            .iter()
+            .map(crate::config::cipher_of_suite)
+            .collect()
+    }
+
+    /// The system store as rustls-native-certs finds it (honouring `SSL_CERT_FILE` and
+    /// `SSL_CERT_DIR`). Certificates polytls cannot parse are skipped.
+    ///
+    /// Fails with [`Error::Io`] when no certificate could be loaded and reading the store
+    /// failed.
+    fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error> {
+        let loaded = rustls_native_certs::load_native_certs();
+        if loaded.certs.is_empty() {
+            if let Some(first) = loaded.errors.first() {
+                return Err(Error::Io(io::Error::other(format!(
+                    "cannot read the system certificate store: {first}"
+                ))));
+            }
+        }
+        Ok(loaded
+            .certs
+            .iter()
+            .filter_map(|der| Certificate::from_der(der).ok())
+            .collect())
+    }
+
+    /// A [`crate::engine::RustlsEngine`] for the session.
+    ///
+    /// Fails with [`Error::Unsupported`] for a protocol, cipher suite or setting this backend
+    /// cannot honour, [`Error::InvalidInput`] for a configuration rustls rejects (for example a
+    /// cipher list with no suite usable by the selected versions), and [`Error::Key`] or
+    /// [`Error::Certificate`] when rustls rejects the local key or certificate.
+    fn new_tls_engine(&self, params: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {
+        let connection = crate::config::connection(self, &params)?;
+        Ok(Box::new(crate::engine::RustlsEngine::new(connection)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_numbers() {
+        assert_eq!(version_number("0.23.46"), 0x0017_2e00);
+        assert_eq!(version_number("0.23"), 0x0017_0000);
+        assert_eq!(version_number("garbage"), 0);
+        assert!(RUSTLS_VERSION.starts_with("0.23"));
+    }
+}

@@ -1,0 +1,167 @@
+//! [`RustlsEngine`]: the [`TlsEngine`] over rustls' buffered, sans-IO `Connection`, and the
+//! translation of rustls errors into polytls errors.
+//!
+//! rustls already does what the contract asks: one `read` per `read_tls`, transport EOF
+//! remembered (reading plaintext afterwards reports `UnexpectedEof` unless close_notify came),
+//! a fatal alert queued for the peer after a failure, and the failure repeated by every later
+//! `process`. This module only maps names.
+//!
+//! One addition: `process` moves the plaintext rustls decrypted into the engine's own queue.
+//! rustls' `read_tls` refuses to read (with an `Other` I/O error) while 16 KiB of decrypted
+//! plaintext wait, which would break a front end that drains the transport before the
+//! application reads; with the queue, `read_tls` only refuses when it is called again without
+//! `process` while a whole record waits. The queue is unbounded: how much is read ahead of the
+//! application is the front end's choice.
+
+use std::collections::VecDeque;
+use std::io::{self, BufRead, Read, Write};
+
+use polytls::{AlertType, Certificate, Error, PlaintextRead, SessionInfo, SslCipher, SslProtocol};
+use rustls::Connection;
+
+use crate::config::cipher_of_suite;
+
+/// One TLS session on rustls (client or server).
+pub(crate) struct RustlsEngine {
+    conn: Connection,
+    /// Plaintext decrypted by `process` and not yet read.
+    plaintext: VecDeque<u8>,
+    /// Set once close_notify was queued: nothing is encrypted after it.
+    close_sent: bool,
+}
+
+impl RustlsEngine {
+    /// Wraps a fresh rustls connection.
+    pub(crate) fn new(conn: Connection) -> RustlsEngine {
+        RustlsEngine {
+            conn,
+            plaintext: VecDeque::new(),
+            close_sent: false,
+        }
+    }
+
+    /// Moves all plaintext rustls holds into `self.plaintext`.
+    fn take_plaintext(&mut self) {
+        let mut reader = self.conn.reader();
+        // `fill_buf` ends the loop with `WouldBlock` (nothing more yet), an EOF error, or an
+        // empty chunk (close_notify); `read_plaintext` asks rustls again for those states.
+        while let Ok(chunk) = reader.fill_buf() {
+            if chunk.is_empty() {
+                break;
+            }
+            let n = chunk.len();
+            self.plaintext.extend(chunk);
+            reader.consume(n);
+        }
+    }
+}
+
+/// The polytls error for a rustls failure: an alert from the peer becomes a handshake error
+/// carrying that alert; malformed or unexpected records become protocol errors; everything
+/// else is a handshake error.
+fn map_error(error: rustls::Error) -> Error {
+    use rustls::Error as E;
+    match error {
+        E::AlertReceived(description) => Error::Handshake {
+            message: format!("the peer sent a fatal alert: {description:?}"),
+            alert: Some(AlertType::from_code(u8::from(description))),
+        },
+        E::InvalidMessage(_)
+        | E::InappropriateMessage { .. }
+        | E::InappropriateHandshakeMessage { .. }
+        | E::DecryptError
+        | E::PeerSentOversizedRecord
+        | E::PeerMisbehaved(_) => Error::Protocol(error.to_string()),
+        other => Error::Handshake {
+            message: other.to_string(),
+            alert: None,
+        },
+    }
+}
+
+impl polytls::TlsEngine for RustlsEngine {
+    fn read_tls(&mut self, rd: &mut dyn Read) -> io::Result<usize> {
+        self.conn.read_tls(rd)
+    }
+
+    fn process(&mut self) -> Result<(), Error> {
+        let result = self.conn.process_new_packets();
+        // Data decrypted before a failure is still delivered.
+        self.take_plaintext();
+        result.map(|_| ()).map_err(map_error)
+    }
+
+    fn wants_write(&self) -> bool {
+        self.conn.wants_write()
+    }
+
+    fn write_tls(&mut self, wr: &mut dyn Write) -> io::Result<usize> {
+        self.conn.write_tls(wr)
+    }
+
+    fn is_handshaking(&self) -> bool {
+        self.conn.is_handshaking()
+    }
+
+    /// An empty `buf` gives `NeedMore` (there is no room for data).
+    fn read_plaintext(&mut self, buf: &mut [u8]) -> Result<PlaintextRead, Error> {
+        if buf.is_empty() {
+            return Ok(PlaintextRead::NeedMore);
+        }
+        if !self.plaintext.is_empty() {
+            let n = self.plaintext.read(buf).map_err(Error::Io)?;
+            return Ok(PlaintextRead::Data(n));
+        }
+        match self.conn.reader().read(buf) {
+            Ok(0) => Ok(PlaintextRead::Closed),
+            Ok(n) => Ok(PlaintextRead::Data(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(PlaintextRead::NeedMore),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(Error::Truncated),
+            Err(e) => Err(Error::Protocol(e.to_string())),
+        }
+    }
+
+    fn write_plaintext(&mut self, buf: &[u8]) -> Result<usize, Error> {
+        if self.conn.is_handshaking() {
+            return Err(Error::InvalidState("the handshake is not complete".into()));
+        }
+        if self.close_sent {
+            return Err(Error::InvalidState("close_notify was sent".into()));
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.conn.writer().write(buf).map_err(Error::Io)
+    }
+
+    fn send_close_notify(&mut self) {
+        self.close_sent = true;
+        self.conn.send_close_notify();
+    }
+
+    fn session(&self) -> SessionInfo {
+        let protocol = match self.conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_2) => SslProtocol::TlsV1_2,
+            Some(rustls::ProtocolVersion::TLSv1_3) => SslProtocol::TlsV1_3,
+            _ => SslProtocol::UnknownProtocol,
+        };
+        let mut info = SessionInfo::new();
+        info.protocol = protocol;
+        info.cipher = self
+            .conn
+            .negotiated_cipher_suite()
+            .map(|suite| SslCipher::from_id(cipher_of_suite(&suite).id(), protocol));
+        info.peer_chain = self
+            .conn
+            .peer_certificates()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|der| Certificate::from_der(der).ok())
+            .collect();
+        info.alpn_protocol = self.conn.alpn_protocol().map(<[u8]>::to_vec);
+        if let Connection::Server(server) = &self.conn {
+            info.server_name = server.server_name().map(str::to_owned);
+        }
+        info
+    }
+}

@@ -1,0 +1,565 @@
+//! Peer verification: rustls' verifier hooks ([`ServerVerifier`] on the client,
+//! [`ClientVerifier`] on the server) that check the peer's chain with webpki, report every
+//! problem as an [`SslError`] to the front end's [`VerificationHook`], and let its decision
+//! continue or abort the handshake.
+//!
+//! webpki stops at the first problem of a path, so the chain is checked in passes: after a
+//! validity-period error the check is repeated at the end (or start) of the offending
+//! certificate's validity, so that an expired certificate does not hide, say, an unknown
+//! issuer. A time error found in a later pass is kept only when it also holds now. The host
+//! name is checked separately, so a wrong name is reported together with chain problems.
+//!
+//! Handshake signatures (CertificateVerify, ServerKeyExchange) are always checked with the
+//! provider's algorithms, whatever the verification mode.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use polytls::{Certificate, SslError, SslErrorKind, VerificationHook};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use webpki::{EndEntityCert, KeyUsage};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// How many times the chain is checked at most (each time-shifted pass reveals one more
+/// problem); bounds the work whatever the peer sends.
+const MAX_PASSES: usize = 6;
+
+/// What to check the peer's certificate name against (client side).
+pub(crate) enum HostCheck {
+    /// No name was given: no host check.
+    Skip,
+    /// A DNS name or IP address.
+    Name(ServerName<'static>),
+    /// The name given is neither a valid DNS name nor an IP literal: it matches no certificate.
+    Invalid,
+}
+
+impl HostCheck {
+    /// The name to hand to rustls (used for SNI when it is a DNS name) and the check to make,
+    /// for `peer_name`. Without a usable name, rustls gets the placeholder IP address 0.0.0.0:
+    /// rustls never sends an IP address as SNI, and this verifier ignores the name rustls
+    /// passes, so the placeholder has no effect on the wire or on verification.
+    pub(crate) fn for_peer_name(peer_name: Option<&str>) -> (ServerName<'static>, HostCheck) {
+        let placeholder = ServerName::IpAddress(Ipv4Addr::UNSPECIFIED.into());
+        let Some(name) = peer_name else {
+            return (placeholder, HostCheck::Skip);
+        };
+        // An IPv6 literal may come in URL brackets.
+        let bare = name
+            .strip_prefix('[')
+            .and_then(|n| n.strip_suffix(']'))
+            .unwrap_or(name);
+        match ServerName::try_from(bare) {
+            Ok(server_name) => {
+                let server_name = server_name.to_owned();
+                (server_name.clone(), HostCheck::Name(server_name))
+            }
+            Err(_) => (placeholder, HostCheck::Invalid),
+        }
+    }
+}
+
+/// The state shared by both verifiers when the mode is `VerifyPeer`.
+pub(crate) struct Checker {
+    /// The trust anchors: the configured CA certificates, or the system's.
+    pub(crate) anchors: Arc<[TrustAnchor<'static>]>,
+    /// The front end's decision.
+    pub(crate) hook: Arc<dyn VerificationHook>,
+}
+
+/// One certificate the peer sent, as polytls and the checks need it.
+struct PeerCert {
+    /// The certificate for error reports and the hook; `None` when polytls cannot parse it.
+    certificate: Option<Certificate>,
+    /// The DER subject and issuer names (full TLVs), for chain walking.
+    subject: Vec<u8>,
+    issuer: Vec<u8>,
+    /// The contents (without the outer header) of the subject name and the public key, as
+    /// webpki's trust anchors hold them.
+    subject_contents: Vec<u8>,
+    spki_contents: Vec<u8>,
+    /// The validity period in seconds since the Unix epoch.
+    not_before: i64,
+    not_after: i64,
+}
+
+impl PeerCert {
+    /// Parses `der`; a certificate x509-parser rejects keeps only its (absent) facts.
+    fn new(der: &CertificateDer<'_>) -> PeerCert {
+        let certificate = Certificate::from_der(der).ok();
+        match X509Certificate::from_der(der) {
+            Ok((_, cert)) => PeerCert {
+                certificate,
+                subject: cert.subject().as_raw().to_vec(),
+                issuer: cert.issuer().as_raw().to_vec(),
+                subject_contents: der_contents(cert.subject().as_raw()).to_vec(),
+                spki_contents: der_contents(cert.public_key().raw).to_vec(),
+                not_before: cert.validity().not_before.timestamp(),
+                not_after: cert.validity().not_after.timestamp(),
+            },
+            Err(_) => PeerCert {
+                certificate,
+                subject: Vec::new(),
+                issuer: Vec::new(),
+                subject_contents: Vec::new(),
+                spki_contents: Vec::new(),
+                not_before: i64::MIN,
+                not_after: i64::MAX,
+            },
+        }
+    }
+
+    /// Whether subject and issuer are the same name (a root, or a self-signed leaf).
+    fn is_self_issued(&self) -> bool {
+        !self.subject.is_empty() && self.subject == self.issuer
+    }
+
+    /// An error of `kind` about this certificate.
+    fn error(&self, kind: SslErrorKind) -> SslError {
+        match &self.certificate {
+            Some(cert) => SslError::with_certificate(kind, cert.clone()),
+            None => SslError::new(kind),
+        }
+    }
+}
+
+/// The contents of a DER TLV (what follows its tag and length), or the input when it is not one.
+fn der_contents(tlv: &[u8]) -> &[u8] {
+    let Some(&first) = tlv.get(1) else {
+        return tlv;
+    };
+    let header = if first < 0x80 {
+        2
+    } else {
+        2 + usize::from(first & 0x7f)
+    };
+    tlv.get(header..).unwrap_or(tlv)
+}
+
+impl Checker {
+    /// Checks the peer's chain (and, on the client, its name), reports the problems to the hook
+    /// exactly once, and returns its decision: `Ok` to continue, or the rustls error whose alert
+    /// matches the first problem.
+    fn check(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        usage: KeyUsage,
+        host: &HostCheck,
+        algorithms: &WebPkiSupportedAlgorithms,
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        // Never empty: it starts with the leaf.
+        let peer: Vec<PeerCert> = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(PeerCert::new)
+            .collect();
+        let mut errors = Vec::new();
+        match EndEntityCert::try_from(end_entity) {
+            Ok(leaf) => {
+                let chain = ChainCheck {
+                    peer: &peer,
+                    leaf: &leaf,
+                    intermediates,
+                    anchors: &self.anchors,
+                    algorithms,
+                    usage,
+                    now,
+                };
+                chain.errors(&mut errors);
+                if !matches!(host, HostCheck::Skip) {
+                    let matches = match host {
+                        HostCheck::Name(name) => {
+                            leaf.verify_is_valid_for_subject_name(name).is_ok()
+                        }
+                        _ => false,
+                    };
+                    if !matches {
+                        errors.push(peer[0].error(SslErrorKind::HostNameMismatch));
+                    }
+                }
+            }
+            Err(_) => errors.push(peer[0].error(SslErrorKind::UnspecifiedError)),
+        }
+        let mut unique: Vec<SslError> = Vec::with_capacity(errors.len());
+        for error in errors {
+            if !unique.contains(&error) {
+                unique.push(error);
+            }
+        }
+        let first = unique.first().map(SslError::kind);
+        let chain: Vec<Certificate> = peer.iter().filter_map(|p| p.certificate.clone()).collect();
+        if self.hook.decide(&chain, unique) {
+            Ok(())
+        } else {
+            Err(rustls::Error::InvalidCertificate(certificate_error(first)))
+        }
+    }
+}
+
+/// The rustls certificate error (and so the alert sent) for the first problem found.
+fn certificate_error(kind: Option<SslErrorKind>) -> CertificateError {
+    use SslErrorKind as K;
+    match kind {
+        Some(K::CertificateExpired) => CertificateError::Expired,
+        Some(K::CertificateNotYetValid) => CertificateError::NotValidYet,
+        Some(
+            K::SelfSignedCertificate
+            | K::SelfSignedCertificateInChain
+            | K::UnableToGetLocalIssuerCertificate,
+        ) => CertificateError::UnknownIssuer,
+        Some(K::HostNameMismatch) => CertificateError::NotValidForName,
+        Some(K::CertificateSignatureFailed) => CertificateError::BadSignature,
+        Some(K::CertificateRevoked) => CertificateError::Revoked,
+        Some(K::InvalidPurpose) => CertificateError::InvalidPurpose,
+        _ => CertificateError::ApplicationVerificationFailure,
+    }
+}
+
+/// One chain check: the peer's certificates against the trust anchors.
+struct ChainCheck<'a> {
+    /// The certificates the peer sent; never empty (it starts with the leaf), so indexing 0
+    /// cannot fail.
+    peer: &'a [PeerCert],
+    leaf: &'a EndEntityCert<'a>,
+    intermediates: &'a [CertificateDer<'a>],
+    anchors: &'a [TrustAnchor<'static>],
+    algorithms: &'a WebPkiSupportedAlgorithms,
+    usage: KeyUsage,
+    now: UnixTime,
+}
+
+impl ChainCheck<'_> {
+    /// Appends every chain problem found to `errors`.
+    fn errors(&self, errors: &mut Vec<SslError>) {
+        let now = i64::try_from(self.now.as_secs()).unwrap_or(i64::MAX);
+        let mut time = self.now;
+        for pass in 0..MAX_PASSES {
+            let result = self.leaf.verify_for_usage(
+                self.algorithms.all,
+                self.anchors,
+                self.intermediates,
+                time,
+                self.usage,
+                None,
+                None,
+            );
+            let error = match result {
+                Ok(_) => return,
+                Err(error) => error,
+            };
+            match error {
+                webpki::Error::CertExpired { not_after, .. } => {
+                    let at = i64::try_from(not_after.as_secs()).unwrap_or(i64::MAX);
+                    match self.peer.iter().find(|c| c.not_after == at && now > at) {
+                        Some(cert) => errors.push(cert.error(SslErrorKind::CertificateExpired)),
+                        None if pass == 0 => {
+                            errors.push(self.peer[0].error(SslErrorKind::CertificateExpired));
+                            return;
+                        }
+                        // Only expired at the shifted time, not now.
+                        None => return,
+                    }
+                    time = not_after;
+                }
+                webpki::Error::CertNotValidYet { not_before, .. } => {
+                    let at = i64::try_from(not_before.as_secs()).unwrap_or(i64::MAX);
+                    match self.peer.iter().find(|c| c.not_before == at && now < at) {
+                        Some(cert) => {
+                            errors.push(cert.error(SslErrorKind::CertificateNotYetValid));
+                        }
+                        None if pass == 0 => {
+                            errors.push(self.peer[0].error(SslErrorKind::CertificateNotYetValid));
+                            return;
+                        }
+                        None => return,
+                    }
+                    time = not_before;
+                }
+                webpki::Error::UnknownIssuer => {
+                    errors.push(self.unknown_issuer());
+                    return;
+                }
+                webpki::Error::CaUsedAsEndEntity => {
+                    // OpenSSL accepts a CA certificate as a leaf; webpki does not. When the leaf
+                    // is itself a trust anchor it is trusted; when it is a lone self-issued
+                    // certificate it is an untrusted self-signed one.
+                    let leaf = &self.peer[0];
+                    let trusted = self.anchors.iter().any(|anchor| {
+                        anchor.subject.as_ref() == leaf.subject_contents.as_slice()
+                            && anchor.subject_public_key_info.as_ref()
+                                == leaf.spki_contents.as_slice()
+                    });
+                    if !trusted {
+                        errors.push(match self.chain_end() {
+                            0 if leaf.is_self_issued() => {
+                                leaf.error(SslErrorKind::SelfSignedCertificate)
+                            }
+                            _ => leaf.error(SslErrorKind::UnspecifiedError),
+                        });
+                    }
+                    return;
+                }
+                other => {
+                    errors.push(self.peer[0].error(kind_of(&other)));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The index of the last certificate reached by following issuer names from the leaf
+    /// through the certificates the peer sent.
+    fn chain_end(&self) -> usize {
+        let mut used = vec![false; self.peer.len()];
+        let mut current = 0;
+        used[0] = true;
+        loop {
+            let issuer = &self.peer[current].issuer;
+            let next = self
+                .peer
+                .iter()
+                .enumerate()
+                .find(|(i, c)| !used[*i] && !issuer.is_empty() && c.subject == *issuer);
+            match next {
+                Some((i, _)) => {
+                    used[i] = true;
+                    current = i;
+                }
+                None => return current,
+            }
+        }
+    }
+
+    /// The problem for webpki's `UnknownIssuer`, named as OpenSSL names it: the certificate
+    /// at which the chain the peer sent ends is a self-signed leaf, a self-signed root, or a
+    /// certificate whose issuer is not known.
+    fn unknown_issuer(&self) -> SslError {
+        let end = self.chain_end();
+        let cert = &self.peer[end];
+        match (end, cert.is_self_issued()) {
+            (0, true) => cert.error(SslErrorKind::SelfSignedCertificate),
+            (_, true) => cert.error(SslErrorKind::SelfSignedCertificateInChain),
+            (_, false) => cert.error(SslErrorKind::UnableToGetLocalIssuerCertificate),
+        }
+    }
+}
+
+/// The polytls kind of a webpki error other than those that need the chain to name.
+#[allow(deprecated)] // webpki's deprecated variants may still be produced; map them too.
+fn kind_of(error: &webpki::Error) -> SslErrorKind {
+    use webpki::Error as E;
+    use SslErrorKind as K;
+    match error {
+        E::CertExpired { .. } => K::CertificateExpired,
+        E::CertNotValidYet { .. } => K::CertificateNotYetValid,
+        E::InvalidSignatureForPublicKey
+        | E::SignatureAlgorithmMismatch
+        | E::UnsupportedSignatureAlgorithm
+        | E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKey
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => K::CertificateSignatureFailed,
+        E::CertRevoked => K::CertificateRevoked,
+        E::UnknownRevocationStatus => K::CertificateStatusUnknown,
+        E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => {
+            K::InvalidPurpose
+        }
+        E::CertNotValidForName(_) => K::HostNameMismatch,
+        E::PathLenConstraintViolated => K::PathLengthExceeded,
+        E::EndEntityUsedAsCa => K::InvalidCaCertificate,
+        E::CertDistrusted => K::CertificateBlacklisted,
+        _ => K::UnspecifiedError,
+    }
+}
+
+/// Checks a handshake signature made with the peer's key, for TLS 1.2 (`tls13` false) or 1.3.
+fn check_signature(
+    algorithms: &WebPkiSupportedAlgorithms,
+    tls13: bool,
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    if tls13 {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    } else {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+}
+
+/// The client's verifier of the server certificate.
+///
+/// With a [`Checker`] (mode `VerifyPeer`) it verifies the chain for server authentication and
+/// the host name, and asks the hook. Without one (`VerifyNone`, `QueryPeer`) it accepts any
+/// certificate and never calls the hook.
+pub(crate) struct ServerVerifier {
+    checker: Option<Checker>,
+    host: HostCheck,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerVerifier {
+    /// A verifier that uses `checker` (or accepts anything without one), checks the name
+    /// against `host`, and checks handshake signatures with `algorithms`.
+    pub(crate) fn new(
+        checker: Option<Checker>,
+        host: HostCheck,
+        algorithms: WebPkiSupportedAlgorithms,
+    ) -> ServerVerifier {
+        ServerVerifier {
+            checker,
+            host,
+            algorithms,
+        }
+    }
+}
+
+impl fmt::Debug for ServerVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerVerifier")
+            .field("verify", &self.checker.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerCertVerifier for ServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(checker) = &self.checker {
+            checker.check(
+                end_entity,
+                intermediates,
+                KeyUsage::server_auth(),
+                &self.host,
+                &self.algorithms,
+                now,
+            )?;
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        check_signature(&self.algorithms, false, message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        check_signature(&self.algorithms, true, message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// The server's verifier of client certificates.
+///
+/// It asks for a certificate unless the mode is `VerifyNone`, and never requires one (the front
+/// end reports a missing certificate). With a [`Checker`] (mode `VerifyPeer`) it verifies a
+/// certificate the client sends for client authentication and asks the hook; without one
+/// (`QueryPeer`) it accepts any certificate.
+pub(crate) struct ClientVerifier {
+    offer: bool,
+    checker: Option<Checker>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ClientVerifier {
+    /// A verifier that asks for a certificate when `offer` is set, uses `checker` (or accepts
+    /// anything without one), and checks handshake signatures with `algorithms`.
+    pub(crate) fn new(
+        offer: bool,
+        checker: Option<Checker>,
+        algorithms: WebPkiSupportedAlgorithms,
+    ) -> ClientVerifier {
+        ClientVerifier {
+            offer,
+            checker,
+            algorithms,
+        }
+    }
+}
+
+impl fmt::Debug for ClientVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientVerifier")
+            .field("offer", &self.offer)
+            .field("verify", &self.checker.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientCertVerifier for ClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.offer
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        if let Some(checker) = &self.checker {
+            checker.check(
+                end_entity,
+                intermediates,
+                KeyUsage::client_auth(),
+                &HostCheck::Skip,
+                &self.algorithms,
+                now,
+            )?;
+        }
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        check_signature(&self.algorithms, false, message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        check_signature(&self.algorithms, true, message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
