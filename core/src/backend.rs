@@ -158,14 +158,20 @@ impl SessionInfo {
 /// write plaintext. No method blocks or performs I/O other than on the reader or writer it is
 /// handed.
 pub trait TlsEngine: Send {
-    /// Reads ciphertext with at most one call to `rd.read`, returning the bytes taken.
+    /// Reads ciphertext with at most one call to `rd.read`, returning the bytes taken. The
+    /// front end calls it only while the handshake runs or when
+    /// [`read_plaintext`](Self::read_plaintext) said `NeedMore`, and always follows it with
+    /// [`process`](Self::process), so an engine need not buffer decrypted data beyond one
+    /// record.
     /// `Ok(0)` means the transport reached end of stream; the engine remembers it, so that a
     /// later read reports truncation if close_notify was not seen.
     ///
     /// Fails with the reader's error (including `WouldBlock`), unchanged.
     fn read_tls(&mut self, rd: &mut dyn io::Read) -> io::Result<usize>;
 
-    /// Processes the ciphertext read so far: advances the handshake, decrypts records.
+    /// Processes the ciphertext read so far: advances the handshake, decrypts records. The
+    /// front end also calls it once right after creating the engine, with nothing read yet:
+    /// a client engine produces its first flight then.
     ///
     /// Fails with [`Error::Handshake`] or [`Error::Protocol`] when the session cannot go on;
     /// an alert for the peer may then be waiting in [`write_tls`](Self::write_tls).

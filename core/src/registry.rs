@@ -74,7 +74,10 @@ impl Registry {
     /// from [`BACKEND_ENV`]: it wins over the priority order when it names an available
     /// backend, and is ignored otherwise.
     pub fn with_default_backend(name: Option<&str>) -> Registry {
-        Registry { env_default: name.map(str::to_owned), ..Registry::default() }
+        Registry {
+            env_default: name.map(str::to_owned),
+            ..Registry::default()
+        }
     }
 
     /// The process-wide registry, holding every backend linked into the program and

@@ -321,7 +321,8 @@ impl<S: Read + Write> SslSocket<S> {
 
     /// Calls `handler` for each verification problem as it is found, during the handshake.
     pub fn on_peer_verify_error(&mut self, handler: impl FnMut(&SslError) + Send + 'static) {
-        self.verification.set_peer_verify_error_handler(Box::new(handler));
+        self.verification
+            .set_peer_verify_error_handler(Box::new(handler));
     }
 
     /// Calls `handler` with the list of verification problems, during the handshake; it may
@@ -426,7 +427,11 @@ impl<S: Read + Write> SslSocket<S> {
             ));
         }
         let verify_mode = self.config.peer_verify_mode.resolve(mode);
-        let peer_name = if server { None } else { self.peer_verify_name.as_deref() };
+        let peer_name = if server {
+            None
+        } else {
+            self.peer_verify_name.as_deref()
+        };
         if !server && verify_mode == PeerVerifyMode::VerifyPeer && peer_name.is_none() {
             return Err(Error::InvalidInput(
                 "a client that verifies its peer needs a peer verify name: call set_peer_verify_name"
@@ -435,7 +440,9 @@ impl<S: Read + Write> SslSocket<S> {
         }
         self.verification.reset();
         let params = EngineParams::new(mode, &self.config, peer_name, self.verification.hook());
-        let engine = self.backend.new_tls_engine(params)?;
+        let mut engine = self.backend.new_tls_engine(params)?;
+        // Let the engine produce its first flight (a client's ClientHello).
+        engine.process()?;
         self.engine = Some(engine);
         self.state = State::Handshaking;
         self.mode = mode;
@@ -473,7 +480,10 @@ impl<S: Read + Write> SslSocket<S> {
         self.stream.set_read_timeout(previous)?;
         match result {
             Err(Error::Io(e))
-                if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
             {
                 Err(self.fail(Error::Timeout))
             }
@@ -539,7 +549,8 @@ impl<S: Read + Write> SslSocket<S> {
         self.session = engine.session();
         let server = self.mode == SslMode::SslServerMode;
         let verify_mode = self.config.peer_verify_mode.resolve(self.mode);
-        if server && verify_mode == PeerVerifyMode::VerifyPeer && self.session.peer_chain.is_empty() {
+        if server && verify_mode == PeerVerifyMode::VerifyPeer && self.session.peer_chain.is_empty()
+        {
             let missing = vec![SslError::new(SslErrorKind::NoPeerCertificate)];
             let fatal = self.config.missing_certificate_is_fatal;
             if fatal || !self.verification.judge(missing.clone()) {
@@ -664,7 +675,9 @@ impl<S: Read + Write> SslSocket<S> {
                 Ok(buf.len())
             }
             State::Encrypted => self.write_encrypted(buf),
-            State::Closed => Err(Error::InvalidState("the socket was closed for writing".into())),
+            State::Closed => Err(Error::InvalidState(
+                "the socket was closed for writing".into(),
+            )),
             State::Failed(why) => Err(Error::InvalidState(why.clone())),
         }
     }

@@ -1,0 +1,241 @@
+//! Real external peers on loopback: `openssl s_server` and `openssl s_client`, run as
+//! processes. Each case needs the `openssl` program; without it the case is skipped loudly
+//! (and fails under CI, which installs it).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+
+use polytls::{ProtocolVersion, SslConfiguration, SslSocket};
+
+use crate::case::{Case, Needs};
+use crate::harness::{check, client_config, server_config, with_identity, TempDir, IO_TIMEOUT};
+use crate::pki::Pki;
+
+/// A child process killed when dropped.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `openssl` flags that pin one protocol version (and allow the old ones).
+fn version_flags(version: ProtocolVersion) -> Vec<&'static str> {
+    match version {
+        ProtocolVersion::Tls1_0 => vec!["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"],
+        ProtocolVersion::Tls1_1 => vec!["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"],
+        ProtocolVersion::Tls1_2 => vec!["-tls1_2"],
+        _ => vec!["-tls1_3"],
+    }
+}
+
+/// Starts `openssl s_server` in reverse-echo mode and returns it with its port.
+fn s_server(
+    dir: &TempDir,
+    version: ProtocolVersion,
+    extra: &[&str],
+) -> Result<(Peer, u16), String> {
+    let pki = Pki::get();
+    let cert = dir.write_certs("server.pem", &pki.server.chain)?;
+    let key = dir.write("server.key", pki.server.key.to_pem().as_bytes())?;
+    let mut child = Command::new("openssl")
+        .args([
+            "s_server",
+            "-accept",
+            "127.0.0.1:0",
+            "-naccept",
+            "1",
+            "-rev",
+        ])
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .args(version_flags(version))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start openssl s_server: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let peer = Peer(child);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if let Some(addr) = line.strip_prefix("ACCEPT ") {
+            let port = addr.rsplit(':').next().and_then(|p| p.parse().ok());
+            return port
+                .map(|p| (peer, p))
+                .ok_or_else(|| format!("bad ACCEPT line: {line}"));
+        }
+    }
+    Err("openssl s_server exited before accepting".into())
+}
+
+fn against_s_server(
+    backend: &str,
+    version: ProtocolVersion,
+    client_cert: bool,
+) -> Result<(), String> {
+    let dir = TempDir::new()?;
+    let pki = Pki::get();
+    let extra: Vec<String> = if client_cert {
+        let ca = dir.write_certs("root.pem", std::slice::from_ref(&pki.root))?;
+        vec![
+            "-Verify".into(),
+            "1".into(),
+            "-verify_return_error".into(),
+            "-CAfile".into(),
+            ca.display().to_string(),
+        ]
+    } else {
+        Vec::new()
+    };
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let (_peer, port) = s_server(&dir, version, &extra)?;
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut socket = SslSocket::with_backend(stream, backend).map_err(|e| e.to_string())?;
+    let mut config = SslConfiguration {
+        protocol: version.exact(),
+        ..client_config()
+    };
+    if client_cert {
+        config = with_identity(config, &pki.client);
+    }
+    socket.set_ssl_configuration(config);
+    socket.set_peer_verify_name("localhost");
+    socket
+        .start_client_encryption()
+        .map_err(|e| e.to_string())?;
+    socket
+        .write_all(b"hello polytls\n")
+        .map_err(|e| format!("write: {e}"))?;
+    socket
+        .flush()
+        .map_err(|e| format!("handshake with s_server: {e}"))?;
+    check(socket.session_protocol() == version.exact(), || {
+        format!("negotiated {}", socket.session_protocol())
+    })?;
+    let mut reply = [0u8; 14];
+    socket
+        .read_exact(&mut reply)
+        .map_err(|e| format!("read: {e}"))?;
+    check(&reply == b"sltylop olleh\n", || {
+        format!("s_server replied {:?}", String::from_utf8_lossy(&reply))
+    })?;
+    socket.close().map_err(|e| e.to_string())
+}
+
+fn against_s_client(backend: &str, version: ProtocolVersion) -> Result<(), String> {
+    let dir = TempDir::new()?;
+    let ca = dir.write_certs("root.pem", std::slice::from_ref(&Pki::get().root))?;
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let mut child = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-quiet",
+            "-verify_return_error",
+        ])
+        .args([
+            "-servername",
+            "localhost",
+            "-verify_hostname",
+            "localhost",
+            "-CAfile",
+        ])
+        .arg(&ca)
+        .args(version_flags(version))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start openssl s_client: {e}"))?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let mut stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut stderr = child.stderr.take().ok_or("no stderr")?;
+    let mut peer = Peer(child);
+    let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut socket = SslSocket::with_backend(stream, backend).map_err(|e| e.to_string())?;
+    socket.set_ssl_configuration(SslConfiguration {
+        protocol: version.exact(),
+        ..server_config(&Pki::get().server)
+    });
+    socket
+        .start_server_encryption()
+        .map_err(|e| e.to_string())?;
+    stdin
+        .write_all(b"ping from s_client\n")
+        .map_err(|e| e.to_string())?;
+    stdin.flush().map_err(|e| e.to_string())?;
+    let mut request = [0u8; 19];
+    let read = socket.read_exact(&mut request);
+    if let Err(e) = read {
+        let _ = peer.0.kill();
+        let mut diagnostics = String::new();
+        let _ = stderr.read_to_string(&mut diagnostics);
+        return Err(format!(
+            "read from s_client: {e}; s_client said: {}",
+            diagnostics.trim()
+        ));
+    }
+    check(&request == b"ping from s_client\n", || {
+        format!("got {:?}", String::from_utf8_lossy(&request))
+    })?;
+    check(socket.session_protocol() == version.exact(), || {
+        format!("negotiated {}", socket.session_protocol())
+    })?;
+    socket
+        .write_all(b"pong from polytls\n")
+        .map_err(|e| e.to_string())?;
+    socket.close().map_err(|e| e.to_string())?;
+    drop(socket);
+    drop(stdin);
+    let mut output = String::new();
+    stdout
+        .read_to_string(&mut output)
+        .map_err(|e| e.to_string())?;
+    let status = peer.0.wait().map_err(|e| e.to_string())?;
+    check(output.contains("pong from polytls"), || {
+        format!("s_client printed {output:?}")
+    })?;
+    check(status.success(), || {
+        format!("s_client exited with {status}")
+    })
+}
+
+/// The cases of this module.
+pub(super) fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for version in ProtocolVersion::TLS {
+        let p = version.exact();
+        let needs = Needs::protocol(p).and_tool("openssl");
+        cases.push(Case::single(
+            format!("external/openssl_s_server/{p}"),
+            needs.clone(),
+            move |b| against_s_server(b, version, false),
+        ));
+        cases.push(Case::single(
+            format!("external/openssl_s_client/{p}"),
+            needs,
+            move |b| against_s_client(b, version),
+        ));
+    }
+    cases.push(Case::single(
+        "external/openssl_s_server/client_certificate",
+        Needs::protocol(polytls::SslProtocol::TlsV1_3).and_tool("openssl"),
+        |b| against_s_server(b, ProtocolVersion::Tls1_3, true),
+    ));
+    cases
+}

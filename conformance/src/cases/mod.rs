@@ -1,0 +1,24 @@
+//! Every conformance case, grouped by what it proves.
+
+mod data;
+mod external;
+mod handshake;
+mod refusal;
+mod registry;
+mod robustness;
+mod verification;
+
+use crate::case::Case;
+
+/// All cases, in a stable order.
+pub(crate) fn all() -> Vec<Case> {
+    let mut cases = Vec::new();
+    cases.extend(handshake::cases());
+    cases.extend(verification::cases());
+    cases.extend(data::cases());
+    cases.extend(robustness::cases());
+    cases.extend(refusal::cases());
+    cases.extend(external::cases());
+    cases.extend(registry::cases());
+    cases
+}

@@ -1,0 +1,185 @@
+//! The registry rules, proved with mock backends in fresh registries: Qt's priority order, the
+//! environment's default, `set_active_backend`'s refusals, the choice fixed after first use,
+//! empty answers for unknown names, and run-time registration.
+
+use std::sync::Arc;
+
+use polytls::{Error, ImplementedClass, Registry, SslProtocol, SupportedFeature};
+
+use crate::case::Case;
+use crate::harness::check;
+use crate::mock::MockBackend;
+
+fn registry_with(names: &[&str], default: Option<&str>) -> Result<Registry, String> {
+    let registry = Registry::with_default_backend(default);
+    for name in names {
+        registry
+            .register(Arc::new(MockBackend::new(name)))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(registry)
+}
+
+/// The cases of this module.
+pub(super) fn cases() -> Vec<Case> {
+    vec![
+        Case::registry("registry/priority_order", || {
+            let r = registry_with(
+                &["zeta", "securetransport", "alpha", "openssl", "schannel"],
+                None,
+            )?;
+            let names = r.available_backends();
+            check(
+                names == ["openssl", "schannel", "securetransport", "zeta", "alpha"],
+                || format!("order {names:?}"),
+            )?;
+            check(r.active_backend().as_deref() == Some("openssl"), || {
+                format!("active {:?}", r.active_backend())
+            })
+        }),
+        Case::registry("registry/environment_default", || {
+            let r = registry_with(&["openssl", "rustls"], Some("rustls"))?;
+            check(r.active_backend().as_deref() == Some("rustls"), || {
+                format!("active {:?}", r.active_backend())
+            })?;
+            let r = registry_with(&["openssl", "rustls"], Some("nonexistent"))?;
+            check(r.active_backend().as_deref() == Some("openssl"), || {
+                "an unknown name in the environment must be ignored".into()
+            })
+        }),
+        Case::registry("registry/set_active_backend_rules", || {
+            let r = registry_with(&["openssl", "rustls"], None)?;
+            check(!r.set_active_backend("nonexistent"), || {
+                "an unknown name was accepted".into()
+            })?;
+            check(r.set_active_backend("rustls"), || {
+                "a known name was refused".into()
+            })?;
+            check(r.active_backend().as_deref() == Some("rustls"), || {
+                "the choice did not take".into()
+            })?;
+            check(r.set_active_backend("openssl"), || {
+                "changing before first use was refused".into()
+            })?;
+            let used = r.backend_for_new_object(None).map_err(|e| e.to_string())?;
+            check(used.name() == "openssl", || {
+                format!("object created with {}", used.name())
+            })?;
+            check(!r.set_active_backend("rustls"), || {
+                "changed after first use".into()
+            })?;
+            check(r.set_active_backend("openssl"), || {
+                "the same name after first use was refused".into()
+            })?;
+            // Naming a backend explicitly neither needs nor changes the active one.
+            let explicit = r
+                .backend_for_new_object(Some("rustls"))
+                .map_err(|e| e.to_string())?;
+            check(explicit.name() == "rustls", || {
+                "explicit backend not honoured".into()
+            })?;
+            check(r.active_backend().as_deref() == Some("openssl"), || {
+                "explicit use moved the active backend".into()
+            })
+        }),
+        Case::registry("registry/unavailable_backends", || {
+            let r = Registry::new();
+            let mut off = MockBackend::new("openssl");
+            off.available = false;
+            r.register(Arc::new(off)).map_err(|e| e.to_string())?;
+            r.register(Arc::new(MockBackend::new("rustls")))
+                .map_err(|e| e.to_string())?;
+            check(r.available_backends() == ["rustls"], || {
+                format!("listed {:?}", r.available_backends())
+            })?;
+            check(!r.set_active_backend("openssl"), || {
+                "an unavailable backend was made active".into()
+            })?;
+            check(r.active_backend().as_deref() == Some("rustls"), || {
+                "skipped to the wrong backend".into()
+            })?;
+            let empty = Registry::new();
+            check(empty.active_backend().is_none(), || {
+                "an empty registry has an active backend".into()
+            })?;
+            check(matches!(empty.backend(None), Err(Error::NoBackend)), || {
+                "no NoBackend error".into()
+            })
+        }),
+        Case::registry("registry/unknown_names_give_empty_answers", || {
+            let r = registry_with(&["openssl"], None)?;
+            check(
+                r.implemented_classes(Some("nonexistent")).is_empty(),
+                || "classes".into(),
+            )?;
+            check(r.supported_features(Some("nonexistent")).is_empty(), || {
+                "features".into()
+            })?;
+            check(
+                r.supported_protocols(Some("nonexistent")).is_empty(),
+                || "protocols".into(),
+            )?;
+            check(
+                !r.is_class_implemented(ImplementedClass::Socket, Some("nonexistent")),
+                || "class".into(),
+            )?;
+            check(
+                matches!(
+                    r.backend(Some("nonexistent")),
+                    Err(Error::UnknownBackend(_))
+                ),
+                || "lookup".into(),
+            )?;
+            check(
+                polytls::tls_library_version_string(Some("nonexistent")).is_empty(),
+                || "version".into(),
+            )?;
+            check(!polytls::supports_ssl(Some("nonexistent")), || {
+                "supports_ssl".into()
+            })
+        }),
+        Case::registry("registry/runtime_registration", || {
+            let r = registry_with(&["openssl"], None)?;
+            let mut mock = MockBackend::new("mock");
+            mock.classes = vec![ImplementedClass::Certificate];
+            mock.features = vec![SupportedFeature::KeyLog];
+            mock.protocols = vec![SslProtocol::TlsV1_3];
+            r.register(Arc::new(mock.clone()))
+                .map_err(|e| e.to_string())?;
+            check(r.available_backends().contains(&"mock".to_string()), || {
+                "not listed".into()
+            })?;
+            check(
+                r.is_class_implemented(ImplementedClass::Certificate, Some("mock")),
+                || "class".into(),
+            )?;
+            check(
+                r.is_feature_supported(SupportedFeature::KeyLog, Some("mock")),
+                || "feature".into(),
+            )?;
+            check(
+                r.is_protocol_supported(SslProtocol::TlsV1_3, Some("mock")),
+                || "protocol".into(),
+            )?;
+            check(r.register(Arc::new(mock)).is_err(), || {
+                "a duplicate name was accepted".into()
+            })?;
+            check(r.set_active_backend("mock"), || {
+                "cannot activate a registered mock".into()
+            })
+        }),
+        Case::registry("registry/linked_backends_registered", || {
+            // Every backend this program links registered itself without being called.
+            let names = polytls::available_backends();
+            for linked in crate::LINKED_BACKENDS {
+                check(names.iter().any(|n| n == linked), || {
+                    format!("{linked} missing from {names:?}")
+                })?;
+            }
+            let active = polytls::active_backend();
+            check(active.is_some() != names.is_empty(), || {
+                "active backend inconsistent".into()
+            })
+        }),
+    ]
+}

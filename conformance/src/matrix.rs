@@ -1,0 +1,358 @@
+//! The verified feature matrix: turns case results into one cell per backend and claim, and
+//! prints it as a table or as JSON.
+//!
+//! A claim is *verified* when at least one case exercised it on that backend and every such
+//! case passed; *claimed but failing* when a case failed or no case exercised it (a claim the
+//! suite cannot prove counts as failing); *not claimed* otherwise.
+
+use std::fmt::Write as _;
+
+use polytls::{ImplementedClass, SslProtocol, SupportedFeature};
+use serde_json::{json, Value};
+
+use crate::{CaseResult, Status, Target};
+
+/// One cell of the matrix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cell {
+    /// Claimed, exercised, and every case passed.
+    Verified,
+    /// Claimed, and a case failed or none exercised it; the text says which.
+    ClaimedButFailing(String),
+    /// Not claimed.
+    NotClaimed,
+}
+
+impl Cell {
+    fn label(&self) -> &'static str {
+        match self {
+            Cell::Verified => "verified",
+            Cell::ClaimedButFailing(_) => "claimed-but-failing",
+            Cell::NotClaimed => "not-claimed",
+        }
+    }
+}
+
+/// Passed, failed and skipped counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Cases that passed.
+    pub passed: usize,
+    /// Cases that failed.
+    pub failed: usize,
+    /// Cases that were skipped.
+    pub skipped: usize,
+}
+
+impl Counts {
+    fn add(&mut self, status: &Status) {
+        match status {
+            Status::Passed => self.passed += 1,
+            Status::Failed(_) => self.failed += 1,
+            Status::Skipped(_) => self.skipped += 1,
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({ "passed": self.passed, "failed": self.failed, "skipped": self.skipped })
+    }
+}
+
+/// One backend's row of the matrix.
+#[derive(Clone, Debug)]
+pub struct BackendRow {
+    /// The backend's name.
+    pub name: String,
+    /// The library version it runs.
+    pub version: String,
+    /// The library version it was built against.
+    pub build_version: String,
+    /// `(category, name, cell)` for every class, feature and protocol.
+    pub cells: Vec<(&'static str, &'static str, Cell)>,
+    /// Every case result this backend took part in.
+    pub counts: Counts,
+}
+
+/// The whole report.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// One row per backend.
+    pub backends: Vec<BackendRow>,
+    /// Counts per `(client, server)` pair.
+    pub pairs: Vec<(String, String, Counts)>,
+    /// Counts of the registry cases.
+    pub registry: Counts,
+    /// Every failed case: `(target label, case, message)`.
+    pub failures: Vec<(String, String, String)>,
+    /// Every case skipped because an external peer is missing.
+    pub skipped_external: Vec<(String, String)>,
+}
+
+fn all_claims() -> Vec<(&'static str, &'static str)> {
+    let classes = ImplementedClass::ALL.iter().map(|c| ("classes", c.name()));
+    let features = SupportedFeature::ALL.iter().map(|f| ("features", f.name()));
+    let protocols = SslProtocol::ALL
+        .iter()
+        .filter(|p| **p != SslProtocol::UnknownProtocol)
+        .map(|p| ("protocols", p.name()));
+    classes.chain(features).chain(protocols).collect()
+}
+
+fn claimed(backend: &str, category: &str, name: &str) -> bool {
+    let b = Some(backend);
+    match category {
+        "classes" => polytls::implemented_classes(b)
+            .iter()
+            .any(|c| c.name() == name),
+        "features" => polytls::supported_features(b)
+            .iter()
+            .any(|f| f.name() == name),
+        _ => polytls::supported_protocols(b)
+            .iter()
+            .any(|p| p.name() == name),
+    }
+}
+
+fn involves(target: &Target, backend: &str) -> bool {
+    match target {
+        Target::Single(b) => b == backend,
+        Target::Pair { client, server } => client == backend || server == backend,
+        Target::Registry => false,
+    }
+}
+
+impl Report {
+    /// Builds the report for `backends` from `results`.
+    pub fn build(backends: &[String], results: &[CaseResult]) -> Report {
+        let rows = backends
+            .iter()
+            .map(|backend| {
+                let mut counts = Counts::default();
+                for r in results.iter().filter(|r| involves(&r.target, backend)) {
+                    counts.add(&r.status);
+                }
+                let cells = all_claims()
+                    .into_iter()
+                    .map(|(category, name)| {
+                        let cell = if !claimed(backend, category, name) {
+                            Cell::NotClaimed
+                        } else {
+                            let relevant = results.iter().filter(|r| {
+                                r.claims
+                                    .iter()
+                                    .any(|(b, c, n)| b == backend && *c == category && *n == name)
+                            });
+                            let mut tally = Counts::default();
+                            relevant.for_each(|r| tally.add(&r.status));
+                            match (tally.failed, tally.passed) {
+                                (0, 0) => Cell::ClaimedButFailing("no case exercised it".into()),
+                                (0, _) => Cell::Verified,
+                                (n, _) => Cell::ClaimedButFailing(format!("{n} case(s) failed")),
+                            }
+                        };
+                        (category, name, cell)
+                    })
+                    .collect();
+                BackendRow {
+                    name: backend.clone(),
+                    version: polytls::tls_library_version_string(Some(backend)),
+                    build_version: polytls::tls_library_build_version_string(Some(backend)),
+                    cells,
+                    counts,
+                }
+            })
+            .collect();
+        let mut pairs: Vec<(String, String, Counts)> = Vec::new();
+        let mut registry = Counts::default();
+        let mut failures = Vec::new();
+        let mut skipped_external = Vec::new();
+        for r in results {
+            match &r.target {
+                Target::Pair { client, server } => {
+                    if let Some(entry) = pairs
+                        .iter_mut()
+                        .find(|(c, s, _)| c == client && s == server)
+                    {
+                        entry.2.add(&r.status);
+                    } else {
+                        let mut counts = Counts::default();
+                        counts.add(&r.status);
+                        pairs.push((client.clone(), server.clone(), counts));
+                    }
+                }
+                Target::Registry => registry.add(&r.status),
+                Target::Single(_) => {}
+            }
+            match &r.status {
+                Status::Failed(message) => {
+                    failures.push((r.target.label(), r.case.clone(), message.clone()))
+                }
+                Status::Skipped(reason) if reason.starts_with("SKIPPED") => {
+                    skipped_external.push((r.target.label(), r.case.clone()))
+                }
+                _ => {}
+            }
+        }
+        Report {
+            backends: rows,
+            pairs,
+            registry,
+            failures,
+            skipped_external,
+        }
+    }
+
+    /// Whether every case passed (or was skipped for a claim not made) and every claim is
+    /// verified.
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+            && self.backends.iter().all(|b| {
+                b.cells
+                    .iter()
+                    .all(|(_, _, c)| !matches!(c, Cell::ClaimedButFailing(_)))
+            })
+    }
+
+    /// The report as JSON.
+    pub fn to_json(&self) -> Value {
+        let backends: Vec<Value> = self
+            .backends
+            .iter()
+            .map(|b| {
+                let mut row = json!({
+                    "name": b.name,
+                    "library_version": b.version,
+                    "build_version": b.build_version,
+                    "cases": b.counts.json(),
+                });
+                for category in ["classes", "features", "protocols"] {
+                    let cells: serde_json::Map<String, Value> = b
+                        .cells
+                        .iter()
+                        .filter(|(c, _, _)| *c == category)
+                        .map(|(_, name, cell)| ((*name).to_owned(), Value::from(cell.label())))
+                        .collect();
+                    row[category] = Value::Object(cells);
+                }
+                row
+            })
+            .collect();
+        let pairs: Vec<Value> = self
+            .pairs
+            .iter()
+            .map(|(c, s, counts)| json!({ "client": c, "server": s, "cases": counts.json() }))
+            .collect();
+        let failures: Vec<Value> = self
+            .failures
+            .iter()
+            .map(|(t, c, m)| json!({ "target": t, "case": c, "message": m }))
+            .collect();
+        let skipped: Vec<Value> = self
+            .skipped_external
+            .iter()
+            .map(|(t, c)| json!({ "target": t, "case": c }))
+            .collect();
+        json!({
+            "polytls_version": env!("CARGO_PKG_VERSION"),
+            "ok": self.ok(),
+            "backends": backends,
+            "pairs": pairs,
+            "registry": self.registry.json(),
+            "failures": failures,
+            "skipped_external_peers": skipped,
+        })
+    }
+
+    /// The report as a text table.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let width = 26;
+        let _ = writeln!(out, "polytls verified backend matrix");
+        let _ = writeln!(out);
+        for b in &self.backends {
+            let _ = writeln!(
+                out,
+                "  {:<12} {:<28} passed {:>4}  failed {:>3}  skipped {:>4}",
+                b.name, b.version, b.counts.passed, b.counts.failed, b.counts.skipped
+            );
+        }
+        let _ = writeln!(out);
+        let _ = write!(out, "{:<width$}", "");
+        for b in &self.backends {
+            let _ = write!(out, " {:<20}", b.name);
+        }
+        let _ = writeln!(out);
+        let mut last_category = "";
+        for (i, (category, name, _)) in self
+            .backends
+            .first()
+            .map(|b| b.cells.clone())
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            if *category != last_category {
+                let _ = writeln!(out, "{category}:");
+                last_category = category;
+            }
+            let _ = write!(out, "  {name:<w$}", w = width - 2);
+            for b in &self.backends {
+                let label = match &b.cells[i].2 {
+                    Cell::Verified => "verified".to_owned(),
+                    Cell::ClaimedButFailing(_) => "CLAIMED-BUT-FAILING".to_owned(),
+                    Cell::NotClaimed => "-".to_owned(),
+                };
+                let _ = write!(out, " {label:<20}");
+            }
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "pairs (client -> server):");
+        for (c, s, counts) in &self.pairs {
+            let _ = writeln!(
+                out,
+                "  {:<26} passed {:>4}  failed {:>3}  skipped {:>4}",
+                format!("{c} -> {s}"),
+                counts.passed,
+                counts.failed,
+                counts.skipped
+            );
+        }
+        let r = &self.registry;
+        let _ = writeln!(
+            out,
+            "registry rules: passed {}  failed {}  skipped {}",
+            r.passed, r.failed, r.skipped
+        );
+        if !self.skipped_external.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nWARNING: {} external-peer case(s) SKIPPED because the peer program is not installed",
+                self.skipped_external.len()
+            );
+        }
+        for b in &self.backends {
+            for (category, name, cell) in &b.cells {
+                if let Cell::ClaimedButFailing(why) = cell {
+                    let _ = writeln!(out, "{}: claims {category} {name}, but {why}", b.name);
+                }
+            }
+        }
+        if !self.failures.is_empty() {
+            let _ = writeln!(out, "\nfailures:");
+            for (t, c, m) in &self.failures {
+                let _ = writeln!(out, "  {t}::{c}: {m}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nresult: {}",
+            if self.ok() {
+                "every claim verified"
+            } else {
+                "FAILED"
+            }
+        );
+        out
+    }
+}

@@ -1,0 +1,187 @@
+//! The test PKI, generated once per process at run time: a trusted root, an untrusted root,
+//! and leaves for every verification situation the suite provokes.
+//!
+//! Every leaf names `localhost`, `127.0.0.1` and `::1` unless its point is a wrong name.
+
+use std::sync::OnceLock;
+
+use polytls::{Certificate, Key, KeyType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use time::{Duration, OffsetDateTime};
+
+/// A certificate chain (leaf first, as a peer sends it) and the leaf's private key.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// Leaf first.
+    pub chain: Vec<Certificate>,
+    /// The leaf's key.
+    pub key: Key,
+}
+
+impl Identity {
+    /// The leaf certificate.
+    pub fn leaf(&self) -> &Certificate {
+        &self.chain[0]
+    }
+}
+
+/// Every certificate and key the suite uses.
+#[derive(Debug)]
+pub struct Pki {
+    /// The root every "trusted" configuration trusts.
+    pub root: Certificate,
+    /// A root nobody trusts.
+    pub untrusted_root: Certificate,
+    /// A valid server leaf from `root`.
+    pub server: Identity,
+    /// A valid client leaf from `root` (client-auth usage).
+    pub client: Identity,
+    /// A self-signed client certificate nobody trusts.
+    pub client_self_signed: Identity,
+    /// A server leaf that expired yesterday.
+    pub expired: Identity,
+    /// A server leaf valid from tomorrow.
+    pub not_yet_valid: Identity,
+    /// A server leaf for `other.example` only.
+    pub wrong_name: Identity,
+    /// A server leaf that expired and names `other.example` only.
+    pub expired_wrong_name: Identity,
+    /// A self-signed server leaf nobody trusts.
+    pub self_signed: Identity,
+    /// A server leaf from `untrusted_root`, sent alone.
+    pub unknown_issuer: Identity,
+    /// The same leaf from `untrusted_root`, sent with that root.
+    pub untrusted_chain: Identity,
+}
+
+const NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+fn params(cn: &str, names: &[&str]) -> CertificateParams {
+    let names: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
+    let mut params = CertificateParams::new(names).expect("static names are valid SANs");
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "polytls conformance");
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now - Duration::days(1);
+    params.not_after = now + Duration::days(30);
+    params
+}
+
+fn ca_params(cn: &str) -> CertificateParams {
+    let mut params = params(cn, &[]);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params
+}
+
+fn leaf_params(cn: &str, names: &[&str], client: bool) -> CertificateParams {
+    let mut params = params(cn, names);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![if client {
+        ExtendedKeyUsagePurpose::ClientAuth
+    } else {
+        ExtendedKeyUsagePurpose::ServerAuth
+    }];
+    params
+}
+
+fn cert(der: &[u8]) -> Certificate {
+    Certificate::from_der(der).expect("rcgen makes well-formed certificates")
+}
+
+fn key(pair: &KeyPair) -> Key {
+    Key::from_der(&pair.serialize_der(), KeyType::PrivateKey).expect("rcgen makes PKCS#8 keys")
+}
+
+struct Ca {
+    cert: Certificate,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Ca {
+    fn new(cn: &str) -> Ca {
+        let key = KeyPair::generate().expect("key generation works");
+        let params = ca_params(cn);
+        let cert = cert(params.self_signed(&key).expect("self-signing works").der());
+        Ca {
+            cert,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    fn issue(&self, params: CertificateParams, with_root: bool) -> Identity {
+        let pair = KeyPair::generate().expect("key generation works");
+        let leaf = cert(
+            params
+                .signed_by(&pair, &self.issuer)
+                .expect("signing works")
+                .der(),
+        );
+        let mut chain = vec![leaf];
+        if with_root {
+            chain.push(self.cert.clone());
+        }
+        Identity {
+            chain,
+            key: key(&pair),
+        }
+    }
+}
+
+fn self_signed(params: CertificateParams) -> Identity {
+    let pair = KeyPair::generate().expect("key generation works");
+    let leaf = cert(params.self_signed(&pair).expect("self-signing works").der());
+    Identity {
+        chain: vec![leaf],
+        key: key(&pair),
+    }
+}
+
+impl Pki {
+    /// The process's test PKI, generated on first use.
+    pub fn get() -> &'static Pki {
+        static PKI: OnceLock<Pki> = OnceLock::new();
+        PKI.get_or_init(Pki::generate)
+    }
+
+    fn generate() -> Pki {
+        let root = Ca::new("polytls test root");
+        let other = Ca::new("polytls untrusted root");
+        let now = OffsetDateTime::now_utc();
+        let mut expired = leaf_params("expired", &NAMES, false);
+        expired.not_before = now - Duration::days(30);
+        expired.not_after = now - Duration::days(1);
+        let mut expired_wrong_name = leaf_params("expired other", &["other.example"], false);
+        expired_wrong_name.not_before = expired.not_before;
+        expired_wrong_name.not_after = expired.not_after;
+        let mut not_yet_valid = leaf_params("not yet valid", &NAMES, false);
+        not_yet_valid.not_before = now + Duration::days(1);
+        not_yet_valid.not_after = now + Duration::days(30);
+        let untrusted_leaf = other.issue(leaf_params("unknown issuer", &NAMES, false), true);
+        Pki {
+            server: root.issue(leaf_params("localhost", &NAMES, false), false),
+            client: root.issue(leaf_params("conformance client", &[], true), false),
+            client_self_signed: self_signed(leaf_params("self-signed client", &[], true)),
+            expired: root.issue(expired, false),
+            not_yet_valid: root.issue(not_yet_valid, false),
+            wrong_name: root.issue(
+                leaf_params("other.example", &["other.example"], false),
+                false,
+            ),
+            expired_wrong_name: root.issue(expired_wrong_name, false),
+            self_signed: self_signed(leaf_params("self-signed", &NAMES, false)),
+            unknown_issuer: Identity {
+                chain: vec![untrusted_leaf.chain[0].clone()],
+                key: untrusted_leaf.key.clone(),
+            },
+            untrusted_chain: untrusted_leaf,
+            root: root.cert,
+            untrusted_root: other.cert,
+        }
+    }
+}
