@@ -195,7 +195,7 @@ impl TlsBackend for RustlsBackend {
             .collect())
     }
 
-    /// A [`crate::engine::RustlsEngine`] for the session.
+    /// An engine over a rustls client or server connection for the session.
     ///
     /// Fails with [`Error::Unsupported`] for a protocol, cipher suite or setting this backend
     /// cannot honour, [`Error::InvalidInput`] for a configuration rustls rejects (for example a

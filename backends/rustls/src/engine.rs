@@ -1,20 +1,14 @@
-//! [`RustlsEngine`]: the [`TlsEngine`] over rustls' buffered, sans-IO `Connection`, and the
-//! translation of rustls errors into polytls errors.
+//! [`RustlsEngine`]: the [`TlsEngine`](polytls::TlsEngine) over rustls' sans-IO `Connection`,
+//! and the translation of rustls errors into polytls errors.
 //!
 //! rustls already does what the contract asks: one `read` per `read_tls`, transport EOF
 //! remembered (reading plaintext afterwards reports `UnexpectedEof` unless close_notify came),
 //! a fatal alert queued for the peer after a failure, and the failure repeated by every later
-//! `process`. This module only maps names.
-//!
-//! One addition: `process` moves the plaintext rustls decrypted into the engine's own queue.
-//! rustls' `read_tls` refuses to read (with an `Other` I/O error) while 16 KiB of decrypted
-//! plaintext wait, which would break a front end that drains the transport before the
-//! application reads; with the queue, `read_tls` only refuses when it is called again without
-//! `process` while a whole record waits. The queue is unbounded: how much is read ahead of the
-//! application is the front end's choice.
+//! `process`. Decrypted data stays in rustls' buffer until the caller reads it: the front end
+//! reads ciphertext only when no plaintext waits, so rustls' read-ahead limit is never hit.
+//! This module only maps names.
 
-use std::collections::VecDeque;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 
 use polytls::{AlertType, Certificate, Error, PlaintextRead, SessionInfo, SslCipher, SslProtocol};
 use rustls::Connection;
@@ -24,8 +18,6 @@ use crate::config::cipher_of_suite;
 /// One TLS session on rustls (client or server).
 pub(crate) struct RustlsEngine {
     conn: Connection,
-    /// Plaintext decrypted by `process` and not yet read.
-    plaintext: VecDeque<u8>,
     /// Set once close_notify was queued: nothing is encrypted after it.
     close_sent: bool,
 }
@@ -35,23 +27,7 @@ impl RustlsEngine {
     pub(crate) fn new(conn: Connection) -> RustlsEngine {
         RustlsEngine {
             conn,
-            plaintext: VecDeque::new(),
             close_sent: false,
-        }
-    }
-
-    /// Moves all plaintext rustls holds into `self.plaintext`.
-    fn take_plaintext(&mut self) {
-        let mut reader = self.conn.reader();
-        // `fill_buf` ends the loop with `WouldBlock` (nothing more yet), an EOF error, or an
-        // empty chunk (close_notify); `read_plaintext` asks rustls again for those states.
-        while let Ok(chunk) = reader.fill_buf() {
-            if chunk.is_empty() {
-                break;
-            }
-            let n = chunk.len();
-            self.plaintext.extend(chunk);
-            reader.consume(n);
         }
     }
 }
@@ -85,10 +61,7 @@ impl polytls::TlsEngine for RustlsEngine {
     }
 
     fn process(&mut self) -> Result<(), Error> {
-        let result = self.conn.process_new_packets();
-        // Data decrypted before a failure is still delivered.
-        self.take_plaintext();
-        result.map(|_| ()).map_err(map_error)
+        self.conn.process_new_packets().map(|_| ()).map_err(map_error)
     }
 
     fn wants_write(&self) -> bool {
@@ -107,10 +80,6 @@ impl polytls::TlsEngine for RustlsEngine {
     fn read_plaintext(&mut self, buf: &mut [u8]) -> Result<PlaintextRead, Error> {
         if buf.is_empty() {
             return Ok(PlaintextRead::NeedMore);
-        }
-        if !self.plaintext.is_empty() {
-            let n = self.plaintext.read(buf).map_err(Error::Io)?;
-            return Ok(PlaintextRead::Data(n));
         }
         match self.conn.reader().read(buf) {
             Ok(0) => Ok(PlaintextRead::Closed),
