@@ -61,7 +61,10 @@ impl polytls::TlsEngine for RustlsEngine {
     }
 
     fn process(&mut self) -> Result<(), Error> {
-        self.conn.process_new_packets().map(|_| ()).map_err(map_error)
+        self.conn
+            .process_new_packets()
+            .map(|_| ())
+            .map_err(map_error)
     }
 
     fn wants_write(&self) -> bool {

@@ -318,7 +318,10 @@ fn tls12_handshake_data_and_truncation() {
     let big = vec![7u8; 40_000];
     let (mut sent, mut received) = (0, Vec::new());
     while sent < big.len() {
-        sent += pair.server.write_plaintext(&big[sent..(sent + 8192).min(big.len())]).unwrap();
+        sent += pair
+            .server
+            .write_plaintext(&big[sent..(sent + 8192).min(big.len())])
+            .unwrap();
         pair.run();
         received.extend(read_all(&mut *pair.client).0);
     }

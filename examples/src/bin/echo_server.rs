@@ -1,0 +1,68 @@
+//! A TLS echo server: serves one connection at a time on loopback, sending each received line
+//! back in upper case, then closes cleanly with close_notify.
+//!
+//! ```text
+//! echo_server CERT.pem KEY.pem PORT [--backend NAME] [--once]
+//! ```
+//!
+//! Prints `listening on 127.0.0.1:PORT` when ready (PORT 0 picks a free port).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+
+use polytls::{Certificate, EncodingFormat, Key, KeyType, SslSocket};
+use polytls_openssl as _;
+use polytls_rustls as _;
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: echo_server CERT.pem KEY.pem PORT [--backend NAME] [--once]";
+    let cert = args.next().ok_or(usage)?;
+    let key = args.next().ok_or(usage)?;
+    let port: u16 = args.next().ok_or(usage)?.parse()?;
+    let (mut backend, mut once) = (None, false);
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--backend" => backend = Some(args.next().ok_or("--backend needs a name")?),
+            "--once" => once = true,
+            other => return Err(format!("unknown option {other}").into()),
+        }
+    }
+    let chain = Certificate::list_from_file(&cert, EncodingFormat::Pem)?;
+    let key = Key::from_file(&key, EncodingFormat::Pem, KeyType::PrivateKey)?;
+    let listener = TcpListener::bind(("127.0.0.1", port))?;
+    println!("listening on {}", listener.local_addr()?);
+    for stream in listener.incoming() {
+        let tcp = stream?;
+        let mut socket = match &backend {
+            Some(name) => SslSocket::with_backend(tcp, name)?,
+            None => SslSocket::new(tcp)?,
+        };
+        socket.set_local_certificate_chain(chain.clone());
+        socket.set_private_key(key.clone());
+        if let Err(e) = serve(socket) {
+            eprintln!("echo_server: connection failed: {e}");
+        }
+        if once {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn serve(mut socket: SslSocket<std::net::TcpStream>) -> Result<(), Box<dyn std::error::Error>> {
+    socket.start_server_encryption()?;
+    socket.handshake()?;
+    let mut line = String::new();
+    BufReader::new(&mut socket).read_line(&mut line)?;
+    socket.write_all(line.to_uppercase().as_bytes())?;
+    socket.close()?;
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("echo_server: {e}");
+        std::process::exit(1);
+    }
+}

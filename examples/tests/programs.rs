@@ -1,0 +1,148 @@
+//! Runs the example programs as a user would: the echo server and the client against each
+//! other on loopback for every pair of backends, and the backend listing with and without
+//! `POLYTLS_BACKEND`.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let path =
+            std::env::temp_dir().join(format!("polytls-examples-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn echo_server_and_client_on_every_pair_of_backends() {
+    let dir = TempDir::new("echo");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let ca = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let cert_path = dir.0.join("cert.pem");
+    let key_path = dir.0.join("key.pem");
+    std::fs::write(&cert_path, ca.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    for server_backend in ["openssl", "rustls"] {
+        for client_backend in ["openssl", "rustls"] {
+            let mut server = Command::new(env!("CARGO_BIN_EXE_echo_server"))
+                .args([
+                    cert_path.to_str().unwrap(),
+                    key_path.to_str().unwrap(),
+                    "0",
+                    "--once",
+                ])
+                .args(["--backend", server_backend])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut ready = String::new();
+            BufReader::new(server.stdout.take().unwrap())
+                .read_line(&mut ready)
+                .unwrap();
+            let port = ready.trim().rsplit(':').next().unwrap().to_owned();
+            let client = Command::new(env!("CARGO_BIN_EXE_client"))
+                .args(["localhost", &port, "--backend", client_backend])
+                .args([
+                    "--ca",
+                    cert_path.to_str().unwrap(),
+                    "--send",
+                    "hello polytls",
+                ])
+                .output()
+                .unwrap();
+            let status = server.wait().unwrap();
+            assert!(
+                client.status.success(),
+                "{client_backend} -> {server_backend}: {}",
+                String::from_utf8_lossy(&client.stderr)
+            );
+            assert_eq!(String::from_utf8_lossy(&client.stdout), "HELLO POLYTLS\n");
+            assert!(status.success());
+        }
+    }
+}
+
+#[test]
+fn client_refuses_an_untrusted_server() {
+    let dir = TempDir::new("untrusted");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let cert_path = dir.0.join("cert.pem");
+    let key_path = dir.0.join("key.pem");
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_echo_server"))
+        .args([
+            cert_path.to_str().unwrap(),
+            key_path.to_str().unwrap(),
+            "0",
+            "--once",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    let port = ready.trim().rsplit(':').next().unwrap().to_owned();
+    // No --ca: the system trust store does not know this self-signed certificate.
+    let client = Command::new(env!("CARGO_BIN_EXE_client"))
+        .args(["localhost", &port])
+        .output()
+        .unwrap();
+    let _ = server.wait();
+    assert!(!client.status.success());
+    let stderr = String::from_utf8_lossy(&client.stderr);
+    assert!(stderr.contains("self-signed"), "{stderr}");
+}
+
+#[test]
+fn list_backends_honours_the_environment() {
+    let run = |env: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_list_backends"));
+        command.env_remove("POLYTLS_BACKEND");
+        if let Some(name) = env {
+            command.env("POLYTLS_BACKEND", name);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let active = |listing: &str| {
+        listing
+            .lines()
+            .find(|l| l.starts_with('*'))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    assert!(active(&run(None)).starts_with("* openssl"), "{}", run(None));
+    assert!(
+        active(&run(Some("rustls"))).starts_with("* rustls"),
+        "{}",
+        run(Some("rustls"))
+    );
+    assert!(active(&run(Some("no-such-backend"))).starts_with("* openssl"));
+    let listing = run(None);
+    assert!(
+        listing.contains("protocols: ") && listing.contains("TlsV1_3"),
+        "{listing}"
+    );
+}
