@@ -1,6 +1,6 @@
-//! Real external peers on loopback: `openssl s_server` and `openssl s_client`, run as
-//! processes. Each case needs the `openssl` program; without it the case is skipped loudly
-//! (and fails under CI, which installs it).
+//! Real external peers on loopback: `openssl s_server` / `s_client` and `gnutls-serv` /
+//! `gnutls-cli`, run as processes. Each case needs its program; without it the case is skipped
+//! loudly (and fails under CI, which installs them).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -215,6 +215,163 @@ fn against_s_client(backend: &str, version: ProtocolVersion) -> Result<(), Strin
     })
 }
 
+/// A free loopback port (for peers that cannot pick their own).
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// The GnuTLS priority string that pins one protocol version.
+fn gnutls_priority(version: ProtocolVersion) -> &'static str {
+    match version {
+        ProtocolVersion::Tls1_2 => "NORMAL:-VERS-ALL:+VERS-TLS1.2",
+        _ => "NORMAL:-VERS-ALL:+VERS-TLS1.3",
+    }
+}
+
+fn against_gnutls_serv(backend: &str, version: ProtocolVersion) -> Result<(), String> {
+    let dir = TempDir::new()?;
+    let pki = Pki::get();
+    let cert = dir.write_certs("server.pem", &pki.server.chain)?;
+    let key = dir.write("server.key", pki.server.key.to_pem().as_bytes())?;
+    let port = free_port()?;
+    let child = Command::new("gnutls-serv")
+        .args([
+            "--echo",
+            "--port",
+            &port.to_string(),
+            "--priority",
+            gnutls_priority(version),
+        ])
+        .arg(format!("--x509certfile={}", cert.display()))
+        .arg(format!("--x509keyfile={}", key.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start gnutls-serv: {e}"))?;
+    let _peer = Peer(child);
+    // gnutls-serv cannot report its port; wait until it accepts connections.
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    let stream = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => break stream,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => return Err(format!("gnutls-serv did not start listening: {e}")),
+        }
+    };
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut socket = SslSocket::with_backend(stream, backend).map_err(|e| e.to_string())?;
+    socket.set_ssl_configuration(SslConfiguration {
+        protocol: version.exact(),
+        ..client_config()
+    });
+    socket.set_peer_verify_name("localhost");
+    socket
+        .start_client_encryption()
+        .map_err(|e| e.to_string())?;
+    socket
+        .write_all(b"hello gnutls\n")
+        .map_err(|e| format!("write: {e}"))?;
+    socket
+        .flush()
+        .map_err(|e| format!("handshake with gnutls-serv: {e}"))?;
+    check(socket.session_protocol() == version.exact(), || {
+        format!("negotiated {}", socket.session_protocol())
+    })?;
+    let mut reply = [0u8; 13];
+    socket
+        .read_exact(&mut reply)
+        .map_err(|e| format!("read: {e}"))?;
+    check(&reply == b"hello gnutls\n", || {
+        format!("gnutls-serv echoed {:?}", String::from_utf8_lossy(&reply))
+    })?;
+    socket.close().map_err(|e| e.to_string())
+}
+
+fn against_gnutls_cli(backend: &str, version: ProtocolVersion) -> Result<(), String> {
+    let dir = TempDir::new()?;
+    let ca = dir.write_certs("root.pem", std::slice::from_ref(&Pki::get().root))?;
+    let log = dir.path().join("gnutls-cli.log");
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let mut child = Command::new("gnutls-cli")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--priority",
+            gnutls_priority(version),
+        ])
+        .args([
+            "--sni-hostname",
+            "localhost",
+            "--verify-hostname",
+            "localhost",
+        ])
+        .arg(format!("--x509cafile={}", ca.display()))
+        .arg(format!("--logfile={}", log.display()))
+        .arg("127.0.0.1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start gnutls-cli: {e}"))?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let mut stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut peer = Peer(child);
+    let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut socket = SslSocket::with_backend(stream, backend).map_err(|e| e.to_string())?;
+    socket.set_ssl_configuration(SslConfiguration {
+        protocol: version.exact(),
+        ..server_config(&Pki::get().server)
+    });
+    socket
+        .start_server_encryption()
+        .map_err(|e| e.to_string())?;
+    socket.handshake().map_err(|e| {
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        format!(
+            "handshake with gnutls-cli: {e}; gnutls-cli said: {}",
+            said.trim()
+        )
+    })?;
+    stdin
+        .write_all(b"ping from gnutls-cli\n")
+        .map_err(|e| e.to_string())?;
+    stdin.flush().map_err(|e| e.to_string())?;
+    let mut request = [0u8; 21];
+    socket
+        .read_exact(&mut request)
+        .map_err(|e| format!("read from gnutls-cli: {e}"))?;
+    check(&request == b"ping from gnutls-cli\n", || {
+        format!("got {:?}", String::from_utf8_lossy(&request))
+    })?;
+    check(socket.session_protocol() == version.exact(), || {
+        format!("negotiated {}", socket.session_protocol())
+    })?;
+    socket
+        .write_all(b"pong from polytls\n")
+        .map_err(|e| e.to_string())?;
+    socket.close().map_err(|e| e.to_string())?;
+    drop(socket);
+    drop(stdin);
+    let mut output = String::new();
+    stdout
+        .read_to_string(&mut output)
+        .map_err(|e| e.to_string())?;
+    let _ = peer.0.wait();
+    check(output.contains("pong from polytls"), || {
+        format!("gnutls-cli printed {output:?}")
+    })
+}
+
 /// The cases of this module.
 pub(super) fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
@@ -230,6 +387,19 @@ pub(super) fn cases() -> Vec<Case> {
             format!("external/openssl_s_client/{p}"),
             needs,
             move |b| against_s_client(b, version),
+        ));
+    }
+    for version in [ProtocolVersion::Tls1_2, ProtocolVersion::Tls1_3] {
+        let p = version.exact();
+        cases.push(Case::single(
+            format!("external/gnutls_serv/{p}"),
+            Needs::protocol(p).and_tool("gnutls-serv"),
+            move |b| against_gnutls_serv(b, version),
+        ));
+        cases.push(Case::single(
+            format!("external/gnutls_cli/{p}"),
+            Needs::protocol(p).and_tool("gnutls-cli"),
+            move |b| against_gnutls_cli(b, version),
         ));
     }
     cases.push(Case::single(
