@@ -248,3 +248,91 @@ pub fn run_both(
         )),
     }
 }
+
+/// One end of an in-memory, bounded, non-blocking duplex transport (see [`memory_pair`]).
+///
+/// A read with nothing buffered fails with `WouldBlock` (or returns 0 once the other end was
+/// dropped); a write into a full buffer takes what fits, or fails with `WouldBlock` when
+/// nothing does.
+pub struct MemoryStream {
+    incoming: std::sync::Arc<std::sync::Mutex<MemoryBuffer>>,
+    outgoing: std::sync::Arc<std::sync::Mutex<MemoryBuffer>>,
+}
+
+#[derive(Default)]
+struct MemoryBuffer {
+    data: std::collections::VecDeque<u8>,
+    capacity: usize,
+    writer_gone: bool,
+}
+
+/// Two connected [`MemoryStream`]s, each direction buffering at most `capacity` bytes.
+pub fn memory_pair(capacity: usize) -> (MemoryStream, MemoryStream) {
+    let new = || {
+        std::sync::Arc::new(std::sync::Mutex::new(MemoryBuffer {
+            capacity,
+            ..MemoryBuffer::default()
+        }))
+    };
+    let (a, b) = (new(), new());
+    (
+        MemoryStream {
+            incoming: a.clone(),
+            outgoing: b.clone(),
+        },
+        MemoryStream {
+            incoming: b,
+            outgoing: a,
+        },
+    )
+}
+
+fn lock(buffer: &std::sync::Mutex<MemoryBuffer>) -> std::sync::MutexGuard<'_, MemoryBuffer> {
+    buffer
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Read for MemoryStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut incoming = lock(&self.incoming);
+        if incoming.data.is_empty() {
+            return if incoming.writer_gone {
+                Ok(0)
+            } else {
+                Err(std::io::ErrorKind::WouldBlock.into())
+            };
+        }
+        incoming.data.read(buf)
+    }
+}
+
+impl Write for MemoryStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut outgoing = lock(&self.outgoing);
+        let room = outgoing
+            .capacity
+            .saturating_sub(outgoing.data.len())
+            .min(buf.len());
+        if room == 0 && !buf.is_empty() {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        outgoing.data.extend(&buf[..room]);
+        Ok(room)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for MemoryStream {
+    fn drop(&mut self) {
+        lock(&self.outgoing).writer_gone = true;
+    }
+}
+
+/// Whether an I/O error only says "not now".
+pub fn would_block(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock
+}

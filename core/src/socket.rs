@@ -110,6 +110,10 @@ struct Events {
 ///
 /// `Read` gives plaintext; it returns 0 once the peer sent close_notify and fails with
 /// `UnexpectedEof` (wrapping [`Error::Truncated`]) when the peer closed without it.
+///
+/// Over a non-blocking stream, any call may fail with `WouldBlock`; the socket stays usable and
+/// the call can be repeated when the stream is ready. Data a `write` accepted is never lost:
+/// it is sent by the next call that flushes.
 pub struct SslSocket<S> {
     stream: S,
     backend: Arc<dyn TlsBackend>,
@@ -570,7 +574,13 @@ impl<S: Read + Write> SslSocket<S> {
     /// Records a failure: the socket is unusable from now on. Returns the error to report,
     /// replacing an engine's error with the verification errors when the front end refused
     /// the peer.
+    ///
+    /// A transport that would block (non-blocking mode) is no failure: the error is returned
+    /// and the call may be repeated once the transport is ready.
     fn fail(&mut self, error: Error) -> Error {
+        if matches!(&error, Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            return error;
+        }
         let error = match self.verification.refused() {
             Some(errors) if self.state == State::Handshaking => Error::Verification(errors),
             _ => error,
@@ -620,7 +630,14 @@ impl<S: Read + Write> SslSocket<S> {
                 return Err(Error::InvalidState("no engine".into()));
             };
             let n = engine.write_plaintext(data).map_err(|e| self.fail(e))?;
-            self.flush_tls().map_err(|e| self.fail(e))?;
+            match self.flush_tls() {
+                // The engine holds the data now; it goes out with the next flush.
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => {
+                    return Ok(n)
+                }
+                Err(e) => return Err(self.fail(e)),
+                Ok(()) => {}
+            }
             if n > 0 || data.is_empty() {
                 return Ok(n);
             }

@@ -9,7 +9,11 @@ use std::sync::OnceLock;
 use polytls::{Error, SslMode, SupportedFeature};
 
 use crate::case::{Case, Needs};
-use crate::harness::{check, receive, run_both, send, sockets, Socket};
+use crate::harness::{
+    check, client_config, memory_pair, receive, run_both, send, server_config, sockets,
+    would_block, MemoryStream, Socket,
+};
+use crate::pki::Pki;
 
 const BULK: usize = 64 << 20;
 const CHUNK: usize = 16 << 10;
@@ -145,6 +149,80 @@ fn alpn_case(
             })
         },
     )
+}
+
+/// Client and server in one thread over a small non-blocking in-memory transport: every call
+/// may say `WouldBlock`, and nothing written may be lost or duplicated.
+fn non_blocking_in_one_thread(c: &str, s: &str) -> Result<(), String> {
+    type Mem = polytls::SslSocket<MemoryStream>;
+    let (a, b) = memory_pair(4096);
+    let mut client: Mem = polytls::SslSocket::with_backend(a, c).map_err(|e| e.to_string())?;
+    client.set_ssl_configuration(client_config());
+    client.set_peer_verify_name("localhost");
+    let mut server: Mem = polytls::SslSocket::with_backend(b, s).map_err(|e| e.to_string())?;
+    server.set_ssl_configuration(server_config(&Pki::get().server));
+    let step = |r: Result<(), Error>| -> Result<bool, String> {
+        match r {
+            Ok(()) => Ok(true),
+            Err(Error::Io(e)) if would_block(&e) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    client
+        .start_client_encryption()
+        .map_err(|e| e.to_string())?;
+    server
+        .start_server_encryption()
+        .map_err(|e| e.to_string())?;
+    let mut rounds = 0;
+    while !(step(client.handshake())? & step(server.handshake())?) {
+        rounds += 1;
+        check(rounds < 100, || "the handshake does not progress".into())?;
+    }
+    // 1 MiB from client to server through a 4 KiB window, in odd-sized writes.
+    let total = 1 << 20;
+    let (mut sent, mut got, mut buf) = (0, 0, vec![0u8; 7000]);
+    let mut stalls = 0;
+    while got < total {
+        let mut progress = false;
+        if sent < total {
+            let end = (sent + 5000).min(total);
+            match client.write(&pattern()[sent % PERIOD..sent % PERIOD + (end - sent)]) {
+                Ok(n) => {
+                    sent += n;
+                    progress |= n > 0;
+                }
+                Err(e) if would_block(&e) => {}
+                Err(e) => return Err(format!("write: {e}")),
+            }
+        } else {
+            match client.flush() {
+                Ok(()) => {}
+                Err(e) if would_block(&e) => {}
+                Err(e) => return Err(format!("flush: {e}")),
+            }
+        }
+        match server.read(&mut buf) {
+            Ok(0) => return Err(format!("stream ended after {got} bytes")),
+            Ok(n) => {
+                let start = got % PERIOD;
+                check(buf[..n] == pattern()[start..start + n], || {
+                    format!("data differs at {got}")
+                })?;
+                got += n;
+                progress = true;
+            }
+            Err(e) if would_block(&e) => {}
+            Err(e) => return Err(format!("read: {e}")),
+        }
+        stalls = if progress { 0 } else { stalls + 1 };
+        check(stalls < 100, || {
+            format!("stalled after {sent} sent, {got} received")
+        })?;
+    }
+    check(sent == total && got == total, || {
+        format!("sent {sent}, received {got}")
+    })
 }
 
 /// The cases of this module.
@@ -338,6 +416,12 @@ pub(super) fn cases() -> Vec<Case> {
                     },
                 )
             },
+        ),
+        Case::pair(
+            "data/non_blocking_in_one_thread",
+            Needs::socket(),
+            Needs::socket(),
+            non_blocking_in_one_thread,
         ),
         alpn_case(
             "agreed",

@@ -168,6 +168,56 @@ pub(super) fn cases() -> Vec<Case> {
                 "cannot activate a registered mock".into()
             })
         }),
+        Case::registry(
+            "registry/runtime_registration_in_the_global_registry",
+            || {
+                let mut mock = MockBackend::new("conformance-mock");
+                mock.classes = vec![ImplementedClass::Certificate];
+                mock.features = vec![SupportedFeature::KeyLog];
+                mock.protocols = vec![SslProtocol::TlsV1_3];
+                // A second run in the same process finds it registered already.
+                let _ = Registry::global().register(Arc::new(mock));
+                let name = Some("conformance-mock");
+                check(
+                    polytls::available_backends()
+                        .iter()
+                        .any(|n| n == "conformance-mock"),
+                    || "not listed".into(),
+                )?;
+                check(
+                    polytls::implemented_classes(name) == [ImplementedClass::Certificate],
+                    || "classes".into(),
+                )?;
+                check(
+                    polytls::supported_features(name) == [SupportedFeature::KeyLog],
+                    || "features".into(),
+                )?;
+                check(
+                    polytls::is_protocol_supported(SslProtocol::TlsV1_3, name),
+                    || "protocols".into(),
+                )?;
+                check(!polytls::supports_ssl(name), || {
+                    "a mock without sockets supports SSL".into()
+                })?;
+                check(
+                    polytls::tls_library_version_string(name) == "conformance-mock 1.0 (mock)",
+                    || "version".into(),
+                )?;
+                let socket = polytls::SslSocket::with_backend(
+                    std::io::Cursor::new(Vec::new()),
+                    "conformance-mock",
+                );
+                let mut socket = socket.map_err(|e| e.to_string())?;
+                socket.set_peer_verify_name("localhost");
+                check(
+                    matches!(
+                        socket.start_client_encryption(),
+                        Err(Error::Unsupported { .. })
+                    ),
+                    || "a backend without sockets did not refuse one".into(),
+                )
+            },
+        ),
         Case::registry("registry/linked_backends_registered", || {
             // Every backend this program links registered itself without being called.
             let names = polytls::available_backends();

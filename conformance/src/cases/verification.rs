@@ -383,6 +383,34 @@ pub(super) fn cases() -> Vec<Case> {
             result.both().map(|_| ())
         },
     ));
+    cases.push(Case::pair(
+        "verification/system_roots_by_default",
+        verification_needs(),
+        Needs::socket(),
+        |c, s| {
+            // With no CA certificates configured the system's roots are used, and they do not
+            // know the test root.
+            let backend = polytls::Registry::global()
+                .backend(Some(c))
+                .map_err(|e| e.to_string())?;
+            let roots = backend
+                .system_ca_certificates()
+                .map_err(|e| e.to_string())?;
+            check(!roots.contains(&Pki::get().root), || {
+                "the test root is a system root".into()
+            })?;
+            let setup = Box::new(|sock: &mut Socket| {
+                sock.set_ssl_configuration(SslConfiguration::default());
+                sock.set_peer_verify_name("localhost");
+            });
+            let result = handshake(c, setup, s, configure(server_config(&Pki::get().server)));
+            let kinds = verification_kinds(&result.client)?;
+            check(
+                kinds == [SslErrorKind::UnableToGetLocalIssuerCertificate],
+                || format!("found {kinds:?}"),
+            )
+        },
+    ));
     for mode in PeerVerifyMode::ALL {
         cases.push(client_mode_case(mode));
         for cert in [ClientCert::None, ClientCert::Trusted, ClientCert::Untrusted] {
