@@ -74,6 +74,54 @@ pub trait TlsBackend: Send + Sync + 'static {
     }
 }
 
+/// Refuses, with [`Error::Unsupported`], every setting in `params` that `backend` does not
+/// claim: a protocol outside its supported protocols, ALPN without `ClientSideAlpn` (client) or
+/// `ServerSideAlpn` (server), a PSK identity hint without `Psk`, OCSP stapling without `Ocsp`,
+/// a session ticket without `SessionTicket`, elliptic curves without the `EllipticCurve` class,
+/// and pausing the handshake on verification errors (no backend offers it yet).
+///
+/// Backends call it first thing in [`TlsBackend::new_tls_engine`], so that what they claim and
+/// what they refuse cannot drift apart.
+pub fn refuse_unclaimed<B: TlsBackend + ?Sized>(
+    backend: &B,
+    params: &EngineParams<'_>,
+) -> Result<(), Error> {
+    let config = params.config;
+    let server = params.mode == SslMode::SslServerMode;
+    let features = backend.supported_features();
+    let lacks = |f: SupportedFeature| !features.contains(&f);
+    let alpn = if server {
+        SupportedFeature::ServerSideAlpn
+    } else {
+        SupportedFeature::ClientSideAlpn
+    };
+    let refused = if !backend.supported_protocols().contains(&config.protocol) {
+        Some(format!("protocol {}", config.protocol))
+    } else if !config.allowed_next_protocols.is_empty() && lacks(alpn) {
+        Some(format!("{alpn}"))
+    } else if config.pre_shared_key_identity_hint.is_some() && lacks(SupportedFeature::Psk) {
+        Some("pre-shared keys".into())
+    } else if config.ocsp_stapling_enabled && lacks(SupportedFeature::Ocsp) {
+        Some("OCSP stapling".into())
+    } else if !config.session_ticket.is_empty() && lacks(SupportedFeature::SessionTicket) {
+        Some("resuming a session from a ticket".into())
+    } else if !config.elliptic_curves.is_empty()
+        && !backend
+            .implemented_classes()
+            .contains(&ImplementedClass::EllipticCurve)
+    {
+        Some("choosing elliptic curves".into())
+    } else if config.handshake_must_interrupt_on_error {
+        Some("interrupting the handshake on verification errors".into())
+    } else {
+        None
+    };
+    match refused {
+        Some(what) => Err(Error::unsupported(backend.name(), what)),
+        None => Ok(()),
+    }
+}
+
 /// Everything a backend needs to create a [`TlsEngine`].
 #[non_exhaustive]
 pub struct EngineParams<'a> {

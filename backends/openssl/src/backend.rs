@@ -121,6 +121,7 @@ impl TlsBackend for OpenSslBackend {
     }
 
     fn new_tls_engine(&self, params: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {
+        polytls::backend::refuse_unclaimed(self, &params)?;
         Ok(Box::new(OpenSslEngine::new(&params)?))
     }
 }

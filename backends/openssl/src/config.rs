@@ -83,27 +83,6 @@ pub(crate) fn supported_ciphers() -> &'static [SslCipher] {
     })
 }
 
-/// Refuses the settings this backend does not implement.
-fn refuse_unsupported(config: &SslConfiguration) -> Result<(), Error> {
-    let refused = if !config.elliptic_curves.is_empty() {
-        Some("choosing elliptic curves")
-    } else if config.pre_shared_key_identity_hint.is_some() {
-        Some("pre-shared keys")
-    } else if config.ocsp_stapling_enabled {
-        Some("OCSP stapling")
-    } else if !config.session_ticket.is_empty() {
-        Some("resuming a session from a ticket")
-    } else if config.handshake_must_interrupt_on_error {
-        Some("interrupting the handshake on verification errors")
-    } else {
-        None
-    };
-    match refused {
-        Some(what) => Err(Error::unsupported(NAME, what)),
-        None => Ok(()),
-    }
-}
-
 /// Sets the version range; below TLS 1.2 the security level drops to 0, without which
 /// OpenSSL 3 refuses TLS 1.0 and 1.1 (their handshake signatures use SHA-1).
 ///
@@ -341,7 +320,6 @@ pub(crate) fn build_context(params: &EngineParams<'_>) -> Result<SslContext, Err
             ))
         }
     };
-    refuse_unsupported(config)?;
     let mut builder = SslContextBuilder::new(SslMethod::tls())
         .map_err(|e| openssl_failure("OpenSSL context", &e))?;
     set_versions(&mut builder, config)?;

@@ -202,6 +202,7 @@ impl TlsBackend for RustlsBackend {
     /// cipher list with no suite usable by the selected versions), and [`Error::Key`] or
     /// [`Error::Certificate`] when rustls rejects the local key or certificate.
     fn new_tls_engine(&self, params: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {
+        polytls::backend::refuse_unclaimed(self, &params)?;
         let connection = crate::config::connection(self, &params)?;
         Ok(Box::new(crate::engine::RustlsEngine::new(connection)))
     }

@@ -51,7 +51,6 @@ pub(crate) fn connection(
     params: &EngineParams<'_>,
 ) -> Result<Connection, Error> {
     let config = params.config;
-    refuse_unsupported(config)?;
     let versions = versions(config.protocol)?;
     let provider = provider(config)?;
     let algorithms = provider.signature_verification_algorithms;
@@ -126,27 +125,6 @@ pub(crate) fn connection(
         SslMode::UnencryptedMode => Err(Error::InvalidInput(
             "an engine is either a client or a server".into(),
         )),
-    }
-}
-
-/// Refuses the settings this version of the backend does not implement.
-fn refuse_unsupported(config: &SslConfiguration) -> Result<(), Error> {
-    let refused = if !config.elliptic_curves.is_empty() {
-        Some("choosing elliptic curves")
-    } else if config.pre_shared_key_identity_hint.is_some() {
-        Some("pre-shared key identity hints")
-    } else if config.ocsp_stapling_enabled {
-        Some("OCSP stapling")
-    } else if !config.session_ticket.is_empty() {
-        Some("resuming a session from a ticket")
-    } else if config.handshake_must_interrupt_on_error {
-        Some("interrupting the handshake on verification errors")
-    } else {
-        None
-    };
-    match refused {
-        Some(what) => Err(Error::unsupported(NAME, what)),
-        None => Ok(()),
     }
 }
 

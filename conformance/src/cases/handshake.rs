@@ -10,19 +10,12 @@ use crate::case::{Case, Needs};
 use crate::harness::{check, client_config, configure, handshake, server_config};
 use crate::pki::Pki;
 
-/// The TLS selectors, in Qt's order.
-const TLS_SELECTORS: [SslProtocol; 10] = [
-    SslProtocol::TlsV1_0,
-    SslProtocol::TlsV1_0OrLater,
-    SslProtocol::TlsV1_1,
-    SslProtocol::TlsV1_1OrLater,
-    SslProtocol::TlsV1_2,
-    SslProtocol::TlsV1_2OrLater,
-    SslProtocol::TlsV1_3,
-    SslProtocol::TlsV1_3OrLater,
-    SslProtocol::AnyProtocol,
-    SslProtocol::SecureProtocols,
-];
+/// The TLS selectors (every member but the DTLS ones and `UnknownProtocol`), in Qt's order.
+fn tls_selectors() -> impl Iterator<Item = SslProtocol> {
+    SslProtocol::ALL
+        .into_iter()
+        .filter(|p| !p.is_dtls() && *p != SslProtocol::UnknownProtocol)
+}
 
 /// The exact versions `backend` claims.
 fn versions_of(backend: &str) -> Vec<ProtocolVersion> {
@@ -152,8 +145,8 @@ pub(super) fn cases() -> Vec<Case> {
             },
         ));
     }
-    for sp in TLS_SELECTORS {
-        for cp in TLS_SELECTORS {
+    for sp in tls_selectors() {
+        for cp in tls_selectors() {
             cases.push(Case::pair(
                 format!("protocols/server_{sp}/client_{cp}"),
                 Needs::protocol(cp),
