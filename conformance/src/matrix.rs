@@ -356,3 +356,72 @@ impl Report {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::mock::MockBackend;
+
+    fn result(status: Status, claims: &[(&'static str, &'static str)]) -> CaseResult {
+        CaseResult {
+            case: "case".into(),
+            target: Target::Single("matrix-mock".into()),
+            status,
+            claims: claims
+                .iter()
+                .map(|(c, n)| ("matrix-mock".to_owned(), *c, *n))
+                .collect(),
+        }
+    }
+
+    fn cell<'a>(report: &'a Report, name: &str) -> &'a Cell {
+        &report.backends[0]
+            .cells
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .expect("listed")
+            .2
+    }
+
+    #[test]
+    fn untested_and_failing_claims_are_not_verified() {
+        let mut mock = MockBackend::new("matrix-mock");
+        mock.classes = vec![ImplementedClass::Socket];
+        mock.features = vec![SupportedFeature::KeyLog, SupportedFeature::ClientSideAlpn];
+        let _ = polytls::Registry::global().register(Arc::new(mock));
+        let backends = vec!["matrix-mock".to_owned()];
+        let results = vec![
+            result(Status::Passed, &[("classes", "Socket")]),
+            result(Status::Passed, &[("features", "ClientSideAlpn")]),
+            result(
+                Status::Failed("broken".into()),
+                &[("features", "ClientSideAlpn")],
+            ),
+            result(
+                Status::Skipped("not claimed".into()),
+                &[("features", "KeyLog")],
+            ),
+        ];
+        let report = Report::build(&backends, &results);
+        assert_eq!(cell(&report, "Socket"), &Cell::Verified);
+        assert!(
+            matches!(cell(&report, "ClientSideAlpn"), Cell::ClaimedButFailing(why) if why.contains("failed"))
+        );
+        assert!(
+            matches!(cell(&report, "KeyLog"), Cell::ClaimedButFailing(why) if why.contains("no case"))
+        );
+        assert_eq!(cell(&report, "Psk"), &Cell::NotClaimed);
+        assert!(!report.ok());
+        let json = report.to_json();
+        assert_eq!(json["backends"][0]["classes"]["Socket"], "verified");
+        assert_eq!(
+            json["backends"][0]["features"]["KeyLog"],
+            "claimed-but-failing"
+        );
+        assert_eq!(json["ok"], false);
+        let only_passing = Report::build(&backends, &results[..1]);
+        assert!(!only_passing.ok(), "unexercised claims must fail the run");
+    }
+}
