@@ -6,6 +6,7 @@ mod handshake;
 mod refusal;
 mod registry;
 mod robustness;
+mod server;
 mod verification;
 
 use crate::case::Case;
@@ -17,6 +18,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(verification::cases());
     cases.extend(data::cases());
     cases.extend(robustness::cases());
+    cases.extend(server::cases());
     cases.extend(refusal::cases());
     cases.extend(external::cases());
     cases.extend(registry::cases());

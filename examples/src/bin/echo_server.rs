@@ -8,9 +8,8 @@
 //! Prints `listening on 127.0.0.1:PORT` when ready (PORT 0 picks a free port).
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 
-use polytls::{Certificate, EncodingFormat, Key, KeyType, SslSocket};
+use polytls::{Certificate, EncodingFormat, Key, KeyType, SslServer, SslSocket};
 use polytls_openssl as _;
 use polytls_rustls as _;
 
@@ -28,19 +27,23 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unknown option {other}").into()),
         }
     }
-    let chain = Certificate::list_from_file(&cert, EncodingFormat::Pem)?;
-    let key = Key::from_file(&key, EncodingFormat::Pem, KeyType::PrivateKey)?;
-    let listener = TcpListener::bind(("127.0.0.1", port))?;
-    println!("listening on {}", listener.local_addr()?);
-    for stream in listener.incoming() {
-        let tcp = stream?;
-        let mut socket = match &backend {
-            Some(name) => SslSocket::with_backend(tcp, name)?,
-            None => SslSocket::new(tcp)?,
-        };
-        socket.set_local_certificate_chain(chain.clone());
-        socket.set_private_key(key.clone());
-        if let Err(e) = serve(socket) {
+    let address = ("127.0.0.1", port);
+    let mut server = match &backend {
+        Some(name) => SslServer::bind_with_backend(address, name)?,
+        None => SslServer::bind(address)?,
+    };
+    let mut config = server.ssl_configuration().clone();
+    config.local_certificate_chain = Certificate::list_from_file(&cert, EncodingFormat::Pem)?;
+    config.private_key = Some(Key::from_file(
+        &key,
+        EncodingFormat::Pem,
+        KeyType::PrivateKey,
+    )?);
+    server.set_ssl_configuration(config);
+    println!("listening on {}", server.local_addr()?);
+    for connection in server.incoming() {
+        // A client that fails its handshake does not stop the server.
+        if let Err(e) = connection.map_err(Into::into).and_then(serve) {
             eprintln!("echo_server: connection failed: {e}");
         }
         if once {
@@ -51,8 +54,6 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn serve(mut socket: SslSocket<std::net::TcpStream>) -> Result<(), Box<dyn std::error::Error>> {
-    socket.start_server_encryption()?;
-    socket.handshake()?;
     let mut line = String::new();
     BufReader::new(&mut socket).read_line(&mut line)?;
     socket.write_all(line.to_uppercase().as_bytes())?;
