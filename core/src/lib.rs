@@ -52,7 +52,10 @@ pub use backend::{
     EngineParams, PlaintextRead, SessionInfo, TlsBackend, TlsEngine, VerificationHook,
 };
 pub use capability::{ImplementedClass, SupportedFeature};
-pub use certificate::{AlternativeName, Certificate, EncodingFormat};
+pub use certificate::{
+    AlternativeName, Certificate, CertificateExtension, DigestAlgorithm, EncodingFormat,
+    ExtensionValue, PatternSyntax, SubjectInfo,
+};
 pub use cipher::SslCipher;
 pub use configuration::{SslConfiguration, SslOption};
 pub use error::Error;

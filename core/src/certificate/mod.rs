@@ -1,0 +1,452 @@
+//! [`Certificate`]: a backend-neutral X.509 certificate (Qt's `QSslCertificate`).
+//!
+//! A certificate is its DER encoding, validated on construction by a pure-Rust parser
+//! (x509-parser), so one value works with every backend. Accessors parse on demand; nothing
+//! here depends on a backend. The submodules hold the pieces: [`name`] (distinguished names and
+//! [`SubjectInfo`]), [`extension`] ([`CertificateExtension`]), [`digest`]
+//! ([`DigestAlgorithm`]), [`path`] ([`PatternSyntax`] and [`Certificate::from_path`]), plus
+//! host name matching and the text dump.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::ParsedExtension;
+use x509_parser::prelude::FromDer;
+
+use crate::{Error, Key, KeyType};
+
+pub mod digest;
+pub mod extension;
+mod host;
+pub mod name;
+pub mod path;
+#[cfg(test)]
+mod tests;
+mod text;
+
+pub use digest::DigestAlgorithm;
+pub use extension::{CertificateExtension, ExtensionValue};
+pub use name::SubjectInfo;
+pub use path::PatternSyntax;
+
+/// How a certificate or key is encoded (Qt's `QSsl::EncodingFormat`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum EncodingFormat {
+    /// Base64 between `-----BEGIN ...-----` lines.
+    #[default]
+    Pem,
+    /// Binary ASN.1 DER.
+    Der,
+}
+
+/// A subject alternative name of a certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AlternativeName {
+    /// A DNS name (`dNSName`), possibly a wildcard such as `*.example.com`.
+    Dns(String),
+    /// An e-mail address (`rfc822Name`).
+    Email(String),
+    /// An IPv4 or IPv6 address (`iPAddress`).
+    Ip(IpAddr),
+}
+
+/// An X.509 certificate, held as DER. Cheap to clone; equal (and hashed) by its DER.
+///
+/// ```no_run
+/// # fn main() -> Result<(), polytls::Error> {
+/// use polytls::{AlternativeName, Certificate, DigestAlgorithm, EncodingFormat, SubjectInfo};
+///
+/// let cert = Certificate::from_pem(&std::fs::read("server.pem")?)?;
+/// println!("subject: {}", cert.subject_display_name());
+/// println!("organisation: {:?}", cert.subject_info(SubjectInfo::Organization));
+/// for name in cert.subject_alternative_names() {
+///     if let AlternativeName::Dns(dns) = name {
+///         println!("DNS name: {dns}");
+///     }
+/// }
+/// let fingerprint = cert.digest(DigestAlgorithm::Sha256);
+/// println!("SHA-256: {}", fingerprint.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":"));
+/// println!("expires: {:?} ({} s after the epoch)", cert.expiry_date(), cert.expiry_date_unix());
+/// println!("valid for www.example.com: {}", cert.matches_host_name("www.example.com"));
+///
+/// // Every certificate of a bundle, or of the matching files of a directory:
+/// let bundle = Certificate::list_from_file("ca-bundle.pem", EncodingFormat::Pem)?;
+/// let dir = Certificate::from_path("certs/*.pem", EncodingFormat::Pem, Default::default())?;
+/// # let _ = (bundle, dir);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Certificate {
+    der: Arc<[u8]>,
+}
+
+impl Certificate {
+    /// Wraps one DER-encoded certificate.
+    ///
+    /// Fails with [`Error::Certificate`] when `der` is not exactly one well-formed certificate
+    /// (empty, truncated, trailing data, or not a certificate at all).
+    pub fn from_der(der: &[u8]) -> Result<Certificate, Error> {
+        if der.is_empty() {
+            return Err(Error::Certificate("empty DER input".into()));
+        }
+        match X509Certificate::from_der(der) {
+            Ok(([], _)) => Ok(Certificate { der: der.into() }),
+            Ok(_) => Err(Error::Certificate(
+                "trailing data after the certificate".into(),
+            )),
+            Err(e) => Err(Error::Certificate(format!(
+                "malformed DER certificate: {e}"
+            ))),
+        }
+    }
+
+    /// Reads the first `CERTIFICATE` block of a PEM text.
+    ///
+    /// Fails with [`Error::Certificate`] when there is none or the text is malformed (bad
+    /// framing, bad base64, or a block that is not a certificate).
+    pub fn from_pem(pem: &[u8]) -> Result<Certificate, Error> {
+        Self::list_from_pem(pem)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Certificate("no CERTIFICATE block in the PEM text".into()))
+    }
+
+    /// Reads every `CERTIFICATE` block of a PEM text, in order, skipping blocks of other types
+    /// (keys, parameters). An input with no certificate gives an empty list.
+    ///
+    /// Fails with [`Error::Certificate`] when the PEM framing or a certificate is malformed.
+    pub fn list_from_pem(pem: &[u8]) -> Result<Vec<Certificate>, Error> {
+        let blocks =
+            pem::parse_many(pem).map_err(|e| Error::Certificate(format!("malformed PEM: {e}")))?;
+        blocks
+            .iter()
+            .filter(|b| b.tag() == "CERTIFICATE" || b.tag() == "X509 CERTIFICATE")
+            .map(|b| Self::from_der(b.contents()))
+            .collect()
+    }
+
+    /// Reads certificates from `data` in the given format: every PEM block, or the one DER
+    /// certificate.
+    ///
+    /// Fails with [`Error::Certificate`] on malformed input.
+    pub fn list_from_data(data: &[u8], format: EncodingFormat) -> Result<Vec<Certificate>, Error> {
+        match format {
+            EncodingFormat::Pem => Self::list_from_pem(data),
+            EncodingFormat::Der => Ok(vec![Self::from_der(data)?]),
+        }
+    }
+
+    /// Reads one certificate from `data` in the given format (the first, for PEM).
+    ///
+    /// Fails with [`Error::Certificate`] on malformed input or a PEM text without a
+    /// certificate.
+    pub fn from_data(data: &[u8], format: EncodingFormat) -> Result<Certificate, Error> {
+        match format {
+            EncodingFormat::Pem => Self::from_pem(data),
+            EncodingFormat::Der => Self::from_der(data),
+        }
+    }
+
+    /// Reads certificates from a file in the given format.
+    ///
+    /// Fails with [`Error::Io`] when the file cannot be read and [`Error::Certificate`] when it
+    /// holds malformed data.
+    pub fn list_from_file(
+        path: impl AsRef<Path>,
+        format: EncodingFormat,
+    ) -> Result<Vec<Certificate>, Error> {
+        Self::list_from_data(&std::fs::read(path)?, format)
+    }
+
+    /// The DER encoding.
+    pub fn to_der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The PEM encoding, one `CERTIFICATE` block with `\n` line endings (64-column base64,
+    /// as Qt and OpenSSL write it) and a trailing newline.
+    pub fn to_pem(&self) -> String {
+        pem::encode_config(
+            &pem::Pem::new("CERTIFICATE", self.der.to_vec()),
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        )
+    }
+
+    fn with_parsed<R: Default>(&self, f: impl FnOnce(&X509Certificate<'_>) -> R) -> R {
+        // The DER was parsed successfully on construction and is immutable, so this parse
+        // succeeds too; the default is never observed.
+        X509Certificate::from_der(&self.der)
+            .map(|(_, c)| f(&c))
+            .unwrap_or_default()
+    }
+
+    /// The X.509 version (1, 2 or 3).
+    pub fn version(&self) -> u32 {
+        self.with_parsed(|c| c.version().0.saturating_add(1))
+    }
+
+    /// The serial number as colon-separated lowercase hex bytes, as Qt prints it
+    /// (`"01:a2:ff"`): the big-endian magnitude, without the `00` byte DER adds to keep a
+    /// positive number's top bit clear. Serials of any length (RFC 5280 allows 20 bytes; longer
+    /// ones are kept too) come out whole.
+    pub fn serial_number(&self) -> String {
+        self.serial_number_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    /// The serial number's bytes, big-endian, as [`serial_number`](Self::serial_number)
+    /// prints them (a leading `00` sign byte removed). A (non-conforming) negative serial is
+    /// given as its two's-complement bytes.
+    pub fn serial_number_bytes(&self) -> Vec<u8> {
+        self.with_parsed(|c| serial_magnitude(c.raw_serial()).to_vec())
+    }
+
+    /// The digest of the DER encoding with `algorithm` (Qt's `digest()`), e.g. a SHA-256
+    /// fingerprint. Never fails.
+    pub fn digest(&self, algorithm: DigestAlgorithm) -> Vec<u8> {
+        algorithm.hash(&self.der)
+    }
+
+    /// The values of the subject's `info` attribute, in order; empty when it has none. Values
+    /// are decoded to text from whichever ASN.1 string type they use (see [`name`]); a value
+    /// that is not a string is left out.
+    pub fn subject_info(&self, info: SubjectInfo) -> Vec<String> {
+        self.with_parsed(|c| name::values(c.subject(), info.oid()))
+    }
+
+    /// The values of the issuer's `info` attribute, as [`subject_info`](Self::subject_info).
+    pub fn issuer_info(&self, info: SubjectInfo) -> Vec<String> {
+        self.with_parsed(|c| name::values(c.issuer(), info.oid()))
+    }
+
+    /// The values of the subject's attribute named by `attribute`: a dotted OID (`"2.5.4.3"`)
+    /// or a short name (`"CN"`, `"O"`, `"emailAddress"`, ...; case-insensitive). Empty when
+    /// the subject has no such attribute or `attribute` names none.
+    pub fn subject_info_by_oid(&self, attribute: &str) -> Vec<String> {
+        let Some(oid) = name::resolve_attribute(attribute) else {
+            return Vec::new();
+        };
+        self.with_parsed(|c| name::values(c.subject(), &oid))
+    }
+
+    /// The values of the issuer's attribute named by `attribute`, as
+    /// [`subject_info_by_oid`](Self::subject_info_by_oid).
+    pub fn issuer_info_by_oid(&self, attribute: &str) -> Vec<String> {
+        let Some(oid) = name::resolve_attribute(attribute) else {
+            return Vec::new();
+        };
+        self.with_parsed(|c| name::values(c.issuer(), &oid))
+    }
+
+    /// The dotted OIDs of the attributes in the subject, each once, in order of appearance.
+    pub fn subject_info_attributes(&self) -> Vec<String> {
+        self.with_parsed(|c| name::attribute_oids(c.subject()))
+    }
+
+    /// The dotted OIDs of the attributes in the issuer, each once, in order of appearance.
+    pub fn issuer_info_attributes(&self) -> Vec<String> {
+        self.with_parsed(|c| name::attribute_oids(c.issuer()))
+    }
+
+    /// The subject as one line, `C=US, O=Example, CN=example.com`, in encoded order.
+    pub fn subject_name(&self) -> String {
+        self.with_parsed(|c| name::to_line(c.subject()))
+    }
+
+    /// The issuer as one line, as [`subject_name`](Self::subject_name).
+    pub fn issuer_name(&self) -> String {
+        self.with_parsed(|c| name::to_line(c.issuer()))
+    }
+
+    /// The values of the subject's common name (CN) attributes, in order.
+    pub fn subject_common_names(&self) -> Vec<String> {
+        self.subject_info(SubjectInfo::CommonName)
+    }
+
+    /// The values of the issuer's common name (CN) attributes, in order.
+    pub fn issuer_common_names(&self) -> Vec<String> {
+        self.issuer_info(SubjectInfo::CommonName)
+    }
+
+    /// A one-line description of the subject (Qt's `subjectDisplayName`): its common name,
+    /// else its organisation, else its organisational unit, else the whole distinguished name.
+    pub fn subject_display_name(&self) -> String {
+        self.with_parsed(|c| name::display_name(c.subject()))
+    }
+
+    /// A one-line description of the issuer, chosen as [`subject_display_name`](Self::subject_display_name) does.
+    pub fn issuer_display_name(&self) -> String {
+        self.with_parsed(|c| name::display_name(c.issuer()))
+    }
+
+    /// The subject alternative names. Entries of other types (URIs, directory names) are
+    /// skipped, and so is an IP address entry whose length is neither 4 nor 16. Empty when the
+    /// certificate has no (decodable) subject alternative name extension.
+    pub fn subject_alternative_names(&self) -> Vec<AlternativeName> {
+        self.with_parsed(|c| {
+            let Ok(Some(san)) = c.subject_alternative_name() else {
+                return Vec::new();
+            };
+            san.value
+                .general_names
+                .iter()
+                .filter_map(extension::alternative_name)
+                .collect()
+        })
+    }
+
+    /// Whether the certificate is valid for `name` under RFC 6125 as Qt applies it: DNS names
+    /// are compared with the DNS subject alternative names (case-insensitively; a wildcard
+    /// only as the whole left-most label, matching one label), IP literals with the IP
+    /// address entries, and the common name only when there is no DNS name at all. A name
+    /// that contains a NUL byte, in the certificate or in `name`, never matches. This checks
+    /// the name only, not validity dates or the chain.
+    pub fn matches_host_name(&self, name: &str) -> bool {
+        host::matches(
+            name,
+            &self.subject_alternative_names(),
+            &self.subject_common_names(),
+        )
+    }
+
+    /// The start of the validity period (`notBefore`). Dates before 1970 and after 2049
+    /// (GeneralizedTime) are exact; a date the platform's `SystemTime` cannot hold gives the
+    /// epoch.
+    pub fn effective_date(&self) -> SystemTime {
+        system_time(self.effective_date_unix())
+    }
+
+    /// The end of the validity period (`notAfter`), as [`effective_date`](Self::effective_date).
+    pub fn expiry_date(&self) -> SystemTime {
+        system_time(self.expiry_date_unix())
+    }
+
+    /// The start of the validity period in seconds since the Unix epoch (negative before 1970).
+    pub fn effective_date_unix(&self) -> i64 {
+        self.with_parsed(|c| c.validity().not_before.timestamp())
+    }
+
+    /// The end of the validity period in seconds since the Unix epoch (negative before 1970).
+    pub fn expiry_date_unix(&self) -> i64 {
+        self.with_parsed(|c| c.validity().not_after.timestamp())
+    }
+
+    /// Whether the certificate is self-issued in the way OpenSSL's `X509_check_issued` (which
+    /// Qt uses) decides it, without checking the signature: subject and issuer are the same
+    /// name (equal DER, or equal after case-folding and white-space folding of string values),
+    /// and, when an authority key identifier is present, its key identifier equals the subject
+    /// key identifier and its serial (if given) equals the certificate's own.
+    pub fn is_self_signed(&self) -> bool {
+        self.with_parsed(|c| {
+            if !name::names_equal(c.subject(), c.issuer()) {
+                return false;
+            }
+            let mut aki = None;
+            let mut ski = None;
+            for ext in c.extensions() {
+                match ext.parsed_extension() {
+                    ParsedExtension::AuthorityKeyIdentifier(a) => aki = Some(a),
+                    ParsedExtension::SubjectKeyIdentifier(s) => ski = Some(s.0),
+                    _ => {}
+                }
+            }
+            let Some(aki) = aki else { return true };
+            let key_ok = match (&aki.key_identifier, ski) {
+                (Some(kid), Some(ski)) => kid.0 == ski,
+                _ => true,
+            };
+            let serial_ok = aki.authority_cert_serial.map_or(true, |s| {
+                serial_magnitude(s) == serial_magnitude(c.raw_serial())
+            });
+            key_ok && serial_ok
+        })
+    }
+
+    /// Whether the certificate is a CA certificate (basic constraints `cA` set).
+    pub fn is_ca(&self) -> bool {
+        self.with_parsed(|c| c.is_ca())
+    }
+
+    /// The subject's public key, as a [`Key`] of [`KeyType::PublicKey`] holding the
+    /// SubjectPublicKeyInfo DER.
+    ///
+    /// Fails with [`Error::Key`] when the key cannot be read as a public key.
+    pub fn public_key(&self) -> Result<Key, Error> {
+        let spki = X509Certificate::from_der(&self.der)
+            .map(|(_, c)| c.public_key().raw.to_vec())
+            .map_err(|e| Error::Certificate(format!("malformed DER certificate: {e}")))?;
+        Key::from_der(&spki, KeyType::PublicKey)
+    }
+
+    /// The size of the public key in bits (RSA modulus, elliptic curve size, 256 for Ed25519),
+    /// or `None` when the algorithm or its parameters are not known.
+    pub fn public_key_bits(&self) -> Option<usize> {
+        self.with_parsed(text::public_key_bits)
+    }
+
+    /// The dotted OID of the signature algorithm (`"1.2.840.113549.1.1.11"` for
+    /// sha256WithRSAEncryption).
+    pub fn signature_algorithm_oid(&self) -> String {
+        self.with_parsed(|c| c.signature_algorithm.algorithm.to_id_string())
+    }
+
+    /// The extensions, in encoded order (Qt's `extensions()`); empty for a version 1 or 2
+    /// certificate. Common extensions come decoded (see [`ExtensionValue`]); others, and any
+    /// that fail to decode, as raw DER.
+    pub fn extensions(&self) -> Vec<CertificateExtension> {
+        self.with_parsed(extension::extensions)
+    }
+
+    /// A multi-line, human-readable description in the spirit of `openssl x509 -text`:
+    /// version, serial, signature algorithm, issuer, validity, subject, public key algorithm
+    /// and size, extensions and signature. Never fails; control characters (such as NUL) in names
+    /// are escaped.
+    pub fn to_text(&self) -> String {
+        self.with_parsed(|c| text::to_text(c, serial_magnitude(c.raw_serial())))
+    }
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate")
+            .field("subject", &self.subject_display_name())
+            .field("issuer", &self.issuer_display_name())
+            .field("serial", &self.serial_number())
+            .finish()
+    }
+}
+
+/// The serial's content octets without the leading `00` that keeps a positive number's top
+/// bit clear.
+fn serial_magnitude(raw: &[u8]) -> &[u8] {
+    match raw {
+        [0, next, ..] if next & 0x80 != 0 => raw.get(1..).unwrap_or(raw),
+        _ => raw,
+    }
+}
+
+fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
+    match bytes.len() {
+        4 => <[u8; 4]>::try_from(bytes).ok().map(IpAddr::from),
+        16 => <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from),
+        _ => None,
+    }
+}
+
+fn system_time(secs: i64) -> SystemTime {
+    let offset = Duration::from_secs(secs.unsigned_abs());
+    let time = if secs >= 0 {
+        UNIX_EPOCH.checked_add(offset)
+    } else {
+        UNIX_EPOCH.checked_sub(offset)
+    };
+    time.unwrap_or(UNIX_EPOCH)
+}
