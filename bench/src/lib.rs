@@ -1,0 +1,25 @@
+//! polytls-bench: what polytls costs on top of the TLS library it runs on.
+//!
+//! Every scenario runs through polytls (`SslSocket` over a backend) and through the backend's
+//! own crate used directly with the same settings (`openssl`'s `SslStream`, rustls' buffered
+//! connections), interleaved in the same run, and reports medians and their ratio. The
+//! `polytls-bench` binary prints the table (or JSON); see `docs/PERFORMANCE.md` for the method
+//! and what the numbers mean.
+//!
+//! Modules: [`setup`] builds certificates and matching settings for every side; [`inmem`]
+//! drives client/server pairs in one thread over an in-memory transport; [`measure`] times
+//! them; [`tcp`] does the same over loopback TCP with blocking sockets; [`alloc`] counts live
+//! heap bytes; [`speed`] reads the machine's raw cipher speed; [`run`] holds the plan and the
+//! report.
+
+// Linking the backends registers them with polytls.
+use polytls_openssl as _;
+use polytls_rustls as _;
+
+pub mod alloc;
+pub mod inmem;
+pub mod measure;
+pub mod run;
+pub mod setup;
+pub mod speed;
+pub mod tcp;
