@@ -21,8 +21,8 @@ pub(crate) const VERSIONS: [ProtocolVersion; 4] = [
     ProtocolVersion::Tls1_3,
 ];
 
-/// The OpenSSL library as a polytls backend. It holds no state: every engine gets its own
-/// OpenSSL context built from its configuration.
+/// The OpenSSL library as a polytls backend. It holds no state of its own: engines with equal
+/// parameters share an OpenSSL context from a process-wide cache (`context_cache`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OpenSslBackend {
     _private: (),

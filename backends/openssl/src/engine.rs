@@ -21,7 +21,8 @@ use polytls::{
     SslProtocol, TlsEngine,
 };
 
-use crate::config::{build_context, openssl_failure};
+use crate::config::openssl_failure;
+use crate::context_cache::context_for;
 use crate::verify;
 
 /// Free space guaranteed in the incoming buffer before each transport read.
@@ -228,10 +229,10 @@ impl OpenSslEngine {
     /// A session ready to start its handshake (a client's first flight is produced by the
     /// first [`process`](TlsEngine::process)).
     ///
-    /// Fails as [`build_context`] does, and with [`Error::InvalidInput`] when the peer name
+    /// Fails as `config::build_context` does, and with [`Error::InvalidInput`] when the peer name
     /// cannot be sent or verified.
     pub(crate) fn new(params: &EngineParams<'_>) -> Result<OpenSslEngine, Error> {
-        let context = build_context(params)?;
+        let context = context_for(params)?;
         let mut ssl = Ssl::new(&context).map_err(|e| openssl_failure("OpenSSL session", &e))?;
         verify::install(&mut ssl, params)?;
         let server = params.mode == SslMode::SslServerMode;

@@ -7,6 +7,7 @@
 //!
 //! - `backend`: [`OpenSslBackend`], what the library is and can do;
 //! - `config`: an [`SslConfiguration`](polytls::SslConfiguration) turned into an OpenSSL context;
+//! - `context_cache`: the contexts shared by sessions with an equal configuration;
 //! - `engine`: one TLS session as a sans-IO [`TlsEngine`](polytls::TlsEngine);
 //! - `verify`: OpenSSL's certificate verification results turned into
 //!   [`SslError`](polytls::SslError)s for the front end's decision.
@@ -18,6 +19,7 @@
 
 mod backend;
 mod config;
+mod context_cache;
 mod engine;
 mod verify;
 

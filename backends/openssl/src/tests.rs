@@ -830,3 +830,83 @@ fn versions_are_reported() {
     assert!(backend.build_version_number() > 0);
     assert!(backend.build_version_string().starts_with("OpenSSL"));
 }
+
+/// Runs one polytls server engine over a blocking socket: handshake, one byte of application
+/// data, then waits for the client to go away.
+fn serve_one(config: &SslConfiguration, mut socket: std::os::unix::net::UnixStream) {
+    let mut server = engine(SslMode::SslServerMode, config, None, Recorder::new(true));
+    let flush = |server: &mut Box<dyn TlsEngine>, socket: &mut std::os::unix::net::UnixStream| {
+        while server.wants_write() {
+            server.write_tls(socket).expect("server write");
+        }
+    };
+    loop {
+        server.process().expect("server handshake");
+        flush(&mut server, &mut socket);
+        if !server.is_handshaking() {
+            break;
+        }
+        assert_ne!(server.read_tls(&mut socket).expect("server read"), 0);
+    }
+    assert_eq!(server.write_plaintext(b"x").expect("server data"), 1);
+    flush(&mut server, &mut socket);
+    while server.read_tls(&mut socket).unwrap_or(0) > 0 {
+        let _ = server.process();
+        flush(&mut server, &mut socket);
+    }
+}
+
+/// Servers with equal configurations share one context, and with it its ticket keys; a ticket
+/// one session issued must still resume nothing on another (each would skip its own hook).
+#[test]
+fn tickets_do_not_resume_across_sessions_sharing_a_context() {
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+
+    use openssl::ssl::{SslConnector, SslMethod, SslSession, SslStream, SslVerifyMode, SslVersion};
+
+    let config = server_config(&pki().server);
+    for version in [SslVersion::TLS1_2, SslVersion::TLS1_3] {
+        let mut builder = SslConnector::builder(SslMethod::tls()).expect("connector");
+        builder.set_verify(SslVerifyMode::NONE);
+        builder
+            .set_min_proto_version(Some(version))
+            .expect("version");
+        builder
+            .set_max_proto_version(Some(version))
+            .expect("version");
+        let connector = builder.build();
+        let mut session: Option<SslSession> = None;
+        for round in 0..2 {
+            let (client_socket, server_socket) = UnixStream::pair().expect("socket pair");
+            let server_config = config.clone();
+            let server = std::thread::spawn(move || serve_one(&server_config, server_socket));
+            let mut ssl = connector
+                .configure()
+                .expect("client")
+                .into_ssl("localhost")
+                .expect("client");
+            if let Some(session) = &session {
+                // SAFETY: the session comes from a connection made with the same client context.
+                unsafe { ssl.set_session(session) }.expect("set session");
+            }
+            let mut stream = SslStream::new(ssl, client_socket).expect("stream");
+            stream.connect().expect("client handshake");
+            let mut byte = [0u8; 1];
+            stream.read_exact(&mut byte).expect("client read");
+            assert_eq!(&byte, b"x");
+            if round == 1 {
+                assert!(
+                    !stream.ssl().session_reused(),
+                    "{version:?}: a ticket of another server session was accepted"
+                );
+            }
+            session = stream.ssl().session().map(ToOwned::to_owned);
+            assert!(session.is_some(), "{version:?}: the client got no session");
+            // Without close_notify OpenSSL would mark the session not resumable.
+            let _ = stream.shutdown();
+            drop(stream);
+            server.join().expect("server thread");
+        }
+    }
+}

@@ -313,7 +313,7 @@ pub(crate) fn to_x509(cert: &Certificate) -> Result<X509, Error> {
 
 /// Where OpenSSL looks for system trust anchors: (CA file, CA directories), honouring
 /// `SSL_CERT_FILE` and `SSL_CERT_DIR` as OpenSSL does.
-fn default_locations() -> (Option<PathBuf>, Vec<PathBuf>) {
+pub(crate) fn default_locations() -> (Option<PathBuf>, Vec<PathBuf>) {
     fn text(ptr: *const std::ffi::c_char) -> Option<String> {
         if ptr.is_null() {
             return None;
