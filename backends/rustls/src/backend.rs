@@ -6,13 +6,15 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use polytls::{
     Certificate, EngineParams, Error, ImplementedClass, ProtocolVersion, SslCipher, SslProtocol,
     SupportedFeature, TlsBackend, TlsEngine,
 };
 use rustls_pki_types::{CertificateDer, TrustAnchor};
+
+use crate::config::ConfigCache;
 
 /// The backend's registry name.
 pub(crate) const NAME: &str = "rustls";
@@ -52,6 +54,9 @@ struct SystemRoots {
 /// the modules that translate configuration, verification and the engine.
 pub struct RustlsBackend {
     system_roots: Mutex<Option<SystemRoots>>,
+    /// The rustls configurations built recently, shared by sessions with an equal
+    /// configuration (see the `config` module).
+    configs: Mutex<ConfigCache>,
 }
 
 impl RustlsBackend {
@@ -59,7 +64,15 @@ impl RustlsBackend {
     pub fn new() -> RustlsBackend {
         RustlsBackend {
             system_roots: Mutex::new(None),
+            configs: Mutex::new(ConfigCache::default()),
         }
+    }
+
+    /// The cache of built configurations, locked (only engine creation uses it).
+    pub(crate) fn configs(&self) -> MutexGuard<'_, ConfigCache> {
+        self.configs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The system trust anchors for verification, loaded once and reloaded when `SSL_CERT_FILE`
@@ -195,7 +208,9 @@ impl TlsBackend for RustlsBackend {
             .collect())
     }
 
-    /// An engine over a rustls client or server connection for the session.
+    /// An engine over a rustls client or server connection for the session. The rustls
+    /// configuration is shared with recent sessions of an equal configuration (see the `config`
+    /// module); the connection, server name and verification hook are the session's own.
     ///
     /// Fails with [`Error::Unsupported`] for a protocol, cipher suite or setting this backend
     /// cannot honour, [`Error::InvalidInput`] for a configuration rustls rejects (for example a
@@ -203,8 +218,10 @@ impl TlsBackend for RustlsBackend {
     /// [`Error::Certificate`] when rustls rejects the local key or certificate.
     fn new_tls_engine(&self, params: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {
         polytls::backend::refuse_unclaimed(self, &params)?;
-        let connection = crate::config::connection(self, &params)?;
-        Ok(Box::new(crate::engine::RustlsEngine::new(connection)))
+        let (connection, session) = crate::config::connection(self, &params)?;
+        Ok(Box::new(crate::engine::RustlsEngine::new(
+            connection, session,
+        )))
     }
 }
 

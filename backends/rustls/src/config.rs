@@ -1,36 +1,66 @@
 //! An [`SslConfiguration`] (with the rest of [`EngineParams`]) turned into a rustls client or
 //! server configuration and connection.
 //!
-//! Each engine gets its own configuration with an explicit aws-lc-rs [`CryptoProvider`] (never
-//! the process default), restricted to the configured cipher suites. Settings rustls cannot
-//! honour are refused with [`Error::Unsupported`]. What rustls does with the rest:
+//! Each configuration uses an explicit aws-lc-rs [`CryptoProvider`] (never the process default),
+//! restricted to the configured cipher suites. Settings rustls cannot honour are refused with
+//! [`Error::Unsupported`].
+//!
+//! # What is shared and what is per session
+//!
+//! Building a rustls configuration (parsing the local key, building trust anchors, filtering
+//! the provider) costs more than creating a connection from one, so the backend keeps the
+//! configurations it built for the [`CACHE_SIZE`] most recently used keys, a key being the
+//! [`SslConfiguration`] (compared with `Eq`), the mode (client or server) and the resolved
+//! verification mode. Sessions with an equal key share one `Arc<ClientConfig>` or
+//! `Arc<ServerConfig>`: the provider, the protocol versions, the local certificate and parsed
+//! key, the trust anchors, ALPN and option settings, and the certificate verifiers. The cache
+//! is locked only while an engine is created. An entry that verifies against the system store
+//! is used only while that store has not been reloaded (see
+//! [`RustlsBackend::system_trust_anchors`]). The cache holds copies of the configurations,
+//! private keys included, for as long as the backend lives.
+//!
+//! Per session: the rustls connection and its state, the client's server name (SNI and host
+//! check, passed to `ClientConnection::new`), and the front end's verification hook. The
+//! shared verifiers reach the hook and host name through a [`Session`] the engine installs for
+//! the current thread while rustls processes handshake records; without one they refuse the
+//! certificate (see `verify`).
+//!
+//! Session state is never shared between engines: the client's session store keeps nothing
+//! and the server's forgets what it is given, so no session is resumed (as when every engine
+//! had its own configuration). The server still issues TLS 1.3 tickets and TLS 1.2 session IDs
+//! and the client still offers TLS 1.2 tickets, unless `DisableSessionTickets` is set.
+//!
+//! What rustls does with the rest:
 //!
 //! - ALPN: the client offers its list; the server picks the first protocol of *its* list that
 //!   the client offered. When the client offered ALPN and nothing matches, rustls aborts the
 //!   handshake with a `no_application_protocol` alert (it does not proceed without ALPN).
 //! - SNI: sent when `peer_name` is a DNS name, unless `DisableServerNameIndication` is set.
-//! - `DisableSessionTickets`: the client keeps no resumption state, the server sends no TLS 1.3
-//!   tickets. (Each engine has its own configuration, so sessions are never resumed across
-//!   engines anyway.)
+//! - `DisableSessionTickets`: the client offers no resumption, the server sends no TLS 1.3
+//!   tickets.
 //! - `DisableServerCipherPreference`: the server follows the client's suite order; by default it
 //!   follows its own (rustls' `ignore_client_order`).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use polytls::{
     EngineParams, Error, Key, KeyFormat, PeerVerifyMode, ProtocolVersion, SslCipher,
     SslConfiguration, SslMode, SslOption, SslProtocol,
 };
-use rustls::client::Resumption;
+use rustls::client::{
+    ClientSessionStore, Resumption, Tls12ClientSessionValue, Tls13ClientSessionValue,
+};
 use rustls::crypto::CryptoProvider;
+use rustls::server::StoresServerSessions;
 use rustls::{
-    ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection,
+    ClientConfig, ClientConnection, Connection, NamedGroup, ServerConfig, ServerConnection,
     SupportedCipherSuite, SupportedProtocolVersion,
 };
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, TrustAnchor};
 
 use crate::backend::{trust_anchors, RustlsBackend, NAME, PROTOCOLS, VERSIONS};
-use crate::verify::{Checker, ClientVerifier, HostCheck, ServerVerifier};
+use crate::verify::{Checker, ClientVerifier, HostCheck, ServerVerifier, Session};
 
 /// The polytls cipher for a rustls suite: its IANA code point and the protocol it belongs to.
 pub(crate) fn cipher_of_suite(suite: &SupportedCipherSuite) -> SslCipher {
@@ -41,7 +71,100 @@ pub(crate) fn cipher_of_suite(suite: &SupportedCipherSuite) -> SslCipher {
     SslCipher::from_id(u16::from(suite.suite()), protocol)
 }
 
-/// Builds the rustls connection for `params`.
+/// How many built configurations a backend keeps (the most recently used ones).
+const CACHE_SIZE: usize = 16;
+
+/// A built rustls configuration, for one side.
+#[derive(Clone)]
+enum Built {
+    Client(Arc<ClientConfig>),
+    Server(Arc<ServerConfig>),
+}
+
+/// One cached configuration and what it was built from.
+struct Entry {
+    config: SslConfiguration,
+    mode: SslMode,
+    verify_mode: PeerVerifyMode,
+    /// The system trust anchors it verifies against, when it uses them: a reload of the
+    /// system store makes the entry stale.
+    system_anchors: Option<Arc<[TrustAnchor<'static>]>>,
+    built: Built,
+}
+
+impl Entry {
+    fn matches(
+        &self,
+        config: &SslConfiguration,
+        mode: SslMode,
+        verify_mode: PeerVerifyMode,
+        system_anchors: Option<&Arc<[TrustAnchor<'static>]>>,
+    ) -> bool {
+        self.mode == mode
+            && self.verify_mode == verify_mode
+            && match (&self.system_anchors, system_anchors) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
+            && self.config == *config
+    }
+}
+
+/// The rustls configurations a backend built, most recently used first, at most
+/// [`CACHE_SIZE`]. Only engine creation touches it.
+#[derive(Default)]
+pub(crate) struct ConfigCache {
+    entries: VecDeque<Entry>,
+}
+
+impl ConfigCache {
+    /// The configuration built for this key, moved to the front.
+    fn get(
+        &mut self,
+        config: &SslConfiguration,
+        mode: SslMode,
+        verify_mode: PeerVerifyMode,
+        system_anchors: Option<&Arc<[TrustAnchor<'static>]>>,
+    ) -> Option<Built> {
+        let index = self
+            .entries
+            .iter()
+            .position(|e| e.matches(config, mode, verify_mode, system_anchors))?;
+        let entry = self.entries.remove(index)?;
+        let built = entry.built.clone();
+        self.entries.push_front(entry);
+        Some(built)
+    }
+
+    /// Adds an entry at the front, replacing an equal one and dropping the least recently used
+    /// beyond [`CACHE_SIZE`].
+    fn insert(&mut self, entry: Entry) {
+        self.entries.retain(|e| {
+            !e.matches(
+                &entry.config,
+                entry.mode,
+                entry.verify_mode,
+                entry.system_anchors.as_ref(),
+            )
+        });
+        self.entries.push_front(entry);
+        self.entries.truncate(CACHE_SIZE);
+    }
+
+    /// How many configurations are cached.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// Builds the rustls connection for `params`, and the per-session state its verifiers report
+/// to (see [`RustlsEngine`](crate::engine::RustlsEngine)).
+///
+/// The rustls configuration comes from the backend's cache when a session with an equal
+/// configuration, mode and verification mode was created recently; otherwise it is built and
+/// cached. Failures are not cached.
 ///
 /// Fails with [`Error::InvalidInput`] for `UnencryptedMode` or a configuration rustls rejects,
 /// [`Error::Unsupported`] for settings this backend cannot honour, and [`Error::Key`] or
@@ -49,15 +172,76 @@ pub(crate) fn cipher_of_suite(suite: &SupportedCipherSuite) -> SslCipher {
 pub(crate) fn connection(
     backend: &RustlsBackend,
     params: &EngineParams<'_>,
-) -> Result<Connection, Error> {
+) -> Result<(Connection, Arc<Session>), Error> {
     let config = params.config;
+    let mode = params.mode;
+    if mode == SslMode::UnencryptedMode {
+        return Err(Error::InvalidInput(
+            "an engine is either a client or a server".into(),
+        ));
+    }
+    let verify_mode = params.verify_mode.resolve(mode);
+    let system_anchors = (verify_mode == PeerVerifyMode::VerifyPeer
+        && config.ca_certificates.is_none())
+    .then(|| backend.system_trust_anchors());
+
+    let cached = backend
+        .configs()
+        .get(config, mode, verify_mode, system_anchors.as_ref());
+    let built = match cached {
+        Some(built) => built,
+        None => {
+            // Built without holding the lock: two threads may build the same configuration
+            // at once, and the later one replaces the earlier in the cache.
+            let built = build(config, mode, verify_mode, system_anchors.clone())?;
+            backend.configs().insert(Entry {
+                config: config.clone(),
+                mode,
+                verify_mode,
+                system_anchors,
+                built: built.clone(),
+            });
+            built
+        }
+    };
+
+    let invalid = |e: rustls::Error| Error::InvalidInput(format!("rustls: {e}"));
+    match built {
+        Built::Client(client) => {
+            let (server_name, host) = HostCheck::for_peer_name(params.peer_name);
+            let connection = ClientConnection::new(client, server_name).map_err(invalid)?;
+            let session = Session {
+                hook: Arc::clone(&params.verifier),
+                host,
+            };
+            Ok((Connection::Client(connection), Arc::new(session)))
+        }
+        Built::Server(server) => {
+            let connection = ServerConnection::new(server).map_err(invalid)?;
+            let session = Session {
+                hook: Arc::clone(&params.verifier),
+                host: HostCheck::Skip,
+            };
+            Ok((Connection::Server(connection), Arc::new(session)))
+        }
+    }
+}
+
+/// Builds the rustls configuration for `config` on side `mode` (a client or a server) with
+/// `verify_mode` (resolved); `system_anchors` are the trust anchors when the mode is
+/// `VerifyPeer` and no CA certificates are configured.
+fn build(
+    config: &SslConfiguration,
+    mode: SslMode,
+    verify_mode: PeerVerifyMode,
+    system_anchors: Option<Arc<[TrustAnchor<'static>]>>,
+) -> Result<Built, Error> {
     let versions = versions(config.protocol)?;
     let provider = provider(config)?;
     let algorithms = provider.signature_verification_algorithms;
-    let verify_mode = params.verify_mode.resolve(params.mode);
     let checker = (verify_mode == PeerVerifyMode::VerifyPeer).then(|| Checker {
-        anchors: match &config.ca_certificates {
-            Some(list) => {
+        anchors: match (&config.ca_certificates, system_anchors) {
+            (Some(list), _) => {
                 let ders: Vec<CertificateDer<'_>> = list
                     .iter()
                     .map(|cert| CertificateDer::from(cert.to_der()))
@@ -65,66 +249,112 @@ pub(crate) fn connection(
                 let anchors: Arc<[TrustAnchor<'static>]> = trust_anchors(&ders).into();
                 anchors
             }
-            None => backend.system_trust_anchors(),
+            (None, Some(system)) => system,
+            (None, None) => Arc::from(Vec::new()),
         },
-        hook: Arc::clone(&params.verifier),
     });
     let local = local_identity(config)?;
     let invalid = |e: rustls::Error| Error::InvalidInput(format!("rustls: {e}"));
 
-    match params.mode {
-        SslMode::SslClientMode => {
-            let (server_name, host) = HostCheck::for_peer_name(params.peer_name);
-            let verifier = ServerVerifier::new(checker, host, algorithms);
-            let builder = ClientConfig::builder_with_provider(provider)
-                .with_protocol_versions(&versions)
-                .map_err(invalid)?
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(verifier));
-            let mut client = match local {
-                Some((chain, key)) => builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(identity_error)?,
-                None => builder.with_no_client_auth(),
-            };
-            client.enable_sni = !config.test_ssl_option(SslOption::DisableServerNameIndication);
-            client.alpn_protocols = config.allowed_next_protocols.clone();
-            if config.test_ssl_option(SslOption::DisableSessionTickets) {
-                client.resumption = Resumption::disabled();
-            }
-            let connection =
-                ClientConnection::new(Arc::new(client), server_name).map_err(invalid)?;
-            Ok(Connection::Client(connection))
+    if mode == SslMode::SslClientMode {
+        let verifier = ServerVerifier::new(checker, algorithms);
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&versions)
+            .map_err(invalid)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier));
+        let mut client = match local {
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain, key)
+                .map_err(identity_error)?,
+            None => builder.with_no_client_auth(),
+        };
+        client.enable_sni = !config.test_ssl_option(SslOption::DisableServerNameIndication);
+        client.alpn_protocols = config.allowed_next_protocols.clone();
+        client.resumption = if config.test_ssl_option(SslOption::DisableSessionTickets) {
+            Resumption::disabled()
+        } else {
+            Resumption::store(Arc::new(ForgetfulClientStore))
+        };
+        Ok(Built::Client(Arc::new(client)))
+    } else {
+        let Some((chain, key)) = local else {
+            return Err(Error::InvalidInput(
+                "a server needs a local certificate and a private key".into(),
+            ));
+        };
+        let verifier = ClientVerifier::new(
+            verify_mode != PeerVerifyMode::VerifyNone,
+            checker,
+            algorithms,
+        );
+        let mut server = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&versions)
+            .map_err(invalid)?
+            .with_client_cert_verifier(Arc::new(verifier))
+            .with_single_cert(chain, key)
+            .map_err(identity_error)?;
+        server.alpn_protocols = config.allowed_next_protocols.clone();
+        server.ignore_client_order =
+            !config.test_ssl_option(SslOption::DisableServerCipherPreference);
+        server.session_storage = Arc::new(ForgetfulServerStore);
+        if config.test_ssl_option(SslOption::DisableSessionTickets) {
+            server.send_tls13_tickets = 0;
         }
-        SslMode::SslServerMode => {
-            let Some((chain, key)) = local else {
-                return Err(Error::InvalidInput(
-                    "a server needs a local certificate and a private key".into(),
-                ));
-            };
-            let verifier = ClientVerifier::new(
-                verify_mode != PeerVerifyMode::VerifyNone,
-                checker,
-                algorithms,
-            );
-            let mut server = ServerConfig::builder_with_provider(provider)
-                .with_protocol_versions(&versions)
-                .map_err(invalid)?
-                .with_client_cert_verifier(Arc::new(verifier))
-                .with_single_cert(chain, key)
-                .map_err(identity_error)?;
-            server.alpn_protocols = config.allowed_next_protocols.clone();
-            server.ignore_client_order =
-                !config.test_ssl_option(SslOption::DisableServerCipherPreference);
-            if config.test_ssl_option(SslOption::DisableSessionTickets) {
-                server.send_tls13_tickets = 0;
-            }
-            let connection = ServerConnection::new(Arc::new(server)).map_err(invalid)?;
-            Ok(Connection::Server(connection))
-        }
-        SslMode::UnencryptedMode => Err(Error::InvalidInput(
-            "an engine is either a client or a server".into(),
-        )),
+        Ok(Built::Server(Arc::new(server)))
+    }
+}
+
+/// The client's session store: keeps nothing, so a shared configuration never resumes a
+/// session (or reuses a key-exchange hint) of another engine. The client still offers TLS 1.2
+/// tickets and session IDs, as it did with a store of its own per engine.
+#[derive(Debug)]
+struct ForgetfulClientStore;
+
+impl ClientSessionStore for ForgetfulClientStore {
+    fn set_kx_hint(&self, _: ServerName<'static>, _: NamedGroup) {}
+
+    fn kx_hint(&self, _: &ServerName<'_>) -> Option<NamedGroup> {
+        None
+    }
+
+    fn set_tls12_session(&self, _: ServerName<'static>, _: Tls12ClientSessionValue) {}
+
+    fn tls12_session(&self, _: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+        None
+    }
+
+    fn remove_tls12_session(&self, _: &ServerName<'_>) {}
+
+    fn insert_tls13_ticket(&self, _: ServerName<'static>, _: Tls13ClientSessionValue) {}
+
+    fn take_tls13_ticket(&self, _: &ServerName<'_>) -> Option<Tls13ClientSessionValue> {
+        None
+    }
+}
+
+/// The server's session store: accepts sessions and forgets them, so the server still issues
+/// TLS 1.3 tickets and TLS 1.2 session IDs (as it did with a store of its own per engine) but
+/// never resumes a session, in particular not one another engine sharing the configuration
+/// established (which would skip that engine's certificate verification).
+#[derive(Debug)]
+struct ForgetfulServerStore;
+
+impl StoresServerSessions for ForgetfulServerStore {
+    fn put(&self, _: Vec<u8>, _: Vec<u8>) -> bool {
+        true
+    }
+
+    fn get(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn take(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn can_cache(&self) -> bool {
+        true
     }
 }
 

@@ -6,27 +6,34 @@
 //! a fatal alert queued for the peer after a failure, and the failure repeated by every later
 //! `process`. Decrypted data stays in rustls' buffer until the caller reads it: the front end
 //! reads ciphertext only when no plaintext waits, so rustls' read-ahead limit is never hit.
-//! This module only maps names.
+//! This module only maps names, and installs the session's verification state (hook, host
+//! name) for the verifiers of the shared configuration while rustls processes handshake records.
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 
 use polytls::{AlertType, Certificate, Error, PlaintextRead, SessionInfo, SslCipher, SslProtocol};
 use rustls::Connection;
 
 use crate::config::cipher_of_suite;
+use crate::verify::{Session, SessionGuard};
 
 /// One TLS session on rustls (client or server).
 pub(crate) struct RustlsEngine {
     conn: Connection,
+    /// What this session's certificate verification reports to (the configuration, and so
+    /// the verifiers, may be shared with other sessions).
+    session: Arc<Session>,
     /// Set once close_notify was queued: nothing is encrypted after it.
     close_sent: bool,
 }
 
 impl RustlsEngine {
-    /// Wraps a fresh rustls connection.
-    pub(crate) fn new(conn: Connection) -> RustlsEngine {
+    /// Wraps a fresh rustls connection whose verifiers report to `session`.
+    pub(crate) fn new(conn: Connection, session: Arc<Session>) -> RustlsEngine {
         RustlsEngine {
             conn,
+            session,
             close_sent: false,
         }
     }
@@ -60,7 +67,14 @@ impl polytls::TlsEngine for RustlsEngine {
         self.conn.read_tls(rd)
     }
 
+    /// While the handshake runs, the session is installed for the verifiers, which rustls
+    /// calls from within `process_new_packets` (rustls verifies certificates only during the
+    /// handshake; after it, a verifier would find no session and refuse).
     fn process(&mut self) -> Result<(), Error> {
+        let _guard = self
+            .conn
+            .is_handshaking()
+            .then(|| SessionGuard::install(&self.session));
         self.conn
             .process_new_packets()
             .map(|_| ())

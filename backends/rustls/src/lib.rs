@@ -7,7 +7,8 @@
 //! - [`backend`]: the [`TlsBackend`](polytls::TlsBackend) implementation: name, versions,
 //!   claims and the engine factory.
 //! - `config`: an [`SslConfiguration`](polytls::SslConfiguration) turned into a rustls client or
-//!   server configuration.
+//!   server configuration, cached in the backend and shared by sessions with an equal
+//!   configuration (the connection, server name and verification hook stay per session).
 //! - `verify`: rustls' certificate verifier hooks, reporting webpki's findings as
 //!   [`SslError`](polytls::SslError)s to the front end's verification hook.
 //! - `engine`: the [`TlsEngine`](polytls::TlsEngine) over a buffered `rustls::Connection`.

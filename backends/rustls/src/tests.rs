@@ -785,3 +785,77 @@ fn system_roots_are_used_without_ca_certificates() {
         )],
     );
 }
+
+#[test]
+fn equal_configurations_share_the_rustls_configuration_not_the_session_state() {
+    let backend = RustlsBackend::new();
+    let ca = ca("Shared CA");
+    let (cert, key) = leaf(&["localhost"], &ca, None);
+    let server = server_config(vec![cert.clone(), ca.cert.clone()], key);
+    let client = client_config(vec![ca.cert.clone()]);
+    let new = |mode, config: &SslConfiguration, name: Option<&str>, hook: &Arc<Hook>| {
+        let hook: Arc<dyn VerificationHook> = hook.clone();
+        backend
+            .new_tls_engine(EngineParams::new(mode, config, name, hook))
+            .unwrap()
+    };
+
+    // Two sessions of each side, interleaved, with their own hooks and host names.
+    let (good_hook, bad_hook) = (Hook::new(true), Hook::new(false));
+    let mut good = Pair {
+        client: new(
+            SslMode::SslClientMode,
+            &client,
+            Some("localhost"),
+            &good_hook,
+        ),
+        server: new(SslMode::SslServerMode, &server, None, &Hook::new(false)),
+        client_error: None,
+        server_error: None,
+    };
+    let mut bad = Pair {
+        client: new(
+            SslMode::SslClientMode,
+            &client,
+            Some("other.test"),
+            &bad_hook,
+        ),
+        server: new(SslMode::SslServerMode, &server, None, &Hook::new(false)),
+        client_error: None,
+        server_error: None,
+    };
+    assert_eq!(
+        backend.configs().len(),
+        2,
+        "one client and one server configuration"
+    );
+    for _ in 0..32 {
+        let moved = [
+            transfer(&mut *good.client, &mut *good.server, &mut good.server_error),
+            transfer(&mut *bad.client, &mut *bad.server, &mut bad.server_error),
+            transfer(&mut *good.server, &mut *good.client, &mut good.client_error),
+            transfer(&mut *bad.server, &mut *bad.client, &mut bad.client_error),
+        ];
+        if !moved.contains(&true) {
+            break;
+        }
+    }
+    assert!(good.established());
+    assert!(good_hook.only_errors().is_empty());
+    assert!(matches!(bad.client_error, Some(Error::Handshake { .. })));
+    same_set(
+        &bad_hook.only_errors(),
+        &[SslError::with_certificate(
+            SslErrorKind::HostNameMismatch,
+            cert.clone(),
+        )],
+    );
+
+    // A different configuration gets its own entry; the cache stays bounded.
+    for i in 0..20 {
+        let mut other = client.clone();
+        other.allowed_next_protocols = vec![format!("p{i}").into_bytes()];
+        new(SslMode::SslClientMode, &other, None, &Hook::new(false));
+    }
+    assert_eq!(backend.configs().len(), 16);
+}

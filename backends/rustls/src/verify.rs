@@ -11,7 +11,16 @@
 //!
 //! Handshake signatures (CertificateVerify, ServerKeyExchange) are always checked with the
 //! provider's algorithms, whatever the verification mode.
+//!
+//! The verifiers belong to rustls configurations that are shared by every session with an
+//! equal configuration (see `config`), so they hold only what such sessions share: the trust
+//! anchors and the signature algorithms. What belongs to one session, the front end's
+//! [`VerificationHook`] and the client's host name, is a [`Session`] that the engine installs
+//! for the current thread with [`SessionGuard`] while rustls processes handshake records;
+//! rustls calls the verifiers synchronously from there. A verifier that finds no session
+//! installed refuses the certificate (fail closed).
 
+use std::cell::Cell;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -64,12 +73,68 @@ impl HostCheck {
     }
 }
 
+/// What one session's verification needs beyond its (shared) configuration.
+pub(crate) struct Session {
+    /// The front end's decision.
+    pub(crate) hook: Arc<dyn VerificationHook>,
+    /// The client's host check (`Skip` on a server).
+    pub(crate) host: HostCheck,
+}
+
+thread_local! {
+    /// The session whose records rustls is processing on this thread, if any.
+    static CURRENT: Cell<Option<Arc<Session>>> = const { Cell::new(None) };
+}
+
+/// Installs a session as the current thread's for as long as it lives; dropping it (also
+/// during unwinding) restores the session that was installed before, so nested engines (a hook
+/// that drives another session) are handled.
+pub(crate) struct SessionGuard {
+    previous: Option<Arc<Session>>,
+}
+
+impl SessionGuard {
+    /// Makes `session` the current thread's session until the guard is dropped.
+    pub(crate) fn install(session: &Arc<Session>) -> SessionGuard {
+        let previous = CURRENT
+            .try_with(|current| current.replace(Some(Arc::clone(session))))
+            .ok()
+            .flatten();
+        SessionGuard { previous }
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        // Fails only while the thread's locals are being destroyed; nothing to restore then.
+        let _ = CURRENT.try_with(|current| current.set(previous));
+    }
+}
+
+/// The session installed on this thread, if any.
+fn current_session() -> Option<Arc<Session>> {
+    CURRENT
+        .try_with(|current| {
+            let session = current.take();
+            let copy = session.clone();
+            current.set(session);
+            copy
+        })
+        .ok()
+        .flatten()
+}
+
+/// The error for a verifier called outside an engine's processing: no hook to ask, so the
+/// certificate is refused.
+fn no_session() -> rustls::Error {
+    rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure)
+}
+
 /// The state shared by both verifiers when the mode is `VerifyPeer`.
 pub(crate) struct Checker {
     /// The trust anchors: the configured CA certificates, or the system's.
     pub(crate) anchors: Arc<[TrustAnchor<'static>]>,
-    /// The front end's decision.
-    pub(crate) hook: Arc<dyn VerificationHook>,
 }
 
 /// One certificate the peer sent, as polytls and the checks need it.
@@ -145,8 +210,10 @@ impl Checker {
     /// Checks the peer's chain (and, on the client, its name), reports the problems to the hook
     /// exactly once, and returns its decision: `Ok` to continue, or the rustls error whose alert
     /// matches the first problem.
+    #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
+        hook: &dyn VerificationHook,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         usage: KeyUsage,
@@ -194,7 +261,7 @@ impl Checker {
         }
         let first = unique.first().map(SslError::kind);
         let chain: Vec<Certificate> = peer.iter().filter_map(|p| p.certificate.clone()).collect();
-        if self.hook.decide(&chain, unique) {
+        if hook.decide(&chain, unique) {
             Ok(())
         } else {
             Err(rustls::Error::InvalidCertificate(certificate_error(first)))
@@ -395,25 +462,23 @@ fn check_signature(
 /// The client's verifier of the server certificate.
 ///
 /// With a [`Checker`] (mode `VerifyPeer`) it verifies the chain for server authentication and
-/// the host name, and asks the hook. Without one (`VerifyNone`, `QueryPeer`) it accepts any
-/// certificate and never calls the hook.
+/// the current session's host name, and asks the session's hook. Without one (`VerifyNone`,
+/// `QueryPeer`) it accepts any certificate and never calls the hook. Either way it refuses the
+/// certificate when no session is installed.
 pub(crate) struct ServerVerifier {
     checker: Option<Checker>,
-    host: HostCheck,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl ServerVerifier {
-    /// A verifier that uses `checker` (or accepts anything without one), checks the name
-    /// against `host`, and checks handshake signatures with `algorithms`.
+    /// A verifier that uses `checker` (or accepts anything without one) and checks handshake
+    /// signatures with `algorithms`.
     pub(crate) fn new(
         checker: Option<Checker>,
-        host: HostCheck,
         algorithms: WebPkiSupportedAlgorithms,
     ) -> ServerVerifier {
         ServerVerifier {
             checker,
-            host,
             algorithms,
         }
     }
@@ -436,12 +501,14 @@ impl ServerCertVerifier for ServerVerifier {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let session = current_session().ok_or_else(no_session)?;
         if let Some(checker) = &self.checker {
             checker.check(
+                &*session.hook,
                 end_entity,
                 intermediates,
                 KeyUsage::server_auth(),
-                &self.host,
+                &session.host,
                 &self.algorithms,
                 now,
             )?;
@@ -476,8 +543,9 @@ impl ServerCertVerifier for ServerVerifier {
 ///
 /// It asks for a certificate unless the mode is `VerifyNone`, and never requires one (the front
 /// end reports a missing certificate). With a [`Checker`] (mode `VerifyPeer`) it verifies a
-/// certificate the client sends for client authentication and asks the hook; without one
-/// (`QueryPeer`) it accepts any certificate.
+/// certificate the client sends for client authentication and asks the current session's hook;
+/// without one (`QueryPeer`) it accepts any certificate. Either way it refuses the certificate
+/// when no session is installed.
 pub(crate) struct ClientVerifier {
     offer: bool,
     checker: Option<Checker>,
@@ -528,8 +596,10 @@ impl ClientCertVerifier for ClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
+        let session = current_session().ok_or_else(no_session)?;
         if let Some(checker) = &self.checker {
             checker.check(
+                &*session.hook,
                 end_entity,
                 intermediates,
                 KeyUsage::client_auth(),
@@ -561,5 +631,84 @@ impl ClientCertVerifier for ClientVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Always(bool);
+
+    impl VerificationHook for Always {
+        fn decide(&self, _: &[Certificate], _: Vec<SslError>) -> bool {
+            self.0
+        }
+    }
+
+    fn session(accept: bool) -> Arc<Session> {
+        Arc::new(Session {
+            hook: Arc::new(Always(accept)),
+            host: HostCheck::Skip,
+        })
+    }
+
+    #[test]
+    fn guards_nest_and_restore_on_unwind() {
+        assert!(current_session().is_none());
+        let a = session(true);
+        let b = session(false);
+        {
+            let _a = SessionGuard::install(&a);
+            assert!(Arc::ptr_eq(&current_session().unwrap(), &a));
+            {
+                let _b = SessionGuard::install(&b);
+                assert!(Arc::ptr_eq(&current_session().unwrap(), &b));
+            }
+            assert!(Arc::ptr_eq(&current_session().unwrap(), &a));
+            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _b = SessionGuard::install(&b);
+                panic!("unwind");
+            }));
+            assert!(unwound.is_err());
+            assert!(Arc::ptr_eq(&current_session().unwrap(), &a));
+        }
+        assert!(current_session().is_none());
+    }
+
+    #[test]
+    fn verifiers_refuse_without_a_session() {
+        let algorithms =
+            rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+        let cert = CertificateDer::from(vec![0x30, 0x00]);
+        let name = ServerName::try_from("localhost").unwrap();
+        let now = UnixTime::now();
+        for checker in [
+            None,
+            Some(Checker {
+                anchors: Arc::from(Vec::new()),
+            }),
+        ] {
+            let verify = checker.is_some();
+            let server = ServerVerifier::new(checker, algorithms);
+            assert!(matches!(
+                server.verify_server_cert(&cert, &[], &name, &[], now),
+                Err(rustls::Error::InvalidCertificate(
+                    CertificateError::ApplicationVerificationFailure
+                ))
+            ));
+            let checker = verify.then(|| Checker {
+                anchors: Arc::from(Vec::new()),
+            });
+            let client = ClientVerifier::new(true, checker, algorithms);
+            assert!(client.verify_client_cert(&cert, &[], now).is_err());
+        }
+        // With a session installed and no check, anything is accepted.
+        let accepting = session(false);
+        let _guard = SessionGuard::install(&accepting);
+        let server = ServerVerifier::new(None, algorithms);
+        assert!(server
+            .verify_server_cert(&cert, &[], &name, &[], now)
+            .is_ok());
     }
 }
