@@ -53,11 +53,30 @@ struct Pipe {
     /// Ciphertext to send: `outgoing[out_start..]` is not yet written to the transport.
     outgoing: Vec<u8>,
     out_start: usize,
+    /// Set when the handshake ends: each buffer is freed once, the next time it is empty, so an
+    /// idle session holds no transport buffers (they come back with the first record).
+    release_incoming: bool,
+    release_outgoing: bool,
 }
 
 impl Pipe {
     /// Reads once from `rd` into the incoming buffer, making room first.
     fn fill(&mut self, rd: &mut dyn io::Read) -> io::Result<usize> {
+        if self.incoming.capacity() == 0 {
+            // A released (idle) buffer is allocated again only when data actually arrives, so
+            // polling an idle session allocates nothing.
+            let mut first = [0u8; 2048];
+            let n = rd.read(&mut first)?;
+            if n == 0 {
+                self.eof = true;
+            } else {
+                let n = min(n, first.len());
+                self.incoming = first[..n].to_vec();
+                self.in_start = 0;
+                self.in_end = n;
+            }
+            return Ok(n);
+        }
         if self.in_start == self.in_end {
             self.in_start = 0;
             self.in_end = 0;
@@ -81,6 +100,23 @@ impl Pipe {
         Ok(n)
     }
 
+    /// Frees each buffer now if it is empty, or else as soon as it empties (once).
+    fn release_when_empty(&mut self) {
+        if self.in_start == self.in_end {
+            self.incoming = Vec::new();
+            self.in_start = 0;
+            self.in_end = 0;
+        } else {
+            self.release_incoming = true;
+        }
+        if self.pending() == 0 {
+            self.outgoing = Vec::new();
+            self.out_start = 0;
+        } else {
+            self.release_outgoing = true;
+        }
+    }
+
     /// Ciphertext waiting to be written to the transport.
     fn pending(&self) -> usize {
         self.outgoing.len() - self.out_start
@@ -95,6 +131,9 @@ impl Pipe {
         let n = min(wr.write(pending)?, pending.len());
         self.out_start += n;
         if self.out_start == self.outgoing.len() {
+            if std::mem::take(&mut self.release_outgoing) {
+                self.outgoing = Vec::new();
+            }
             self.outgoing.clear();
             self.out_start = 0;
         } else if self.out_start >= OUTGOING_COMPACT {
@@ -118,6 +157,11 @@ impl io::Read for Pipe {
         let n = min(available, buf.len());
         buf[..n].copy_from_slice(&self.incoming[self.in_start..self.in_start + n]);
         self.in_start += n;
+        if self.in_start == self.in_end && std::mem::take(&mut self.release_incoming) {
+            self.incoming = Vec::new();
+            self.in_start = 0;
+            self.in_end = 0;
+        }
         Ok(n)
     }
 }
@@ -347,6 +391,7 @@ impl TlsEngine for OpenSslEngine {
                 };
             }
             self.handshaking = false;
+            self.stream.get_mut().release_when_empty();
         }
         self.pump()
     }
