@@ -229,6 +229,20 @@ pub fn sockets(client_backend: &str, server_backend: &str) -> Result<(Socket, So
     Ok((client, server))
 }
 
+/// Starts the client handshake of `socket` (it finishes on the first read or flush).
+pub fn start_client<S: Read + Write>(socket: &mut SslSocket<S>) -> Result<(), String> {
+    socket
+        .start_client_encryption()
+        .map_err(|e| format!("client start: {e}"))
+}
+
+/// Starts the server handshake of `socket` (it finishes on the first read or flush).
+pub fn start_server<S: Read + Write>(socket: &mut SslSocket<S>) -> Result<(), String> {
+    socket
+        .start_server_encryption()
+        .map_err(|e| format!("server start: {e}"))
+}
+
 /// Runs `server` on its own thread and `client` here, and combines their outcomes.
 pub fn run_both(
     client: impl FnOnce() -> Result<(), String>,

@@ -11,7 +11,7 @@ use polytls::{Error, SslMode, SupportedFeature};
 use crate::case::{Case, Needs};
 use crate::harness::{
     check, client_config, memory_pair, receive, run_both, send, server_config, sockets,
-    would_block, MemoryStream, Socket,
+    start_client, start_server, would_block, MemoryStream, Socket,
 };
 use crate::pki::Pki;
 
@@ -168,12 +168,8 @@ fn non_blocking_in_one_thread(c: &str, s: &str) -> Result<(), String> {
             Err(e) => Err(e.to_string()),
         }
     };
-    client
-        .start_client_encryption()
-        .map_err(|e| e.to_string())?;
-    server
-        .start_server_encryption()
-        .map_err(|e| e.to_string())?;
+    start_client(&mut client)?;
+    start_server(&mut server)?;
     let mut rounds = 0;
     while !(step(client.handshake())? & step(server.handshake())?) {
         rounds += 1;
@@ -239,9 +235,7 @@ pub(super) fn cases() -> Vec<Case> {
                     check(client.mode() == SslMode::UnencryptedMode, || {
                         "mode changed early".into()
                     })?;
-                    client
-                        .start_client_encryption()
-                        .map_err(|e| e.to_string())?;
+                    start_client(&mut client)?;
                     send(&mut client, b"secret")?;
                     check(receive(&mut client, 6)? == b"terces", || {
                         "bad encrypted reply".into()
@@ -253,9 +247,7 @@ pub(super) fn cases() -> Vec<Case> {
                         "bad plaintext request".into()
                     })?;
                     send(&mut server, b"GO\r\n")?;
-                    server
-                        .start_server_encryption()
-                        .map_err(|e| e.to_string())?;
+                    start_server(&mut server)?;
                     let mut got = receive(&mut server, 6)?;
                     got.reverse();
                     send(&mut server, &got)
@@ -270,17 +262,13 @@ pub(super) fn cases() -> Vec<Case> {
                 let (mut client, mut server) = sockets(c, s)?;
                 run_both(
                     move || {
-                        client
-                            .start_client_encryption()
-                            .map_err(|e| e.to_string())?;
+                        start_client(&mut client)?;
                         send_bulk(&mut client)?;
                         receive_bulk(&mut client)?;
                         expect_clean_end(&mut client)
                     },
                     move || {
-                        server
-                            .start_server_encryption()
-                            .map_err(|e| e.to_string())?;
+                        start_server(&mut server)?;
                         receive_bulk(&mut server)?;
                         send_bulk(&mut server)?;
                         server.close().map_err(|e| e.to_string())
@@ -296,9 +284,7 @@ pub(super) fn cases() -> Vec<Case> {
                 let (mut client, mut server) = sockets(c, s)?;
                 run_both(
                     move || {
-                        client
-                            .start_client_encryption()
-                            .map_err(|e| e.to_string())?;
+                        start_client(&mut client)?;
                         client
                             .write_all(b"early client data")
                             .map_err(|e| e.to_string())?;
@@ -310,9 +296,7 @@ pub(super) fn cases() -> Vec<Case> {
                         })
                     },
                     move || {
-                        server
-                            .start_server_encryption()
-                            .map_err(|e| e.to_string())?;
+                        start_server(&mut server)?;
                         server
                             .write_all(b"early server data")
                             .map_err(|e| e.to_string())?;
@@ -332,9 +316,7 @@ pub(super) fn cases() -> Vec<Case> {
                 let (mut client, mut server) = sockets(c, s)?;
                 run_both(
                     move || {
-                        client
-                            .start_client_encryption()
-                            .map_err(|e| e.to_string())?;
+                        start_client(&mut client)?;
                         send(&mut client, b"bye")?;
                         client.close().map_err(|e| e.to_string())?;
                         check(client.write(b"x").is_err(), || {
@@ -343,9 +325,7 @@ pub(super) fn cases() -> Vec<Case> {
                         expect_clean_end(&mut client)
                     },
                     move || {
-                        server
-                            .start_server_encryption()
-                            .map_err(|e| e.to_string())?;
+                        start_server(&mut server)?;
                         check(receive(&mut server, 3)? == b"bye", || "bad data".into())?;
                         expect_clean_end(&mut server)?;
                         server.close().map_err(|e| e.to_string())
@@ -361,17 +341,13 @@ pub(super) fn cases() -> Vec<Case> {
                 let (mut client, mut server) = sockets(c, s)?;
                 run_both(
                     move || {
-                        client
-                            .start_client_encryption()
-                            .map_err(|e| e.to_string())?;
+                        start_client(&mut client)?;
                         check(receive(&mut client, 3)? == b"bye", || "bad data".into())?;
                         expect_clean_end(&mut client)?;
                         client.close().map_err(|e| e.to_string())
                     },
                     move || {
-                        server
-                            .start_server_encryption()
-                            .map_err(|e| e.to_string())?;
+                        start_server(&mut server)?;
                         send(&mut server, b"bye")?;
                         server.close().map_err(|e| e.to_string())?;
                         expect_clean_end(&mut server)
@@ -387,9 +363,7 @@ pub(super) fn cases() -> Vec<Case> {
                 let (mut client, mut server) = sockets(c, s)?;
                 run_both(
                     move || {
-                        client
-                            .start_client_encryption()
-                            .map_err(|e| e.to_string())?;
+                        start_client(&mut client)?;
                         check(receive(&mut client, 7)? == b"partial", || "bad data".into())?;
                         let mut buf = [0u8; 16];
                         match client.read(&mut buf) {
@@ -404,9 +378,7 @@ pub(super) fn cases() -> Vec<Case> {
                         }
                     },
                     move || {
-                        server
-                            .start_server_encryption()
-                            .map_err(|e| e.to_string())?;
+                        start_server(&mut server)?;
                         send(&mut server, b"partial")?;
                         // Cut the connection without close_notify.
                         server

@@ -9,7 +9,8 @@ use polytls::{Error, SslSocket};
 
 use crate::case::{Case, Needs};
 use crate::harness::{
-    check, client_config, run_both, server_config, sockets, tcp_pair, IO_TIMEOUT,
+    check, client_config, run_both, server_config, sockets, start_client, start_server, tcp_pair,
+    IO_TIMEOUT,
 };
 use crate::pki::Pki;
 
@@ -113,9 +114,7 @@ pub(super) fn cases() -> Vec<Case> {
             let mut socket = SslSocket::with_backend(stream, b).map_err(|e| e.to_string())?;
             socket.set_ssl_configuration(client_config());
             socket.set_peer_verify_name("localhost");
-            socket
-                .start_client_encryption()
-                .map_err(|e| e.to_string())?;
+            start_client(&mut socket)?;
             let started = Instant::now();
             let result = socket.wait_for_encrypted(Some(Duration::from_millis(300)));
             check(matches!(result, Err(Error::Timeout)), || {
@@ -133,9 +132,7 @@ pub(super) fn cases() -> Vec<Case> {
                 let (mut client, mut server) = sockets(c, s)?;
                 run_both(
                     move || {
-                        client
-                            .start_client_encryption()
-                            .map_err(|e| e.to_string())?;
+                        start_client(&mut client)?;
                         client.handshake().map_err(|e| e.to_string())?;
                         let mut buf = [0u8; 64];
                         match client.read(&mut buf) {
@@ -144,9 +141,7 @@ pub(super) fn cases() -> Vec<Case> {
                         }
                     },
                     move || {
-                        server
-                            .start_server_encryption()
-                            .map_err(|e| e.to_string())?;
+                        start_server(&mut server)?;
                         server.handshake().map_err(|e| e.to_string())?;
                         // An application-data record of the right framing and nonsense content.
                         let mut record = vec![0x17, 0x03, 0x03, 0x00, 0x40];
