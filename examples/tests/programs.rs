@@ -3,8 +3,8 @@
 //! `POLYTLS_BACKEND`.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 struct TempDir(PathBuf);
 
@@ -23,36 +23,46 @@ impl Drop for TempDir {
     }
 }
 
-#[test]
-fn echo_server_and_client_on_every_pair_of_backends() {
-    let dir = TempDir::new("echo");
+/// A self-signed certificate for `localhost` and its key, written as `cert.pem` and `key.pem`
+/// into `dir`.
+fn self_signed_files(dir: &TempDir) -> (PathBuf, PathBuf) {
     let key = rcgen::KeyPair::generate().unwrap();
-    let ca = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
         .unwrap()
         .self_signed(&key)
         .unwrap();
     let cert_path = dir.0.join("cert.pem");
     let key_path = dir.0.join("key.pem");
-    std::fs::write(&cert_path, ca.pem()).unwrap();
+    std::fs::write(&cert_path, cert.pem()).unwrap();
     std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}
+
+/// Starts `echo_server --once` with `extra` arguments; returns it and the port it listens on.
+fn start_echo_server(cert: &Path, key: &Path, extra: &[&str]) -> (Child, String) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_echo_server"))
+        .args([cert.to_str().unwrap(), key.to_str().unwrap(), "0", "--once"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    let port = ready.trim().rsplit(':').next().unwrap().to_owned();
+    (server, port)
+}
+
+#[test]
+fn echo_server_and_client_on_every_pair_of_backends() {
+    let dir = TempDir::new("echo");
+    let (cert_path, key_path) = self_signed_files(&dir);
     for server_backend in ["openssl", "rustls"] {
         for client_backend in ["openssl", "rustls"] {
-            let mut server = Command::new(env!("CARGO_BIN_EXE_echo_server"))
-                .args([
-                    cert_path.to_str().unwrap(),
-                    key_path.to_str().unwrap(),
-                    "0",
-                    "--once",
-                ])
-                .args(["--backend", server_backend])
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut ready = String::new();
-            BufReader::new(server.stdout.take().unwrap())
-                .read_line(&mut ready)
-                .unwrap();
-            let port = ready.trim().rsplit(':').next().unwrap().to_owned();
+            let (mut server, port) =
+                start_echo_server(&cert_path, &key_path, &["--backend", server_backend]);
             let client = Command::new(env!("CARGO_BIN_EXE_client"))
                 .args(["localhost", &port, "--backend", client_backend])
                 .args([
@@ -78,31 +88,8 @@ fn echo_server_and_client_on_every_pair_of_backends() {
 #[test]
 fn client_refuses_an_untrusted_server() {
     let dir = TempDir::new("untrusted");
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    let cert_path = dir.0.join("cert.pem");
-    let key_path = dir.0.join("key.pem");
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_echo_server"))
-        .args([
-            cert_path.to_str().unwrap(),
-            key_path.to_str().unwrap(),
-            "0",
-            "--once",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut ready = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    let port = ready.trim().rsplit(':').next().unwrap().to_owned();
+    let (cert_path, key_path) = self_signed_files(&dir);
+    let (mut server, port) = start_echo_server(&cert_path, &key_path, &[]);
     // No --ca: the system trust store does not know this self-signed certificate.
     let client = Command::new(env!("CARGO_BIN_EXE_client"))
         .args(["localhost", &port])

@@ -97,10 +97,6 @@ fn against_s_server(
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let (_peer, port) = s_server(&dir, version, &extra)?;
     let stream = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(IO_TIMEOUT))
-        .map_err(|e| e.to_string())?;
-    let mut socket = SslSocket::with_backend(stream, backend).map_err(|e| e.to_string())?;
     let mut config = SslConfiguration {
         protocol: version.exact(),
         ..client_config()
@@ -108,26 +104,49 @@ fn against_s_server(
     if client_cert {
         config = with_identity(config, &pki.client);
     }
+    exchange_as_client(
+        backend,
+        stream,
+        config,
+        b"hello polytls\n",
+        b"sltylop olleh\n",
+        "s_server",
+    )
+}
+
+/// Runs a client over `stream` with `config` (verifying `localhost`), sends `send`, expects
+/// `reply` back, checks the session uses `config.protocol`, and closes cleanly.
+fn exchange_as_client(
+    backend: &str,
+    stream: std::net::TcpStream,
+    config: SslConfiguration,
+    send: &[u8],
+    reply: &[u8],
+    peer: &str,
+) -> Result<(), String> {
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let protocol = config.protocol;
+    let mut socket = SslSocket::with_backend(stream, backend).map_err(|e| e.to_string())?;
     socket.set_ssl_configuration(config);
     socket.set_peer_verify_name("localhost");
     socket
         .start_client_encryption()
         .map_err(|e| e.to_string())?;
-    socket
-        .write_all(b"hello polytls\n")
-        .map_err(|e| format!("write: {e}"))?;
+    socket.write_all(send).map_err(|e| format!("write: {e}"))?;
     socket
         .flush()
-        .map_err(|e| format!("handshake with s_server: {e}"))?;
-    check(socket.session_protocol() == version.exact(), || {
+        .map_err(|e| format!("handshake with {peer}: {e}"))?;
+    check(socket.session_protocol() == protocol, || {
         format!("negotiated {}", socket.session_protocol())
     })?;
-    let mut reply = [0u8; 14];
+    let mut got = vec![0u8; reply.len()];
     socket
-        .read_exact(&mut reply)
+        .read_exact(&mut got)
         .map_err(|e| format!("read: {e}"))?;
-    check(&reply == b"sltylop olleh\n", || {
-        format!("s_server replied {:?}", String::from_utf8_lossy(&reply))
+    check(got == reply, || {
+        format!("{peer} replied {:?}", String::from_utf8_lossy(&got))
     })?;
     socket.close().map_err(|e| e.to_string())
 }
@@ -262,35 +281,18 @@ fn against_gnutls_serv(backend: &str, version: ProtocolVersion) -> Result<(), St
             Err(e) => return Err(format!("gnutls-serv did not start listening: {e}")),
         }
     };
-    stream
-        .set_read_timeout(Some(IO_TIMEOUT))
-        .map_err(|e| e.to_string())?;
-    let mut socket = SslSocket::with_backend(stream, backend).map_err(|e| e.to_string())?;
-    socket.set_ssl_configuration(SslConfiguration {
+    let config = SslConfiguration {
         protocol: version.exact(),
         ..client_config()
-    });
-    socket.set_peer_verify_name("localhost");
-    socket
-        .start_client_encryption()
-        .map_err(|e| e.to_string())?;
-    socket
-        .write_all(b"hello gnutls\n")
-        .map_err(|e| format!("write: {e}"))?;
-    socket
-        .flush()
-        .map_err(|e| format!("handshake with gnutls-serv: {e}"))?;
-    check(socket.session_protocol() == version.exact(), || {
-        format!("negotiated {}", socket.session_protocol())
-    })?;
-    let mut reply = [0u8; 13];
-    socket
-        .read_exact(&mut reply)
-        .map_err(|e| format!("read: {e}"))?;
-    check(&reply == b"hello gnutls\n", || {
-        format!("gnutls-serv echoed {:?}", String::from_utf8_lossy(&reply))
-    })?;
-    socket.close().map_err(|e| e.to_string())
+    };
+    exchange_as_client(
+        backend,
+        stream,
+        config,
+        b"hello gnutls\n",
+        b"hello gnutls\n",
+        "gnutls-serv",
+    )
 }
 
 fn against_gnutls_cli(backend: &str, version: ProtocolVersion) -> Result<(), String> {
