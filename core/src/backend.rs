@@ -12,9 +12,12 @@
 use std::io;
 use std::sync::Arc;
 
+use zeroize::Zeroizing;
+
+use crate::certificate::{CertificateInfo, Pkcs12};
 use crate::{
-    Certificate, Error, ImplementedClass, PeerVerifyMode, SslCipher, SslConfiguration, SslError,
-    SslMode, SslProtocol, SupportedFeature,
+    Certificate, EncodingFormat, Error, ImplementedClass, Key, KeyType, PeerVerifyMode, SslCipher,
+    SslConfiguration, SslError, SslMode, SslProtocol, SupportedFeature,
 };
 
 /// A TLS library as polytls sees it: what it can do, and factories for its objects.
@@ -62,6 +65,77 @@ pub trait TlsBackend: Send + Sync + 'static {
     ///
     /// Fails with [`Error::Io`] when the store cannot be read.
     fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error>;
+
+    /// Verifies a certificate chain outside a handshake, as a TLS client verifies a server's
+    /// chain (Qt's `QSslCertificate::verify`): every problem is reported, each naming the
+    /// certificate it concerns, in the order and kinds the handshake would report them. An
+    /// empty list means the chain is trusted (and matches the host name, when one is given).
+    /// Backends that claim [`SupportedFeature::CertificateVerification`] implement it.
+    ///
+    /// Fails with [`Error::InvalidInput`] for an empty chain, [`Error::Certificate`] when the
+    /// library cannot read a certificate, and [`Error::Unsupported`] (the default) when the
+    /// backend cannot verify chains.
+    fn verify_chain(&self, request: &ChainVerification<'_>) -> Result<Vec<SslError>, Error> {
+        let _ = request;
+        Err(Error::unsupported(
+            self.name(),
+            "certificate chain verification",
+        ))
+    }
+
+    /// The Certificate class: reads a DER certificate with the library's own parser.
+    ///
+    /// Fails with [`Error::Certificate`] when the library rejects the input, and with
+    /// [`Error::Unsupported`] (the default) when the backend has no certificate parser.
+    fn certificate_info(&self, der: &[u8]) -> Result<CertificateInfo, Error> {
+        let _ = der;
+        Err(Error::unsupported(self.name(), "the Certificate class"))
+    }
+
+    /// The Certificate class: reads a PKCS#12 file protected by `passphrase`.
+    ///
+    /// Fails with [`Error::WrongPassphrase`] when the passphrase does not open it,
+    /// [`Error::Certificate`] when the data is not a PKCS#12 file with a key and a
+    /// certificate, and [`Error::Unsupported`] (the default) when the backend cannot read it.
+    fn import_pkcs12(&self, data: &[u8], passphrase: &[u8]) -> Result<Pkcs12, Error> {
+        let _ = (data, passphrase);
+        Err(Error::unsupported(self.name(), "PKCS#12 import"))
+    }
+
+    /// The Key class: reads a key with the library's own parser, decrypting it with
+    /// `passphrase` when it is encrypted. The result holds the DER layout the input had
+    /// (an encrypted PKCS#8 key comes back as plain PKCS#8, a legacy encrypted PEM key in its
+    /// traditional layout).
+    ///
+    /// Fails with [`Error::Key`] on malformed input, [`Error::PassphraseRequired`] or
+    /// [`Error::WrongPassphrase`] for an encrypted key, and [`Error::Unsupported`] (the
+    /// default) when the backend has no key parser.
+    fn read_key(
+        &self,
+        data: &[u8],
+        format: EncodingFormat,
+        key_type: KeyType,
+        passphrase: Option<&[u8]>,
+    ) -> Result<Key, Error> {
+        let _ = (data, format, key_type, passphrase);
+        Err(Error::unsupported(self.name(), "the Key class"))
+    }
+
+    /// The Key class: writes a key with the library's own encoder, in `format`, encrypted
+    /// (as PKCS#8) when a passphrase is given.
+    ///
+    /// Fails with [`Error::Key`] when the library rejects the key, [`Error::InvalidInput`]
+    /// when encryption is asked for a public key or DER, and [`Error::Unsupported`] (the
+    /// default) when the backend has no key encoder.
+    fn write_key(
+        &self,
+        key: &Key,
+        format: EncodingFormat,
+        passphrase: Option<&[u8]>,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let _ = (key, format, passphrase);
+        Err(Error::unsupported(self.name(), "the Key class"))
+    }
 
     /// Creates the engine for one TLS session.
     ///
@@ -119,6 +193,46 @@ pub fn refuse_unclaimed<B: TlsBackend + ?Sized>(
     match refused {
         Some(what) => Err(Error::unsupported(backend.name(), what)),
         None => Ok(()),
+    }
+}
+
+/// A chain to verify outside a handshake: the arguments of
+/// [`TlsBackend::verify_chain`].
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct ChainVerification<'a> {
+    /// The chain, leaf first, then the certificates that may help to reach a trust anchor (in
+    /// any order; extra ones are ignored).
+    pub chain: &'a [Certificate],
+    /// The name the leaf must be valid for (a DNS name or an IP literal); `None` skips the
+    /// host check.
+    pub host_name: Option<&'a str>,
+    /// The trust anchors; `None` means the system's, as the backend finds them.
+    pub ca_certificates: Option<&'a [Certificate]>,
+    /// The most CA certificates allowed between the leaf and its trust anchor; 0 means no
+    /// limit (see [`SslConfiguration::peer_verify_depth`]).
+    pub depth: u32,
+}
+
+impl<'a> ChainVerification<'a> {
+    /// A request to verify `chain` against `ca_certificates` (the system's for `None`) and,
+    /// when given, `host_name`, with no depth limit.
+    pub fn new(
+        chain: &'a [Certificate],
+        host_name: Option<&'a str>,
+        ca_certificates: Option<&'a [Certificate]>,
+    ) -> ChainVerification<'a> {
+        ChainVerification {
+            chain,
+            host_name,
+            ca_certificates,
+            depth: 0,
+        }
+    }
+
+    /// The same request with a depth limit (0: none).
+    pub fn with_depth(self, depth: u32) -> ChainVerification<'a> {
+        ChainVerification { depth, ..self }
     }
 }
 

@@ -45,7 +45,10 @@ pub struct SslConfiguration {
     pub protocol: SslProtocol,
     /// Whether to request and verify the peer's certificate.
     pub peer_verify_mode: PeerVerifyMode,
-    /// The longest peer chain to accept, in certificates; 0 means no limit.
+    /// The most CA certificates allowed between the peer's certificate and its trust anchor
+    /// (OpenSSL's verify depth, which Qt passes on unchanged); 0 means no limit. A longer chain
+    /// is reported as [`SslErrorKind::PathLengthExceeded`](crate::SslErrorKind) naming the
+    /// first certificate beyond the limit.
     pub peer_verify_depth: u32,
     /// This side's certificate followed by its intermediates (leaf first).
     pub local_certificate_chain: Vec<Certificate>,

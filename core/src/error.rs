@@ -31,6 +31,12 @@ pub enum Error {
     /// A key could not be parsed or used.
     #[error("key: {0}")]
     Key(String),
+    /// The key (or PKCS#12 file) is encrypted and no passphrase was given.
+    #[error("the key is encrypted: a passphrase is needed")]
+    PassphraseRequired,
+    /// The passphrase given does not decrypt the key (or PKCS#12 file).
+    #[error("the passphrase does not decrypt the key")]
+    WrongPassphrase,
     /// The handshake was refused because of verification errors nobody ignored.
     #[error("peer verification failed: {}", list(.0))]
     Verification(Vec<SslError>),

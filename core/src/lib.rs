@@ -49,12 +49,13 @@ mod verification;
 
 pub use alert::{AlertLevel, AlertType};
 pub use backend::{
-    EngineParams, PlaintextRead, SessionInfo, TlsBackend, TlsEngine, VerificationHook,
+    ChainVerification, EngineParams, PlaintextRead, SessionInfo, TlsBackend, TlsEngine,
+    VerificationHook,
 };
 pub use capability::{ImplementedClass, SupportedFeature};
 pub use certificate::{
-    AlternativeName, Certificate, CertificateExtension, DigestAlgorithm, EncodingFormat,
-    ExtensionValue, PatternSyntax, SubjectInfo,
+    AlternativeName, Certificate, CertificateExtension, CertificateInfo, DigestAlgorithm,
+    EncodingFormat, ExtensionValue, PatternSyntax, Pkcs12, SubjectInfo,
 };
 pub use cipher::SslCipher;
 pub use configuration::{SslConfiguration, SslOption};
@@ -153,4 +154,25 @@ pub fn tls_library_build_version_number(backend: Option<&str>) -> u64 {
 /// name.
 pub fn tls_library_build_version_string(backend: Option<&str>) -> String {
     with_backend(backend, |b| b.build_version_string())
+}
+
+/// The trust anchors of the system as `backend` (or the active backend) finds them: what a
+/// configuration whose `ca_certificates` is `None` trusts. Backends load them on first use.
+///
+/// Fails with [`Error::UnknownBackend`] / [`Error::NoBackend`] when there is no such backend,
+/// and with [`Error::Io`] when the store cannot be read.
+pub fn system_ca_certificates(backend: Option<&str>) -> Result<Vec<Certificate>, Error> {
+    Registry::global()
+        .backend(backend)?
+        .system_ca_certificates()
+}
+
+/// Reads a DER certificate with `backend`'s own parser (the active backend for `None`): the
+/// backend's Certificate class. Compare with [`Certificate::info`], polytls' own reading.
+///
+/// Fails with [`Error::Certificate`] when the backend rejects the input, [`Error::Unsupported`]
+/// when it does not implement the Certificate class, and [`Error::UnknownBackend`] /
+/// [`Error::NoBackend`] when there is no such backend.
+pub fn certificate_info(der: &[u8], backend: Option<&str>) -> Result<CertificateInfo, Error> {
+    Registry::global().backend(backend)?.certificate_info(der)
 }

@@ -424,12 +424,6 @@ impl<S: Read + Write> SslSocket<S> {
         }
         let server = mode == SslMode::SslServerMode;
         self.config.validate(server, false)?;
-        if self.config.peer_verify_depth != 0 {
-            return Err(Error::unsupported(
-                self.backend.name(),
-                "a peer verify depth limit (only 0, no limit, is supported so far)",
-            ));
-        }
         let verify_mode = self.config.peer_verify_mode.resolve(mode);
         let peer_name = if server {
             None

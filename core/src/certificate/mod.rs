@@ -4,8 +4,10 @@
 //! (x509-parser), so one value works with every backend. Accessors parse on demand; nothing
 //! here depends on a backend. The submodules hold the pieces: [`name`] (distinguished names and
 //! [`SubjectInfo`]), [`extension`] ([`CertificateExtension`]), [`digest`]
-//! ([`DigestAlgorithm`]), [`path`] ([`PatternSyntax`] and [`Certificate::from_path`]), plus
-//! host name matching and the text dump.
+//! ([`DigestAlgorithm`]), [`path`] ([`PatternSyntax`] and [`Certificate::from_path`]),
+//! [`info`] (the parsed facts, to compare with a backend's parser), [`pkcs12`] (import through a
+//! backend), plus host name matching, chain verification through a backend
+//! ([`Certificate::verify`]) and the text dump.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -22,16 +24,21 @@ use crate::{Error, Key, KeyType};
 pub mod digest;
 pub mod extension;
 mod host;
+pub mod info;
 pub mod name;
 pub mod path;
+pub mod pkcs12;
 #[cfg(test)]
 mod tests;
 mod text;
+mod verify;
 
 pub use digest::DigestAlgorithm;
 pub use extension::{CertificateExtension, ExtensionValue};
+pub use info::{CertificateInfo, NameEntry, RawExtension};
 pub use name::SubjectInfo;
 pub use path::PatternSyntax;
+pub use pkcs12::Pkcs12;
 
 /// How a certificate or key is encoded (Qt's `QSsl::EncodingFormat`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
