@@ -3,8 +3,8 @@
 
 use openssl::version;
 use polytls::{
-    Certificate, EngineParams, Error, ImplementedClass, ProtocolVersion, SslCipher, SslProtocol,
-    SupportedFeature, TlsBackend, TlsEngine,
+    Certificate, ChainVerification, EngineParams, Error, ImplementedClass, ProtocolVersion,
+    SslCipher, SslError, SslProtocol, SupportedFeature, TlsBackend, TlsEngine,
 };
 
 use crate::{config, engine::OpenSslEngine, verify};
@@ -118,6 +118,10 @@ impl TlsBackend for OpenSslBackend {
 
     fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error> {
         verify::system_ca_certificates()
+    }
+
+    fn verify_chain(&self, request: &ChainVerification<'_>) -> Result<Vec<SslError>, Error> {
+        verify::verify_standalone(request)
     }
 
     fn new_tls_engine(&self, params: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {

@@ -12,8 +12,9 @@
 //! The module also builds the trust stores: the caller's CA certificates, or the system's as
 //! OpenSSL finds them (`SSL_CERT_FILE` / `SSL_CERT_DIR` or the compiled-in defaults).
 
+use std::cell::RefCell;
 use std::collections::HashSet;
-use std::ffi::{c_int, c_void, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -23,14 +24,15 @@ use foreign_types::{ForeignType, ForeignTypeRef};
 use openssl::error::ErrorStack;
 use openssl::ex_data::Index;
 use openssl::ssl::{Ssl, SslContextBuilder, SslRef, SslVerifyMode};
+use openssl::stack::Stack;
 use openssl::stack::StackRef;
 use openssl::x509::store::{X509Store, X509StoreBuilder};
-use openssl::x509::verify::X509CheckFlags;
+use openssl::x509::verify::{X509CheckFlags, X509VerifyParamRef};
 use openssl::x509::{X509StoreContext, X509StoreContextRef, X509VerifyResult, X509};
 use openssl_sys as ffi;
 use polytls::{
-    Certificate, EngineParams, Error, PeerVerifyMode, SslError, SslErrorKind, SslMode,
-    VerificationHook,
+    Certificate, ChainVerification, EngineParams, Error, PeerVerifyMode, SslError, SslErrorKind,
+    SslMode, VerificationHook,
 };
 
 use crate::config::openssl_failure;
@@ -44,6 +46,12 @@ extern "C" {
     );
     fn X509_STORE_CTX_get0_untrusted(ctx: *mut ffi::X509_STORE_CTX) -> *mut ffi::stack_st_X509;
     fn X509_STORE_up_ref(store: *mut ffi::X509_STORE) -> c_int;
+    fn X509_STORE_CTX_get0_param(ctx: *mut ffi::X509_STORE_CTX) -> *mut ffi::X509_VERIFY_PARAM;
+    fn X509_STORE_CTX_set_default(ctx: *mut ffi::X509_STORE_CTX, name: *const c_char) -> c_int;
+    fn X509_STORE_CTX_set_verify_cb(
+        ctx: *mut ffi::X509_STORE_CTX,
+        cb: Option<unsafe extern "C" fn(c_int, *mut ffi::X509_STORE_CTX) -> c_int>,
+    );
 }
 
 /// One problem OpenSSL reported while verifying a chain.
@@ -130,20 +138,28 @@ pub(crate) fn install(ssl: &mut SslRef, params: &EngineParams<'_>) -> Result<(),
         }
         true
     });
+    let depth = params.config.peer_verify_depth;
+    if depth > 0 {
+        ssl.param_mut()
+            .set_depth(c_int::try_from(depth).unwrap_or(c_int::MAX));
+    }
     if let (false, true, Some(name)) = (server, verify_peer, params.peer_name) {
-        let param = ssl.param_mut();
-        param.set_hostflags(
-            X509CheckFlags::NO_PARTIAL_WILDCARDS | X509CheckFlags::NEVER_CHECK_SUBJECT,
-        );
-        let set = match ip_literal(name) {
-            Some(ip) => param.set_ip(ip),
-            None => param.set_host(name),
-        };
-        set.map_err(|e| {
-            Error::InvalidInput(format!("'{name}' cannot be verified as a host name: {e}"))
-        })?;
+        expect_host(ssl.param_mut(), name)?;
     }
     Ok(())
+}
+
+/// Makes verification with `param` check that the leaf is valid for `name` (a DNS name or an
+/// IP literal), by its subject alternative names only.
+///
+/// Fails with [`Error::InvalidInput`] when `name` cannot be used as a host name.
+fn expect_host(param: &mut X509VerifyParamRef, name: &str) -> Result<(), Error> {
+    param.set_hostflags(X509CheckFlags::NO_PARTIAL_WILDCARDS | X509CheckFlags::NEVER_CHECK_SUBJECT);
+    let set = match ip_literal(name) {
+        Some(ip) => param.set_ip(ip),
+        None => param.set_host(name),
+    };
+    set.map_err(|e| Error::InvalidInput(format!("'{name}' cannot be verified as a host name: {e}")))
 }
 
 /// `name` as an IP address, accepting IPv6 in brackets (`[::1]`).
@@ -190,14 +206,7 @@ fn verify_chain(ctx: &mut X509StoreContextRef) -> bool {
     state.found().clear();
     let completed = matches!(ctx.verify_cert(), Ok(true));
     let mut found = std::mem::take(&mut *state.found());
-    let last = ctx.error().as_raw();
-    if !completed && last != ffi::X509_V_OK && !found.iter().any(|f| f.code == last) {
-        // A failure OpenSSL did not report through the verify callback.
-        found.push(Found {
-            code: last,
-            certificate: ctx.current_cert().map(ToOwned::to_owned),
-        });
-    }
+    add_unreported(ctx, completed, &mut found);
     let chain = peer_chain(ctx);
     let accepted = state.hook.decide(&chain, ssl_errors(&found));
     if accepted {
@@ -207,6 +216,118 @@ fn verify_chain(ctx: &mut X509StoreContextRef) -> bool {
         ctx.set_error(unsafe { X509VerifyResult::from_raw(ffi::X509_V_ERR_CERT_REJECTED) });
     }
     accepted
+}
+
+/// Adds the failure that ended verification when OpenSSL did not report it through the verify
+/// callback.
+fn add_unreported(ctx: &X509StoreContextRef, completed: bool, found: &mut Vec<Found>) {
+    let last = ctx.error().as_raw();
+    if !completed && last != ffi::X509_V_OK && !found.iter().any(|f| f.code == last) {
+        found.push(Found {
+            code: last,
+            certificate: ctx.current_cert().map(ToOwned::to_owned),
+        });
+    }
+}
+
+thread_local! {
+    /// The problems found by the chain verification running on this thread outside a
+    /// handshake ([`verify_standalone`]).
+    static STANDALONE: RefCell<Vec<Found>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The verify callback of [`verify_standalone`]: records each problem and goes on.
+unsafe extern "C" fn record_standalone(ok: c_int, ctx: *mut ffi::X509_STORE_CTX) -> c_int {
+    if ok == 0 && !ctx.is_null() {
+        // SAFETY: OpenSSL passes the store context it is verifying with, valid for this call.
+        let ctx = unsafe { X509StoreContextRef::from_ptr(ctx) };
+        let found = Found {
+            code: ctx.error().as_raw(),
+            certificate: ctx.current_cert().map(ToOwned::to_owned),
+        };
+        // Fails only while the thread is being torn down; nothing is verifying then.
+        let _ = STANDALONE.try_with(|list| list.borrow_mut().push(found));
+    }
+    1
+}
+
+/// Verifies a chain outside a handshake, as a client verifies a server's chain during one
+/// (OpenSSL's `ssl_server` purpose and trust settings, host name by subject alternative names,
+/// the request's depth), collecting every problem.
+///
+/// Fails with [`Error::InvalidInput`] for an empty chain or a host name OpenSSL cannot check,
+/// [`Error::Certificate`] when OpenSSL cannot read a certificate, and [`Error::Io`] when it
+/// cannot allocate.
+pub(crate) fn verify_standalone(request: &ChainVerification<'_>) -> Result<Vec<SslError>, Error> {
+    let Some((leaf, rest)) = request.chain.split_first() else {
+        return Err(Error::InvalidInput(
+            "an empty chain cannot be verified".into(),
+        ));
+    };
+    let store = match request.ca_certificates {
+        Some(anchors) => store_of(anchors)?,
+        None => system_store()?,
+    };
+    let leaf = to_x509(leaf)?;
+    let failure = |e: ErrorStack| openssl_failure("OpenSSL chain verification", &e);
+    let mut untrusted = Stack::new().map_err(failure)?;
+    for cert in rest {
+        untrusted.push(to_x509(cert)?).map_err(failure)?;
+    }
+    let mut ctx = X509StoreContext::new().map_err(failure)?;
+    let mut setup = Ok(());
+    let found = ctx
+        .init(&store, &leaf, &untrusted, |ctx| {
+            setup = configure_standalone(ctx, request);
+            if setup.is_err() {
+                return Ok(Vec::new());
+            }
+            STANDALONE.with(|list| list.borrow_mut().clear());
+            let completed = matches!(ctx.verify_cert(), Ok(true));
+            let mut found = STANDALONE.with(|list| std::mem::take(&mut *list.borrow_mut()));
+            add_unreported(ctx, completed, &mut found);
+            Ok(found)
+        })
+        .map_err(failure)?;
+    setup?;
+    Ok(ssl_errors(&found))
+}
+
+/// Gives a freshly initialised store context the settings of a client's handshake and the
+/// request's host name and depth.
+fn configure_standalone(
+    ctx: &mut X509StoreContextRef,
+    request: &ChainVerification<'_>,
+) -> Result<(), Error> {
+    // SAFETY: `ctx` is a valid, initialised store context owned by the caller for this call;
+    // the name is a NUL-terminated static string; the callback has the signature OpenSSL
+    // expects and touches only the context it is handed and a thread-local list.
+    let param = unsafe {
+        if X509_STORE_CTX_set_default(ctx.as_ptr(), c"ssl_server".as_ptr()) != 1 {
+            return Err(openssl_failure(
+                "OpenSSL chain verification",
+                &ErrorStack::get(),
+            ));
+        }
+        X509_STORE_CTX_set_verify_cb(ctx.as_ptr(), Some(record_standalone));
+        X509_STORE_CTX_get0_param(ctx.as_ptr())
+    };
+    if param.is_null() {
+        return Err(openssl_failure(
+            "OpenSSL chain verification",
+            &ErrorStack::get(),
+        ));
+    }
+    // SAFETY: a non-null parameter block owned by `ctx`, which the caller borrows mutably for
+    // as long as this reference lives.
+    let param = unsafe { X509VerifyParamRef::from_ptr_mut(param) };
+    if request.depth > 0 {
+        param.set_depth(c_int::try_from(request.depth).unwrap_or(c_int::MAX));
+    }
+    if let Some(name) = request.host_name {
+        expect_host(param, name)?;
+    }
+    Ok(())
 }
 
 /// The chain the peer sent, leaf first, as OpenSSL handed it to the verification.
@@ -249,7 +370,11 @@ fn kind_of(code: c_int) -> SslErrorKind {
         ffi::X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE => UnableToVerifyFirstCertificate,
         ffi::X509_V_ERR_CERT_REVOKED => CertificateRevoked,
         ffi::X509_V_ERR_INVALID_CA => InvalidCaCertificate,
-        ffi::X509_V_ERR_PATH_LENGTH_EXCEEDED => PathLengthExceeded,
+        // A chain longer than the peer verify depth is reported like a path length
+        // constraint: the chain is longer than allowed.
+        ffi::X509_V_ERR_PATH_LENGTH_EXCEEDED | ffi::X509_V_ERR_CERT_CHAIN_TOO_LONG => {
+            PathLengthExceeded
+        }
         ffi::X509_V_ERR_INVALID_PURPOSE => InvalidPurpose,
         ffi::X509_V_ERR_CERT_UNTRUSTED => CertificateUntrusted,
         ffi::X509_V_ERR_CERT_REJECTED => CertificateRejected,
@@ -262,7 +387,9 @@ fn kind_of(code: c_int) -> SslErrorKind {
 
 /// The problems as polytls errors, in the order OpenSSL found them, each (kind, certificate)
 /// once. `UNABLE_TO_VERIFY_LEAF_SIGNATURE` is dropped for a certificate that already has
-/// `UNABLE_TO_GET_ISSUER_CERT_LOCALLY`: both say its issuer is unknown.
+/// `UNABLE_TO_GET_ISSUER_CERT_LOCALLY`: both say its issuer is unknown. An unknown issuer is
+/// dropped for the certificate that went beyond the depth limit (`CERT_CHAIN_TOO_LONG`):
+/// OpenSSL stops looking for issuers there, so whether one exists was never asked.
 fn ssl_errors(found: &[Found]) -> Vec<SslError> {
     let with_der: Vec<(c_int, Option<Vec<u8>>)> = found
         .iter()
@@ -270,10 +397,18 @@ fn ssl_errors(found: &[Found]) -> Vec<SslError> {
         .collect();
     let mut errors: Vec<SslError> = Vec::with_capacity(found.len());
     for (code, der) in &with_der {
-        let redundant = *code == ffi::X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
-            && with_der.iter().any(|(other, other_der)| {
-                *other == ffi::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY && other_der == der
-            });
+        let also = |wanted: c_int| {
+            with_der
+                .iter()
+                .any(|(other, other_der)| *other == wanted && other_der == der)
+        };
+        let redundant = (*code == ffi::X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
+            && also(ffi::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY))
+            || (matches!(
+                *code,
+                ffi::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+                    | ffi::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
+            ) && also(ffi::X509_V_ERR_CERT_CHAIN_TOO_LONG));
         if redundant || *code == ffi::X509_V_OK {
             continue;
         }

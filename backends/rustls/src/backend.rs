@@ -9,10 +9,13 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use polytls::{
-    Certificate, EngineParams, Error, ImplementedClass, ProtocolVersion, SslCipher, SslProtocol,
-    SupportedFeature, TlsBackend, TlsEngine,
+    Certificate, ChainVerification, EngineParams, Error, ImplementedClass, ProtocolVersion,
+    SslCipher, SslError, SslProtocol, SupportedFeature, TlsBackend, TlsEngine,
 };
-use rustls_pki_types::{CertificateDer, TrustAnchor};
+use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use webpki::KeyUsage;
+
+use crate::verify::{Checker, HostCheck};
 
 use crate::config::ConfigCache;
 
@@ -206,6 +209,42 @@ impl TlsBackend for RustlsBackend {
             .iter()
             .filter_map(|der| Certificate::from_der(der).ok())
             .collect())
+    }
+
+    /// Verifies the chain with webpki as the client's handshake does (server
+    /// authentication, the same problem reports), against the request's trust anchors or the
+    /// system's.
+    ///
+    /// Fails with [`Error::InvalidInput`] for an empty chain.
+    fn verify_chain(&self, request: &ChainVerification<'_>) -> Result<Vec<SslError>, Error> {
+        let Some((leaf, rest)) = request.chain.split_first() else {
+            return Err(Error::InvalidInput(
+                "an empty chain cannot be verified".into(),
+            ));
+        };
+        let checker = Checker {
+            anchors: match request.ca_certificates {
+                Some(list) => crate::config::anchors_of(list),
+                None => self.system_trust_anchors(),
+            },
+            depth: request.depth,
+        };
+        let intermediates: Vec<CertificateDer<'_>> = rest
+            .iter()
+            .map(|cert| CertificateDer::from(cert.to_der()))
+            .collect();
+        let (_, host) = HostCheck::for_peer_name(request.host_name);
+        let algorithms =
+            rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+        let (_, errors) = checker.problems(
+            &CertificateDer::from(leaf.to_der()),
+            &intermediates,
+            KeyUsage::server_auth(),
+            &host,
+            &algorithms,
+            UnixTime::now(),
+        );
+        Ok(errors)
     }
 
     /// An engine over a rustls client or server connection for the session. The rustls

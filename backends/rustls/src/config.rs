@@ -228,6 +228,15 @@ pub(crate) fn connection(
 }
 
 /// Builds the rustls configuration for `config` on side `mode` (a client or a server) with
+/// The trust anchors webpki makes of `certificates` (those it cannot use are skipped).
+pub(crate) fn anchors_of(certificates: &[polytls::Certificate]) -> Arc<[TrustAnchor<'static>]> {
+    let ders: Vec<CertificateDer<'_>> = certificates
+        .iter()
+        .map(|cert| CertificateDer::from(cert.to_der()))
+        .collect();
+    trust_anchors(&ders).into()
+}
+
 /// `verify_mode` (resolved); `system_anchors` are the trust anchors when the mode is
 /// `VerifyPeer` and no CA certificates are configured.
 fn build(
@@ -241,17 +250,11 @@ fn build(
     let algorithms = provider.signature_verification_algorithms;
     let checker = (verify_mode == PeerVerifyMode::VerifyPeer).then(|| Checker {
         anchors: match (&config.ca_certificates, system_anchors) {
-            (Some(list), _) => {
-                let ders: Vec<CertificateDer<'_>> = list
-                    .iter()
-                    .map(|cert| CertificateDer::from(cert.to_der()))
-                    .collect();
-                let anchors: Arc<[TrustAnchor<'static>]> = trust_anchors(&ders).into();
-                anchors
-            }
+            (Some(list), _) => anchors_of(list),
             (None, Some(system)) => system,
             (None, None) => Arc::from(Vec::new()),
         },
+        depth: config.peer_verify_depth,
     });
     let local = local_identity(config)?;
     let invalid = |e: rustls::Error| Error::InvalidInput(format!("rustls: {e}"));

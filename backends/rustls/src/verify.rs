@@ -135,6 +135,8 @@ fn no_session() -> rustls::Error {
 pub(crate) struct Checker {
     /// The trust anchors: the configured CA certificates, or the system's.
     pub(crate) anchors: Arc<[TrustAnchor<'static>]>,
+    /// The most CA certificates allowed between the leaf and its anchor; 0 for no limit.
+    pub(crate) depth: u32,
 }
 
 /// One certificate the peer sent, as polytls and the checks need it.
@@ -221,6 +223,27 @@ impl Checker {
         algorithms: &WebPkiSupportedAlgorithms,
         now: UnixTime,
     ) -> Result<(), rustls::Error> {
+        let (chain, errors) =
+            self.problems(end_entity, intermediates, usage, host, algorithms, now);
+        let first = errors.first().map(SslError::kind);
+        if hook.decide(&chain, errors) {
+            Ok(())
+        } else {
+            Err(rustls::Error::InvalidCertificate(certificate_error(first)))
+        }
+    }
+
+    /// Checks a chain (and a name, unless `host` is `Skip`) and returns the certificates as
+    /// polytls reads them with every problem found, each once, in the order found.
+    pub(crate) fn problems(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        usage: KeyUsage,
+        host: &HostCheck,
+        algorithms: &WebPkiSupportedAlgorithms,
+        now: UnixTime,
+    ) -> (Vec<Certificate>, Vec<SslError>) {
         // Never empty: it starts with the leaf.
         let peer: Vec<PeerCert> = std::iter::once(end_entity)
             .chain(intermediates)
@@ -234,6 +257,7 @@ impl Checker {
                     leaf: &leaf,
                     intermediates,
                     anchors: &self.anchors,
+                    depth: self.depth,
                     algorithms,
                     usage,
                     now,
@@ -259,13 +283,8 @@ impl Checker {
                 unique.push(error);
             }
         }
-        let first = unique.first().map(SslError::kind);
         let chain: Vec<Certificate> = peer.iter().filter_map(|p| p.certificate.clone()).collect();
-        if hook.decide(&chain, unique) {
-            Ok(())
-        } else {
-            Err(rustls::Error::InvalidCertificate(certificate_error(first)))
-        }
+        (chain, unique)
     }
 }
 
@@ -296,6 +315,8 @@ struct ChainCheck<'a> {
     leaf: &'a EndEntityCert<'a>,
     intermediates: &'a [CertificateDer<'a>],
     anchors: &'a [TrustAnchor<'static>],
+    /// The most CA certificates allowed between the leaf and its anchor; 0 for no limit.
+    depth: u32,
     algorithms: &'a WebPkiSupportedAlgorithms,
     usage: KeyUsage,
     now: UnixTime,
@@ -317,7 +338,12 @@ impl ChainCheck<'_> {
                 None,
             );
             let error = match result {
-                Ok(_) => return,
+                Ok(path) => {
+                    let used: Vec<CertificateDer<'_>> =
+                        path.intermediate_certificates().map(|c| c.der()).collect();
+                    self.check_depth(&used, errors);
+                    return;
+                }
                 Err(error) => error,
             };
             match error {
@@ -349,7 +375,16 @@ impl ChainCheck<'_> {
                     time = not_before;
                 }
                 webpki::Error::UnknownIssuer => {
-                    errors.push(self.unknown_issuer());
+                    // As OpenSSL: a chain the peer sent that runs past the depth limit is
+                    // reported at the first certificate beyond it, and the search for issuers
+                    // stops there.
+                    let walked = self.walk();
+                    match self.too_deep(walked.len().saturating_sub(1)) {
+                        Some(beyond) => errors.push(
+                            self.peer[walked[beyond]].error(SslErrorKind::PathLengthExceeded),
+                        ),
+                        None => errors.push(self.unknown_issuer()),
+                    }
                     return;
                 }
                 webpki::Error::CaUsedAsEndEntity => {
@@ -380,10 +415,35 @@ impl ChainCheck<'_> {
         }
     }
 
-    /// The index of the last certificate reached by following issuer names from the leaf
-    /// through the certificates the peer sent.
-    fn chain_end(&self) -> usize {
+    /// The index (in the verified path, leaf at 0) of the first certificate beyond the depth
+    /// limit, for a path with `intermediates` CA certificates below its anchor; `None` within
+    /// the limit.
+    fn too_deep(&self, intermediates: usize) -> Option<usize> {
+        let depth = usize::try_from(self.depth).unwrap_or(usize::MAX);
+        (self.depth > 0 && intermediates > depth).then_some(depth + 1)
+    }
+
+    /// Reports a verified path longer than the depth limit, naming its first certificate
+    /// beyond the limit, as OpenSSL does.
+    fn check_depth(&self, used: &[CertificateDer<'_>], errors: &mut Vec<SslError>) {
+        let Some(index) = self.too_deep(used.len()) else {
+            return;
+        };
+        let Some(der) = used.get(index - 1) else {
+            return;
+        };
+        let error = match Certificate::from_der(der) {
+            Ok(cert) => SslError::with_certificate(SslErrorKind::PathLengthExceeded, cert),
+            Err(_) => SslError::new(SslErrorKind::PathLengthExceeded),
+        };
+        errors.push(error);
+    }
+
+    /// The indexes of the certificates reached by following issuer names from the leaf
+    /// through the certificates the peer sent, leaf first.
+    fn walk(&self) -> Vec<usize> {
         let mut used = vec![false; self.peer.len()];
+        let mut walked = vec![0];
         let mut current = 0;
         used[0] = true;
         loop {
@@ -396,11 +456,18 @@ impl ChainCheck<'_> {
             match next {
                 Some((i, _)) => {
                     used[i] = true;
+                    walked.push(i);
                     current = i;
                 }
-                None => return current,
+                None => return walked,
             }
         }
+    }
+
+    /// The index of the last certificate reached by following issuer names from the leaf
+    /// through the certificates the peer sent.
+    fn chain_end(&self) -> usize {
+        self.walk().last().copied().unwrap_or(0)
     }
 
     /// The problem for webpki's `UnknownIssuer`, named as OpenSSL names it: the certificate
@@ -687,6 +754,7 @@ mod tests {
             None,
             Some(Checker {
                 anchors: Arc::from(Vec::new()),
+                depth: 0,
             }),
         ] {
             let verify = checker.is_some();
@@ -699,6 +767,7 @@ mod tests {
             ));
             let checker = verify.then(|| Checker {
                 anchors: Arc::from(Vec::new()),
+                depth: 0,
             });
             let client = ClientVerifier::new(true, checker, algorithms);
             assert!(client.verify_client_cert(&cert, &[], now).is_err());
