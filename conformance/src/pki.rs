@@ -55,6 +55,11 @@ pub struct Pki {
     pub unknown_issuer: Identity,
     /// The same leaf from `untrusted_root`, sent with that root.
     pub untrusted_chain: Identity,
+    /// A server leaf two intermediates below `root`: the chain is leaf, `intermediates[1]`
+    /// (the leaf's issuer), `intermediates[0]` (issued by `root`).
+    pub deep: Identity,
+    /// The intermediates of `deep`, from the one `root` issued downwards.
+    pub intermediates: [Certificate; 2],
 }
 
 const NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -114,6 +119,22 @@ impl Ca {
         }
     }
 
+    /// A CA certificate `cn` issued by this CA.
+    fn intermediate(&self, cn: &str) -> Ca {
+        let key = KeyPair::generate().expect("key generation works");
+        let params = ca_params(cn);
+        let cert = cert(
+            params
+                .signed_by(&key, &self.issuer)
+                .expect("signing works")
+                .der(),
+        );
+        Ca {
+            cert,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
     fn issue(&self, params: CertificateParams, with_root: bool) -> Identity {
         let pair = KeyPair::generate().expect("key generation works");
         let leaf = cert(
@@ -163,6 +184,10 @@ impl Pki {
         not_yet_valid.not_before = now + Duration::days(1);
         not_yet_valid.not_after = now + Duration::days(30);
         let untrusted_leaf = other.issue(leaf_params("unknown issuer", &NAMES, false), true);
+        let upper = root.intermediate("polytls test intermediate 1");
+        let lower = upper.intermediate("polytls test intermediate 2");
+        let mut deep = lower.issue(leaf_params("deep", &NAMES, false), false);
+        deep.chain.extend([lower.cert.clone(), upper.cert.clone()]);
         Pki {
             server: root.issue(leaf_params("localhost", &NAMES, false), false),
             client: root.issue(leaf_params("conformance client", &[], true), false),
@@ -180,6 +205,8 @@ impl Pki {
                 key: untrusted_leaf.key.clone(),
             },
             untrusted_chain: untrusted_leaf,
+            deep,
+            intermediates: [upper.cert, lower.cert],
             root: root.cert,
             untrusted_root: other.cert,
         }

@@ -1,5 +1,6 @@
 //! Every conformance case, grouped by what it proves.
 
+mod chain;
 mod data;
 mod external;
 mod handshake;
@@ -16,6 +17,7 @@ pub(crate) fn all() -> Vec<Case> {
     let mut cases = Vec::new();
     cases.extend(handshake::cases());
     cases.extend(verification::cases());
+    cases.extend(chain::cases());
     cases.extend(data::cases());
     cases.extend(robustness::cases());
     cases.extend(server::cases());

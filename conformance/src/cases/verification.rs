@@ -21,14 +21,14 @@ type Pick = fn(&Pki) -> &Identity;
 type PickCert = fn(&Pki) -> &Certificate;
 
 /// A server presenting `identity` to a client verifying `name`, which must find `errors`.
-struct Situation {
-    name: &'static str,
-    identity: Pick,
-    verify_name: &'static str,
+pub(super) struct Situation {
+    pub(super) name: &'static str,
+    pub(super) identity: Pick,
+    pub(super) verify_name: &'static str,
     errors: &'static [(SslErrorKind, PickCert)],
 }
 
-const SITUATIONS: &[Situation] = &[
+pub(super) const SITUATIONS: &[Situation] = &[
     Situation {
         name: "self_signed",
         identity: |p| &p.self_signed,
@@ -94,7 +94,7 @@ const SITUATIONS: &[Situation] = &[
     },
 ];
 
-fn expected(situation: &Situation) -> Vec<SslError> {
+pub(super) fn expected(situation: &Situation) -> Vec<SslError> {
     let pki = Pki::get();
     situation
         .errors
@@ -103,11 +103,11 @@ fn expected(situation: &Situation) -> Vec<SslError> {
         .collect()
 }
 
-fn same_errors(found: &[SslError], wanted: &[SslError]) -> bool {
+pub(super) fn same_errors(found: &[SslError], wanted: &[SslError]) -> bool {
     found.len() == wanted.len() && wanted.iter().all(|w| found.contains(w))
 }
 
-fn describe(errors: &[SslError]) -> String {
+pub(super) fn describe(errors: &[SslError]) -> String {
     let items: Vec<String> = errors
         .iter()
         .map(|e| {

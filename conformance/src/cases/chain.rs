@@ -1,0 +1,268 @@
+//! Chains beyond the single leaf: intermediates the peer sends in order, out of order or with
+//! unrelated extra certificates; intermediates that must not be taken as trust anchors; the
+//! peer verify depth. Each scenario runs twice: as a handshake (client x server pairs) and
+//! through the backend's chain verification outside a handshake (`Certificate::verify`), which
+//! must find exactly what the handshake finds. The verification-situation cases of the
+//! `verification` module are run through chain verification here too.
+
+use polytls::{
+    Certificate, ChainVerification, Error, SslConfiguration, SslError, SslErrorKind,
+    SupportedFeature,
+};
+
+use super::verification::{describe, expected, same_errors, SITUATIONS};
+use crate::case::{Case, Needs};
+use crate::harness::{check, handshake, Socket};
+use crate::pki::{Identity, Pki};
+
+/// A chain a server sends, what the client trusts, and what it must find.
+struct Scenario {
+    name: &'static str,
+    /// The chain as sent, leaf first.
+    chain: fn(&Pki) -> Vec<Certificate>,
+    /// The client's trust anchors.
+    anchors: fn(&Pki) -> Vec<Certificate>,
+    /// The client's peer verify depth.
+    depth: u32,
+    /// The errors, as (kind, certificate).
+    errors: fn(&Pki) -> Vec<(SslErrorKind, Certificate)>,
+}
+
+fn root(p: &Pki) -> Vec<Certificate> {
+    vec![p.root.clone()]
+}
+
+fn none(_: &Pki) -> Vec<(SslErrorKind, Certificate)> {
+    Vec::new()
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "intermediates_in_order",
+        chain: |p| p.deep.chain.clone(),
+        anchors: root,
+        depth: 0,
+        errors: none,
+    },
+    Scenario {
+        name: "intermediates_out_of_order",
+        chain: |p| {
+            let [upper, lower] = p.intermediates.clone();
+            vec![p.deep.leaf().clone(), upper, lower]
+        },
+        anchors: root,
+        depth: 0,
+        errors: none,
+    },
+    Scenario {
+        name: "extra_certificates",
+        chain: |p| {
+            let [upper, lower] = p.intermediates.clone();
+            vec![
+                p.deep.leaf().clone(),
+                p.untrusted_root.clone(),
+                lower,
+                p.server.leaf().clone(),
+                upper,
+            ]
+        },
+        anchors: root,
+        depth: 0,
+        errors: none,
+    },
+    Scenario {
+        name: "intermediates_are_not_anchors",
+        chain: |p| p.deep.chain.clone(),
+        anchors: |p| vec![p.untrusted_root.clone()],
+        depth: 0,
+        errors: |p| {
+            vec![(
+                SslErrorKind::UnableToGetLocalIssuerCertificate,
+                p.intermediates[0].clone(),
+            )]
+        },
+    },
+    Scenario {
+        name: "depth_exceeded",
+        chain: |p| p.deep.chain.clone(),
+        anchors: root,
+        depth: 1,
+        errors: |p| vec![(SslErrorKind::PathLengthExceeded, p.intermediates[0].clone())],
+    },
+    Scenario {
+        name: "depth_exceeded_before_an_unknown_root",
+        chain: |p| p.deep.chain.clone(),
+        anchors: |p| vec![p.untrusted_root.clone()],
+        depth: 1,
+        errors: |p| vec![(SslErrorKind::PathLengthExceeded, p.intermediates[0].clone())],
+    },
+    Scenario {
+        name: "depth_reached",
+        chain: |p| p.deep.chain.clone(),
+        anchors: root,
+        depth: 2,
+        errors: none,
+    },
+    Scenario {
+        name: "depth_without_intermediates",
+        chain: |p| p.server.chain.clone(),
+        anchors: root,
+        depth: 1,
+        errors: none,
+    },
+];
+
+fn wanted(scenario: &Scenario) -> Vec<SslError> {
+    (scenario.errors)(Pki::get())
+        .into_iter()
+        .map(|(kind, cert)| SslError::with_certificate(kind, cert))
+        .collect()
+}
+
+fn verification_needs() -> Needs {
+    Needs::feature(SupportedFeature::CertificateVerification)
+}
+
+/// Chain verification alone: no socket needed.
+fn chain_needs() -> Needs {
+    Needs::default().and_feature(SupportedFeature::CertificateVerification)
+}
+
+fn handshake_case(scenario: &'static Scenario) -> Case {
+    Case::pair(
+        format!("chain/{}/handshake", scenario.name),
+        verification_needs(),
+        Needs::socket(),
+        move |c, s| {
+            let pki = Pki::get();
+            let server = Identity {
+                chain: (scenario.chain)(pki),
+                key: pki.deep.key.clone(),
+            };
+            // The chain's leaf decides the key: the scenarios with the plain server leaf use its.
+            let server = if server.leaf() == pki.server.leaf() {
+                pki.server.clone()
+            } else {
+                server
+            };
+            let client = SslConfiguration {
+                ca_certificates: Some((scenario.anchors)(pki)),
+                peer_verify_depth: scenario.depth,
+                ..SslConfiguration::default()
+            };
+            let server_config = crate::harness::server_config(&server);
+            let result = handshake(
+                c,
+                Box::new(move |sock: &mut Socket| sock.set_ssl_configuration(client)),
+                s,
+                crate::harness::configure(server_config),
+            );
+            let wanted = wanted(scenario);
+            match (&result.client, wanted.is_empty()) {
+                (Ok(socket), true) => check(socket.ssl_handshake_errors().is_empty(), || {
+                    format!("reported {}", describe(&socket.ssl_handshake_errors()))
+                }),
+                (Err(Error::Verification(found)), false) => {
+                    check(same_errors(found, &wanted), || {
+                        format!("expected {}, found {}", describe(&wanted), describe(found))
+                    })
+                }
+                (Ok(_), false) => Err(format!(
+                    "the handshake succeeded; expected {}",
+                    describe(&wanted)
+                )),
+                (Err(e), _) => Err(format!("client: {e}")),
+            }
+        },
+    )
+}
+
+/// Verifies `chain` with `backend`'s chain verification and compares with `wanted`.
+fn verify_and_compare(
+    backend: &str,
+    request: &ChainVerification<'_>,
+    wanted: &[SslError],
+) -> Result<(), String> {
+    let backend = polytls::Registry::global()
+        .backend(Some(backend))
+        .map_err(|e| e.to_string())?;
+    let found = backend.verify_chain(request).map_err(|e| e.to_string())?;
+    check(same_errors(&found, wanted), || {
+        format!("expected {}, found {}", describe(wanted), describe(&found))
+    })
+}
+
+fn verify_case(scenario: &'static Scenario) -> Case {
+    Case::single(
+        format!("chain/{}/verify", scenario.name),
+        chain_needs(),
+        move |b| {
+            let pki = Pki::get();
+            let chain = (scenario.chain)(pki);
+            let anchors = (scenario.anchors)(pki);
+            let request = ChainVerification::new(&chain, Some("localhost"), Some(&anchors))
+                .with_depth(scenario.depth);
+            verify_and_compare(b, &request, &wanted(scenario))
+        },
+    )
+}
+
+/// The cases of this module.
+pub(super) fn cases() -> Vec<Case> {
+    let mut cases: Vec<Case> = SCENARIOS
+        .iter()
+        .flat_map(|s| [handshake_case(s), verify_case(s)])
+        .collect();
+    for situation in SITUATIONS {
+        cases.push(Case::single(
+            format!("chain/verify/{}", situation.name),
+            chain_needs(),
+            move |b| {
+                let pki = Pki::get();
+                let chain = (situation.identity)(pki).chain.clone();
+                let anchors = [pki.root.clone()];
+                let request =
+                    ChainVerification::new(&chain, Some(situation.verify_name), Some(&anchors));
+                verify_and_compare(b, &request, &expected(situation))
+            },
+        ));
+    }
+    cases.push(Case::single(
+        "chain/verify/without_host_name",
+        chain_needs(),
+        |b| {
+            // No name given: no host check, so a leaf for another name is fine.
+            let pki = Pki::get();
+            let anchors = [pki.root.clone()];
+            let request = ChainVerification::new(&pki.wrong_name.chain, None, Some(&anchors));
+            verify_and_compare(b, &request, &[])
+        },
+    ));
+    cases.push(Case::single(
+        "chain/verify/system_roots_through_certificate_verify",
+        chain_needs(),
+        |b| {
+            // Certificate::verify uses the default configuration: the system's roots, which do
+            // not know the test root.
+            let pki = Pki::get();
+            let found = Certificate::verify_with(&pki.server.chain, Some("localhost"), Some(b))
+                .map_err(|e| e.to_string())?;
+            let wanted = [SslError::with_certificate(
+                SslErrorKind::UnableToGetLocalIssuerCertificate,
+                pki.server.leaf().clone(),
+            )];
+            check(same_errors(&found, &wanted), || {
+                format!("expected {}, found {}", describe(&wanted), describe(&found))
+            })
+        },
+    ));
+    cases.push(Case::single(
+        "chain/verify/empty_chain_is_invalid_input",
+        chain_needs(),
+        |b| match Certificate::verify_with(&[], None, Some(b)) {
+            Err(Error::InvalidInput(_)) => Ok(()),
+            other => Err(format!("expected InvalidInput, got {other:?}")),
+        },
+    ));
+    cases
+}
