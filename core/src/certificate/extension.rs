@@ -2,6 +2,7 @@
 //! [`ExtensionValue`], the decoded value of the common extensions, built from the parse of
 //! x509-parser.
 
+use super::oid::Dotted;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::oid_registry::{
@@ -162,7 +163,7 @@ fn decode(parsed: &ParsedExtension<'_>) -> Option<ExtensionValue> {
             .filter(|(set, _)| *set)
             .map(|(_, n)| (*n).to_owned())
             .collect();
-            names.extend(eku.other.iter().map(|o| o.to_id_string()));
+            names.extend(eku.other.iter().map(|o| o.dotted()));
             ExtensionValue::ExtendedKeyUsage(names)
         }
         ParsedExtension::SubjectAlternativeName(san) => ExtensionValue::SubjectAlternativeName(
@@ -193,10 +194,7 @@ fn decode(parsed: &ParsedExtension<'_>) -> Option<ExtensionValue> {
             }
         }
         ParsedExtension::CertificatePolicies(policies) => ExtensionValue::CertificatePolicies(
-            policies
-                .iter()
-                .map(|p| p.policy_id.to_id_string())
-                .collect(),
+            policies.iter().map(|p| p.policy_id.dotted()).collect(),
         ),
         ParsedExtension::CRLDistributionPoints(points) => ExtensionValue::CrlDistributionPoints(
             points
@@ -218,7 +216,7 @@ pub(crate) fn extensions(cert: &X509Certificate<'_>) -> Vec<CertificateExtension
     cert.extensions()
         .iter()
         .map(|ext| {
-            let oid = ext.oid.to_id_string();
+            let oid = ext.oid.dotted();
             let value = decode(ext.parsed_extension());
             CertificateExtension {
                 name: extension_name(&oid),

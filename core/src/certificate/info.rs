@@ -6,6 +6,7 @@
 //! record, so the conformance suite can prove that the engine sees what the user sees: two
 //! parsers that disagree about a certificate are a security problem, not a detail.
 
+use super::oid::Dotted;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::x509::X509Name;
 
@@ -85,19 +86,14 @@ impl Certificate {
 
 fn entries(name: &X509Name<'_>) -> Vec<NameEntry> {
     name.iter_attributes()
-        .map(|a| {
-            (
-                a.attr_type().to_id_string(),
-                name::decode_string(a.attr_value()),
-            )
-        })
+        .map(|a| (a.attr_type().dotted(), name::decode_string(a.attr_value())))
         .collect()
 }
 
 fn info_of(c: &X509Certificate<'_>, cert: &Certificate) -> CertificateInfo {
     CertificateInfo {
         version: cert.version(),
-        serial_number: serial_magnitude(c.raw_serial()).to_vec(),
+        serial_number: serial_magnitude(c.raw_serial()),
         subject: entries(c.subject()),
         issuer: entries(c.issuer()),
         subject_alternative_names: cert.subject_alternative_names(),
@@ -107,11 +103,11 @@ fn info_of(c: &X509Certificate<'_>, cert: &Certificate) -> CertificateInfo {
         is_ca: c.is_ca(),
         public_key: c.public_key().raw.to_vec(),
         public_key_bits: super::text::public_key_bits(c),
-        signature_algorithm_oid: c.signature_algorithm.algorithm.to_id_string(),
+        signature_algorithm_oid: c.signature_algorithm.algorithm.dotted(),
         extensions: c
             .extensions()
             .iter()
-            .map(|e| (e.oid.to_id_string(), e.critical, e.value.to_vec()))
+            .map(|e| (e.oid.dotted(), e.critical, e.value.to_vec()))
             .collect(),
         sha256: cert.digest(DigestAlgorithm::Sha256),
     }

@@ -16,16 +16,18 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use x509_parser::certificate::X509Certificate;
-use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
 
 use crate::{Error, Key, KeyType};
+use oid::Dotted;
 
 pub mod digest;
 pub mod extension;
 mod host;
 pub mod info;
+mod issued;
 pub mod name;
+mod oid;
 pub mod path;
 pub mod pkcs12;
 #[cfg(test)]
@@ -211,9 +213,9 @@ impl Certificate {
 
     /// The serial number's bytes, big-endian, as [`serial_number`](Self::serial_number)
     /// prints them (a leading `00` sign byte removed). A (non-conforming) negative serial is
-    /// given as its two's-complement bytes.
+    /// given as its magnitude, as OpenSSL and Qt give it.
     pub fn serial_number_bytes(&self) -> Vec<u8> {
-        self.with_parsed(|c| serial_magnitude(c.raw_serial()).to_vec())
+        self.with_parsed(|c| serial_magnitude(c.raw_serial()))
     }
 
     /// The digest of the DER encoding with `algorithm` (Qt's `digest()`), e.g. a SHA-256
@@ -348,33 +350,14 @@ impl Certificate {
 
     /// Whether the certificate is self-issued in the way OpenSSL's `X509_check_issued` (which
     /// Qt uses) decides it, without checking the signature: subject and issuer are the same
-    /// name (equal DER, or equal after case-folding and white-space folding of string values),
-    /// and, when an authority key identifier is present, its key identifier equals the subject
-    /// key identifier and its serial (if given) equals the certificate's own.
+    /// name (equal DER, or equal after case-folding and white-space folding of string values);
+    /// its extensions are well formed; its signature algorithm fits its own key's algorithm;
+    /// when an authority key identifier is present, its key identifier equals the subject key
+    /// identifier and its serial (if given) equals the certificate's own; and, when a key usage
+    /// extension is present, it allows certificate signing. So a self-signed leaf whose key
+    /// usage is only `digitalSignature` is not self-signed here, as in Qt.
     pub fn is_self_signed(&self) -> bool {
-        self.with_parsed(|c| {
-            if !name::names_equal(c.subject(), c.issuer()) {
-                return false;
-            }
-            let mut aki = None;
-            let mut ski = None;
-            for ext in c.extensions() {
-                match ext.parsed_extension() {
-                    ParsedExtension::AuthorityKeyIdentifier(a) => aki = Some(a),
-                    ParsedExtension::SubjectKeyIdentifier(s) => ski = Some(s.0),
-                    _ => {}
-                }
-            }
-            let Some(aki) = aki else { return true };
-            let key_ok = match (&aki.key_identifier, ski) {
-                (Some(kid), Some(ski)) => kid.0 == ski,
-                _ => true,
-            };
-            let serial_ok = aki.authority_cert_serial.map_or(true, |s| {
-                serial_magnitude(s) == serial_magnitude(c.raw_serial())
-            });
-            key_ok && serial_ok
-        })
+        self.with_parsed(issued::is_self_issued)
     }
 
     /// Whether the certificate is a CA certificate (basic constraints `cA` set).
@@ -402,7 +385,7 @@ impl Certificate {
     /// The dotted OID of the signature algorithm (`"1.2.840.113549.1.1.11"` for
     /// sha256WithRSAEncryption).
     pub fn signature_algorithm_oid(&self) -> String {
-        self.with_parsed(|c| c.signature_algorithm.algorithm.to_id_string())
+        self.with_parsed(|c| c.signature_algorithm.algorithm.dotted())
     }
 
     /// The extensions, in encoded order (Qt's `extensions()`); empty for a version 1 or 2
@@ -417,7 +400,7 @@ impl Certificate {
     /// and size, extensions and signature. Never fails; control characters (such as NUL) in names
     /// are escaped.
     pub fn to_text(&self) -> String {
-        self.with_parsed(|c| text::to_text(c, serial_magnitude(c.raw_serial())))
+        self.with_parsed(|c| text::to_text(c, &serial_magnitude(c.raw_serial())))
     }
 }
 
@@ -431,12 +414,29 @@ impl fmt::Debug for Certificate {
     }
 }
 
-/// The serial's content octets without the leading `00` that keeps a positive number's top
-/// bit clear.
-fn serial_magnitude(raw: &[u8]) -> &[u8] {
+/// The serial's magnitude, big-endian, as OpenSSL (and so Qt) reports it: a positive
+/// number without the leading `00` that keeps its top bit clear, a (non-conforming) negative
+/// one as the magnitude of its two's complement.
+fn serial_magnitude(raw: &[u8]) -> Vec<u8> {
     match raw {
-        [0, next, ..] if next & 0x80 != 0 => raw.get(1..).unwrap_or(raw),
-        _ => raw,
+        [0, next, ..] if next & 0x80 != 0 => raw[1..].to_vec(),
+        [first, ..] if first & 0x80 != 0 => {
+            // Negate: invert every byte and add one.
+            let mut magnitude: Vec<u8> = raw.iter().map(|b| !b).collect();
+            for byte in magnitude.iter_mut().rev() {
+                let (sum, carry) = byte.overflowing_add(1);
+                *byte = sum;
+                if !carry {
+                    break;
+                }
+            }
+            let start = magnitude
+                .iter()
+                .position(|b| *b != 0)
+                .unwrap_or(magnitude.len().saturating_sub(1));
+            magnitude[start..].to_vec()
+        }
+        _ => raw.to_vec(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! PrintableString, IA5String, BMPString, TeletexString and the other ASN.1 string types) to
 //! text, and the one-line renderings used by display names and the text dump.
 
+use super::oid::Dotted;
 use x509_parser::asn1_rs::{Any, Tag};
 use x509_parser::x509::X509Name;
 
@@ -121,50 +122,30 @@ pub(crate) fn resolve_attribute(attribute: &str) -> Option<String> {
         .map(|(o, _)| o.to_owned())
 }
 
-/// Decodes an attribute value of any ASN.1 string type to text: UTF-8 as is (invalid
-/// sequences replaced), the ASCII types (Printable, IA5, Numeric, Visible) likewise,
-/// TeletexString (T.61) and VideotexString as Latin-1 (as OpenSSL does), BMPString as UTF-16BE
-/// and UniversalString as UTF-32BE. `None` for a value that is not a string or whose length
-/// does not fit its encoding.
+/// Decodes an attribute value to text exactly as OpenSSL's `ASN1_STRING_to_UTF8` (which Qt
+/// uses) does, so every backend shows the same names: UTF8String when it is valid UTF-8; the
+/// one-byte types (Numeric, Printable, T.61, IA5, Visible) as Latin-1; BMPString as UCS-2 and
+/// UniversalString as UCS-4, without surrogates. `None` for any other type, for invalid UTF-8,
+/// for a length that does not fit the encoding, and for code points that are not characters.
 pub(crate) fn decode_string(value: &Any<'_>) -> Option<String> {
     let data = value.data;
+    let wide = |width: usize| -> Option<String> {
+        if data.len() % width != 0 {
+            return None;
+        }
+        data.chunks_exact(width)
+            .map(|c| char::from_u32(c.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b))))
+            .collect()
+    };
     match value.tag() {
-        Tag::Utf8String
+        Tag::Utf8String => std::str::from_utf8(data).ok().map(str::to_owned),
+        Tag::NumericString
         | Tag::PrintableString
+        | Tag::TeletexString
         | Tag::Ia5String
-        | Tag::NumericString
-        | Tag::VisibleString
-        | Tag::GeneralString
-        | Tag::GraphicString => Some(String::from_utf8_lossy(data).into_owned()),
-        Tag::TeletexString | Tag::VideotexString => {
-            Some(data.iter().map(|&b| char::from(b)).collect())
-        }
-        Tag::BmpString => {
-            if data.len() % 2 != 0 {
-                return None;
-            }
-            let units = data
-                .chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]));
-            Some(
-                char::decode_utf16(units)
-                    .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-                    .collect(),
-            )
-        }
-        Tag::UniversalString => {
-            if data.len() % 4 != 0 {
-                return None;
-            }
-            Some(
-                data.chunks_exact(4)
-                    .map(|c| {
-                        char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-                            .unwrap_or(char::REPLACEMENT_CHARACTER)
-                    })
-                    .collect(),
-            )
-        }
+        | Tag::VisibleString => Some(data.iter().map(|&b| char::from(b)).collect()),
+        Tag::BmpString => wide(2),
+        Tag::UniversalString => wide(4),
         _ => None,
     }
 }
@@ -172,7 +153,7 @@ pub(crate) fn decode_string(value: &Any<'_>) -> Option<String> {
 /// The decoded values of every attribute of `name` with the dotted OID `oid`, in order.
 pub(crate) fn values(name: &X509Name<'_>, oid: &str) -> Vec<String> {
     name.iter_attributes()
-        .filter(|a| a.attr_type().to_id_string() == oid)
+        .filter(|a| a.attr_type().dotted() == oid)
         .filter_map(|a| decode_string(a.attr_value()))
         .collect()
 }
@@ -181,7 +162,7 @@ pub(crate) fn values(name: &X509Name<'_>, oid: &str) -> Vec<String> {
 pub(crate) fn attribute_oids(name: &X509Name<'_>) -> Vec<String> {
     let mut oids: Vec<String> = Vec::new();
     for attr in name.iter_attributes() {
-        let oid = attr.attr_type().to_id_string();
+        let oid = attr.attr_type().dotted();
         if !oids.contains(&oid) {
             oids.push(oid);
         }
@@ -196,7 +177,7 @@ pub(crate) fn to_line(name: &X509Name<'_>) -> String {
         .map(|rdn| {
             rdn.iter()
                 .map(|attr| {
-                    let key = short_name(&attr.attr_type().to_id_string());
+                    let key = short_name(&attr.attr_type().dotted());
                     let value = decode_string(attr.attr_value()).unwrap_or_else(|| {
                         let hex: String = attr
                             .attr_value()
@@ -259,7 +240,7 @@ pub(crate) fn names_equal(a: &X509Name<'_>, b: &X509Name<'_>) -> bool {
                                 .join(" ")
                                 .to_lowercase()
                         });
-                        (attr.attr_type().to_id_string(), value)
+                        (attr.attr_type().dotted(), value)
                     })
                     .collect()
             })

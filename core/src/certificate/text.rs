@@ -1,6 +1,7 @@
 //! The human-readable dump behind [`Certificate::to_text`](super::Certificate::to_text), laid
 //! out in the spirit of `openssl x509 -text`, and the calendar arithmetic it needs.
 
+use super::oid::Dotted;
 use std::fmt::Write as _;
 
 use x509_parser::certificate::X509Certificate;
@@ -60,7 +61,7 @@ fn oid_name(oid: &Oid<'_>) -> String {
         ("1.2.840.113549.1.1.1", "rsaEncryption"),
         ("1.2.840.113549.1.1.10", "rsassaPss"),
     ];
-    let dotted = oid.to_id_string();
+    let dotted = oid.dotted();
     known
         .iter()
         .find(|(o, _)| *o == dotted)
@@ -88,7 +89,7 @@ fn hex_block(out: &mut String, bytes: &[u8], indent: &str, per_line: usize) {
 /// size, 256 for Ed25519; `None` when unknown.
 pub(crate) fn public_key_bits(cert: &X509Certificate<'_>) -> Option<usize> {
     let spki = cert.public_key();
-    match spki.algorithm.algorithm.to_id_string().as_str() {
+    match spki.algorithm.algorithm.dotted().as_str() {
         "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => match spki.parsed().ok()? {
             x509_parser::public_key::PublicKey::RSA(rsa) => {
                 let modulus = rsa.modulus;
@@ -101,7 +102,7 @@ pub(crate) fn public_key_bits(cert: &X509Certificate<'_>) -> Option<usize> {
         },
         "1.2.840.10045.2.1" => {
             let curve = spki.algorithm.parameters.as_ref()?.as_oid().ok()?;
-            match curve.to_id_string().as_str() {
+            match curve.dotted().as_str() {
                 "1.2.840.10045.3.1.7" => Some(256),
                 "1.3.132.0.34" => Some(384),
                 "1.3.132.0.35" => Some(521),
@@ -125,8 +126,8 @@ fn general_name(name: &GeneralName<'_>) -> String {
             None => format!("IP Address:<invalid {}>", hex(b, ":")),
         },
         GeneralName::DirectoryName(n) => format!("DirName:{}", to_line(n)),
-        GeneralName::RegisteredID(oid) => format!("Registered ID:{}", oid.to_id_string()),
-        GeneralName::OtherName(oid, _) => format!("othername:{}", oid.to_id_string()),
+        GeneralName::RegisteredID(oid) => format!("Registered ID:{}", oid.dotted()),
+        GeneralName::OtherName(oid, _) => format!("othername:{}", oid.dotted()),
         _ => "<unsupported>".to_owned(),
     }
 }
