@@ -3,11 +3,11 @@
 
 use openssl::version;
 use polytls::{
-    Certificate, ChainVerification, EngineParams, Error, ImplementedClass, ProtocolVersion,
-    SslCipher, SslError, SslProtocol, SupportedFeature, TlsBackend, TlsEngine,
+    Certificate, CertificateInfo, ChainVerification, EngineParams, Error, ImplementedClass, Pkcs12,
+    ProtocolVersion, SslCipher, SslError, SslProtocol, SupportedFeature, TlsBackend, TlsEngine,
 };
 
-use crate::{config, engine::OpenSslEngine, verify};
+use crate::{certificate, config, engine::OpenSslEngine, verify};
 
 /// The backend's registry name.
 pub(crate) const NAME: &str = "openssl";
@@ -86,7 +86,7 @@ impl TlsBackend for OpenSslBackend {
     }
 
     fn implemented_classes(&self) -> Vec<ImplementedClass> {
-        vec![ImplementedClass::Socket]
+        vec![ImplementedClass::Socket, ImplementedClass::Certificate]
     }
 
     fn supported_features(&self) -> Vec<SupportedFeature> {
@@ -118,6 +118,14 @@ impl TlsBackend for OpenSslBackend {
 
     fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error> {
         verify::system_ca_certificates()
+    }
+
+    fn certificate_info(&self, der: &[u8]) -> Result<CertificateInfo, Error> {
+        certificate::info(der)
+    }
+
+    fn import_pkcs12(&self, data: &[u8], passphrase: &[u8]) -> Result<Pkcs12, Error> {
+        certificate::import_pkcs12(data, passphrase)
     }
 
     fn verify_chain(&self, request: &ChainVerification<'_>) -> Result<Vec<SslError>, Error> {

@@ -18,6 +18,7 @@
 //! partial wildcards such as `f*.example.com`.
 
 mod backend;
+mod certificate;
 mod config;
 mod context_cache;
 mod engine;
