@@ -350,3 +350,56 @@ impl Drop for MemoryStream {
 pub fn would_block(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::WouldBlock
 }
+
+/// A small deterministic generator of test inputs (xorshift64*): the same seed gives the same
+/// sequence on every machine, so a failing input can be reproduced from the case name.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator started from `seed` (0 is replaced by a fixed non-zero value).
+    pub fn new(seed: u64) -> Rng {
+        Rng(if seed == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            seed
+        })
+    }
+
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `bound` (0 for a bound of 0).
+    pub fn below(&mut self, bound: usize) -> usize {
+        match u64::try_from(bound) {
+            Ok(b) if b > 0 => usize::try_from(self.next_u64() % b).unwrap_or(0),
+            _ => 0,
+        }
+    }
+}
+
+/// `input` damaged in one to four places: bits flipped, bytes replaced (often by a length-like
+/// `0x00`, `0x7f`, `0x80`-`0x84` or `0xff`), bytes inserted or removed, or the end cut off.
+pub fn mutate(input: &[u8], rng: &mut Rng) -> Vec<u8> {
+    const SPECIAL: [u8; 8] = [0x00, 0x7f, 0x80, 0x81, 0x82, 0x84, 0xff, 0x30];
+    let mut out = input.to_vec();
+    for _ in 0..=rng.below(4) {
+        let at = rng.below(out.len().max(1));
+        match rng.below(6) {
+            0 if !out.is_empty() => out[at] ^= 1 << rng.below(8),
+            1 if !out.is_empty() => out[at] = SPECIAL[rng.below(SPECIAL.len())],
+            2 => out.insert(at.min(out.len()), SPECIAL[rng.below(SPECIAL.len())]),
+            3 if !out.is_empty() => {
+                out.remove(at);
+            }
+            4 => out.truncate(at),
+            _ if !out.is_empty() => out[at] = out[at].wrapping_add(1),
+            _ => {}
+        }
+    }
+    out
+}

@@ -17,6 +17,7 @@
 
 pub mod case;
 mod cases;
+pub mod corpus;
 pub mod harness;
 pub mod matrix;
 pub mod mock;

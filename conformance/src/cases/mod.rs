@@ -1,5 +1,6 @@
 //! Every conformance case, grouped by what it proves.
 
+mod certificate;
 mod chain;
 mod data;
 mod external;
@@ -18,6 +19,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(handshake::cases());
     cases.extend(verification::cases());
     cases.extend(chain::cases());
+    cases.extend(certificate::cases());
     cases.extend(data::cases());
     cases.extend(robustness::cases());
     cases.extend(server::cases());

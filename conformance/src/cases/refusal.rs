@@ -1,7 +1,10 @@
 //! Refusal: what a backend does not claim, it refuses with `Error::Unsupported` the moment it
 //! is asked, never by silently ignoring the setting.
 
-use polytls::{Error, ImplementedClass, SslConfiguration, SslProtocol, SupportedFeature};
+use polytls::{
+    ChainVerification, EncodingFormat, Error, ImplementedClass, KeyType, SslConfiguration,
+    SslProtocol, SupportedFeature,
+};
 
 use crate::case::{Case, Needs};
 use crate::harness::{client_config, server_config, tcp_pair};
@@ -99,6 +102,51 @@ pub(super) fn cases() -> Vec<Case> {
                 "interrupting the handshake on errors",
                 start(b, config, false),
             )
+        }),
+        Case::single("refusal/unclaimed_classes", Needs::default(), |b| {
+            // The certificate, key and verification factories of a backend that does not
+            // claim them answer Unsupported.
+            let backend = polytls::Registry::global()
+                .backend(Some(b))
+                .map_err(|e| e.to_string())?;
+            let pki = Pki::get();
+            let der = pki.server.leaf().to_der();
+            if !polytls::is_class_implemented(ImplementedClass::Certificate, Some(b)) {
+                expect_unsupported("Certificate class", backend.certificate_info(der).map(drop))?;
+                expect_unsupported(
+                    "PKCS#12 import",
+                    backend.import_pkcs12(b"not pkcs12", b"pw").map(drop),
+                )?;
+            }
+            if !polytls::is_class_implemented(ImplementedClass::Key, Some(b)) {
+                expect_unsupported(
+                    "Key class (read)",
+                    backend
+                        .read_key(
+                            pki.server.key.to_der(),
+                            EncodingFormat::Der,
+                            KeyType::PrivateKey,
+                            None,
+                        )
+                        .map(drop),
+                )?;
+                expect_unsupported(
+                    "Key class (write)",
+                    backend
+                        .write_key(&pki.server.key, EncodingFormat::Pem, None)
+                        .map(drop),
+                )?;
+            }
+            if !polytls::is_feature_supported(SupportedFeature::CertificateVerification, Some(b)) {
+                let chain = pki.server.chain.clone();
+                expect_unsupported(
+                    "chain verification",
+                    backend
+                        .verify_chain(&ChainVerification::new(&chain, None, None))
+                        .map(drop),
+                )?;
+            }
+            Ok(())
         }),
         Case::single("refusal/unclaimed_protocols", Needs::socket(), |b| {
             let claimed = polytls::supported_protocols(Some(b));
