@@ -125,8 +125,8 @@ pub trait TlsBackend: Send + Sync + 'static {
     /// (as PKCS#8) when a passphrase is given.
     ///
     /// Fails with [`Error::Key`] when the library rejects the key, [`Error::InvalidInput`]
-    /// when encryption is asked for a public key or DER, and [`Error::Unsupported`] (the
-    /// default) when the backend has no key encoder.
+    /// when encryption is asked for a public key or with an empty passphrase, and
+    /// [`Error::Unsupported`] (the default) when the backend has no key encoder.
     fn write_key(
         &self,
         key: &Key,

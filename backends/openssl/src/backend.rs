@@ -3,11 +3,13 @@
 
 use openssl::version;
 use polytls::{
-    Certificate, CertificateInfo, ChainVerification, EngineParams, Error, ImplementedClass, Pkcs12,
-    ProtocolVersion, SslCipher, SslError, SslProtocol, SupportedFeature, TlsBackend, TlsEngine,
+    Certificate, CertificateInfo, ChainVerification, EncodingFormat, EngineParams, Error,
+    ImplementedClass, Key, KeyType, Pkcs12, ProtocolVersion, SslCipher, SslError, SslProtocol,
+    SupportedFeature, TlsBackend, TlsEngine,
 };
+use zeroize::Zeroizing;
 
-use crate::{certificate, config, engine::OpenSslEngine, verify};
+use crate::{certificate, config, engine::OpenSslEngine, key, verify};
 
 /// The backend's registry name.
 pub(crate) const NAME: &str = "openssl";
@@ -86,7 +88,11 @@ impl TlsBackend for OpenSslBackend {
     }
 
     fn implemented_classes(&self) -> Vec<ImplementedClass> {
-        vec![ImplementedClass::Socket, ImplementedClass::Certificate]
+        vec![
+            ImplementedClass::Socket,
+            ImplementedClass::Certificate,
+            ImplementedClass::Key,
+        ]
     }
 
     fn supported_features(&self) -> Vec<SupportedFeature> {
@@ -126,6 +132,25 @@ impl TlsBackend for OpenSslBackend {
 
     fn import_pkcs12(&self, data: &[u8], passphrase: &[u8]) -> Result<Pkcs12, Error> {
         certificate::import_pkcs12(data, passphrase)
+    }
+
+    fn read_key(
+        &self,
+        data: &[u8],
+        format: EncodingFormat,
+        key_type: KeyType,
+        passphrase: Option<&[u8]>,
+    ) -> Result<Key, Error> {
+        key::read(data, format, key_type, passphrase)
+    }
+
+    fn write_key(
+        &self,
+        key: &Key,
+        format: EncodingFormat,
+        passphrase: Option<&[u8]>,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        key::write(key, format, passphrase)
     }
 
     fn verify_chain(&self, request: &ChainVerification<'_>) -> Result<Vec<SslError>, Error> {

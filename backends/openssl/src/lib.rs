@@ -9,6 +9,8 @@
 //! - `config`: an [`SslConfiguration`](polytls::SslConfiguration) turned into an OpenSSL context;
 //! - `context_cache`: the contexts shared by sessions with an equal configuration;
 //! - `engine`: one TLS session as a sans-IO [`TlsEngine`](polytls::TlsEngine);
+//! - `certificate` and `key`: the Certificate and Key classes, OpenSSL's parsers and encoders
+//!   (and PKCS#12 import) behind polytls' backend-neutral values;
 //! - `verify`: OpenSSL's certificate verification results turned into
 //!   [`SslError`](polytls::SslError)s for the front end's decision.
 //!
@@ -22,6 +24,7 @@ mod certificate;
 mod config;
 mod context_cache;
 mod engine;
+mod key;
 mod verify;
 
 #[cfg(test)]
