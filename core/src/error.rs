@@ -31,6 +31,13 @@ pub enum Error {
     /// A key could not be parsed or used.
     #[error("key: {0}")]
     Key(String),
+    /// The key is encrypted and no passphrase, or an empty one, was given.
+    #[error("the key is encrypted: a passphrase is needed")]
+    PassphraseRequired,
+    /// The passphrase does not decrypt the key: the decryption's padding or the bytes it
+    /// gives are not a key.
+    #[error("the passphrase does not decrypt the key")]
+    WrongPassphrase,
     /// The handshake was refused because of verification errors nobody ignored.
     #[error("peer verification failed: {}", list(.0))]
     Verification(Vec<SslError>),
