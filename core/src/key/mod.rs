@@ -1,7 +1,14 @@
 //! [`Key`]: a backend-neutral private or public key (Qt's `QSslKey`).
 //!
-//! A key is its DER encoding plus the facts needed to hand it to any backend: algorithm, type
-//! and DER layout. Private key bytes are wiped from memory when the value is dropped.
+//! A key is its DER encoding plus the facts needed to hand it to any backend or to show it:
+//! algorithm, type, DER layout, curve and size in bits, all read here in pure Rust. Encrypted
+//! keys (encrypted PKCS#8 and OpenSSL's encrypted PEM) are decrypted with a passphrase on the
+//! way in, and private keys can be written out encrypted. Private key bytes, and every buffer
+//! holding decrypted bytes, are wiped from memory when dropped.
+//!
+//! The submodules hold the pieces: `der` (reading and writing DER), `layout` (what each key
+//! layout holds), `pem` (PEM blocks), `encrypted` (encrypted PKCS#8), `legacy_pem` (OpenSSL's
+//! PEM encryption) and `block_cipher` (the ciphers both use).
 
 use std::fmt;
 use std::path::Path;
@@ -9,6 +16,17 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use crate::{EncodingFormat, Error};
+
+mod block_cipher;
+mod der;
+mod encrypted;
+mod layout;
+mod legacy_pem;
+mod pem;
+#[cfg(test)]
+mod tests;
+
+use layout::{Decoded, Layout};
 
 /// The algorithm of a key (Qt's `QSsl::KeyAlgorithm`, plus Ed25519).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -37,6 +55,10 @@ pub enum KeyType {
 }
 
 /// The DER layout of a key's bytes.
+///
+/// Two more layouts are read and converted on the way in, since backends take them in these
+/// forms: OpenSSL's traditional `DSA PRIVATE KEY` becomes [`Pkcs8`](Self::Pkcs8), and PKCS#1
+/// `RSA PUBLIC KEY` becomes [`Spki`](Self::Spki).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyFormat {
     /// PKCS#8 `PrivateKeyInfo` (PEM label `PRIVATE KEY`).
@@ -49,104 +71,222 @@ pub enum KeyFormat {
     Spki,
 }
 
-/// A private or public key. Equal when algorithm, type, layout and bytes are equal.
+/// A named elliptic curve, for [`Key::curve`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EllipticCurve {
+    /// NIST P-256 (secp256r1, prime256v1).
+    P256,
+    /// NIST P-384 (secp384r1).
+    P384,
+    /// NIST P-521 (secp521r1).
+    P521,
+}
+
+impl EllipticCurve {
+    /// The curve's size in bits: 256, 384 or 521.
+    pub fn bits(self) -> u32 {
+        match self {
+            Self::P256 => 256,
+            Self::P384 => 384,
+            Self::P521 => 521,
+        }
+    }
+}
+
+/// A private or public key (Qt's `QSslKey`).
 ///
 /// ```no_run
 /// # fn main() -> Result<(), polytls::Error> {
-/// use polytls::{EncodingFormat, Key, KeyAlgorithm, KeyType};
-/// let key = Key::from_file("server.key", EncodingFormat::Pem, KeyType::PrivateKey)?;
+/// use polytls::{EncodingFormat, Error, Key, KeyAlgorithm, KeyType};
+///
+/// // An encrypted key (ENCRYPTED PRIVATE KEY, or RSA/EC/DSA PRIVATE KEY with DEK-Info).
+/// let key = match Key::from_file_with_passphrase(
+///     "server.key",
+///     EncodingFormat::Pem,
+///     KeyType::PrivateKey,
+///     b"correct horse battery staple",
+/// ) {
+///     Ok(key) => key,
+///     Err(Error::WrongPassphrase) => {
+///         eprintln!("wrong passphrase");
+///         return Ok(());
+///     }
+///     Err(e) => return Err(e),
+/// };
 /// assert_eq!(key.key_type(), KeyType::PrivateKey);
-/// println!("{:?} key", key.algorithm());
+/// println!("{:?} key of {:?} bits", key.algorithm(), key.bits());
+///
+/// // Written back out encrypted: PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC.
+/// let pem = key.to_pem_encrypted(b"another passphrase")?;
+/// std::fs::write("server-copy.key", pem.as_bytes())?;
+///
+/// // A plain key needs no passphrase.
+/// let public = Key::from_file("server.pub", EncodingFormat::Pem, KeyType::PublicKey)?;
+/// assert_eq!(public.algorithm(), KeyAlgorithm::Rsa);
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Two keys are equal, and hash alike, when their algorithm, type, layout ([`format`]) and DER
+/// bytes are equal: the same RSA key held as PKCS#1 and as PKCS#8 gives two unequal values
+/// (compare [`to_pkcs8_der`] to see through the layout). Curve and size follow from the bytes.
+///
+/// [`format`]: Self::format
+/// [`to_pkcs8_der`]: Self::to_pkcs8_der
+#[derive(Clone)]
 pub struct Key {
     algorithm: KeyAlgorithm,
     key_type: KeyType,
     format: KeyFormat,
+    curve: Option<EllipticCurve>,
+    bits: Option<u32>,
     der: Zeroizing<Vec<u8>>,
 }
 
 impl Key {
-    /// Reads a key of type `key_type` from DER, detecting the layout (PKCS#8, PKCS#1 or SEC 1
-    /// for private keys; SubjectPublicKeyInfo for public keys) and the algorithm.
+    /// Reads a key of type `key_type` from DER, detecting the layout (PKCS#8, PKCS#1, SEC 1 or
+    /// OpenSSL's traditional DSA layout for private keys; SubjectPublicKeyInfo or PKCS#1
+    /// `RSAPublicKey` for public keys) and the algorithm.
     ///
-    /// Fails with [`Error::Key`] when the bytes are not a key of that type.
+    /// Fails with [`Error::Key`] when the bytes are not a key of that type and with
+    /// [`Error::PassphraseRequired`] for an encrypted PKCS#8 key (see
+    /// [`from_der_with_passphrase`](Self::from_der_with_passphrase)).
     pub fn from_der(der: &[u8], key_type: KeyType) -> Result<Key, Error> {
-        let (format, algorithm) = match key_type {
-            KeyType::PrivateKey => sniff_private(der)?,
-            KeyType::PublicKey => (KeyFormat::Spki, sniff_spki(der)?),
-        };
-        Ok(Key {
-            algorithm,
-            key_type,
-            format,
-            der: Zeroizing::new(der.to_vec()),
-        })
+        Self::from_der_with_passphrase(der, key_type, b"")
     }
 
-    /// Reads the first key of type `key_type` from a PEM text (`PRIVATE KEY`, `RSA PRIVATE KEY`,
-    /// `EC PRIVATE KEY` or `PUBLIC KEY` blocks; other blocks are skipped).
+    /// Reads a key of type `key_type` from DER like [`from_der`](Self::from_der), and also
+    /// reads an encrypted PKCS#8 `EncryptedPrivateKeyInfo`, decrypting it with `passphrase`
+    /// (unused for anything else).
     ///
-    /// Fails with [`Error::Key`] when there is no such block, the block is malformed, or the key
-    /// is encrypted (encrypted keys need a passphrase, which this constructor does not take).
-    pub fn from_pem(pem: &[u8], key_type: KeyType) -> Result<Key, Error> {
-        let blocks = pem::parse_many(pem).map_err(|e| Error::Key(format!("malformed PEM: {e}")))?;
-        for block in &blocks {
-            let expected = match (block.tag(), key_type) {
-                ("PRIVATE KEY", KeyType::PrivateKey) => KeyFormat::Pkcs8,
-                ("RSA PRIVATE KEY", KeyType::PrivateKey) => KeyFormat::Pkcs1,
-                ("EC PRIVATE KEY", KeyType::PrivateKey) => KeyFormat::Sec1,
-                ("PUBLIC KEY", KeyType::PublicKey) => KeyFormat::Spki,
-                ("ENCRYPTED PRIVATE KEY", KeyType::PrivateKey) => {
-                    return Err(Error::Key(
-                        "the key is encrypted and no passphrase was given".into(),
-                    ))
-                }
-                _ => continue,
-            };
-            if block
-                .headers()
-                .get("Proc-Type")
-                .is_some_and(|v| v.contains("ENCRYPTED"))
-            {
-                return Err(Error::Key(
-                    "the key is encrypted and no passphrase was given".into(),
-                ));
-            }
-            let key = Self::from_der(block.contents(), key_type)?;
-            if key.format != expected {
-                return Err(Error::Key(format!(
-                    "the {} block does not hold a {expected:?} key",
-                    block.tag()
-                )));
-            }
-            return Ok(key);
+    /// Encrypted keys may use PBES2 with PBKDF2 (HMAC-SHA1, -SHA224, -SHA256, -SHA384 or
+    /// -SHA512) or scrypt, and AES-128/192/256-CBC, DES-EDE3-CBC or DES-CBC. Fails with
+    /// [`Error::PassphraseRequired`] when the key is encrypted and `passphrase` is empty,
+    /// [`Error::WrongPassphrase`] when it does not decrypt the key, and [`Error::Key`] for
+    /// malformed input or an unsupported scheme (the message names it: PBES1 and the PKCS#12
+    /// schemes are not supported), as well as for PBKDF2 above 10 million iterations or scrypt
+    /// above 32 MiB of memory.
+    pub fn from_der_with_passphrase(
+        der: &[u8],
+        key_type: KeyType,
+        passphrase: &[u8],
+    ) -> Result<Key, Error> {
+        if key_type == KeyType::PrivateKey && encrypted::is_encrypted(der) {
+            let plaintext = encrypted::decrypt(der, passphrase)?;
+            return Self::from_decrypted(&plaintext, key_type, Layout::Pkcs8);
         }
-        Err(Error::Key(format!("no {key_type:?} block in the PEM text")))
+        Ok(Self::from_decoded(Self::decode(der, key_type)?, key_type))
+    }
+
+    /// Reads the first key of type `key_type` from a PEM text (`PRIVATE KEY`,
+    /// `RSA PRIVATE KEY`, `EC PRIVATE KEY`, `DSA PRIVATE KEY`, `PUBLIC KEY` or
+    /// `RSA PUBLIC KEY` blocks; other blocks are skipped).
+    ///
+    /// Fails with [`Error::Key`] when there is no such block or the block is malformed, and
+    /// with [`Error::PassphraseRequired`] when it is encrypted (see
+    /// [`from_pem_with_passphrase`](Self::from_pem_with_passphrase)).
+    pub fn from_pem(pem: &[u8], key_type: KeyType) -> Result<Key, Error> {
+        Self::from_pem_with_passphrase(pem, key_type, b"")
+    }
+
+    /// Reads the first key of type `key_type` from a PEM text like
+    /// [`from_pem`](Self::from_pem), decrypting it with `passphrase` when it is encrypted:
+    /// an `ENCRYPTED PRIVATE KEY` block (encrypted PKCS#8, as
+    /// [`from_der_with_passphrase`](Self::from_der_with_passphrase) reads it) or a block with
+    /// OpenSSL's `Proc-Type: 4,ENCRYPTED` and `DEK-Info` headers (AES-128/192/256-CBC,
+    /// DES-EDE3-CBC or DES-CBC). The passphrase is unused for a plain block.
+    ///
+    /// Fails with [`Error::PassphraseRequired`] when the block is encrypted and `passphrase` is
+    /// empty, [`Error::WrongPassphrase`] when it does not decrypt the block into a key of the
+    /// layout its label names, and [`Error::Key`] for malformed input or an unsupported
+    /// encryption (the message names it).
+    pub fn from_pem_with_passphrase(
+        pem: &[u8],
+        key_type: KeyType,
+        passphrase: &[u8],
+    ) -> Result<Key, Error> {
+        pem::read(pem, key_type, passphrase)
     }
 
     /// Reads a key from `data` in the given encoding.
     ///
-    /// Fails with [`Error::Key`] on malformed input.
+    /// Fails with [`Error::Key`] on malformed input and [`Error::PassphraseRequired`] for an
+    /// encrypted key.
     pub fn from_data(data: &[u8], format: EncodingFormat, key_type: KeyType) -> Result<Key, Error> {
+        Self::from_data_with_passphrase(data, format, key_type, b"")
+    }
+
+    /// Reads a key from `data` in the given encoding, decrypting it with `passphrase` when it
+    /// is encrypted, as [`from_pem_with_passphrase`](Self::from_pem_with_passphrase) and
+    /// [`from_der_with_passphrase`](Self::from_der_with_passphrase) do.
+    ///
+    /// Fails as they do.
+    pub fn from_data_with_passphrase(
+        data: &[u8],
+        format: EncodingFormat,
+        key_type: KeyType,
+        passphrase: &[u8],
+    ) -> Result<Key, Error> {
         match format {
-            EncodingFormat::Pem => Self::from_pem(data, key_type),
-            EncodingFormat::Der => Self::from_der(data, key_type),
+            EncodingFormat::Pem => Self::from_pem_with_passphrase(data, key_type, passphrase),
+            EncodingFormat::Der => Self::from_der_with_passphrase(data, key_type, passphrase),
         }
     }
 
     /// Reads a key from a file in the given encoding.
     ///
-    /// Fails with [`Error::Io`] when the file cannot be read and [`Error::Key`] on malformed data.
+    /// Fails with [`Error::Io`] when the file cannot be read, [`Error::Key`] on malformed data
+    /// and [`Error::PassphraseRequired`] for an encrypted key.
     pub fn from_file(
         path: impl AsRef<Path>,
         format: EncodingFormat,
         key_type: KeyType,
     ) -> Result<Key, Error> {
+        Self::from_file_with_passphrase(path, format, key_type, b"")
+    }
+
+    /// Reads a key from a file in the given encoding, decrypting it with `passphrase` when it
+    /// is encrypted.
+    ///
+    /// Fails with [`Error::Io`] when the file cannot be read, and otherwise as
+    /// [`from_data_with_passphrase`](Self::from_data_with_passphrase) does.
+    pub fn from_file_with_passphrase(
+        path: impl AsRef<Path>,
+        format: EncodingFormat,
+        key_type: KeyType,
+        passphrase: &[u8],
+    ) -> Result<Key, Error> {
         let data = Zeroizing::new(std::fs::read(path)?);
-        Self::from_data(&data, format, key_type)
+        Self::from_data_with_passphrase(&data, format, key_type, passphrase)
+    }
+
+    /// Takes DER apart as a key of `key_type`.
+    fn decode(der: &[u8], key_type: KeyType) -> Result<Decoded, Error> {
+        match key_type {
+            KeyType::PrivateKey => layout::private(der),
+            KeyType::PublicKey => layout::public(der),
+        }
+    }
+
+    /// Builds a key from decrypted bytes, which must be a key in the `expected` layout: the
+    /// padding of a wrong passphrase's output is right now and then, its contents never.
+    fn from_decrypted(plaintext: &[u8], key_type: KeyType, expected: Layout) -> Result<Key, Error> {
+        match Self::decode(plaintext, key_type) {
+            Ok(decoded) if decoded.layout == expected => Ok(Self::from_decoded(decoded, key_type)),
+            _ => Err(Error::WrongPassphrase),
+        }
+    }
+
+    fn from_decoded(decoded: Decoded, key_type: KeyType) -> Key {
+        Key {
+            algorithm: decoded.algorithm,
+            key_type,
+            format: decoded.format,
+            curve: decoded.curve,
+            bits: decoded.bits,
+            der: decoded.der,
+        }
     }
 
     /// The key's algorithm.
@@ -164,22 +304,93 @@ impl Key {
         self.format
     }
 
+    /// The key's size in bits, as Qt's `QSslKey::length()` and `openssl pkey -text` give it:
+    /// the modulus for RSA, the curve's size for EC (256, 384, 521...), 256 for Ed25519, the
+    /// prime `p` for DSA and DH.
+    ///
+    /// `None` for [`KeyAlgorithm::Opaque`], and where the key does not say: an EC key on a
+    /// curve this library does not know or whose curve is not given, a DSA public key that
+    /// inherits its parameters.
+    pub fn bits(&self) -> Option<u32> {
+        self.bits
+    }
+
+    /// The named curve of an EC key; `None` for other algorithms and for curves
+    /// [`EllipticCurve`] does not name ([`bits`](Self::bits) may still know their size).
+    pub fn curve(&self) -> Option<EllipticCurve> {
+        self.curve
+    }
+
     /// The DER encoding, in the layout [`format`](Self::format) names.
     pub fn to_der(&self) -> &[u8] {
         &self.der
     }
 
-    /// The PEM encoding, labelled after the layout, with a trailing newline.
+    /// The PEM encoding, labelled after the layout, with `\n` line endings and a trailing
+    /// newline.
     pub fn to_pem(&self) -> Zeroizing<String> {
-        let tag = match self.format {
+        let label = match self.format {
             KeyFormat::Pkcs8 => "PRIVATE KEY",
             KeyFormat::Pkcs1 => "RSA PRIVATE KEY",
             KeyFormat::Sec1 => "EC PRIVATE KEY",
             KeyFormat::Spki => "PUBLIC KEY",
         };
-        Zeroizing::new(pem::encode(&pem::Pem::new(tag, self.der.to_vec())))
+        pem::encode(label, &self.der)
+    }
+
+    /// The private key as a PKCS#8 `PrivateKeyInfo`, as `openssl pkcs8 -topk8 -nocrypt`
+    /// writes it: a PKCS#8 key unchanged, a PKCS#1 key under rsaEncryption, a SEC 1 key under
+    /// id-ecPublicKey with its curve.
+    ///
+    /// Fails with [`Error::InvalidInput`] for a public key, and with [`Error::Key`] for a SEC 1
+    /// key that does not name its curve.
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, Error> {
+        layout::to_pkcs8(self.format, &self.der)
+    }
+
+    /// The private key as an encrypted PKCS#8 `EncryptedPrivateKeyInfo` protected by
+    /// `passphrase`: PBES2 with PBKDF2-HMAC-SHA256 (2048 iterations, random 16-byte salt) and
+    /// AES-256-CBC (random IV), the defaults of `openssl pkcs8 -topk8`, which reads it back.
+    ///
+    /// Fails with [`Error::InvalidInput`] for a public key or an empty passphrase,
+    /// [`Error::Key`] as [`to_pkcs8_der`](Self::to_pkcs8_der) does, and [`Error::Io`] when the
+    /// system has no random bytes.
+    pub fn to_der_encrypted(&self, passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+        self.encrypt(passphrase, encrypted::PBKDF2_ITERATIONS)
+    }
+
+    /// [`to_der_encrypted`](Self::to_der_encrypted) as PEM (`ENCRYPTED PRIVATE KEY`), with
+    /// `\n` line endings and a trailing newline.
+    ///
+    /// Fails as [`to_der_encrypted`](Self::to_der_encrypted) does.
+    pub fn to_pem_encrypted(&self, passphrase: &[u8]) -> Result<Zeroizing<String>, Error> {
+        let der = self.to_der_encrypted(passphrase)?;
+        Ok(pem::encode("ENCRYPTED PRIVATE KEY", &der))
+    }
+
+    /// Encrypts the key with a chosen PBKDF2 iteration count.
+    fn encrypt(&self, passphrase: &[u8], iterations: u32) -> Result<Zeroizing<Vec<u8>>, Error> {
+        if self.key_type == KeyType::PublicKey {
+            return Err(Error::InvalidInput(
+                "a public key cannot be encrypted".into(),
+            ));
+        }
+        let pkcs8 = self.to_pkcs8_der()?;
+        encrypted::encrypt(&pkcs8, passphrase, iterations)
     }
 }
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        // Curve and size are read from the bytes: equal bytes, equal curve and size.
+        self.algorithm == other.algorithm
+            && self.key_type == other.key_type
+            && self.format == other.format
+            && self.der == other.der
+    }
+}
+
+impl Eq for Key {}
 
 impl std::hash::Hash for Key {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
@@ -200,111 +411,8 @@ impl fmt::Debug for Key {
             .field("algorithm", &self.algorithm)
             .field("key_type", &self.key_type)
             .field("format", &self.format)
+            .field("curve", &self.curve)
+            .field("bits", &self.bits)
             .finish_non_exhaustive()
-    }
-}
-
-/// One DER element: its tag, its contents, and what follows it.
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-}
-
-const SEQUENCE: u8 = 0x30;
-const INTEGER: u8 = 0x02;
-const OCTET_STRING: u8 = 0x04;
-const OID: u8 = 0x06;
-
-fn algorithm_of_oid(oid: &[u8]) -> KeyAlgorithm {
-    match oid {
-        // 1.2.840.113549.1.1.1 rsaEncryption, 1.2.840.113549.1.1.10 RSASSA-PSS
-        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01 | 0x0a] => KeyAlgorithm::Rsa,
-        // 1.2.840.10045.2.1 id-ecPublicKey
-        [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01] => KeyAlgorithm::Ec,
-        // 1.2.840.10040.4.1 id-dsa
-        [0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01] => KeyAlgorithm::Dsa,
-        // 1.2.840.113549.1.3.1 dhKeyAgreement, 1.2.840.10046.2.1 dhpublicnumber
-        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x03, 0x01]
-        | [0x2a, 0x86, 0x48, 0xce, 0x3e, 0x02, 0x01] => KeyAlgorithm::Dh,
-        // 1.3.101.112 id-Ed25519
-        [0x2b, 0x65, 0x70] => KeyAlgorithm::Ed25519,
-        _ => KeyAlgorithm::Opaque,
-    }
-}
-
-/// The algorithm named by an `AlgorithmIdentifier` sequence's contents.
-fn algorithm_identifier(contents: &[u8]) -> Option<KeyAlgorithm> {
-    let (tag, oid, _) = tlv(contents)?;
-    (tag == OID).then(|| algorithm_of_oid(oid))
-}
-
-fn sniff_private(der: &[u8]) -> Result<(KeyFormat, KeyAlgorithm), Error> {
-    let malformed = || Error::Key("malformed DER private key".into());
-    let (tag, body, rest) = tlv(der).ok_or_else(malformed)?;
-    if tag != SEQUENCE || !rest.is_empty() {
-        return Err(malformed());
-    }
-    let (tag, _version, body) = tlv(body).ok_or_else(malformed)?;
-    if tag != INTEGER {
-        return Err(malformed());
-    }
-    let (tag, second, _) = tlv(body).ok_or_else(malformed)?;
-    match tag {
-        SEQUENCE => {
-            let algorithm = algorithm_identifier(second).ok_or_else(malformed)?;
-            Ok((KeyFormat::Pkcs8, algorithm))
-        }
-        INTEGER => Ok((KeyFormat::Pkcs1, KeyAlgorithm::Rsa)),
-        OCTET_STRING => Ok((KeyFormat::Sec1, KeyAlgorithm::Ec)),
-        _ => Err(malformed()),
-    }
-}
-
-fn sniff_spki(der: &[u8]) -> Result<KeyAlgorithm, Error> {
-    let malformed = || Error::Key("malformed DER public key".into());
-    let (tag, body, rest) = tlv(der).ok_or_else(malformed)?;
-    if tag != SEQUENCE || !rest.is_empty() {
-        return Err(malformed());
-    }
-    let (tag, alg, _) = tlv(body).ok_or_else(malformed)?;
-    if tag != SEQUENCE {
-        return Err(malformed());
-    }
-    algorithm_identifier(alg).ok_or_else(malformed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn garbage_is_an_error_not_a_panic() {
-        for input in [
-            &b""[..],
-            b"\x30",
-            b"\x30\x84\xff\xff\xff\xff",
-            b"\x30\x03\x02\x01\x00",
-        ] {
-            assert!(Key::from_der(input, KeyType::PrivateKey).is_err());
-            assert!(Key::from_der(input, KeyType::PublicKey).is_err());
-        }
-        assert!(Key::from_pem(
-            b"-----BEGIN PRIVATE KEY-----\n!!\n-----END PRIVATE KEY-----\n",
-            KeyType::PrivateKey
-        )
-        .is_err());
     }
 }
