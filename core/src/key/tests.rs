@@ -958,3 +958,228 @@ fn costly_parameters_are_refused() {
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Mutated input
+
+/// xorshift64*: a small, fixed-seed generator.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % u64::try_from(n).expect("fits")).expect("fits")
+    }
+}
+
+/// A bit flip, a truncation, an insertion, a deletion or an overwritten byte, one to three
+/// times.
+fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
+    let mut out = input.to_vec();
+    for _ in 0..1 + rng.below(3) {
+        if out.is_empty() {
+            out.push(0x30);
+        }
+        let at = rng.below(out.len());
+        match rng.below(6) {
+            0 | 1 => out[at] ^= 1 << rng.below(8),
+            2 => out.truncate(at),
+            3 => {
+                let byte = [0x00, 0x30, 0x80, 0x81, 0x82, 0xff][rng.below(6)];
+                out.insert(at, byte);
+            }
+            4 => {
+                let end = (at + 1 + rng.below(8)).min(out.len());
+                out.drain(at..end);
+            }
+            _ => out[at] = [0x00, 0x01, 0x7f, 0x80, 0x84, 0xff][rng.below(6)],
+        }
+    }
+    out
+}
+
+/// Everything a key offers, with the invariants that must hold for any key read.
+fn exercise(key: &Key) {
+    let _ = (key.algorithm(), key.bits(), key.curve(), format!("{key:?}"));
+    let reread = Key::from_der(key.to_der(), key.key_type()).expect("own DER reads back");
+    assert_eq!(&reread, key);
+    let pem = key.to_pem();
+    assert_eq!(
+        Key::from_pem(pem.as_bytes(), key.key_type()).outcome(),
+        Ok(key.clone())
+    );
+    if key.key_type() == KeyType::PrivateKey {
+        if let Ok(pkcs8) = key.to_pkcs8_der() {
+            let converted = Key::from_der(&pkcs8, KeyType::PrivateKey).expect("PKCS#8 reads");
+            assert_eq!(
+                (converted.algorithm(), converted.bits(), converted.curve()),
+                (key.algorithm(), key.bits(), key.curve())
+            );
+            let encrypted = key.encrypt(PASS, 1).expect("encrypts");
+            assert_eq!(
+                Key::from_der_with_passphrase(&encrypted, KeyType::PrivateKey, PASS).outcome(),
+                Ok(converted)
+            );
+        }
+    }
+}
+
+/// Every constructor on `input`, as DER and as PEM text, with and without the passphrase.
+fn every_constructor(input: &[u8]) -> usize {
+    let mut read = 0;
+    for key_type in [KeyType::PrivateKey, KeyType::PublicKey] {
+        for passphrase in [PASS, b"wrong", b""] {
+            for encoding in [EncodingFormat::Der, EncodingFormat::Pem] {
+                if let Ok(key) =
+                    Key::from_data_with_passphrase(input, encoding, key_type, passphrase)
+                {
+                    exercise(&key);
+                    read += 1;
+                }
+            }
+        }
+        let _ = Key::from_der(input, key_type).map(|k| exercise(&k));
+        let _ = Key::from_pem(input, key_type).map(|k| exercise(&k));
+    }
+    read
+}
+
+/// Encrypted PKCS#8 with cheap scrypt parameters (N = 16), to reach that code cheaply.
+fn scrypt_encrypted(pkcs8: &[u8]) -> Vec<u8> {
+    use pkcs5::der::Encode;
+    let salt = [1u8; 8];
+    let iv = [2u8; 16];
+    let params = pkcs5::pbes2::Parameters::scrypt_aes128cbc(
+        scrypt::Params::new(4, 1, 1, 32).expect("scrypt params"),
+        &salt,
+        &iv,
+    )
+    .expect("params");
+    let mut key = [0u8; 16];
+    scrypt::scrypt(
+        PASS,
+        &salt,
+        &scrypt::Params::new(4, 1, 1, 32).expect("params"),
+        &mut key,
+    )
+    .expect("derives");
+    let mut buf = pkcs8.to_vec();
+    buf.resize(pkcs8.len() + 16, 0);
+    let len = block_cipher::CbcCipher::Aes128
+        .encrypt(&key, &iv, &mut buf, pkcs8.len())
+        .expect("encrypts");
+    let mut scheme = [0u8; 256];
+    let scheme = pkcs5::EncryptionScheme::Pbes2(params)
+        .encode_to_slice(&mut scheme)
+        .expect("encodes");
+    der::element(
+        der::SEQUENCE,
+        &[scheme, &der::element(der::OCTET_STRING, &[&buf[..len]])],
+    )
+    .to_vec()
+}
+
+#[test]
+fn mutated_keys_never_panic() {
+    use rcgen::PublicKeyData;
+    let rsa = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+        .expect("RSA key");
+    let ec = rcgen_pair(&rcgen::PKCS_ECDSA_P384_SHA384);
+    let ed = rcgen_pair(&rcgen::PKCS_ED25519);
+    let mut der_inputs: Vec<Vec<u8>> = Vec::new();
+    for pair in [&rsa, &ec, &ed] {
+        der_inputs.push(pair.serialize_der());
+        der_inputs.push(pair.subject_public_key_info());
+    }
+    // PKCS#1 and SEC 1: the insides of the PKCS#8 keys.
+    for pair in [&rsa, &ec] {
+        let pkcs8 = pair.serialize_der();
+        let outer = der::single(&pkcs8, der::SEQUENCE).expect("PKCS#8");
+        let mut r = der::Reader::new(outer.contents);
+        r.next();
+        r.next();
+        der_inputs.push(r.expect(der::OCTET_STRING).expect("key").contents.to_vec());
+    }
+    if have_openssl() {
+        for name in ["DSA", "DH (PKCS#3)", "DH (X9.42)", "EC P-256", "RSA-PSS"] {
+            let sample = sample(name);
+            der_inputs.push(sample.key().to_der().to_vec());
+            der_inputs.push(public_pem(&sample.public_pem()).to_der().to_vec());
+        }
+        let dsa = private_pem(&traditional(sample("DSA")));
+        der_inputs.push(openssl(
+            &["pkey", "-traditional", "-outform", "DER"],
+            &sample("DSA").pem,
+        ));
+        der_inputs.push(dsa.to_der().to_vec());
+    } else {
+        eprintln!("openssl is not installed: no DSA or DH keys among the mutated inputs");
+    }
+    // Encrypted forms, cheap to try: one PBKDF2 round, scrypt with N = 16.
+    let ec_key = Key::from_der(&ec.serialize_der(), KeyType::PrivateKey).expect("EC key");
+    der_inputs.push(ec_key.encrypt(PASS, 1).expect("encrypts").to_vec());
+    der_inputs.push(scrypt_encrypted(&ec.serialize_der()));
+    let mut pem_inputs: Vec<Vec<u8>> = vec![
+        legacy_encrypt("EC PRIVATE KEY", &der_inputs[7], PASS, "AES-128-CBC"),
+        legacy_encrypt("RSA PRIVATE KEY", &der_inputs[6], PASS, "DES-EDE3-CBC"),
+    ];
+    let labels = [
+        "PRIVATE KEY",
+        "PUBLIC KEY",
+        "ENCRYPTED PRIVATE KEY",
+        "RSA PRIVATE KEY",
+        "EC PRIVATE KEY",
+        "DSA PRIVATE KEY",
+        "RSA PUBLIC KEY",
+    ];
+    for (i, der) in der_inputs.iter().enumerate() {
+        pem_inputs.push(
+            ::pem::encode(&::pem::Pem::new(labels[i % labels.len()], der.clone())).into_bytes(),
+        );
+    }
+    // The unmutated inputs read.
+    let read: usize = der_inputs.iter().map(|d| every_constructor(d)).sum();
+    assert!(read >= der_inputs.len(), "only {read} of the inputs read");
+
+    let started = std::time::Instant::now();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut read = 0;
+    let rounds = 6000;
+    for round in 0..rounds {
+        let der_pick = rng.below(der_inputs.len());
+        let pem_pick = rng.below(pem_inputs.len());
+        let input = match round % 3 {
+            // Mutated DER.
+            0 => mutate(&mut rng, &der_inputs[der_pick]),
+            // Mutated DER in a PEM block, under any label, sometimes with legacy headers.
+            1 => {
+                let der = mutate(&mut rng, &der_inputs[der_pick]);
+                let label = labels[rng.below(labels.len())];
+                if rng.below(4) == 0 {
+                    legacy_encrypt(
+                        label,
+                        &der,
+                        PASS,
+                        ["AES-256-CBC", "DES-EDE3-CBC"][rng.below(2)],
+                    )
+                } else {
+                    ::pem::encode(&::pem::Pem::new(label, der)).into_bytes()
+                }
+            }
+            // Mutated PEM text.
+            _ => mutate(&mut rng, &pem_inputs[pem_pick]),
+        };
+        read += every_constructor(&input);
+    }
+    eprintln!(
+        "{rounds} mutated inputs in {:?}, {read} read as keys",
+        started.elapsed()
+    );
+}
