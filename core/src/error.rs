@@ -31,10 +31,11 @@ pub enum Error {
     /// A key could not be parsed or used.
     #[error("key: {0}")]
     Key(String),
-    /// The key (or PKCS#12 file) is encrypted and no passphrase was given.
+    /// The key (or PKCS#12 file) is encrypted and no passphrase, or an empty one, was given.
     #[error("the key is encrypted: a passphrase is needed")]
     PassphraseRequired,
-    /// The passphrase given does not decrypt the key (or PKCS#12 file).
+    /// The passphrase does not decrypt the key (or open the PKCS#12 file): the decryption's
+    /// padding or the bytes it gives are not a key, or the file's integrity check fails.
     #[error("the passphrase does not decrypt the key")]
     WrongPassphrase,
     /// The handshake was refused because of verification errors nobody ignored.

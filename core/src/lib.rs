@@ -60,7 +60,7 @@ pub use certificate::{
 pub use cipher::SslCipher;
 pub use configuration::{SslConfiguration, SslOption};
 pub use error::Error;
-pub use key::{Key, KeyAlgorithm, KeyFormat, KeyType};
+pub use key::{EllipticCurve, Key, KeyAlgorithm, KeyFormat, KeyType};
 pub use mode::{PeerVerifyMode, SslMode};
 pub use protocol::{ProtocolVersion, SslProtocol};
 pub use registry::Registry;

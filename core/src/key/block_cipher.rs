@@ -1,0 +1,115 @@
+//! The block ciphers of encrypted keys, all in CBC mode with PKCS#7 padding: AES-128, AES-192
+//! and AES-256, and for older keys DES-EDE3 and DES.
+//!
+//! Decryption works in place, in the caller's buffer, so the caller decides how the plaintext
+//! is wiped. A padding error is what a wrong passphrase looks like, and is reported as
+//! [`Error::WrongPassphrase`].
+
+use cbc::cipher::block_padding::Pkcs7;
+use cbc::cipher::{BlockCipher, BlockDecryptMut, BlockEncryptMut, KeyInit, KeyIvInit};
+
+use crate::Error;
+
+/// A block cipher in CBC mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum CbcCipher {
+    Aes128,
+    Aes192,
+    Aes256,
+    DesEde3,
+    Des,
+}
+
+impl CbcCipher {
+    /// The key size in bytes.
+    pub(super) fn key_len(self) -> usize {
+        match self {
+            Self::Aes128 => 16,
+            Self::Aes192 | Self::DesEde3 => 24,
+            Self::Aes256 => 32,
+            Self::Des => 8,
+        }
+    }
+
+    /// The IV (block) size in bytes.
+    pub(super) fn iv_len(self) -> usize {
+        match self {
+            Self::Aes128 | Self::Aes192 | Self::Aes256 => 16,
+            Self::DesEde3 | Self::Des => 8,
+        }
+    }
+
+    /// The cipher an OpenSSL `DEK-Info` header names, if supported.
+    pub(super) fn from_pem_name(name: &str) -> Option<CbcCipher> {
+        [
+            ("AES-128-CBC", Self::Aes128),
+            ("AES-192-CBC", Self::Aes192),
+            ("AES-256-CBC", Self::Aes256),
+            ("DES-EDE3-CBC", Self::DesEde3),
+            ("DES-CBC", Self::Des),
+        ]
+        .into_iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(name))
+        .map(|(_, cipher)| cipher)
+    }
+
+    /// Decrypts `buf` in place and returns the length of the plaintext at its start.
+    ///
+    /// Fails with [`Error::WrongPassphrase`] when the padding is wrong or `buf` is not whole
+    /// blocks, and with [`Error::Key`] when `key` or `iv` has the wrong size.
+    pub(super) fn decrypt(self, key: &[u8], iv: &[u8], buf: &mut [u8]) -> Result<usize, Error> {
+        match self {
+            Self::Aes128 => decrypt::<aes::Aes128>(key, iv, buf),
+            Self::Aes192 => decrypt::<aes::Aes192>(key, iv, buf),
+            Self::Aes256 => decrypt::<aes::Aes256>(key, iv, buf),
+            Self::DesEde3 => decrypt::<des::TdesEde3>(key, iv, buf),
+            Self::Des => decrypt::<des::Des>(key, iv, buf),
+        }
+    }
+
+    /// Encrypts the first `len` bytes of `buf` in place, padding into the rest, and returns the
+    /// length of the ciphertext.
+    ///
+    /// Fails with [`Error::Key`] when `key` or `iv` has the wrong size or `buf` has no room for
+    /// the padding.
+    pub(super) fn encrypt(
+        self,
+        key: &[u8],
+        iv: &[u8],
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<usize, Error> {
+        match self {
+            Self::Aes128 => encrypt::<aes::Aes128>(key, iv, buf, len),
+            Self::Aes192 => encrypt::<aes::Aes192>(key, iv, buf, len),
+            Self::Aes256 => encrypt::<aes::Aes256>(key, iv, buf, len),
+            Self::DesEde3 => encrypt::<des::TdesEde3>(key, iv, buf, len),
+            Self::Des => encrypt::<des::Des>(key, iv, buf, len),
+        }
+    }
+}
+
+fn decrypt<C: BlockCipher + BlockDecryptMut + KeyInit>(
+    key: &[u8],
+    iv: &[u8],
+    buf: &mut [u8],
+) -> Result<usize, Error> {
+    cbc::Decryptor::<C>::new_from_slices(key, iv)
+        .map_err(|_| Error::Key("wrong key or IV size for the cipher".into()))?
+        .decrypt_padded_mut::<Pkcs7>(buf)
+        .map(|plaintext| plaintext.len())
+        .map_err(|_| Error::WrongPassphrase)
+}
+
+fn encrypt<C: BlockCipher + BlockEncryptMut + KeyInit>(
+    key: &[u8],
+    iv: &[u8],
+    buf: &mut [u8],
+    len: usize,
+) -> Result<usize, Error> {
+    cbc::Encryptor::<C>::new_from_slices(key, iv)
+        .map_err(|_| Error::Key("wrong key or IV size for the cipher".into()))?
+        .encrypt_padded_mut::<Pkcs7>(buf, len)
+        .map(|ciphertext| ciphertext.len())
+        .map_err(|_| Error::Key("no room for the padding".into()))
+}

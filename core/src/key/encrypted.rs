@@ -1,0 +1,322 @@
+//! Encrypted PKCS#8 (`EncryptedPrivateKeyInfo`, PEM label `ENCRYPTED PRIVATE KEY`).
+//!
+//! Reads PBES2 with PBKDF2 (HMAC-SHA1, -SHA224, -SHA256, -SHA384 or -SHA512) or scrypt, and
+//! AES-128/192/256-CBC, DES-EDE3-CBC or DES-CBC; writes PBES2 with PBKDF2-HMAC-SHA256 and
+//! AES-256-CBC, OpenSSL's defaults. The `pkcs5` crate reads and writes the parameters' ASN.1;
+//! the key derivation and the decryption happen here, into buffers wiped on drop. Parameters
+//! that would make a forged key cost minutes or gigabytes to try are refused.
+
+use pbkdf2::pbkdf2_hmac;
+use pkcs5::der::{Decode, Encode};
+use pkcs5::pbes2::{self, Kdf, Pbkdf2Prf};
+use zeroize::Zeroizing;
+
+use super::block_cipher::CbcCipher;
+use super::der::{element, single, Reader, OCTET_STRING, OID, SEQUENCE};
+use crate::Error;
+
+/// The PBKDF2 iteration count of keys this library encrypts (OpenSSL's default).
+pub(super) const PBKDF2_ITERATIONS: u32 = 2048;
+/// The most PBKDF2 iterations accepted when decrypting (some seconds of work).
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// The most memory scrypt may use when decrypting (OpenSSL's default limit).
+const MAX_SCRYPT_MEMORY: u128 = 32 * 1024 * 1024;
+/// The most scrypt work (N * r * p) accepted when decrypting: 32 times `openssl pkcs8
+/// -scrypt`'s default.
+const MAX_SCRYPT_WORK: u128 = 1 << 22;
+
+/// 1.2.840.113549.1.5.13 id-PBES2
+const PBES2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d];
+/// 1.2.840.113549.1.5.12 id-PBKDF2
+const PBKDF2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c];
+/// 1.3.6.1.4.1.11591.4.11 id-scrypt
+const SCRYPT: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x04, 0x0b];
+/// 1.2.840.113549.2.{7,8,9,10,11} hmacWithSHA1, -SHA224, -SHA256, -SHA384, -SHA512
+const HMAC_PRFS: [&[u8]; 5] = [
+    &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x07],
+    &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x08],
+    &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x09],
+    &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x0a],
+    &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x0b],
+];
+/// aes128-CBC, aes192-CBC, aes256-CBC (2.16.840.1.101.3.4.1.{2,22,42}), des-ede3-cbc
+/// (1.2.840.113549.3.7), desCBC (1.3.14.3.2.7).
+const CIPHERS: [&[u8]; 5] = [
+    &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x02],
+    &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x16],
+    &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a],
+    &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x03, 0x07],
+    &[0x2b, 0x0e, 0x03, 0x02, 0x07],
+];
+
+/// Schemes met in the wild that this library does not decrypt: PBES1 (PKCS#5 v1.5) and the
+/// PKCS#12 password-based schemes, by the last arcs of their OIDs.
+const UNSUPPORTED_SCHEMES: [(&[u8], &str); 12] = [
+    (&[0x05, 0x01], "pbeWithMD2AndDES-CBC (PBES1)"),
+    (&[0x05, 0x03], "pbeWithMD5AndDES-CBC (PBES1)"),
+    (&[0x05, 0x04], "pbeWithMD2AndRC2-CBC (PBES1)"),
+    (&[0x05, 0x06], "pbeWithMD5AndRC2-CBC (PBES1)"),
+    (&[0x05, 0x0a], "pbeWithSHA1AndDES-CBC (PBES1)"),
+    (&[0x05, 0x0b], "pbeWithSHA1AndRC2-CBC (PBES1)"),
+    (&[0x0c, 0x01, 0x01], "pbeWithSHAAnd128BitRC4 (PKCS#12)"),
+    (&[0x0c, 0x01, 0x02], "pbeWithSHAAnd40BitRC4 (PKCS#12)"),
+    (
+        &[0x0c, 0x01, 0x03],
+        "pbeWithSHAAnd3-KeyTripleDES-CBC (PKCS#12)",
+    ),
+    (
+        &[0x0c, 0x01, 0x04],
+        "pbeWithSHAAnd2-KeyTripleDES-CBC (PKCS#12)",
+    ),
+    (&[0x0c, 0x01, 0x05], "pbeWithSHAAnd128BitRC2-CBC (PKCS#12)"),
+    (&[0x0c, 0x01, 0x06], "pbewithSHAAnd40BitRC2-CBC (PKCS#12)"),
+];
+/// 1.2.840.113549.1: the arc of PKCS#5 and PKCS#12 OIDs.
+const PKCS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01];
+
+/// Whether `der` has the shape of an `EncryptedPrivateKeyInfo`:
+/// `SEQUENCE { AlgorithmIdentifier, OCTET STRING }`. (A `PrivateKeyInfo` starts with an
+/// INTEGER.)
+pub(super) fn is_encrypted(der: &[u8]) -> bool {
+    single(der, SEQUENCE).is_some_and(|outer| {
+        let mut r = Reader::new(outer.contents);
+        r.expect(SEQUENCE).is_some() && r.expect(OCTET_STRING).is_some() && r.is_empty()
+    })
+}
+
+/// An OID's contents in dotted form, for messages.
+fn dotted(oid: &[u8]) -> String {
+    pkcs5::ObjectIdentifier::from_bytes(oid).map_or_else(
+        |_| {
+            let hex: Vec<String> = oid.iter().map(|b| format!("{b:02x}")).collect();
+            format!("OID with contents {}", hex.join(""))
+        },
+        |oid| oid.to_string(),
+    )
+}
+
+/// The OID contents of an `AlgorithmIdentifier` element's algorithm, and its parameters.
+fn algorithm(element: Option<super::der::Tlv<'_>>) -> Option<(&[u8], Option<super::der::Tlv<'_>>)> {
+    let element = element.filter(|e| e.tag == SEQUENCE)?;
+    let mut r = Reader::new(element.contents);
+    let oid = r.expect(OID)?;
+    Some((oid.contents, r.next()))
+}
+
+/// Names what in the PBES2 parameters this library does not support, before the `pkcs5` crate
+/// parses them (its errors do not say).
+fn check_supported(params: &[u8]) -> Result<(), Error> {
+    let mut r = Reader::new(params);
+    let Some((kdf, kdf_params)) = algorithm(r.next()) else {
+        return Ok(());
+    };
+    match kdf {
+        PBKDF2 => {
+            // PBKDF2-params: salt, iterationCount, keyLength OPTIONAL, prf OPTIONAL.
+            let mut p = Reader::new(kdf_params.map_or(&[][..], |p| p.contents));
+            p.next();
+            while let Some(field) = p.next() {
+                if let Some((prf, _)) = algorithm(Some(field)) {
+                    if !HMAC_PRFS.contains(&prf) {
+                        return Err(Error::Key(format!(
+                            "unsupported PBKDF2 pseudo-random function {}",
+                            dotted(prf)
+                        )));
+                    }
+                }
+            }
+        }
+        SCRYPT => {}
+        other => {
+            return Err(Error::Key(format!(
+                "unsupported key derivation function {}",
+                dotted(other)
+            )))
+        }
+    }
+    if let Some((cipher, _)) = algorithm(r.next()) {
+        if !CIPHERS.contains(&cipher) {
+            return Err(Error::Key(format!(
+                "unsupported key encryption cipher {}",
+                dotted(cipher)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The [`Error::Key`] for an encryption scheme other than PBES2.
+fn unsupported_scheme(oid: &[u8]) -> Error {
+    let name = oid
+        .strip_prefix(PKCS)
+        .and_then(|tail| UNSUPPORTED_SCHEMES.iter().find(|(arcs, _)| *arcs == tail))
+        .map_or("", |(_, name)| name);
+    if name.is_empty() {
+        Error::Key(format!("unsupported key encryption scheme {}", dotted(oid)))
+    } else {
+        Error::Key(format!(
+            "unsupported key encryption scheme {name}, {}: re-encrypt the key with PBES2",
+            dotted(oid)
+        ))
+    }
+}
+
+/// Decrypts an `EncryptedPrivateKeyInfo` and returns the `PrivateKeyInfo` inside, in a buffer
+/// wiped on drop.
+///
+/// Fails with [`Error::Key`] when the structure is malformed or names a scheme, key derivation
+/// or cipher this library does not support (or parameters too costly to try),
+/// [`Error::PassphraseRequired`] when `passphrase` is empty, and [`Error::WrongPassphrase`]
+/// when the padding comes out wrong. (The caller checks that the plaintext is a key.)
+pub(super) fn decrypt(der: &[u8], passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let malformed = || Error::Key("malformed encrypted private key".into());
+    let outer = single(der, SEQUENCE).ok_or_else(malformed)?;
+    let mut r = Reader::new(outer.contents);
+    let scheme = r.expect(SEQUENCE).ok_or_else(malformed)?;
+    let ciphertext = r.expect(OCTET_STRING).ok_or_else(malformed)?;
+    let (oid, params) = algorithm(Some(scheme)).ok_or_else(malformed)?;
+    if oid != PBES2 {
+        return Err(unsupported_scheme(oid));
+    }
+    let params = params.filter(|p| p.tag == SEQUENCE).ok_or_else(malformed)?;
+    check_supported(params.contents)?;
+    let params = pbes2::Parameters::from_der(params.whole)
+        .map_err(|e| Error::Key(format!("malformed PBES2 parameters: {e}")))?;
+    let (cipher, iv): (CbcCipher, &[u8]) = match params.encryption {
+        pbes2::EncryptionScheme::Aes128Cbc { iv } => (CbcCipher::Aes128, iv),
+        pbes2::EncryptionScheme::Aes192Cbc { iv } => (CbcCipher::Aes192, iv),
+        pbes2::EncryptionScheme::Aes256Cbc { iv } => (CbcCipher::Aes256, iv),
+        pbes2::EncryptionScheme::DesEde3Cbc { iv } => (CbcCipher::DesEde3, iv),
+        pbes2::EncryptionScheme::DesCbc { iv } => (CbcCipher::Des, iv),
+        other => {
+            return Err(Error::Key(format!(
+                "unsupported key encryption cipher {}",
+                other.oid()
+            )))
+        }
+    };
+    if passphrase.is_empty() {
+        return Err(Error::PassphraseRequired);
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    let key = key.get_mut(..cipher.key_len()).ok_or_else(malformed)?;
+    derive_key(&params.kdf, passphrase, key)?;
+    let mut plaintext = Zeroizing::new(ciphertext.contents.to_vec());
+    let len = cipher.decrypt(key, iv, &mut plaintext)?;
+    plaintext.truncate(len);
+    Ok(plaintext)
+}
+
+/// Fills `key` from `passphrase` with the key derivation function `kdf`.
+///
+/// Fails with [`Error::Key`] for parameters that are invalid, unsupported or too costly.
+fn derive_key(kdf: &Kdf<'_>, passphrase: &[u8], key: &mut [u8]) -> Result<(), Error> {
+    if kdf
+        .key_length()
+        .is_some_and(|len| usize::from(len) != key.len())
+    {
+        return Err(Error::Key(
+            "the key derivation's key length does not fit the cipher".into(),
+        ));
+    }
+    match kdf {
+        Kdf::Pbkdf2(params) => {
+            let rounds = params.iteration_count;
+            if rounds == 0 || rounds > MAX_PBKDF2_ITERATIONS {
+                return Err(Error::Key(format!(
+                    "PBKDF2 iteration count {rounds} is outside 1..={MAX_PBKDF2_ITERATIONS}"
+                )));
+            }
+            let salt = params.salt;
+            match params.prf {
+                Pbkdf2Prf::HmacWithSha1 => pbkdf2_hmac::<sha1::Sha1>(passphrase, salt, rounds, key),
+                Pbkdf2Prf::HmacWithSha224 => {
+                    pbkdf2_hmac::<sha2::Sha224>(passphrase, salt, rounds, key)
+                }
+                Pbkdf2Prf::HmacWithSha256 => {
+                    pbkdf2_hmac::<sha2::Sha256>(passphrase, salt, rounds, key)
+                }
+                Pbkdf2Prf::HmacWithSha384 => {
+                    pbkdf2_hmac::<sha2::Sha384>(passphrase, salt, rounds, key)
+                }
+                Pbkdf2Prf::HmacWithSha512 => {
+                    pbkdf2_hmac::<sha2::Sha512>(passphrase, salt, rounds, key)
+                }
+                other => {
+                    return Err(Error::Key(format!(
+                        "unsupported PBKDF2 pseudo-random function {}",
+                        other.oid()
+                    )))
+                }
+            }
+            Ok(())
+        }
+        Kdf::Scrypt(params) => {
+            let n = params.cost_parameter;
+            let r = u32::from(params.block_size);
+            let p = u32::from(params.parallelization);
+            if n < 2 || !n.is_power_of_two() || r == 0 || p == 0 {
+                return Err(Error::Key("invalid scrypt parameters".into()));
+            }
+            // As OpenSSL counts it: the p blocks of 128 * r bytes plus the N + 2 of V.
+            let memory = 128 * u128::from(r) * (u128::from(n) + u128::from(p) + 2);
+            let work = u128::from(n) * u128::from(r) * u128::from(p);
+            if memory > MAX_SCRYPT_MEMORY || work > MAX_SCRYPT_WORK {
+                return Err(Error::Key(format!(
+                    "scrypt parameters N={n}, r={r}, p={p} ask for more than this library \
+                     spends on a key"
+                )));
+            }
+            // n is a power of two below 2^64: its exponent fits in a u8.
+            let log_n = u8::try_from(n.trailing_zeros())
+                .map_err(|_| Error::Key("invalid scrypt parameters".into()))?;
+            let scrypt_params = scrypt::Params::new(log_n, r, p, scrypt::Params::RECOMMENDED_LEN)
+                .map_err(|_| Error::Key("invalid scrypt parameters".into()))?;
+            scrypt::scrypt(passphrase, params.salt, &scrypt_params, key)
+                .map_err(|_| Error::Key("invalid scrypt parameters".into()))
+        }
+        _ => Err(Error::Key(format!(
+            "unsupported key derivation function {}",
+            kdf.oid()
+        ))),
+    }
+}
+
+/// Encrypts a PKCS#8 `PrivateKeyInfo` into an `EncryptedPrivateKeyInfo`: PBES2,
+/// PBKDF2-HMAC-SHA256 with `iterations` rounds and a random 16-byte salt, AES-256-CBC with a
+/// random IV.
+///
+/// Fails with [`Error::InvalidInput`] for an empty passphrase, [`Error::Io`] when the system
+/// has no random bytes, and [`Error::Key`] when the parameters cannot be encoded.
+pub(super) fn encrypt(
+    pkcs8: &[u8],
+    passphrase: &[u8],
+    iterations: u32,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    if passphrase.is_empty() {
+        return Err(Error::InvalidInput(
+            "an empty passphrase cannot protect a key".into(),
+        ));
+    }
+    let mut salt = [0u8; 16];
+    let mut iv = [0u8; 16];
+    getrandom::getrandom(&mut salt)
+        .and_then(|()| getrandom::getrandom(&mut iv))
+        .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+    let params = pbes2::Parameters::pbkdf2_sha256_aes256cbc(iterations, &salt, &iv)
+        .map_err(|e| Error::Key(format!("cannot encrypt the key: {e}")))?;
+    let mut key = Zeroizing::new([0u8; 32]);
+    pbkdf2_hmac::<sha2::Sha256>(passphrase, &salt, iterations, &mut key[..]);
+    let mut buf = Zeroizing::new(vec![0u8; pkcs8.len() + CbcCipher::Aes256.iv_len()]);
+    buf.get_mut(..pkcs8.len())
+        .ok_or_else(|| Error::Key("cannot encrypt the key".into()))?
+        .copy_from_slice(pkcs8);
+    let len = CbcCipher::Aes256.encrypt(&key[..], &iv, &mut buf, pkcs8.len())?;
+    // The parameters take under 100 bytes.
+    let mut scheme = [0u8; 256];
+    let scheme = pkcs5::EncryptionScheme::Pbes2(params)
+        .encode_to_slice(&mut scheme)
+        .map_err(|e| Error::Key(format!("cannot encode the encryption parameters: {e}")))?;
+    let ciphertext = element(OCTET_STRING, &[buf.get(..len).unwrap_or_default()]);
+    Ok(element(SEQUENCE, &[scheme, &ciphertext]))
+}
