@@ -99,7 +99,10 @@ pub(crate) fn read(
     let malformed = |e: ErrorStack| Error::Key(format!("OpenSSL cannot read the key: {e}"));
     match (key_type, format) {
         (KeyType::PublicKey, EncodingFormat::Pem) => {
-            let key = PKey::public_key_from_pem(data).map_err(malformed)?;
+            // With a callback that refuses, so that OpenSSL never prompts on a terminal for
+            // the passphrase of an encrypted block.
+            let key = PKey::public_key_from_pem_callback(data, |_| Err(ErrorStack::get()))
+                .map_err(malformed)?;
             let der = key.public_key_to_der().map_err(malformed)?;
             Key::from_der(&der, KeyType::PublicKey)
         }
