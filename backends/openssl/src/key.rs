@@ -31,21 +31,30 @@ fn read_error(e: &ErrorStack, asked: bool, passphrase: Option<&[u8]>) -> Error {
     }
 }
 
-/// Reads a private key in PEM, asking for the passphrase only if the key is encrypted.
-fn private_from_pem(pem: &[u8], passphrase: Option<&[u8]>) -> Result<PKey<Private>, Error> {
-    let asked = Cell::new(false);
-    PKey::private_key_from_pem_callback(pem, |buf| {
+/// OpenSSL's passphrase callback: notes that OpenSSL asked, and hands over `passphrase`. An
+/// empty or missing passphrase (or one longer than OpenSSL's buffer) fails the read, which
+/// [`read_error`] then reports as missing or wrong.
+fn give<'a>(
+    passphrase: Option<&'a [u8]>,
+    asked: &'a Cell<bool>,
+) -> impl FnOnce(&mut [u8]) -> Result<usize, ErrorStack> + 'a {
+    move |buf| {
         asked.set(true);
         match passphrase {
             Some(p) if !p.is_empty() && p.len() <= buf.len() => {
                 buf[..p.len()].copy_from_slice(p);
                 Ok(p.len())
             }
-            // An empty or missing passphrase reads as "none given".
             _ => Err(ErrorStack::get()),
         }
-    })
-    .map_err(|e| read_error(&e, asked.get(), passphrase.filter(|p| !p.is_empty())))
+    }
+}
+
+/// Reads a private key in PEM, asking for the passphrase only if the key is encrypted.
+fn private_from_pem(pem: &[u8], passphrase: Option<&[u8]>) -> Result<PKey<Private>, Error> {
+    let asked = Cell::new(false);
+    PKey::private_key_from_pem_callback(pem, give(passphrase, &asked))
+        .map_err(|e| read_error(&e, asked.get(), passphrase.filter(|p| !p.is_empty())))
 }
 
 /// Reads a private key in DER: encrypted PKCS#8, plain PKCS#8 or a traditional layout.
@@ -59,17 +68,7 @@ fn private_from_der(der: &[u8], passphrase: Option<&[u8]>) -> Result<(PKey<Priva
     }
     // Perhaps an EncryptedPrivateKeyInfo: it needs the passphrase.
     let asked = Cell::new(false);
-    let result = PKey::private_key_from_pkcs8_callback(der, |buf| {
-        asked.set(true);
-        match passphrase {
-            Some(p) if !p.is_empty() && p.len() <= buf.len() => {
-                buf[..p.len()].copy_from_slice(p);
-                Ok(p.len())
-            }
-            _ => Err(ErrorStack::get()),
-        }
-    });
-    result
+    PKey::private_key_from_pkcs8_callback(der, give(passphrase, &asked))
         .map(|key| (key, true))
         .map_err(|e| read_error(&e, asked.get(), passphrase.filter(|p| !p.is_empty())))
 }
