@@ -151,8 +151,8 @@ pub trait TlsBackend: Send + Sync + 'static {
 /// Refuses, with [`Error::Unsupported`], every setting in `params` that `backend` does not
 /// claim: a protocol outside its supported protocols, ALPN without `ClientSideAlpn` (client) or
 /// `ServerSideAlpn` (server), a PSK identity hint without `Psk`, OCSP stapling without `Ocsp`,
-/// a session ticket without `SessionTicket`, elliptic curves without the `EllipticCurve` class,
-/// and pausing the handshake on verification errors (no backend offers it yet).
+/// a session ticket without `SessionTicket`, and elliptic curves without the `EllipticCurve`
+/// class.
 ///
 /// Backends call it first thing in [`TlsBackend::new_tls_engine`], so that what they claim and
 /// what they refuse cannot drift apart.
@@ -185,8 +185,6 @@ pub fn refuse_unclaimed<B: TlsBackend + ?Sized>(
             .contains(&ImplementedClass::EllipticCurve)
     {
         Some("choosing elliptic curves".into())
-    } else if config.handshake_must_interrupt_on_error {
-        Some("interrupting the handshake on verification errors".into())
     } else {
         None
     };

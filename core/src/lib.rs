@@ -67,7 +67,7 @@ pub use registry::Registry;
 pub use server::SslServer;
 pub use socket::{ReadTimeout, SslSocket};
 pub use ssl_error::{SslError, SslErrorKind};
-pub use verification::SslErrorsDecision;
+pub use verification::{HandshakeInterruption, SslErrorsDecision};
 
 #[doc(hidden)]
 pub mod __private {

@@ -36,7 +36,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::verification::Verification;
+use crate::verification::{HandshakeInterruption, Verification};
 use crate::{
     Certificate, EngineParams, Error, Key, PeerVerifyMode, PlaintextRead, Registry, SessionInfo,
     SslCipher, SslConfiguration, SslError, SslErrorKind, SslErrorsDecision, SslMode, SslProtocol,
@@ -329,6 +329,42 @@ impl<S: Read + Write> SslSocket<S> {
             .set_peer_verify_error_handler(Box::new(handler));
     }
 
+    /// With `handshake_must_interrupt_on_error` set (Qt's early error reporting), calls
+    /// `handler` during the handshake for each verification error not ignored beforehand, one
+    /// at a time; the handshake goes on past an error only if the handler calls
+    /// [`continue_handshake`](HandshakeInterruption::continue_handshake) (Qt's
+    /// `continueInterruptedHandshake()`), and otherwise fails with [`Error::Verification`].
+    /// The [`on_ssl_errors`](Self::on_ssl_errors) handler is not asked in this mode. Works with
+    /// every backend: engines report problems synchronously, from inside the handshake.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), polytls::Error> {
+    /// use polytls::{SslConfiguration, SslErrorKind, SslSocket};
+    ///
+    /// let mut config = SslConfiguration::default_configuration();
+    /// config.handshake_must_interrupt_on_error = true;
+    /// let mut socket = SslSocket::new(std::net::TcpStream::connect("device.local:443")?)?;
+    /// socket.set_ssl_configuration(config);
+    /// socket.set_peer_verify_name("device.local");
+    /// socket.on_handshake_interrupted_on_error(|stop| {
+    ///     // Decide now, with the handshake held: here, accept only an expired certificate.
+    ///     if stop.error().kind() == SslErrorKind::CertificateExpired {
+    ///         stop.continue_handshake();
+    ///     }
+    /// });
+    /// socket.start_client_encryption()?;
+    /// socket.handshake()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_handshake_interrupted_on_error(
+        &mut self,
+        handler: impl FnMut(&mut HandshakeInterruption<'_>) + Send + 'static,
+    ) {
+        self.verification
+            .set_interruption_handler(Box::new(handler));
+    }
+
     /// Calls `handler` with the list of verification problems, during the handshake; it may
     /// ignore some or all of them. The handshake continues only if all are ignored.
     pub fn on_ssl_errors(
@@ -436,7 +472,8 @@ impl<S: Read + Write> SslSocket<S> {
                     .into(),
             ));
         }
-        self.verification.reset();
+        self.verification
+            .reset(self.config.handshake_must_interrupt_on_error);
         let params = EngineParams::new(mode, &self.config, peer_name, self.verification.hook());
         let mut engine = self.backend.new_tls_engine(params)?;
         // Let the engine produce its first flight (a client's ClientHello).

@@ -36,7 +36,30 @@ impl SslErrorsDecision<'_> {
     }
 }
 
+/// Handed to an [`on_handshake_interrupted_on_error`](crate::SslSocket::on_handshake_interrupted_on_error)
+/// handler while the handshake is stopped on one error (Qt's `handshakeInterruptedOnError`
+/// signal): the error, and the means to go on (Qt's `continueInterruptedHandshake()`, called
+/// from the slot).
+pub struct HandshakeInterruption<'a> {
+    error: &'a SslError,
+    continued: bool,
+}
+
+impl HandshakeInterruption<'_> {
+    /// The error the handshake stopped on.
+    pub fn error(&self) -> &SslError {
+        self.error
+    }
+
+    /// Accepts this error: the handshake goes on (and stops again on the next error, if any).
+    /// Without this call the handshake ends with a fatal alert.
+    pub fn continue_handshake(&mut self) {
+        self.continued = true;
+    }
+}
+
 type PeerVerifyErrorHandler = Box<dyn FnMut(&SslError) + Send>;
+type InterruptionHandler = Box<dyn FnMut(&mut HandshakeInterruption<'_>) + Send>;
 type SslErrorsHandler = Box<dyn FnMut(&mut SslErrorsDecision<'_>) + Send>;
 
 #[derive(Default)]
@@ -45,8 +68,11 @@ struct State {
     ignore_list: Vec<SslError>,
     on_peer_verify_error: Option<PeerVerifyErrorHandler>,
     on_ssl_errors: Option<SslErrorsHandler>,
+    on_interrupted: Option<InterruptionHandler>,
     found: Vec<SslError>,
     refused: Option<Vec<SslError>>,
+    /// The configuration's `handshake_must_interrupt_on_error`, for this handshake.
+    interrupt: bool,
 }
 
 /// The verification state of one socket, shared with its engine.
@@ -80,6 +106,10 @@ impl Verification {
         self.lock().on_ssl_errors = Some(handler);
     }
 
+    pub(crate) fn set_interruption_handler(&self, handler: InterruptionHandler) {
+        self.lock().on_interrupted = Some(handler);
+    }
+
     /// The errors found in the last handshake, ignored or not.
     pub(crate) fn found(&self) -> Vec<SslError> {
         self.lock().found.clone()
@@ -90,11 +120,13 @@ impl Verification {
         self.lock().refused.clone()
     }
 
-    /// Starts a new handshake: forgets what the last one found.
-    pub(crate) fn reset(&self) {
+    /// Starts a new handshake: forgets what the last one found. With `interrupt`, each error
+    /// not ignored beforehand stops the handshake until the interruption handler continues it.
+    pub(crate) fn reset(&self, interrupt: bool) {
         let mut state = self.lock();
         state.found.clear();
         state.refused = None;
+        state.interrupt = interrupt;
     }
 
     /// Records `errors` and decides, as [`VerificationHook::decide`] documents.
@@ -109,6 +141,9 @@ impl Verification {
             for error in &errors {
                 handler(error);
             }
+        }
+        if state.interrupt {
+            return state.interrupted(errors);
         }
         let mut decision = SslErrorsDecision {
             errors: &errors,
@@ -136,6 +171,37 @@ impl Verification {
             state.refused = Some(remaining);
             false
         }
+    }
+}
+
+impl State {
+    /// Qt's early error reporting: the handshake stops on each error in turn (those ignored
+    /// beforehand excepted) and goes on only if the interruption handler continues it; at the
+    /// first error it does not continue, the handshake is refused with the errors left. The
+    /// `on_ssl_errors` handler is not asked.
+    fn interrupted(&mut self, errors: Vec<SslError>) -> bool {
+        let pending: Vec<SslError> = if self.ignore_all {
+            Vec::new()
+        } else {
+            errors
+                .into_iter()
+                .filter(|e| !self.ignore_list.contains(e))
+                .collect()
+        };
+        for (i, error) in pending.iter().enumerate() {
+            let mut interruption = HandshakeInterruption {
+                error,
+                continued: false,
+            };
+            if let Some(handler) = self.on_interrupted.as_mut() {
+                handler(&mut interruption);
+            }
+            if !interruption.continued {
+                self.refused = Some(pending[i..].to_vec());
+                return false;
+            }
+        }
+        true
     }
 }
 

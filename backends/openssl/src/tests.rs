@@ -486,7 +486,6 @@ fn unsupported_settings_are_refused() {
         |c| c.pre_shared_key_identity_hint = Some(b"hint".to_vec()),
         |c| c.ocsp_stapling_enabled = true,
         |c| c.session_ticket = vec![1, 2, 3],
-        |c| c.handshake_must_interrupt_on_error = true,
         |c| c.protocol = SslProtocol::DtlsV1_2,
     ];
     for change in cases {

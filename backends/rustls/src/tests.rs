@@ -691,10 +691,6 @@ fn cipher_restriction_and_refusals() {
     }));
     assert!(refused(&SslConfiguration {
         pre_shared_key_identity_hint: Some(vec![1]),
-        ..base.clone()
-    }));
-    assert!(refused(&SslConfiguration {
-        handshake_must_interrupt_on_error: true,
         ..base
     }));
 }

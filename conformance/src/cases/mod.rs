@@ -5,6 +5,7 @@ mod chain;
 mod data;
 mod external;
 mod handshake;
+mod interrupt;
 mod key;
 mod refusal;
 mod registry;
@@ -20,6 +21,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(handshake::cases());
     cases.extend(verification::cases());
     cases.extend(chain::cases());
+    cases.extend(interrupt::cases());
     cases.extend(certificate::cases());
     cases.extend(key::cases());
     cases.extend(data::cases());

@@ -96,12 +96,7 @@ pub(super) fn cases() -> Vec<Case> {
                 (knob.apply)(&mut config);
                 expect_unsupported(knob.name, start(b, config, knob.server))?;
             }
-            let mut config = client_config();
-            config.handshake_must_interrupt_on_error = true;
-            expect_unsupported(
-                "interrupting the handshake on errors",
-                start(b, config, false),
-            )
+            Ok(())
         }),
         Case::single("refusal/unclaimed_classes", Needs::default(), |b| {
             // The certificate, key and verification factories of a backend that does not
