@@ -12,7 +12,7 @@ use polytls::{
 
 use super::verification::{describe, expected, same_errors, SITUATIONS};
 use crate::case::{Case, Needs};
-use crate::harness::{check, handshake, Socket};
+use crate::harness::{check, handshake, mutate, Rng, Socket};
 use crate::pki::{Identity, Pki};
 
 /// A chain a server sends, what the client trusts, and what it must find.
@@ -253,6 +253,39 @@ pub(super) fn cases() -> Vec<Case> {
             )];
             check(same_errors(&found, &wanted), || {
                 format!("expected {}, found {}", describe(&wanted), describe(&found))
+            })
+        },
+    ));
+    cases.push(Case::single(
+        "chain/verify/damaged_certificates",
+        chain_needs(),
+        |b| {
+            // Damaged copies of a chain's certificates reach the backend's own certificate
+            // parser through chain verification (for rustls, webpki's): errors or findings,
+            // never a panic or a hang.
+            let pki = Pki::get();
+            let backend = polytls::Registry::global()
+                .backend(Some(b))
+                .map_err(|e| e.to_string())?;
+            let anchors = [pki.root.clone()];
+            let mut rng = Rng::new(0xc4a1_0001);
+            let mut checked = 0usize;
+            for round in 0..3000 {
+                let mut chain = pki.deep.chain.clone();
+                let which = round % chain.len();
+                let damaged = mutate(chain[which].to_der(), &mut rng);
+                let Ok(cert) = Certificate::from_der(&damaged) else {
+                    continue;
+                };
+                chain[which] = cert;
+                let request = ChainVerification::new(&chain, Some("localhost"), Some(&anchors));
+                match backend.verify_chain(&request) {
+                    Ok(_) | Err(Error::Certificate(_)) => checked += 1,
+                    Err(other) => return Err(format!("round {round}: unexpected {other}")),
+                }
+            }
+            check(checked > 100, || {
+                format!("only {checked} damaged chains reached the backend")
             })
         },
     ));
