@@ -593,10 +593,15 @@ impl<S: Read + Write> SslSocket<S> {
 
     /// Writes every byte of ciphertext the engine has to the stream.
     fn flush_tls(&mut self) -> Result<(), Error> {
+        self.send_queued(false)
+    }
+
+    /// Writes every byte of ciphertext the engine has queued to the stream, then flushes the
+    /// stream if anything was written (`wrote`: the engine already wrote some itself).
+    fn send_queued(&mut self, mut wrote: bool) -> Result<(), Error> {
         let Some(engine) = self.engine.as_mut() else {
             return Ok(());
         };
-        let mut wrote = false;
         while engine.wants_write() {
             match engine.write_tls(&mut self.stream) {
                 Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
@@ -629,8 +634,21 @@ impl<S: Read + Write> SslSocket<S> {
             let Some(engine) = self.engine.as_mut() else {
                 return Err(Error::InvalidState("no engine".into()));
             };
-            let n = engine.write_plaintext(data).map_err(|e| self.fail(e))?;
-            match self.flush_tls() {
+            // The engine may write the ciphertext straight to the stream; it queues what the
+            // stream does not take, and the flush below sends that.
+            let mut stream = Counted {
+                inner: &mut self.stream,
+                written: 0,
+            };
+            let result = engine.write_plaintext_to(&mut stream, data);
+            let direct = stream.written;
+            if direct > 0 {
+                if let Some(handler) = self.events.encrypted_bytes_written.as_mut() {
+                    handler(direct);
+                }
+            }
+            let n = result.map_err(|e| self.fail(e))?;
+            match self.send_queued(direct > 0) {
                 // The engine holds the data now; it goes out with the next flush.
                 Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => {
                     return Ok(n)
@@ -659,13 +677,26 @@ impl<S: Read + Write> SslSocket<S> {
             let Some(engine) = self.engine.as_mut() else {
                 return Err(Error::InvalidState("no engine".into()));
             };
-            match engine.read_plaintext(buf) {
-                Ok(PlaintextRead::Data(n)) => return Ok(n),
+            // The engine may read the ciphertext it needs from the stream itself.
+            match engine.read_plaintext_from(&mut self.stream, buf) {
+                Ok(PlaintextRead::Data(n)) => {
+                    if engine.wants_write() {
+                        // Answers to post-handshake messages (key updates). The data read is
+                        // returned whatever happens; a failure is reported by the next call.
+                        if let Err(e) = self.flush_tls() {
+                            self.fail(e);
+                        }
+                    }
+                    return Ok(n);
+                }
                 Ok(PlaintextRead::Closed) => return Ok(0),
                 Ok(PlaintextRead::NeedMore) if self.transport_eof => {
                     return Err(self.fail(Error::Truncated))
                 }
                 Ok(PlaintextRead::NeedMore) => {}
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The stream's own error: the session is intact and the caller may retry.
+                Err(Error::Io(e)) => return Err(Error::Io(e)),
                 Err(e) => return Err(self.fail(e)),
             }
             let n = match engine.read_tls(&mut self.stream) {
@@ -729,6 +760,24 @@ impl<S: Read + Write> SslSocket<S> {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// A writer that counts the bytes its inner writer accepted.
+struct Counted<'a, W> {
+    inner: &'a mut W,
+    written: usize,
+}
+
+impl<W: Write> Write for Counted<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

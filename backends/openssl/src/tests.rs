@@ -910,3 +910,118 @@ fn tickets_do_not_resume_across_sessions_sharing_a_context() {
         }
     }
 }
+
+/// One end of a byte pipe that moves data in small pieces and answers every other call with
+/// `WouldBlock` (or `fail`, when set), as a congested non-blocking socket may.
+struct Choppy {
+    data: std::collections::VecDeque<u8>,
+    piece: usize,
+    calls: usize,
+    fail: std::io::ErrorKind,
+}
+
+impl Choppy {
+    fn new(piece: usize, fail: std::io::ErrorKind) -> Choppy {
+        Choppy {
+            data: std::collections::VecDeque::new(),
+            piece,
+            calls: 0,
+            fail,
+        }
+    }
+
+    /// Whether this call is one that fails.
+    fn refuses(&mut self) -> bool {
+        self.calls += 1;
+        self.calls % 2 == 0
+    }
+}
+
+impl std::io::Read for Choppy {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.refuses() || self.data.is_empty() {
+            return Err(self.fail.into());
+        }
+        let n = buf.len().min(self.piece).min(self.data.len());
+        for (slot, byte) in buf.iter_mut().zip(self.data.drain(..n)) {
+            *slot = byte;
+        }
+        Ok(n)
+    }
+}
+
+impl std::io::Write for Choppy {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.refuses() {
+            return Err(self.fail.into());
+        }
+        let n = buf.len().min(self.piece);
+        self.data.extend(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends `data` from `from` to `to` through `wire` with the calls that lend the transport,
+/// as the socket does; every failure of the wire is retried.
+fn send_through(
+    from: &mut dyn TlsEngine,
+    to: &mut dyn TlsEngine,
+    wire: &mut Choppy,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut offset = 0;
+    let mut buf = vec![0; 5000];
+    let mut rounds = 0;
+    while received.len() < data.len() {
+        rounds += 1;
+        assert!(rounds < 1_000_000, "no progress");
+        if offset < data.len() {
+            offset += from
+                .write_plaintext_to(wire, &data[offset..])
+                .expect("write");
+        }
+        while from.wants_write() {
+            match from.write_tls(wire) {
+                Ok(_) => {}
+                Err(e) if e.kind() == wire.fail => break,
+                Err(e) => panic!("write_tls: {e}"),
+            }
+        }
+        loop {
+            match to.read_plaintext_from(wire, &mut buf) {
+                Ok(PlaintextRead::Data(n)) => received.extend_from_slice(&buf[..n]),
+                Ok(other) => panic!("unexpected {other:?}"),
+                Err(Error::Io(e)) if e.kind() == wire.fail => break,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+    received
+}
+
+#[test]
+fn lent_transport_survives_would_block_and_partial_io() {
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+    for fail in [std::io::ErrorKind::WouldBlock, std::io::ErrorKind::TimedOut] {
+        let mut p = connect(&client_config(), &server_config(&pki().server));
+        // Pieces smaller than a record header, and larger than a record.
+        for (piece, len) in [(3, 40_000), (1000, data.len()), (20_000, data.len())] {
+            let mut wire = Choppy::new(piece, fail);
+            let data = &data[..len];
+            let got = send_through(p.client.as_mut(), p.server.as_mut(), &mut wire, data);
+            assert!(got == data, "{fail:?}, pieces of {piece}: data changed");
+            let got = send_through(p.server.as_mut(), p.client.as_mut(), &mut wire, b"back");
+            assert_eq!(got, b"back");
+        }
+        // The calls without a transport still work on the same session.
+        assert_eq!(
+            send(p.client.as_mut(), p.server.as_mut(), b"plain"),
+            b"plain"
+        );
+    }
+}
