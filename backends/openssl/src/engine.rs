@@ -25,8 +25,10 @@ use std::cmp::min;
 use std::io;
 use std::ptr::NonNull;
 
+use foreign_types::ForeignTypeRef;
 use openssl::error::ErrorStack;
 use openssl::ssl::{self, ErrorCode, NameType, Ssl, SslStream, SslVersion};
+use openssl_sys as ffi;
 use polytls::{
     AlertType, EngineParams, Error, PlaintextRead, SessionInfo, SslCipher, SslMode, SslOption,
     SslProtocol, TlsEngine,
@@ -453,9 +455,40 @@ impl OpenSslEngine {
         })
     }
 
-    /// What a failed OpenSSL call means.
+    /// What a failed OpenSSL call, made with an empty error queue (see [`clear_errors`]),
+    /// means.
     fn outcome(&self, e: &ssl::Error) -> Outcome {
         self.outcome_of(e.code(), e)
+    }
+
+    /// What a failed `SSL_read` or `SSL_write` means, when the thread's error queue was not
+    /// emptied before the call.
+    ///
+    /// Clearing the queue before every record cost more than the rest of polytls' work per
+    /// record, so the data path does not: errors other code left in the queue only make OpenSSL
+    /// report `SSL_ERROR_SSL` (or `SYSCALL`) where it would have said "want read", "want
+    /// write" or "closed". The failed call's error (`e`) took the whole queue with it, so
+    /// asking OpenSSL again now gives the session's own state: when that is one of those three,
+    /// it is the outcome; otherwise the failure is real.
+    fn data_outcome(&self, e: &ssl::Error) -> Outcome {
+        let code = match e.code() {
+            code @ (ErrorCode::SSL | ErrorCode::SYSCALL)
+                if e.ssl_error().is_some_and(|s| !s.errors().is_empty()) =>
+            {
+                // SAFETY: the `Ssl` is valid for the engine's life; `SSL_get_error` only reads
+                // its state and the (now empty) error queue. 0 is what the failed
+                // `SSL_read_ex` / `SSL_write_ex` returned.
+                let again = unsafe { ffi::SSL_get_error(self.stream.ssl().as_ptr(), 0) };
+                match ErrorCode::from_raw(again) {
+                    again @ (ErrorCode::WANT_READ
+                    | ErrorCode::WANT_WRITE
+                    | ErrorCode::ZERO_RETURN) => again,
+                    _ => code,
+                }
+            }
+            code => code,
+        };
+        self.outcome_of(code, e)
     }
 
     /// What a failed OpenSSL call means, OpenSSL having classified it as `code`.
@@ -529,11 +562,11 @@ impl OpenSslEngine {
         if self.handshaking || buf.is_empty() {
             return Ok(PlaintextRead::NeedMore);
         }
-        clear_errors();
+        // No `clear_errors` here: see `data_outcome`.
         match self.stream.ssl_read(buf) {
             Ok(0) => Ok(PlaintextRead::NeedMore),
             Ok(n) => Ok(PlaintextRead::Data(n)),
-            Err(e) => match self.outcome(&e) {
+            Err(e) => match self.data_outcome(&e) {
                 Outcome::Blocked => Ok(PlaintextRead::NeedMore),
                 Outcome::Closed => {
                     self.read_end = ReadEnd::Closed;
@@ -565,10 +598,10 @@ impl OpenSslEngine {
         if buf.is_empty() || self.stream.get_ref().pending() >= OUTGOING_LIMIT {
             return Ok(0);
         }
-        clear_errors();
+        // No `clear_errors` here: see `data_outcome`.
         match self.stream.ssl_write(&buf[..min(buf.len(), WRITE_CHUNK)]) {
             Ok(n) => Ok(n),
-            Err(e) => match self.outcome(&e) {
+            Err(e) => match self.data_outcome(&e) {
                 Outcome::Blocked => Ok(0),
                 Outcome::Closed | Outcome::Eof => {
                     Err(Error::InvalidState("the connection is closed".into()))

@@ -1025,3 +1025,43 @@ fn lent_transport_survives_would_block_and_partial_io() {
         );
     }
 }
+
+#[test]
+fn errors_left_in_the_queue_by_other_code_do_not_fail_the_session() {
+    let mut p = connect(&client_config(), &server_config(&pki().server));
+    let mut wire = Choppy::new(100_000, std::io::ErrorKind::WouldBlock);
+    let mut buf = [0u8; 64];
+    for _ in 0..2 {
+        // Someone else's failure, left in this thread's OpenSSL error queue.
+        let stale = openssl::x509::X509::from_der(b"not a certificate").expect_err("junk");
+        stale.put();
+        let read = p.server.read_plaintext_from(&mut wire, &mut buf);
+        assert!(
+            matches!(&read, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "{read:?}"
+        );
+        stale.put();
+        assert_eq!(
+            p.server.read_plaintext(&mut buf).ok(),
+            Some(PlaintextRead::NeedMore)
+        );
+        stale.put();
+        assert_eq!(
+            p.client.write_plaintext_to(&mut wire, b"data").ok(),
+            Some(4)
+        );
+    }
+    let _ = openssl::error::ErrorStack::get();
+    while p.client.wants_write() {
+        let _ = p.client.write_tls(&mut wire);
+    }
+    let mut got = Vec::new();
+    while got.len() < 8 {
+        match p.server.read_plaintext_from(&mut wire, &mut buf) {
+            Ok(PlaintextRead::Data(n)) => got.extend_from_slice(&buf[..n]),
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(got, b"datadata");
+}
