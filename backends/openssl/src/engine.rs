@@ -38,8 +38,11 @@ use crate::config::openssl_failure;
 use crate::context_cache::context_for;
 use crate::verify;
 
-/// Free space guaranteed in the incoming buffer before each transport read.
-const READ_SPACE: usize = 32 * 1024;
+/// Free space guaranteed in the incoming buffer before each transport read. The buffer holds
+/// handshake flights (application data is read by OpenSSL itself, see `Lent`), so it starts
+/// small: growing it zero-fills the new space, which cost a handshake more than 64 KiB of
+/// `memset` at 32 KiB.
+const READ_SPACE: usize = 4 * 1024;
 /// The most plaintext one `write_plaintext` call encrypts.
 const WRITE_CHUNK: usize = 64 * 1024;
 /// Pending ciphertext beyond which `write_plaintext` takes nothing until the caller drains it.
@@ -275,9 +278,8 @@ impl<'e> Lent<'e> {
         let reader = unsafe {
             std::mem::transmute::<NonNull<dyn io::Read + 'e>, NonNull<dyn io::Read>>(short)
         };
-        let pipe = engine.stream.get_mut();
-        pipe.reader = Some(reader);
-        pipe.read_error = None;
+        // `read_error` is `None`: every loan ends by clearing it.
+        engine.stream.get_mut().reader = Some(reader);
         Lent { engine }
     }
 
@@ -293,9 +295,14 @@ impl<'e> Lent<'e> {
         Lent { engine }
     }
 
-    /// The reader's error of this call, if it failed (taken).
-    fn take_read_error(&mut self) -> Option<io::Error> {
-        self.engine.stream.get_mut().read_error.take()
+    /// Takes the loan back, as dropping does, and returns the reader's error of this call, if
+    /// it failed.
+    fn finish(self) -> Option<io::Error> {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        let pipe = this.engine.stream.get_mut();
+        pipe.reader = None;
+        pipe.writer = None;
+        pipe.read_error.take()
     }
 }
 
@@ -493,11 +500,13 @@ impl OpenSslEngine {
 
     /// What a failed OpenSSL call means, OpenSSL having classified it as `code`.
     fn outcome_of(&self, code: ErrorCode, e: &ssl::Error) -> Outcome {
-        let eof = self.stream.get_ref().eof;
         match code {
             ErrorCode::WANT_READ | ErrorCode::WANT_WRITE => Outcome::Blocked,
             ErrorCode::ZERO_RETURN => Outcome::Closed,
-            ErrorCode::SYSCALL if eof && e.ssl_error().map_or(true, |s| s.errors().is_empty()) => {
+            ErrorCode::SYSCALL
+                if self.stream.get_ref().eof
+                    && e.ssl_error().map_or(true, |s| s.errors().is_empty()) =>
+            {
                 Outcome::Eof
             }
             _ => {
@@ -669,7 +678,7 @@ impl TlsEngine for OpenSslEngine {
     ) -> Result<PlaintextRead, Error> {
         let mut lent = Lent::reader(self, rd);
         let result = lent.read_decrypted(buf);
-        match (lent.take_read_error(), result) {
+        match (lent.finish(), result) {
             // OpenSSL was told to retry: the reader's error is the answer.
             (Some(e), Ok(PlaintextRead::NeedMore)) => Err(Error::Io(e)),
             (_, result) => result,
