@@ -24,6 +24,7 @@
 use std::cmp::min;
 use std::io;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 use foreign_types::ForeignTypeRef;
 use openssl::error::ErrorStack;
@@ -36,7 +37,7 @@ use polytls::{
 
 use crate::config::openssl_failure;
 use crate::context_cache::context_for;
-use crate::verify;
+use crate::verify::{self, VerifyState};
 
 /// Free space guaranteed in the incoming buffer before each transport read. The buffer holds
 /// handshake flights (application data is read by OpenSSL itself, see `Lent`), so it starts
@@ -414,6 +415,8 @@ fn clear_errors() {
 /// One TLS session over OpenSSL (see the module documentation).
 pub(crate) struct OpenSslEngine {
     stream: SslStream<Pipe>,
+    /// The session's verification state (also reachable from the `Ssl`'s extra data).
+    verify: Arc<VerifyState>,
     server: bool,
     handshaking: bool,
     failure: Option<Failure>,
@@ -430,7 +433,7 @@ impl OpenSslEngine {
     pub(crate) fn new(params: &EngineParams<'_>) -> Result<OpenSslEngine, Error> {
         let context = context_for(params)?;
         let mut ssl = Ssl::new(&context).map_err(|e| openssl_failure("OpenSSL session", &e))?;
-        verify::install(&mut ssl, params)?;
+        let verify = verify::install(&mut ssl, params)?;
         let server = params.mode == SslMode::SslServerMode;
         if server {
             ssl.set_accept_state();
@@ -454,6 +457,7 @@ impl OpenSslEngine {
             .map_err(|e| openssl_failure("OpenSSL session", &e))?;
         Ok(OpenSslEngine {
             stream,
+            verify,
             server,
             handshaking: true,
             failure: None,
@@ -722,12 +726,15 @@ impl TlsEngine for OpenSslEngine {
             // On a server, OpenSSL keeps the client's leaf apart from the rest of its chain.
             info.peer_chain.extend(
                 ssl.peer_certificate()
-                    .and_then(|leaf| verify::to_certificate(&leaf)),
+                    .and_then(|leaf| self.verify.certificate(&leaf)),
             );
         }
         if let Some(chain) = ssl.peer_cert_chain() {
-            info.peer_chain
-                .extend(chain.iter().filter_map(verify::to_certificate));
+            info.peer_chain.extend(
+                chain
+                    .iter()
+                    .filter_map(|cert| self.verify.certificate(cert)),
+            );
         }
         info.alpn_protocol = ssl.selected_alpn_protocol().map(<[u8]>::to_vec);
         if self.server {
