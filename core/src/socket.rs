@@ -117,7 +117,8 @@ struct Events {
 pub struct SslSocket<S> {
     stream: S,
     backend: Arc<dyn TlsBackend>,
-    config: SslConfiguration,
+    /// Shared with other sockets (and servers) until a setter here changes it.
+    config: Arc<SslConfiguration>,
     mode: SslMode,
     state: State,
     engine: Option<Box<dyn TlsEngine>>,
@@ -207,7 +208,7 @@ impl<S: Read + Write> SslSocket<S> {
         SslSocket {
             stream,
             backend,
-            config: SslConfiguration::default_configuration(),
+            config: SslConfiguration::shared_default_configuration(),
             mode: SslMode::UnencryptedMode,
             state: State::Unencrypted,
             engine: None,
@@ -249,14 +250,28 @@ impl<S: Read + Write> SslSocket<S> {
         &self.config
     }
 
-    /// Replaces the configuration for the next handshake.
-    pub fn set_ssl_configuration(&mut self, config: SslConfiguration) {
-        self.config = config;
+    /// Replaces the configuration for the next handshake. It takes an [`SslConfiguration`] or
+    /// an `Arc<SslConfiguration>`: sockets that are handed clones of one `Arc` share the
+    /// configuration instead of each holding a copy (the setters below copy it first, for this
+    /// socket only).
+    pub fn set_ssl_configuration(&mut self, config: impl Into<Arc<SslConfiguration>>) {
+        self.config = config.into();
+    }
+
+    /// The configuration the next handshake will use, shared.
+    pub fn shared_ssl_configuration(&self) -> Arc<SslConfiguration> {
+        Arc::clone(&self.config)
+    }
+
+    /// The configuration, for a change that concerns this socket only (copied first if it is
+    /// shared).
+    fn config_mut(&mut self) -> &mut SslConfiguration {
+        Arc::make_mut(&mut self.config)
     }
 
     /// Sets the local certificate chain (leaf first).
     pub fn set_local_certificate_chain(&mut self, chain: Vec<Certificate>) {
-        self.config.local_certificate_chain = chain;
+        self.config_mut().local_certificate_chain = chain;
     }
 
     /// The local certificate chain (leaf first).
@@ -271,7 +286,7 @@ impl<S: Read + Write> SslSocket<S> {
 
     /// Sets the private key of the local certificate.
     pub fn set_private_key(&mut self, key: Key) {
-        self.config.private_key = Some(key);
+        self.config_mut().private_key = Some(key);
     }
 
     /// The private key of the local certificate, if any.
@@ -281,7 +296,7 @@ impl<S: Read + Write> SslSocket<S> {
 
     /// Sets whether and how the peer's certificate is verified.
     pub fn set_peer_verify_mode(&mut self, mode: PeerVerifyMode) {
-        self.config.peer_verify_mode = mode;
+        self.config_mut().peer_verify_mode = mode;
     }
 
     /// How the peer's certificate is verified.
@@ -291,7 +306,7 @@ impl<S: Read + Write> SslSocket<S> {
 
     /// Sets the longest peer chain accepted (0: no limit).
     pub fn set_peer_verify_depth(&mut self, depth: u32) {
-        self.config.peer_verify_depth = depth;
+        self.config_mut().peer_verify_depth = depth;
     }
 
     /// The longest peer chain accepted (0: no limit).
@@ -794,5 +809,76 @@ impl<S: Read + Write> Write for SslSocket<S> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(self.flush_all()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ImplementedClass, SupportedFeature};
+
+    /// A backend that only has a name (sockets here never start a handshake).
+    struct Stub;
+
+    impl TlsBackend for Stub {
+        fn name(&self) -> &str {
+            "stub"
+        }
+        fn library_version_number(&self) -> u64 {
+            0
+        }
+        fn library_version_string(&self) -> String {
+            String::new()
+        }
+        fn implemented_classes(&self) -> Vec<ImplementedClass> {
+            Vec::new()
+        }
+        fn supported_features(&self) -> Vec<SupportedFeature> {
+            Vec::new()
+        }
+        fn supported_protocols(&self) -> Vec<SslProtocol> {
+            Vec::new()
+        }
+        fn supported_ciphers(&self) -> Vec<SslCipher> {
+            Vec::new()
+        }
+        fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn socket() -> SslSocket<io::Cursor<Vec<u8>>> {
+        SslSocket::with_backend_object(io::Cursor::new(Vec::new()), Arc::new(Stub))
+    }
+
+    #[test]
+    fn shared_configurations_are_copied_on_change() {
+        let shared = Arc::new(SslConfiguration {
+            peer_verify_depth: 0,
+            allowed_next_protocols: vec![b"h2".to_vec()],
+            ..SslConfiguration::default()
+        });
+        let (mut a, mut b) = (socket(), socket());
+        a.set_ssl_configuration(Arc::clone(&shared));
+        b.set_ssl_configuration(Arc::clone(&shared));
+        assert!(Arc::ptr_eq(&a.shared_ssl_configuration(), &shared));
+
+        a.set_peer_verify_mode(PeerVerifyMode::VerifyNone);
+        assert_eq!(a.peer_verify_mode(), PeerVerifyMode::VerifyNone);
+        assert_eq!(b.peer_verify_mode(), PeerVerifyMode::AutoVerifyPeer);
+        assert_eq!(shared.peer_verify_mode, PeerVerifyMode::AutoVerifyPeer);
+        assert!(Arc::ptr_eq(&b.shared_ssl_configuration(), &shared));
+        assert_eq!(
+            a.ssl_configuration().allowed_next_protocols,
+            [b"h2".to_vec()]
+        );
+
+        // A plain configuration still works, and the default is Qt's.
+        assert_eq!(
+            *socket().ssl_configuration(),
+            SslConfiguration::default_configuration()
+        );
+        b.set_ssl_configuration(SslConfiguration::default());
+        assert_eq!(*b.ssl_configuration(), SslConfiguration::default());
     }
 }
