@@ -262,6 +262,25 @@ pub trait TlsEngine: Send {
     /// Fails with [`Error::InvalidState`] during the handshake or after close.
     fn write_plaintext(&mut self, buf: &[u8]) -> Result<usize, Error>;
 
+    /// Like [`process`](Self::process), but the engine may write the ciphertext it produces
+    /// (handshake flights, alerts, tickets) straight to `wr` as it goes, the way its library
+    /// does on a socket, instead of queuing all of it for [`write_tls`](Self::write_tls). The
+    /// front end calls it after each [`read_tls`](Self::read_tls) (not for the first flight,
+    /// which [`process`](Self::process) produces) and afterwards sends whatever is still
+    /// queued.
+    ///
+    /// As with [`write_plaintext_to`](Self::write_plaintext_to), the engine writes to `wr` only
+    /// while nothing is queued, queues whatever `wr` does not take, and does not report the
+    /// writer's errors (the front end meets them again when it sends the queue).
+    ///
+    /// The default never touches `wr`: it is [`process`](Self::process).
+    ///
+    /// Fails as [`process`](Self::process) does.
+    fn process_to(&mut self, wr: &mut dyn io::Write) -> Result<(), Error> {
+        let _ = wr;
+        self.process()
+    }
+
     /// Like [`read_plaintext`](Self::read_plaintext), but the engine may read the ciphertext
     /// it needs from `rd` itself. The front end calls it only once the handshake is complete.
     ///

@@ -553,12 +553,40 @@ impl<S: Read + Write> SslSocket<S> {
                 Err(e) => return Err(self.fail(e.into())),
             };
             self.transport_eof = n == 0;
-            if let Err(e) = engine.process() {
+            if let Err(e) = self.process_engine() {
                 // Deliver the engine's alert if we can; the handshake error is what matters.
                 let _ = self.flush_tls();
                 return Err(self.fail(e));
             }
         }
+    }
+
+    /// Lets the engine process what was read, writing what it produces straight to the
+    /// stream when it can (its writes are reported to the event handler, and the stream is
+    /// flushed after them); what the stream did not take stays queued for
+    /// [`flush_tls`](Self::flush_tls).
+    ///
+    /// Fails with the engine's error, or the stream's when flushing it fails.
+    fn process_engine(&mut self) -> Result<(), Error> {
+        let Some(engine) = self.engine.as_mut() else {
+            return Err(Error::InvalidState("no engine".into()));
+        };
+        let mut stream = Counted {
+            inner: &mut self.stream,
+            written: 0,
+        };
+        let result = engine.process_to(&mut stream);
+        let written = stream.written;
+        if written > 0 {
+            if let Some(handler) = self.events.encrypted_bytes_written.as_mut() {
+                handler(written);
+            }
+        }
+        result?;
+        if written > 0 {
+            self.stream.flush()?;
+        }
+        Ok(())
     }
 
     fn finish_handshake(&mut self) -> Result<(), Error> {
@@ -721,7 +749,7 @@ impl<S: Read + Write> SslSocket<S> {
                 Err(e) => return Err(e.into()),
             };
             self.transport_eof = n == 0;
-            if let Err(e) = engine.process() {
+            if let Err(e) = self.process_engine() {
                 let _ = self.flush_tls();
                 return Err(self.fail(e));
             }

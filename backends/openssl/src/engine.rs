@@ -689,6 +689,13 @@ impl TlsEngine for OpenSslEngine {
         }
     }
 
+    /// OpenSSL writes each flight (or part of one, where it flushes) straight to `wr` while
+    /// nothing is queued, so that the peer can start on it while OpenSSL goes on (a TLS 1.3
+    /// server's session tickets, for example).
+    fn process_to(&mut self, wr: &mut dyn io::Write) -> Result<(), Error> {
+        TlsEngine::process(&mut *Lent::writer(self, wr))
+    }
+
     /// OpenSSL writes each record straight to `wr` while nothing is queued.
     fn write_plaintext_to(&mut self, wr: &mut dyn io::Write, buf: &[u8]) -> Result<usize, Error> {
         Lent::writer(self, wr).write_encrypted(buf)

@@ -911,12 +911,13 @@ fn tickets_do_not_resume_across_sessions_sharing_a_context() {
     }
 }
 
-/// One end of a byte pipe that moves data in small pieces and answers every other call with
-/// `WouldBlock` (or `fail`, when set), as a congested non-blocking socket may.
+/// A byte pipe that moves data in small pieces and fails every other read and every other
+/// write with `fail` (`WouldBlock`, say), as a congested non-blocking socket may.
 struct Choppy {
     data: std::collections::VecDeque<u8>,
     piece: usize,
-    calls: usize,
+    reads: usize,
+    writes: usize,
     fail: std::io::ErrorKind,
 }
 
@@ -925,21 +926,17 @@ impl Choppy {
         Choppy {
             data: std::collections::VecDeque::new(),
             piece,
-            calls: 0,
+            reads: 0,
+            writes: 0,
             fail,
         }
-    }
-
-    /// Whether this call is one that fails.
-    fn refuses(&mut self) -> bool {
-        self.calls += 1;
-        self.calls % 2 == 0
     }
 }
 
 impl std::io::Read for Choppy {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.refuses() || self.data.is_empty() {
+        self.reads += 1;
+        if self.reads % 2 == 0 || self.data.is_empty() {
             return Err(self.fail.into());
         }
         let n = buf.len().min(self.piece).min(self.data.len());
@@ -952,7 +949,8 @@ impl std::io::Read for Choppy {
 
 impl std::io::Write for Choppy {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.refuses() {
+        self.writes += 1;
+        if self.writes % 2 == 0 {
             return Err(self.fail.into());
         }
         let n = buf.len().min(self.piece);
@@ -1064,4 +1062,42 @@ fn errors_left_in_the_queue_by_other_code_do_not_fail_the_session() {
         }
     }
     assert_eq!(got, b"datadata");
+}
+
+/// Sends what `engine` has queued into `out`, then reads from `incoming` and processes it,
+/// writing through `out`; "not now" from either is fine.
+fn step(engine: &mut dyn TlsEngine, out: &mut Choppy, incoming: &mut Choppy) {
+    while engine.wants_write() {
+        if engine.write_tls(out).is_err() {
+            break;
+        }
+    }
+    match engine.read_tls(incoming) {
+        Ok(_) => engine.process_to(out).expect("process"),
+        Err(e) if e.kind() == incoming.fail => {}
+        Err(e) => panic!("read_tls: {e}"),
+    }
+}
+
+#[test]
+fn handshake_writes_through_a_choppy_transport() {
+    let mut p = pair(
+        &client_config(),
+        &server_config(&pki().server),
+        Some("localhost"),
+    );
+    let fail = std::io::ErrorKind::WouldBlock;
+    let (mut to_server, mut to_client) = (Choppy::new(7, fail), Choppy::new(7, fail));
+    p.client.process().expect("first flight");
+    for _ in 0..100_000 {
+        if !p.client.is_handshaking() && !p.server.is_handshaking() {
+            break;
+        }
+        step(p.client.as_mut(), &mut to_server, &mut to_client);
+        step(p.server.as_mut(), &mut to_client, &mut to_server);
+    }
+    assert!(!p.client.is_handshaking() && !p.server.is_handshaking());
+    let mut wire = Choppy::new(1000, fail);
+    let got = send_through(p.client.as_mut(), p.server.as_mut(), &mut wire, b"after");
+    assert_eq!(got, b"after");
 }
