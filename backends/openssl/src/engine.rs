@@ -10,12 +10,14 @@
 //! once the handshake is over.
 //!
 //! Application data skips those buffers: `read_plaintext_from` and `write_plaintext_to` lend
-//! the pipe the caller's reader or writer for the duration of the call, so OpenSSL reads each
-//! record straight into its record buffer and writes each encrypted record straight to the
-//! transport, as it does on a socket BIO, with no extra copy. The pipe still never fails
-//! OpenSSL's I/O: ciphertext the writer does not take is queued (and the front end sends it
-//! with `write_tls`), and any error of the reader is kept aside while OpenSSL is told "retry",
-//! so that the session stays as it was and the call returns the reader's error unchanged.
+//! the pipe the caller's reader or writer for the duration of the call (see [`Lent`]), so
+//! OpenSSL reads each record straight into its record buffer and writes each encrypted record
+//! straight to the transport, as it does on a socket BIO, with no extra copy; `process_to`
+//! lends the writer too, so handshake flights go out as OpenSSL flushes them. The pipe still
+//! never fails OpenSSL's I/O: ciphertext the writer does not take is queued (and the front end
+//! sends it with `write_tls`), and any error of the reader is kept aside while OpenSSL is told
+//! "retry", so that the session stays as it was and the call returns the reader's error
+//! unchanged.
 //!
 //! After the handshake, [`process`](TlsEngine::process) peeks one byte of plaintext, which makes
 //! OpenSSL handle every record already received (alerts, close_notify, tickets, key updates)
