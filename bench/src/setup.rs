@@ -161,10 +161,11 @@ impl Pki {
 pub struct Setup {
     /// The scenario.
     pub params: Params,
-    /// polytls, client side (verifies `localhost` against the root).
-    pub polytls_client: SslConfiguration,
-    /// polytls, server side.
-    pub polytls_server: SslConfiguration,
+    /// polytls, client side (verifies `localhost` against the root), shared by every client
+    /// socket as the direct sides share their context or config.
+    pub polytls_client: Arc<SslConfiguration>,
+    /// polytls, server side, shared by every server socket.
+    pub polytls_server: Arc<SslConfiguration>,
     /// OpenSSL used directly, client side.
     pub openssl_client: SslContext,
     /// OpenSSL used directly, server side.
@@ -201,20 +202,20 @@ impl Setup {
                 .ok_or_else(|| format!("polytls does not know the suite {name}"))?]),
             None => None,
         };
-        let polytls_client = SslConfiguration {
+        let polytls_client = Arc::new(SslConfiguration {
             protocol,
             ciphers: ciphers.clone(),
             ca_certificates: Some(vec![root]),
             ..SslConfiguration::default()
-        };
-        let polytls_server = SslConfiguration {
+        });
+        let polytls_server = Arc::new(SslConfiguration {
             protocol,
             ciphers,
             peer_verify_mode: PeerVerifyMode::VerifyNone,
             local_certificate_chain: vec![leaf],
             private_key: Some(key),
             ..SslConfiguration::default()
-        };
+        });
 
         let (openssl_client, openssl_server) = openssl_contexts(&params, &pki)?;
         let (rustls_client, rustls_server) = rustls_configs(&params, root_der, leaf_der, key_der)?;

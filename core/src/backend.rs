@@ -3,8 +3,9 @@
 //!
 //! polytls' front ends own I/O, state, buffering, timeouts and the verification decision; a
 //! backend owns only cryptography and the protocol. Its engine is sans-IO: it is handed a
-//! reader or writer for each call and never blocks, so the same engine serves the blocking
-//! socket, an async adapter and in-memory tests.
+//! reader or writer for each call and never blocks by itself (only as the reader or writer it
+//! was handed does), so the same engine serves the blocking socket, an async adapter and
+//! in-memory tests.
 //!
 //! Writing a backend means implementing these two traits and registering the backend with
 //! [`register_backend!`](crate::register_backend); the conformance suite then proves its claims.
@@ -317,6 +318,17 @@ impl SessionInfo {
 /// [`read_tls`](Self::read_tls) from the transport; [`process`](Self::process); then read or
 /// write plaintext. No method blocks or performs I/O other than on the reader or writer it is
 /// handed.
+///
+/// Once the handshake is complete, the front end reads and writes application data through
+/// [`read_plaintext_from`](Self::read_plaintext_from) and
+/// [`write_plaintext_to`](Self::write_plaintext_to), which also hand the engine the transport.
+/// An engine whose library works best on the transport itself (OpenSSL reads each record
+/// straight into its record buffer and writes each encrypted record straight out) overrides
+/// them and saves a copy of every record; the defaults fall back to
+/// [`read_plaintext`](Self::read_plaintext) and [`write_plaintext`](Self::write_plaintext),
+/// and the front end then moves the ciphertext with [`read_tls`](Self::read_tls),
+/// [`process`](Self::process) and [`write_tls`](Self::write_tls). Either way the engine must
+/// keep working with only the other methods (in-memory tests use them).
 pub trait TlsEngine: Send {
     /// Reads ciphertext with at most one call to `rd.read`, returning the bytes taken. The
     /// front end calls it only while the handshake runs or when
@@ -361,6 +373,71 @@ pub trait TlsEngine: Send {
     ///
     /// Fails with [`Error::InvalidState`] during the handshake or after close.
     fn write_plaintext(&mut self, buf: &[u8]) -> Result<usize, Error>;
+
+    /// Like [`process`](Self::process), but the engine may write the ciphertext it produces
+    /// (handshake flights, alerts, tickets) straight to `wr` as it goes, the way its library
+    /// does on a socket, instead of queuing all of it for [`write_tls`](Self::write_tls). The
+    /// front end calls it after each [`read_tls`](Self::read_tls) (not for the first flight,
+    /// which [`process`](Self::process) produces) and afterwards sends whatever is still
+    /// queued.
+    ///
+    /// As with [`write_plaintext_to`](Self::write_plaintext_to), the engine writes to `wr` only
+    /// while nothing is queued, queues whatever `wr` does not take, and does not report the
+    /// writer's errors (the front end meets them again when it sends the queue).
+    ///
+    /// The default never touches `wr`: it is [`process`](Self::process).
+    ///
+    /// Fails as [`process`](Self::process) does.
+    fn process_to(&mut self, wr: &mut dyn io::Write) -> Result<(), Error> {
+        let _ = wr;
+        self.process()
+    }
+
+    /// Like [`read_plaintext`](Self::read_plaintext), but the engine may read the ciphertext
+    /// it needs from `rd` itself. The front end calls it only once the handshake is complete.
+    ///
+    /// An engine that reads may call `rd.read` several times in one call (for example once
+    /// for a record's header and once for its body), and stops at the first record that
+    /// yields application data, close_notify or an error; ciphertext read beyond that record
+    /// and plaintext that did not fit in `buf` are kept for the next call.
+    /// End of stream from `rd` is remembered as [`read_tls`](Self::read_tls) remembers it:
+    /// [`PlaintextRead::Closed`] after close_notify, [`Error::Truncated`] otherwise.
+    /// [`PlaintextRead::NeedMore`] asks the front end to move ciphertext itself
+    /// ([`read_tls`](Self::read_tls), then [`process`](Self::process)) and call again.
+    ///
+    /// The default never touches `rd`: it is [`read_plaintext`](Self::read_plaintext).
+    ///
+    /// Fails with [`Error::Io`] carrying the reader's error unchanged (`WouldBlock`,
+    /// `TimedOut`, `Interrupted`, a reset connection): the session is left as it was, ciphertext
+    /// already read is kept, and the call may be repeated. Fails otherwise as
+    /// [`read_plaintext`](Self::read_plaintext) does; no other failure is an [`Error::Io`].
+    fn read_plaintext_from(
+        &mut self,
+        rd: &mut dyn io::Read,
+        buf: &mut [u8],
+    ) -> Result<PlaintextRead, Error> {
+        let _ = rd;
+        self.read_plaintext(buf)
+    }
+
+    /// Like [`write_plaintext`](Self::write_plaintext), but the engine may write the
+    /// ciphertext straight to `wr`. The front end calls it only once the handshake is
+    /// complete, and afterwards sends whatever is still queued
+    /// ([`wants_write`](Self::wants_write), [`write_tls`](Self::write_tls)).
+    ///
+    /// Returns the plaintext bytes taken, as [`write_plaintext`](Self::write_plaintext) does.
+    /// Every byte taken is either written to `wr` or queued: an engine writes to `wr` directly
+    /// only while nothing is queued (so that the order is kept), and queues whatever `wr` does
+    /// not accept (a partial write, `WouldBlock`, any other error). The writer's errors are not
+    /// reported by this call: the front end meets them again when it sends what is queued.
+    ///
+    /// The default never touches `wr`: it is [`write_plaintext`](Self::write_plaintext).
+    ///
+    /// Fails as [`write_plaintext`](Self::write_plaintext) does.
+    fn write_plaintext_to(&mut self, wr: &mut dyn io::Write, buf: &[u8]) -> Result<usize, Error> {
+        let _ = wr;
+        self.write_plaintext(buf)
+    }
 
     /// Queues a close_notify alert; nothing is encrypted after it.
     fn send_close_notify(&mut self);

@@ -2,7 +2,7 @@
 //! defaults, and the process-wide default configurations for TLS and DTLS.
 
 use std::collections::BTreeSet;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use crate::{Certificate, Error, Key, PeerVerifyMode, SslCipher, SslProtocol};
 
@@ -113,47 +113,78 @@ impl Default for SslConfiguration {
     }
 }
 
-static DEFAULT: RwLock<Option<SslConfiguration>> = RwLock::new(None);
-static DEFAULT_DTLS: RwLock<Option<SslConfiguration>> = RwLock::new(None);
-
-fn read(
-    slot: &RwLock<Option<SslConfiguration>>,
+/// A process-wide default: set by the user, or built from Qt's defaults on first use. It is
+/// shared (`Arc`), so that every new socket starts from it without copying it.
+struct DefaultSlot {
+    slot: RwLock<Option<Arc<SslConfiguration>>>,
     fallback: fn() -> SslConfiguration,
-) -> SslConfiguration {
-    let guard = slot.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-    guard.clone().unwrap_or_else(fallback)
 }
 
-fn write(slot: &RwLock<Option<SslConfiguration>>, config: SslConfiguration) {
-    *slot
-        .write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(config);
+static DEFAULT: DefaultSlot = DefaultSlot {
+    slot: RwLock::new(None),
+    fallback: SslConfiguration::default,
+};
+static DEFAULT_DTLS: DefaultSlot = DefaultSlot {
+    slot: RwLock::new(None),
+    fallback: || SslConfiguration {
+        protocol: SslProtocol::DtlsV1_2OrLater,
+        ..SslConfiguration::default()
+    },
+};
+
+impl DefaultSlot {
+    /// The current default, shared.
+    fn get(&self) -> Arc<SslConfiguration> {
+        let current = self
+            .slot
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        if let Some(config) = current {
+            return config;
+        }
+        let mut slot = self
+            .slot
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(slot.get_or_insert_with(|| Arc::new((self.fallback)())))
+    }
+
+    fn set(&self, config: SslConfiguration) {
+        *self
+            .slot
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(config));
+    }
 }
 
 impl SslConfiguration {
     /// The process-wide default for new TLS sockets: Qt's defaults until
     /// [`set_default_configuration`](Self::set_default_configuration) replaces it.
     pub fn default_configuration() -> SslConfiguration {
-        read(&DEFAULT, SslConfiguration::default)
+        SslConfiguration::clone(&DEFAULT.get())
+    }
+
+    /// The process-wide default for new TLS sockets, shared rather than copied (what new
+    /// sockets and servers start from).
+    pub(crate) fn shared_default_configuration() -> Arc<SslConfiguration> {
+        DEFAULT.get()
     }
 
     /// Replaces the process-wide default for sockets created from now on.
     pub fn set_default_configuration(config: SslConfiguration) {
-        write(&DEFAULT, config);
+        DEFAULT.set(config);
     }
 
     /// The process-wide default for new DTLS associations: Qt's defaults with
     /// `DtlsV1_2OrLater`, until replaced.
     pub fn default_dtls_configuration() -> SslConfiguration {
-        read(&DEFAULT_DTLS, || SslConfiguration {
-            protocol: SslProtocol::DtlsV1_2OrLater,
-            ..SslConfiguration::default()
-        })
+        SslConfiguration::clone(&DEFAULT_DTLS.get())
     }
 
     /// Replaces the process-wide DTLS default for associations created from now on.
     pub fn set_default_dtls_configuration(config: SslConfiguration) {
-        write(&DEFAULT_DTLS, config);
+        DEFAULT_DTLS.set(config);
     }
 
     /// The local leaf certificate (the first of the chain), if any.

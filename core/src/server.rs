@@ -40,7 +40,8 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SslServer {
     listener: TcpListener,
     backend: Arc<dyn TlsBackend>,
-    config: SslConfiguration,
+    /// Shared by every connection accepted with it.
+    config: Arc<SslConfiguration>,
     handshake_timeout: Duration,
 }
 
@@ -78,7 +79,7 @@ impl SslServer {
         SslServer {
             listener,
             backend,
-            config: SslConfiguration::default_configuration(),
+            config: SslConfiguration::shared_default_configuration(),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
@@ -100,9 +101,10 @@ impl SslServer {
         &self.config
     }
 
-    /// Replaces the configuration for connections accepted from now on.
-    pub fn set_ssl_configuration(&mut self, config: SslConfiguration) {
-        self.config = config;
+    /// Replaces the configuration for connections accepted from now on (an
+    /// [`SslConfiguration`] or an `Arc<SslConfiguration>`). The connections share it.
+    pub fn set_ssl_configuration(&mut self, config: impl Into<Arc<SslConfiguration>>) {
+        self.config = config.into();
     }
 
     /// How long a client may take to complete its handshake.
@@ -123,7 +125,7 @@ impl SslServer {
     pub fn accept(&self) -> Result<SslSocket<TcpStream>, Error> {
         let (stream, _) = self.listener.accept()?;
         let mut socket = SslSocket::with_backend_object(stream, self.backend.clone());
-        socket.set_ssl_configuration(self.config.clone());
+        socket.set_ssl_configuration(Arc::clone(&self.config));
         socket.start_server_encryption()?;
         socket.wait_for_encrypted(Some(self.handshake_timeout))?;
         Ok(socket)

@@ -117,7 +117,8 @@ struct Events {
 pub struct SslSocket<S> {
     stream: S,
     backend: Arc<dyn TlsBackend>,
-    config: SslConfiguration,
+    /// Shared with other sockets (and servers) until a setter here changes it.
+    config: Arc<SslConfiguration>,
     mode: SslMode,
     state: State,
     engine: Option<Box<dyn TlsEngine>>,
@@ -207,7 +208,7 @@ impl<S: Read + Write> SslSocket<S> {
         SslSocket {
             stream,
             backend,
-            config: SslConfiguration::default_configuration(),
+            config: SslConfiguration::shared_default_configuration(),
             mode: SslMode::UnencryptedMode,
             state: State::Unencrypted,
             engine: None,
@@ -249,14 +250,28 @@ impl<S: Read + Write> SslSocket<S> {
         &self.config
     }
 
-    /// Replaces the configuration for the next handshake.
-    pub fn set_ssl_configuration(&mut self, config: SslConfiguration) {
-        self.config = config;
+    /// Replaces the configuration for the next handshake. It takes an [`SslConfiguration`] or
+    /// an `Arc<SslConfiguration>`: sockets that are handed clones of one `Arc` share the
+    /// configuration instead of each holding a copy (the setters below copy it first, for this
+    /// socket only).
+    pub fn set_ssl_configuration(&mut self, config: impl Into<Arc<SslConfiguration>>) {
+        self.config = config.into();
+    }
+
+    /// The configuration the next handshake will use, shared.
+    pub fn shared_ssl_configuration(&self) -> Arc<SslConfiguration> {
+        Arc::clone(&self.config)
+    }
+
+    /// The configuration, for a change that concerns this socket only (copied first if it is
+    /// shared).
+    fn config_mut(&mut self) -> &mut SslConfiguration {
+        Arc::make_mut(&mut self.config)
     }
 
     /// Sets the local certificate chain (leaf first).
     pub fn set_local_certificate_chain(&mut self, chain: Vec<Certificate>) {
-        self.config.local_certificate_chain = chain;
+        self.config_mut().local_certificate_chain = chain;
     }
 
     /// The local certificate chain (leaf first).
@@ -271,7 +286,7 @@ impl<S: Read + Write> SslSocket<S> {
 
     /// Sets the private key of the local certificate.
     pub fn set_private_key(&mut self, key: Key) {
-        self.config.private_key = Some(key);
+        self.config_mut().private_key = Some(key);
     }
 
     /// The private key of the local certificate, if any.
@@ -281,7 +296,7 @@ impl<S: Read + Write> SslSocket<S> {
 
     /// Sets whether and how the peer's certificate is verified.
     pub fn set_peer_verify_mode(&mut self, mode: PeerVerifyMode) {
-        self.config.peer_verify_mode = mode;
+        self.config_mut().peer_verify_mode = mode;
     }
 
     /// How the peer's certificate is verified.
@@ -291,7 +306,7 @@ impl<S: Read + Write> SslSocket<S> {
 
     /// Sets the longest peer chain accepted (0: no limit).
     pub fn set_peer_verify_depth(&mut self, depth: u32) {
-        self.config.peer_verify_depth = depth;
+        self.config_mut().peer_verify_depth = depth;
     }
 
     /// The longest peer chain accepted (0: no limit).
@@ -569,12 +584,40 @@ impl<S: Read + Write> SslSocket<S> {
                 Err(e) => return Err(self.fail(e.into())),
             };
             self.transport_eof = n == 0;
-            if let Err(e) = engine.process() {
+            if let Err(e) = self.process_engine() {
                 // Deliver the engine's alert if we can; the handshake error is what matters.
                 let _ = self.flush_tls();
                 return Err(self.fail(e));
             }
         }
+    }
+
+    /// Lets the engine process what was read, writing what it produces straight to the
+    /// stream when it can (its writes are reported to the event handler, and the stream is
+    /// flushed after them); what the stream did not take stays queued for
+    /// [`flush_tls`](Self::flush_tls).
+    ///
+    /// Fails with the engine's error, or the stream's when flushing it fails.
+    fn process_engine(&mut self) -> Result<(), Error> {
+        let Some(engine) = self.engine.as_mut() else {
+            return Err(Error::InvalidState("no engine".into()));
+        };
+        let mut stream = Counted {
+            inner: &mut self.stream,
+            written: 0,
+        };
+        let result = engine.process_to(&mut stream);
+        let written = stream.written;
+        if written > 0 {
+            if let Some(handler) = self.events.encrypted_bytes_written.as_mut() {
+                handler(written);
+            }
+        }
+        result?;
+        if written > 0 {
+            self.stream.flush()?;
+        }
+        Ok(())
     }
 
     fn finish_handshake(&mut self) -> Result<(), Error> {
@@ -624,10 +667,15 @@ impl<S: Read + Write> SslSocket<S> {
 
     /// Writes every byte of ciphertext the engine has to the stream.
     fn flush_tls(&mut self) -> Result<(), Error> {
+        self.send_queued(false)
+    }
+
+    /// Writes every byte of ciphertext the engine has queued to the stream, then flushes the
+    /// stream if anything was written (`wrote`: the engine already wrote some itself).
+    fn send_queued(&mut self, mut wrote: bool) -> Result<(), Error> {
         let Some(engine) = self.engine.as_mut() else {
             return Ok(());
         };
-        let mut wrote = false;
         while engine.wants_write() {
             match engine.write_tls(&mut self.stream) {
                 Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
@@ -660,8 +708,21 @@ impl<S: Read + Write> SslSocket<S> {
             let Some(engine) = self.engine.as_mut() else {
                 return Err(Error::InvalidState("no engine".into()));
             };
-            let n = engine.write_plaintext(data).map_err(|e| self.fail(e))?;
-            match self.flush_tls() {
+            // The engine may write the ciphertext straight to the stream; it queues what the
+            // stream does not take, and the flush below sends that.
+            let mut stream = Counted {
+                inner: &mut self.stream,
+                written: 0,
+            };
+            let result = engine.write_plaintext_to(&mut stream, data);
+            let direct = stream.written;
+            if direct > 0 {
+                if let Some(handler) = self.events.encrypted_bytes_written.as_mut() {
+                    handler(direct);
+                }
+            }
+            let n = result.map_err(|e| self.fail(e))?;
+            match self.send_queued(direct > 0) {
                 // The engine holds the data now; it goes out with the next flush.
                 Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => {
                     return Ok(n)
@@ -690,13 +751,26 @@ impl<S: Read + Write> SslSocket<S> {
             let Some(engine) = self.engine.as_mut() else {
                 return Err(Error::InvalidState("no engine".into()));
             };
-            match engine.read_plaintext(buf) {
-                Ok(PlaintextRead::Data(n)) => return Ok(n),
+            // The engine may read the ciphertext it needs from the stream itself.
+            match engine.read_plaintext_from(&mut self.stream, buf) {
+                Ok(PlaintextRead::Data(n)) => {
+                    if engine.wants_write() {
+                        // Answers to post-handshake messages (key updates). The data read is
+                        // returned whatever happens; a failure is reported by the next call.
+                        if let Err(e) = self.flush_tls() {
+                            self.fail(e);
+                        }
+                    }
+                    return Ok(n);
+                }
                 Ok(PlaintextRead::Closed) => return Ok(0),
                 Ok(PlaintextRead::NeedMore) if self.transport_eof => {
                     return Err(self.fail(Error::Truncated))
                 }
                 Ok(PlaintextRead::NeedMore) => {}
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The stream's own error: the session is intact and the caller may retry.
+                Err(Error::Io(e)) => return Err(Error::Io(e)),
                 Err(e) => return Err(self.fail(e)),
             }
             let n = match engine.read_tls(&mut self.stream) {
@@ -706,7 +780,7 @@ impl<S: Read + Write> SslSocket<S> {
                 Err(e) => return Err(e.into()),
             };
             self.transport_eof = n == 0;
-            if let Err(e) = engine.process() {
+            if let Err(e) = self.process_engine() {
                 let _ = self.flush_tls();
                 return Err(self.fail(e));
             }
@@ -763,6 +837,24 @@ impl<S: Read + Write> SslSocket<S> {
     }
 }
 
+/// A writer that counts the bytes its inner writer accepted.
+struct Counted<'a, W> {
+    inner: &'a mut W,
+    written: usize,
+}
+
+impl<W: Write> Write for Counted<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 impl<S: Read + Write> Read for SslSocket<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         Ok(self.read_plaintext(buf)?)
@@ -776,5 +868,76 @@ impl<S: Read + Write> Write for SslSocket<S> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(self.flush_all()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ImplementedClass, SupportedFeature};
+
+    /// A backend that only has a name (sockets here never start a handshake).
+    struct Stub;
+
+    impl TlsBackend for Stub {
+        fn name(&self) -> &str {
+            "stub"
+        }
+        fn library_version_number(&self) -> u64 {
+            0
+        }
+        fn library_version_string(&self) -> String {
+            String::new()
+        }
+        fn implemented_classes(&self) -> Vec<ImplementedClass> {
+            Vec::new()
+        }
+        fn supported_features(&self) -> Vec<SupportedFeature> {
+            Vec::new()
+        }
+        fn supported_protocols(&self) -> Vec<SslProtocol> {
+            Vec::new()
+        }
+        fn supported_ciphers(&self) -> Vec<SslCipher> {
+            Vec::new()
+        }
+        fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn socket() -> SslSocket<io::Cursor<Vec<u8>>> {
+        SslSocket::with_backend_object(io::Cursor::new(Vec::new()), Arc::new(Stub))
+    }
+
+    #[test]
+    fn shared_configurations_are_copied_on_change() {
+        let shared = Arc::new(SslConfiguration {
+            peer_verify_depth: 0,
+            allowed_next_protocols: vec![b"h2".to_vec()],
+            ..SslConfiguration::default()
+        });
+        let (mut a, mut b) = (socket(), socket());
+        a.set_ssl_configuration(Arc::clone(&shared));
+        b.set_ssl_configuration(Arc::clone(&shared));
+        assert!(Arc::ptr_eq(&a.shared_ssl_configuration(), &shared));
+
+        a.set_peer_verify_mode(PeerVerifyMode::VerifyNone);
+        assert_eq!(a.peer_verify_mode(), PeerVerifyMode::VerifyNone);
+        assert_eq!(b.peer_verify_mode(), PeerVerifyMode::AutoVerifyPeer);
+        assert_eq!(shared.peer_verify_mode, PeerVerifyMode::AutoVerifyPeer);
+        assert!(Arc::ptr_eq(&b.shared_ssl_configuration(), &shared));
+        assert_eq!(
+            a.ssl_configuration().allowed_next_protocols,
+            [b"h2".to_vec()]
+        );
+
+        // A plain configuration still works, and the default is Qt's.
+        assert_eq!(
+            *socket().ssl_configuration(),
+            SslConfiguration::default_configuration()
+        );
+        b.set_ssl_configuration(SslConfiguration::default());
+        assert_eq!(*b.ssl_configuration(), SslConfiguration::default());
     }
 }

@@ -206,10 +206,12 @@ fn set_options(builder: &mut SslContextBuilder, config: &SslConfiguration, serve
     }
     builder.set_options(options);
     // The engine's transport never blocks, so whole writes always complete; the configured
-    // chain is sent as given, never completed from a store. `RELEASE_BUFFERS` is left off: it
-    // cut memory per idle pair from 183 to 134 KiB but bulk throughput by 2 to 5 %
-    // (polytls-bench, 2026-11-22), as OpenSSL frees and reallocates its record buffers on the
-    // data path.
+    // chain is sent as given, never completed from a store. `RELEASE_BUFFERS` is left off: with
+    // OpenSSL reading and writing records on the caller's transport it cut memory per idle pair
+    // from 118 to 69 KiB (0.60 of direct use) but in-memory bulk throughput by 2 to 4 %
+    // (polytls-bench, 2026-11-22), below the 0.97 floor, as OpenSSL frees and reallocates its
+    // record buffers for every record. Freeing them with `SSL_free_buffers` whenever the
+    // transport would block instead (53 KiB per pair) cost 2 to 8 %.
     builder.set_mode(
         OpenSslMode::ENABLE_PARTIAL_WRITE
             | OpenSslMode::ACCEPT_MOVING_WRITE_BUFFER

@@ -1,11 +1,23 @@
 //! [`OpenSslEngine`]: one TLS session as a sans-IO [`TlsEngine`].
 //!
-//! OpenSSL runs over an in-memory transport, [`Pipe`]: ciphertext read from the caller's
-//! transport waits in its incoming buffer until OpenSSL asks for it, and everything OpenSSL
-//! writes collects in its outgoing buffer until the caller drains it. The pipe never blocks a
-//! write and answers an empty read with `WouldBlock` (or end of stream, once the transport
-//! reported it), so OpenSSL's "want read" means "feed me more ciphertext". Both buffers are
-//! reused; steady-state traffic allocates nothing per record.
+//! OpenSSL runs over [`Pipe`], a transport of the engine's own. During the handshake (and for
+//! the calls of the contract that are handed no transport) it is an in-memory transport:
+//! ciphertext read from the caller's transport with `read_tls` waits in its incoming buffer
+//! until OpenSSL asks for it, and everything OpenSSL writes collects in its outgoing buffer
+//! until the caller drains it with `write_tls`. The pipe never blocks a write and answers an
+//! empty read with `WouldBlock` (or end of stream, once the transport reported it), so
+//! OpenSSL's "want read" means "feed me more ciphertext". Both buffers are reused, and freed
+//! once the handshake is over.
+//!
+//! Application data skips those buffers: `read_plaintext_from` and `write_plaintext_to` lend
+//! the pipe the caller's reader or writer for the duration of the call (see [`Lent`]), so
+//! OpenSSL reads each record straight into its record buffer and writes each encrypted record
+//! straight to the transport, as it does on a socket BIO, with no extra copy; `process_to`
+//! lends the writer too, so handshake flights go out as OpenSSL flushes them. The pipe still
+//! never fails OpenSSL's I/O: ciphertext the writer does not take is queued (and the front end
+//! sends it with `write_tls`), and any error of the reader is kept aside while OpenSSL is told
+//! "retry", so that the session stays as it was and the call returns the reader's error
+//! unchanged.
 //!
 //! After the handshake, [`process`](TlsEngine::process) peeks one byte of plaintext, which makes
 //! OpenSSL handle every record already received (alerts, close_notify, tickets, key updates)
@@ -13,9 +25,13 @@
 
 use std::cmp::min;
 use std::io;
+use std::ptr::NonNull;
+use std::sync::Arc;
 
+use foreign_types::ForeignTypeRef;
 use openssl::error::ErrorStack;
 use openssl::ssl::{self, ErrorCode, NameType, Ssl, SslStream, SslVersion};
+use openssl_sys as ffi;
 use polytls::{
     AlertType, EngineParams, Error, PlaintextRead, SessionInfo, SslCipher, SslMode, SslOption,
     SslProtocol, TlsEngine,
@@ -23,10 +39,13 @@ use polytls::{
 
 use crate::config::openssl_failure;
 use crate::context_cache::context_for;
-use crate::verify;
+use crate::verify::{self, VerifyState};
 
-/// Free space guaranteed in the incoming buffer before each transport read.
-const READ_SPACE: usize = 32 * 1024;
+/// Free space guaranteed in the incoming buffer before each transport read. The buffer holds
+/// handshake flights (application data is read by OpenSSL itself, see `Lent`), so it starts
+/// small: growing it zero-fills the new space, which cost a handshake more than 64 KiB of
+/// `memset` at 32 KiB.
+const READ_SPACE: usize = 4 * 1024;
 /// The most plaintext one `write_plaintext` call encrypts.
 const WRITE_CHUNK: usize = 64 * 1024;
 /// Pending ciphertext beyond which `write_plaintext` takes nothing until the caller drains it.
@@ -41,7 +60,8 @@ const SSL_R_UNEXPECTED_EOF_WHILE_READING: i32 = 294;
 /// `SSL_AD_REASON_OFFSET`: libssl reports a received alert as this plus the alert's code.
 const SSL_AD_REASON_OFFSET: i32 = 1000;
 
-/// The in-memory transport OpenSSL reads ciphertext from and writes ciphertext to.
+/// The transport OpenSSL reads ciphertext from and writes ciphertext to: buffers of its own,
+/// and the caller's reader or writer while one is lent (see the module documentation).
 #[derive(Default)]
 struct Pipe {
     /// Received ciphertext: `incoming[in_start..in_end]` is not yet consumed by OpenSSL.
@@ -57,7 +77,20 @@ struct Pipe {
     /// idle session holds no transport buffers (they come back with the first record).
     release_incoming: bool,
     release_outgoing: bool,
+    /// The caller's reader, lent for one engine call by [`Lent::reader`]; `None` otherwise.
+    reader: Option<NonNull<dyn io::Read>>,
+    /// The caller's writer, lent for one engine call by [`Lent::writer`]; `None` otherwise.
+    writer: Option<NonNull<dyn io::Write>>,
+    /// The error the lent reader returned in this call (OpenSSL was told to retry instead).
+    read_error: Option<io::Error>,
 }
+
+// SAFETY: `Pipe` is `Send` but for the lent `reader` and `writer` pointers. They are set only
+// by `Lent`, which holds the engine's `&mut` borrow for one call and clears them when it is
+// dropped, before that call returns: between calls both are `None`, so moving the engine (or
+// the pipe) to another thread never carries a pointer with it, and during a call the engine
+// cannot move, being borrowed.
+unsafe impl Send for Pipe {}
 
 impl Pipe {
     /// Reads once from `rd` into the incoming buffer, making room first.
@@ -142,16 +175,69 @@ impl Pipe {
         }
         Ok(n)
     }
+
+    /// Writes `data` to the lent writer while nothing is queued, as far as it takes it;
+    /// returns what is left to queue.
+    fn write_through<'d>(&mut self, mut data: &'d [u8]) -> &'d [u8] {
+        if self.pending() > 0 {
+            return data;
+        }
+        let Some(mut writer) = self.writer else {
+            return data;
+        };
+        // SAFETY: `writer` was lent by `Lent::writer` for the engine call running now: it
+        // points to the caller's `&mut dyn Write`, borrowed exclusively for that call and not
+        // used by anyone else until the call returns (the `Lent` guard clears the pointer
+        // before). This `&mut` lives only within this function.
+        let wr = unsafe { writer.as_mut() };
+        while !data.is_empty() {
+            match wr.write(data) {
+                Ok(0) => break,
+                Ok(n) => data = &data[min(n, data.len())..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // `WouldBlock` or a real failure: queue the rest. The front end meets the
+                // error again when it sends the queue.
+                Err(_) => break,
+            }
+        }
+        data
+    }
 }
 
 impl io::Read for Pipe {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         let available = self.in_end - self.in_start;
         if available == 0 {
-            return if self.eof {
-                Ok(0)
-            } else {
-                Err(io::ErrorKind::WouldBlock.into())
+            if self.eof {
+                return Ok(0);
+            }
+            let Some(mut reader) = self.reader else {
+                return Err(io::ErrorKind::WouldBlock.into());
+            };
+            if self.read_error.is_some() {
+                // The reader failed earlier in this call; do not ask it again.
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            // SAFETY: `reader` was lent by `Lent::reader` for the engine call running now: it
+            // points to the caller's `&mut dyn Read`, borrowed exclusively for that call and
+            // not used by anyone else until the call returns (the `Lent` guard clears the
+            // pointer before). This `&mut` lives only within this statement.
+            let result = unsafe { reader.as_mut() }.read(buf);
+            return match result {
+                Ok(0) => {
+                    self.eof = true;
+                    Ok(0)
+                }
+                Ok(n) => Ok(min(n, buf.len())),
+                Err(e) => {
+                    // OpenSSL treats `WouldBlock` as "retry later" and keeps its state and any
+                    // partial record; the engine returns the reader's own error.
+                    self.read_error = Some(e);
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
             };
         }
         let n = min(available, buf.len());
@@ -168,12 +254,81 @@ impl io::Read for Pipe {
 
 impl io::Write for Pipe {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.outgoing.extend_from_slice(data);
+        let rest = self.write_through(data);
+        self.outgoing.extend_from_slice(rest);
         Ok(data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// The engine with the caller's reader or writer lent to its pipe, for one call. Dropping it
+/// (also when unwinding) takes the loan back, so the pipe never keeps a pointer beyond the
+/// call that lent it.
+struct Lent<'e> {
+    engine: &'e mut OpenSslEngine,
+}
+
+impl<'e> Lent<'e> {
+    /// Lends `rd` to the engine's pipe until the returned guard is dropped.
+    fn reader(engine: &'e mut OpenSslEngine, rd: &'e mut dyn io::Read) -> Lent<'e> {
+        let short: NonNull<dyn io::Read + 'e> = NonNull::from(rd);
+        // SAFETY: only the trait object's lifetime bound changes (same type and layout). The
+        // pointer is dereferenced only by the pipe during this guard's life, which is shorter
+        // than the borrow of `rd` ('e), and `Drop` removes it from the pipe.
+        let reader = unsafe {
+            std::mem::transmute::<NonNull<dyn io::Read + 'e>, NonNull<dyn io::Read>>(short)
+        };
+        // `read_error` is `None`: every loan ends by clearing it.
+        engine.stream.get_mut().reader = Some(reader);
+        Lent { engine }
+    }
+
+    /// Lends `wr` to the engine's pipe until the returned guard is dropped.
+    fn writer(engine: &'e mut OpenSslEngine, wr: &'e mut dyn io::Write) -> Lent<'e> {
+        let short: NonNull<dyn io::Write + 'e> = NonNull::from(wr);
+        // SAFETY: as in `reader`: the lifetime bound is erased only while the guard lives,
+        // which the borrow of `wr` outlasts, and `Drop` removes the pointer from the pipe.
+        let writer = unsafe {
+            std::mem::transmute::<NonNull<dyn io::Write + 'e>, NonNull<dyn io::Write>>(short)
+        };
+        engine.stream.get_mut().writer = Some(writer);
+        Lent { engine }
+    }
+
+    /// Takes the loan back, as dropping does, and returns the reader's error of this call, if
+    /// it failed.
+    fn finish(self) -> Option<io::Error> {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        let pipe = this.engine.stream.get_mut();
+        pipe.reader = None;
+        pipe.writer = None;
+        pipe.read_error.take()
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        let pipe = self.engine.stream.get_mut();
+        pipe.reader = None;
+        pipe.writer = None;
+        pipe.read_error = None;
+    }
+}
+
+impl std::ops::Deref for Lent<'_> {
+    type Target = OpenSslEngine;
+
+    fn deref(&self) -> &OpenSslEngine {
+        self.engine
+    }
+}
+
+impl std::ops::DerefMut for Lent<'_> {
+    fn deref_mut(&mut self) -> &mut OpenSslEngine {
+        self.engine
     }
 }
 
@@ -262,6 +417,8 @@ fn clear_errors() {
 /// One TLS session over OpenSSL (see the module documentation).
 pub(crate) struct OpenSslEngine {
     stream: SslStream<Pipe>,
+    /// The session's verification state (also reachable from the `Ssl`'s extra data).
+    verify: Arc<VerifyState>,
     server: bool,
     handshaking: bool,
     failure: Option<Failure>,
@@ -278,7 +435,7 @@ impl OpenSslEngine {
     pub(crate) fn new(params: &EngineParams<'_>) -> Result<OpenSslEngine, Error> {
         let context = context_for(params)?;
         let mut ssl = Ssl::new(&context).map_err(|e| openssl_failure("OpenSSL session", &e))?;
-        verify::install(&mut ssl, params)?;
+        let verify = verify::install(&mut ssl, params)?;
         let server = params.mode == SslMode::SslServerMode;
         if server {
             ssl.set_accept_state();
@@ -302,6 +459,7 @@ impl OpenSslEngine {
             .map_err(|e| openssl_failure("OpenSSL session", &e))?;
         Ok(OpenSslEngine {
             stream,
+            verify,
             server,
             handshaking: true,
             failure: None,
@@ -310,13 +468,51 @@ impl OpenSslEngine {
         })
     }
 
-    /// What a failed OpenSSL call means.
+    /// What a failed OpenSSL call, made with an empty error queue (see [`clear_errors`]),
+    /// means.
     fn outcome(&self, e: &ssl::Error) -> Outcome {
-        let eof = self.stream.get_ref().eof;
-        match e.code() {
+        self.outcome_of(e.code(), e)
+    }
+
+    /// What a failed `SSL_read` or `SSL_write` means, when the thread's error queue was not
+    /// emptied before the call.
+    ///
+    /// Clearing the queue before every record cost more than the rest of polytls' work per
+    /// record, so the data path does not: errors other code left in the queue only make OpenSSL
+    /// report `SSL_ERROR_SSL` (or `SYSCALL`) where it would have said "want read", "want
+    /// write" or "closed". The failed call's error (`e`) took the whole queue with it, so
+    /// asking OpenSSL again now gives the session's own state: when that is one of those three,
+    /// it is the outcome; otherwise the failure is real.
+    fn data_outcome(&self, e: &ssl::Error) -> Outcome {
+        let code = match e.code() {
+            code @ (ErrorCode::SSL | ErrorCode::SYSCALL)
+                if e.ssl_error().is_some_and(|s| !s.errors().is_empty()) =>
+            {
+                // SAFETY: the `Ssl` is valid for the engine's life; `SSL_get_error` only reads
+                // its state and the (now empty) error queue. 0 is what the failed
+                // `SSL_read_ex` / `SSL_write_ex` returned.
+                let again = unsafe { ffi::SSL_get_error(self.stream.ssl().as_ptr(), 0) };
+                match ErrorCode::from_raw(again) {
+                    again @ (ErrorCode::WANT_READ
+                    | ErrorCode::WANT_WRITE
+                    | ErrorCode::ZERO_RETURN) => again,
+                    _ => code,
+                }
+            }
+            code => code,
+        };
+        self.outcome_of(code, e)
+    }
+
+    /// What a failed OpenSSL call means, OpenSSL having classified it as `code`.
+    fn outcome_of(&self, code: ErrorCode, e: &ssl::Error) -> Outcome {
+        match code {
             ErrorCode::WANT_READ | ErrorCode::WANT_WRITE => Outcome::Blocked,
             ErrorCode::ZERO_RETURN => Outcome::Closed,
-            ErrorCode::SYSCALL if eof && e.ssl_error().map_or(true, |s| s.errors().is_empty()) => {
+            ErrorCode::SYSCALL
+                if self.stream.get_ref().eof
+                    && e.ssl_error().map_or(true, |s| s.errors().is_empty()) =>
+            {
                 Outcome::Eof
             }
             _ => {
@@ -366,6 +562,69 @@ impl OpenSslEngine {
             Outcome::Failed(failure) => Err(self.fail(failure)),
         }
     }
+
+    /// Decrypts application data into `buf` from what the pipe offers (see
+    /// [`TlsEngine::read_plaintext`]).
+    fn read_decrypted(&mut self, buf: &mut [u8]) -> Result<PlaintextRead, Error> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.to_error());
+        }
+        match self.read_end {
+            ReadEnd::Closed => return Ok(PlaintextRead::Closed),
+            ReadEnd::Truncated => return Err(Error::Truncated),
+            ReadEnd::Open => {}
+        }
+        if self.handshaking || buf.is_empty() {
+            return Ok(PlaintextRead::NeedMore);
+        }
+        // No `clear_errors` here: see `data_outcome`.
+        match self.stream.ssl_read(buf) {
+            Ok(0) => Ok(PlaintextRead::NeedMore),
+            Ok(n) => Ok(PlaintextRead::Data(n)),
+            Err(e) => match self.data_outcome(&e) {
+                Outcome::Blocked => Ok(PlaintextRead::NeedMore),
+                Outcome::Closed => {
+                    self.read_end = ReadEnd::Closed;
+                    Ok(PlaintextRead::Closed)
+                }
+                Outcome::Eof => {
+                    self.read_end = ReadEnd::Truncated;
+                    Err(Error::Truncated)
+                }
+                Outcome::Failed(failure) => Err(self.fail(failure)),
+            },
+        }
+    }
+
+    /// Encrypts application data from `buf` into the pipe (see
+    /// [`TlsEngine::write_plaintext`]).
+    fn write_encrypted(&mut self, buf: &[u8]) -> Result<usize, Error> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.to_error());
+        }
+        if self.handshaking {
+            return Err(Error::InvalidState("the handshake is not complete".into()));
+        }
+        if self.close_sent {
+            return Err(Error::InvalidState(
+                "close_notify was sent: nothing more can be written".into(),
+            ));
+        }
+        if buf.is_empty() || self.stream.get_ref().pending() >= OUTGOING_LIMIT {
+            return Ok(0);
+        }
+        // No `clear_errors` here: see `data_outcome`.
+        match self.stream.ssl_write(&buf[..min(buf.len(), WRITE_CHUNK)]) {
+            Ok(n) => Ok(n),
+            Err(e) => match self.data_outcome(&e) {
+                Outcome::Blocked => Ok(0),
+                Outcome::Closed | Outcome::Eof => {
+                    Err(Error::InvalidState("the connection is closed".into()))
+                }
+                Outcome::Failed(failure) => Err(self.fail(failure)),
+            },
+        }
+    }
 }
 
 impl TlsEngine for OpenSslEngine {
@@ -409,62 +668,39 @@ impl TlsEngine for OpenSslEngine {
     }
 
     fn read_plaintext(&mut self, buf: &mut [u8]) -> Result<PlaintextRead, Error> {
-        if let Some(failure) = &self.failure {
-            return Err(failure.to_error());
-        }
-        match self.read_end {
-            ReadEnd::Closed => return Ok(PlaintextRead::Closed),
-            ReadEnd::Truncated => return Err(Error::Truncated),
-            ReadEnd::Open => {}
-        }
-        if self.handshaking || buf.is_empty() {
-            return Ok(PlaintextRead::NeedMore);
-        }
-        clear_errors();
-        match self.stream.ssl_read(buf) {
-            Ok(0) => Ok(PlaintextRead::NeedMore),
-            Ok(n) => Ok(PlaintextRead::Data(n)),
-            Err(e) => match self.outcome(&e) {
-                Outcome::Blocked => Ok(PlaintextRead::NeedMore),
-                Outcome::Closed => {
-                    self.read_end = ReadEnd::Closed;
-                    Ok(PlaintextRead::Closed)
-                }
-                Outcome::Eof => {
-                    self.read_end = ReadEnd::Truncated;
-                    Err(Error::Truncated)
-                }
-                Outcome::Failed(failure) => Err(self.fail(failure)),
-            },
-        }
+        self.read_decrypted(buf)
     }
 
     fn write_plaintext(&mut self, buf: &[u8]) -> Result<usize, Error> {
-        if let Some(failure) = &self.failure {
-            return Err(failure.to_error());
+        self.write_encrypted(buf)
+    }
+
+    /// OpenSSL reads the records from `rd` itself (header, then body, into its record buffer)
+    /// after whatever ciphertext [`read_tls`](TlsEngine::read_tls) left in the pipe.
+    fn read_plaintext_from(
+        &mut self,
+        rd: &mut dyn io::Read,
+        buf: &mut [u8],
+    ) -> Result<PlaintextRead, Error> {
+        let mut lent = Lent::reader(self, rd);
+        let result = lent.read_decrypted(buf);
+        match (lent.finish(), result) {
+            // OpenSSL was told to retry: the reader's error is the answer.
+            (Some(e), Ok(PlaintextRead::NeedMore)) => Err(Error::Io(e)),
+            (_, result) => result,
         }
-        if self.handshaking {
-            return Err(Error::InvalidState("the handshake is not complete".into()));
-        }
-        if self.close_sent {
-            return Err(Error::InvalidState(
-                "close_notify was sent: nothing more can be written".into(),
-            ));
-        }
-        if buf.is_empty() || self.stream.get_ref().pending() >= OUTGOING_LIMIT {
-            return Ok(0);
-        }
-        clear_errors();
-        match self.stream.ssl_write(&buf[..min(buf.len(), WRITE_CHUNK)]) {
-            Ok(n) => Ok(n),
-            Err(e) => match self.outcome(&e) {
-                Outcome::Blocked => Ok(0),
-                Outcome::Closed | Outcome::Eof => {
-                    Err(Error::InvalidState("the connection is closed".into()))
-                }
-                Outcome::Failed(failure) => Err(self.fail(failure)),
-            },
-        }
+    }
+
+    /// OpenSSL writes each flight (or part of one, where it flushes) straight to `wr` while
+    /// nothing is queued, so that the peer can start on it while OpenSSL goes on (a TLS 1.3
+    /// server's session tickets, for example).
+    fn process_to(&mut self, wr: &mut dyn io::Write) -> Result<(), Error> {
+        TlsEngine::process(&mut *Lent::writer(self, wr))
+    }
+
+    /// OpenSSL writes each record straight to `wr` while nothing is queued.
+    fn write_plaintext_to(&mut self, wr: &mut dyn io::Write, buf: &[u8]) -> Result<usize, Error> {
+        Lent::writer(self, wr).write_encrypted(buf)
     }
 
     fn send_close_notify(&mut self) {
@@ -499,12 +735,15 @@ impl TlsEngine for OpenSslEngine {
             // On a server, OpenSSL keeps the client's leaf apart from the rest of its chain.
             info.peer_chain.extend(
                 ssl.peer_certificate()
-                    .and_then(|leaf| verify::to_certificate(&leaf)),
+                    .and_then(|leaf| self.verify.certificate(&leaf)),
             );
         }
         if let Some(chain) = ssl.peer_cert_chain() {
-            info.peer_chain
-                .extend(chain.iter().filter_map(verify::to_certificate));
+            info.peer_chain.extend(
+                chain
+                    .iter()
+                    .filter_map(|cert| self.verify.certificate(cert)),
+            );
         }
         info.alpn_protocol = ssl.selected_alpn_protocol().map(<[u8]>::to_vec);
         if self.server {

@@ -909,3 +909,194 @@ fn tickets_do_not_resume_across_sessions_sharing_a_context() {
         }
     }
 }
+
+/// A byte pipe that moves data in small pieces and fails every other read and every other
+/// write with `fail` (`WouldBlock`, say), as a congested non-blocking socket may.
+struct Choppy {
+    data: std::collections::VecDeque<u8>,
+    piece: usize,
+    reads: usize,
+    writes: usize,
+    fail: std::io::ErrorKind,
+}
+
+impl Choppy {
+    fn new(piece: usize, fail: std::io::ErrorKind) -> Choppy {
+        Choppy {
+            data: std::collections::VecDeque::new(),
+            piece,
+            reads: 0,
+            writes: 0,
+            fail,
+        }
+    }
+}
+
+impl std::io::Read for Choppy {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.reads += 1;
+        if self.reads % 2 == 0 || self.data.is_empty() {
+            return Err(self.fail.into());
+        }
+        let n = buf.len().min(self.piece).min(self.data.len());
+        for (slot, byte) in buf.iter_mut().zip(self.data.drain(..n)) {
+            *slot = byte;
+        }
+        Ok(n)
+    }
+}
+
+impl std::io::Write for Choppy {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writes += 1;
+        if self.writes % 2 == 0 {
+            return Err(self.fail.into());
+        }
+        let n = buf.len().min(self.piece);
+        self.data.extend(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends `data` from `from` to `to` through `wire` with the calls that lend the transport,
+/// as the socket does; every failure of the wire is retried.
+fn send_through(
+    from: &mut dyn TlsEngine,
+    to: &mut dyn TlsEngine,
+    wire: &mut Choppy,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut offset = 0;
+    let mut buf = vec![0; 5000];
+    let mut rounds = 0;
+    while received.len() < data.len() {
+        rounds += 1;
+        assert!(rounds < 1_000_000, "no progress");
+        if offset < data.len() {
+            offset += from
+                .write_plaintext_to(wire, &data[offset..])
+                .expect("write");
+        }
+        while from.wants_write() {
+            match from.write_tls(wire) {
+                Ok(_) => {}
+                Err(e) if e.kind() == wire.fail => break,
+                Err(e) => panic!("write_tls: {e}"),
+            }
+        }
+        loop {
+            match to.read_plaintext_from(wire, &mut buf) {
+                Ok(PlaintextRead::Data(n)) => received.extend_from_slice(&buf[..n]),
+                Ok(other) => panic!("unexpected {other:?}"),
+                Err(Error::Io(e)) if e.kind() == wire.fail => break,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+    received
+}
+
+#[test]
+fn lent_transport_survives_would_block_and_partial_io() {
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+    for fail in [std::io::ErrorKind::WouldBlock, std::io::ErrorKind::TimedOut] {
+        let mut p = connect(&client_config(), &server_config(&pki().server));
+        // Pieces smaller than a record header, and larger than a record.
+        for (piece, len) in [(3, 40_000), (1000, data.len()), (20_000, data.len())] {
+            let mut wire = Choppy::new(piece, fail);
+            let data = &data[..len];
+            let got = send_through(p.client.as_mut(), p.server.as_mut(), &mut wire, data);
+            assert!(got == data, "{fail:?}, pieces of {piece}: data changed");
+            let got = send_through(p.server.as_mut(), p.client.as_mut(), &mut wire, b"back");
+            assert_eq!(got, b"back");
+        }
+        // The calls without a transport still work on the same session.
+        assert_eq!(
+            send(p.client.as_mut(), p.server.as_mut(), b"plain"),
+            b"plain"
+        );
+    }
+}
+
+#[test]
+fn errors_left_in_the_queue_by_other_code_do_not_fail_the_session() {
+    let mut p = connect(&client_config(), &server_config(&pki().server));
+    let mut wire = Choppy::new(100_000, std::io::ErrorKind::WouldBlock);
+    let mut buf = [0u8; 64];
+    for _ in 0..2 {
+        // Someone else's failure, left in this thread's OpenSSL error queue.
+        let stale = openssl::x509::X509::from_der(b"not a certificate").expect_err("junk");
+        stale.put();
+        let read = p.server.read_plaintext_from(&mut wire, &mut buf);
+        assert!(
+            matches!(&read, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "{read:?}"
+        );
+        stale.put();
+        assert_eq!(
+            p.server.read_plaintext(&mut buf).ok(),
+            Some(PlaintextRead::NeedMore)
+        );
+        stale.put();
+        assert_eq!(
+            p.client.write_plaintext_to(&mut wire, b"data").ok(),
+            Some(4)
+        );
+    }
+    let _ = openssl::error::ErrorStack::get();
+    while p.client.wants_write() {
+        let _ = p.client.write_tls(&mut wire);
+    }
+    let mut got = Vec::new();
+    while got.len() < 8 {
+        match p.server.read_plaintext_from(&mut wire, &mut buf) {
+            Ok(PlaintextRead::Data(n)) => got.extend_from_slice(&buf[..n]),
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(got, b"datadata");
+}
+
+/// Sends what `engine` has queued into `out`, then reads from `incoming` and processes it,
+/// writing through `out`; "not now" from either is fine.
+fn step(engine: &mut dyn TlsEngine, out: &mut Choppy, incoming: &mut Choppy) {
+    while engine.wants_write() {
+        if engine.write_tls(out).is_err() {
+            break;
+        }
+    }
+    match engine.read_tls(incoming) {
+        Ok(_) => engine.process_to(out).expect("process"),
+        Err(e) if e.kind() == incoming.fail => {}
+        Err(e) => panic!("read_tls: {e}"),
+    }
+}
+
+#[test]
+fn handshake_writes_through_a_choppy_transport() {
+    let mut p = pair(
+        &client_config(),
+        &server_config(&pki().server),
+        Some("localhost"),
+    );
+    let fail = std::io::ErrorKind::WouldBlock;
+    let (mut to_server, mut to_client) = (Choppy::new(7, fail), Choppy::new(7, fail));
+    p.client.process().expect("first flight");
+    for _ in 0..100_000 {
+        if !p.client.is_handshaking() && !p.server.is_handshaking() {
+            break;
+        }
+        step(p.client.as_mut(), &mut to_server, &mut to_client);
+        step(p.server.as_mut(), &mut to_client, &mut to_server);
+    }
+    assert!(!p.client.is_handshaking() && !p.server.is_handshaking());
+    let mut wire = Choppy::new(1000, fail);
+    let got = send_through(p.client.as_mut(), p.server.as_mut(), &mut wire, b"after");
+    assert_eq!(got, b"after");
+}

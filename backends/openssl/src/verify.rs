@@ -28,7 +28,7 @@ use openssl::stack::Stack;
 use openssl::stack::StackRef;
 use openssl::x509::store::{X509Store, X509StoreBuilder};
 use openssl::x509::verify::{X509CheckFlags, X509VerifyParamRef};
-use openssl::x509::{X509StoreContext, X509StoreContextRef, X509VerifyResult, X509};
+use openssl::x509::{X509Ref, X509StoreContext, X509StoreContextRef, X509VerifyResult, X509};
 use openssl_sys as ffi;
 use polytls::{
     Certificate, ChainVerification, EngineParams, Error, PeerVerifyMode, SslError, SslErrorKind,
@@ -60,13 +60,17 @@ struct Found {
     certificate: Option<X509>,
 }
 
-/// The verification side of one session, shared by its two callbacks.
+/// The verification side of one session, shared by its two callbacks and its engine.
 pub(crate) struct VerifyState {
     /// Whether this session verifies its peer (`VerifyPeer`); otherwise every chain is accepted
     /// without looking at it and the hook is never called.
     verify_peer: bool,
     hook: Arc<dyn VerificationHook>,
     found: Mutex<Vec<Found>>,
+    /// The peer's certificates as the last verification converted them for the hook, each with
+    /// the OpenSSL certificate it came from (held, so that its address identifies it), so that
+    /// the engine's session report does not encode and parse them again.
+    converted: Mutex<Vec<(X509, Certificate)>>,
 }
 
 impl VerifyState {
@@ -74,6 +78,23 @@ impl VerifyState {
         self.found
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn converted(&self) -> MutexGuard<'_, Vec<(X509, Certificate)>> {
+        self.converted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `cert` as polytls' [`Certificate`], as [`to_certificate`] gives it; taken from the last
+    /// verification when it converted this very certificate object.
+    pub(crate) fn certificate(&self, cert: &X509Ref) -> Option<Certificate> {
+        let known = self
+            .converted()
+            .iter()
+            .find(|(x509, _)| x509.as_ptr() == cert.as_ptr())
+            .map(|(_, converted)| converted.clone());
+        known.or_else(|| to_certificate(cert))
     }
 
     /// Records the problem the store context reports now.
@@ -114,14 +135,19 @@ pub(crate) fn install_context(builder: &mut SslContextBuilder) {
 ///
 /// Fails with [`Error::InvalidInput`] when the peer name cannot be used as a host name, and
 /// with [`Error::Io`] when OpenSSL cannot allocate the session's state.
-pub(crate) fn install(ssl: &mut SslRef, params: &EngineParams<'_>) -> Result<(), Error> {
+pub(crate) fn install(
+    ssl: &mut SslRef,
+    params: &EngineParams<'_>,
+) -> Result<Arc<VerifyState>, Error> {
     let server = params.mode == SslMode::SslServerMode;
     let verify_peer = params.verify_mode == PeerVerifyMode::VerifyPeer;
     let state = Arc::new(VerifyState {
         verify_peer,
         hook: params.verifier.clone(),
         found: Mutex::new(Vec::new()),
+        converted: Mutex::new(Vec::new()),
     });
+    let callback_state = Arc::clone(&state);
     let index = state_index().map_err(|e| openssl_failure("OpenSSL extra data", &e))?;
     ssl.set_ex_data(index, state.clone());
     // A server asks for a certificate unless told not to, but never insists: core reports a
@@ -134,7 +160,7 @@ pub(crate) fn install(ssl: &mut SslRef, params: &EngineParams<'_>) -> Result<(),
     };
     ssl.set_verify_callback(mode, move |ok, ctx| {
         if !ok {
-            state.record(ctx);
+            callback_state.record(ctx);
         }
         true
     });
@@ -146,7 +172,7 @@ pub(crate) fn install(ssl: &mut SslRef, params: &EngineParams<'_>) -> Result<(),
     if let (false, true, Some(name)) = (server, verify_peer, params.peer_name) {
         expect_host(ssl.param_mut(), name)?;
     }
-    Ok(())
+    Ok(state)
 }
 
 /// Makes verification with `param` check that the leaf is valid for `name` (a DNS name or an
@@ -207,7 +233,9 @@ fn verify_chain(ctx: &mut X509StoreContextRef) -> bool {
     let completed = matches!(ctx.verify_cert(), Ok(true));
     let mut found = std::mem::take(&mut *state.found());
     add_unreported(ctx, completed, &mut found);
-    let chain = peer_chain(ctx);
+    let converted = peer_chain(ctx);
+    let chain: Vec<Certificate> = converted.iter().map(|(_, cert)| cert.clone()).collect();
+    *state.converted() = converted;
     let accepted = state.hook.decide(&chain, ssl_errors(&found));
     if accepted {
         ctx.set_error(X509VerifyResult::OK);
@@ -330,8 +358,9 @@ fn configure_standalone(
     Ok(())
 }
 
-/// The chain the peer sent, leaf first, as OpenSSL handed it to the verification.
-fn peer_chain(ctx: &mut X509StoreContextRef) -> Vec<Certificate> {
+/// The chain the peer sent, leaf first, as OpenSSL handed it to the verification: each
+/// certificate polytls can parse, with the OpenSSL object it came from.
+fn peer_chain(ctx: &mut X509StoreContextRef) -> Vec<(X509, Certificate)> {
     // SAFETY: `ctx` is a valid store context; the returned stack (or null) is owned by it and
     // stays valid while `ctx` is borrowed.
     let stack = unsafe { X509_STORE_CTX_get0_untrusted(ctx.as_ptr()) };
@@ -340,7 +369,10 @@ fn peer_chain(ctx: &mut X509StoreContextRef) -> Vec<Certificate> {
     }
     // SAFETY: `stack` is a non-null STACK_OF(X509) owned by `ctx`, see above.
     let stack: &StackRef<X509> = unsafe { StackRef::from_ptr(stack) };
-    stack.iter().filter_map(to_certificate).collect()
+    stack
+        .iter()
+        .filter_map(|x509| Some((x509.to_owned(), to_certificate(x509)?)))
+        .collect()
 }
 
 /// A certificate OpenSSL holds as polytls' [`Certificate`], or `None` when it cannot be encoded

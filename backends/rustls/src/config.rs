@@ -210,18 +210,12 @@ pub(crate) fn connection(
         Built::Client(client) => {
             let (server_name, host) = HostCheck::for_peer_name(params.peer_name);
             let connection = ClientConnection::new(client, server_name).map_err(invalid)?;
-            let session = Session {
-                hook: Arc::clone(&params.verifier),
-                host,
-            };
+            let session = Session::new(Arc::clone(&params.verifier), host);
             Ok((Connection::Client(connection), Arc::new(session)))
         }
         Built::Server(server) => {
             let connection = ServerConnection::new(server).map_err(invalid)?;
-            let session = Session {
-                hook: Arc::clone(&params.verifier),
-                host: HostCheck::Skip,
-            };
+            let session = Session::new(Arc::clone(&params.verifier), HostCheck::Skip);
             Ok((Connection::Server(connection), Arc::new(session)))
         }
     }

@@ -12,7 +12,7 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use polytls::{AlertType, Certificate, Error, PlaintextRead, SessionInfo, SslCipher, SslProtocol};
+use polytls::{AlertType, Error, PlaintextRead, SessionInfo, SslCipher, SslProtocol};
 use rustls::Connection;
 
 use crate::config::cipher_of_suite;
@@ -138,12 +138,8 @@ impl polytls::TlsEngine for RustlsEngine {
             .negotiated_cipher_suite()
             .map(|suite| SslCipher::from_id(cipher_of_suite(&suite).id(), protocol));
         info.peer_chain = self
-            .conn
-            .peer_certificates()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|der| Certificate::from_der(der).ok())
-            .collect();
+            .session
+            .certificates(self.conn.peer_certificates().unwrap_or_default());
         info.alpn_protocol = self.conn.alpn_protocol().map(<[u8]>::to_vec);
         if let Connection::Server(server) = &self.conn {
             info.server_name = server.server_name().map(str::to_owned);

@@ -20,10 +20,10 @@
 //! rustls calls the verifiers synchronously from there. A verifier that finds no session
 //! installed refuses the certificate (fail closed).
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::fmt;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use polytls::{Certificate, SslError, SslErrorKind, VerificationHook};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -32,6 +32,8 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use webpki::{EndEntityCert, KeyUsage};
+use x509_parser::certificate::X509CertificateParser;
+use x509_parser::nom::Parser;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// How many times the chain is checked at most (each time-shifted pass reveals one more
@@ -79,6 +81,41 @@ pub(crate) struct Session {
     pub(crate) hook: Arc<dyn VerificationHook>,
     /// The client's host check (`Skip` on a server).
     pub(crate) host: HostCheck,
+    /// The peer's certificates as the verification converted them for the hook (those polytls
+    /// can parse, in order), so that the engine's session report does not parse them again.
+    pub(crate) converted: Mutex<Vec<Certificate>>,
+}
+
+impl Session {
+    /// A session reporting to `hook`, checking `host`.
+    pub(crate) fn new(hook: Arc<dyn VerificationHook>, host: HostCheck) -> Session {
+        Session {
+            hook,
+            host,
+            converted: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The certificates of `ders` polytls can parse, in order, as [`Certificate::from_der`]
+    /// gives them; taken from the verification when it converted exactly these.
+    pub(crate) fn certificates(&self, ders: &[CertificateDer<'_>]) -> Vec<Certificate> {
+        let converted = self
+            .converted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let same = converted.len() == ders.len()
+            && converted
+                .iter()
+                .zip(ders)
+                .all(|(cert, der)| cert.to_der() == der.as_ref());
+        if same {
+            return converted.clone();
+        }
+        drop(converted);
+        ders.iter()
+            .filter_map(|der| Certificate::from_der(der).ok())
+            .collect()
+    }
 }
 
 thread_local! {
@@ -140,9 +177,17 @@ pub(crate) struct Checker {
 }
 
 /// One certificate the peer sent, as polytls and the checks need it.
-struct PeerCert {
+struct PeerCert<'a> {
     /// The certificate for error reports and the hook; `None` when polytls cannot parse it.
     certificate: Option<Certificate>,
+    der: &'a CertificateDer<'a>,
+    /// The names and validity, parsed the first time a problem needs them (a chain without
+    /// problems never does).
+    facts: OnceCell<Facts>,
+}
+
+/// What the checks read from a certificate to name its problems.
+struct Facts {
     /// The DER subject and issuer names (full TLVs), for chain walking.
     subject: Vec<u8>,
     issuer: Vec<u8>,
@@ -155,35 +200,53 @@ struct PeerCert {
     not_after: i64,
 }
 
-impl PeerCert {
-    /// Parses `der`; a certificate x509-parser rejects keeps only its (absent) facts.
-    fn new(der: &CertificateDer<'_>) -> PeerCert {
-        let certificate = Certificate::from_der(der).ok();
-        match X509Certificate::from_der(der) {
-            Ok((_, cert)) => PeerCert {
-                certificate,
-                subject: cert.subject().as_raw().to_vec(),
-                issuer: cert.issuer().as_raw().to_vec(),
-                subject_contents: der_contents(cert.subject().as_raw()).to_vec(),
-                spki_contents: der_contents(cert.public_key().raw).to_vec(),
-                not_before: cert.validity().not_before.timestamp(),
-                not_after: cert.validity().not_after.timestamp(),
-            },
-            Err(_) => PeerCert {
-                certificate,
-                subject: Vec::new(),
-                issuer: Vec::new(),
-                subject_contents: Vec::new(),
-                spki_contents: Vec::new(),
-                not_before: i64::MIN,
-                not_after: i64::MAX,
-            },
+impl<'a> PeerCert<'a> {
+    /// Converts `der` for polytls (`None` when polytls cannot parse it).
+    fn new(der: &'a CertificateDer<'a>) -> PeerCert<'a> {
+        PeerCert {
+            certificate: Certificate::from_der(der).ok(),
+            der,
+            facts: OnceCell::new(),
         }
+    }
+
+    /// The certificate's facts; a certificate x509-parser rejects has only absent ones.
+    fn facts(&self) -> &Facts {
+        self.facts.get_or_init(|| {
+            let parsed = if self.certificate.is_some() {
+                // `Certificate::from_der` accepted it, extensions included; the facts come
+                // before the extensions, so their contents need not be parsed again.
+                X509CertificateParser::new()
+                    .with_deep_parse_extensions(false)
+                    .parse(self.der)
+            } else {
+                X509Certificate::from_der(self.der)
+            };
+            match parsed {
+                Ok((_, cert)) => Facts {
+                    subject: cert.subject().as_raw().to_vec(),
+                    issuer: cert.issuer().as_raw().to_vec(),
+                    subject_contents: der_contents(cert.subject().as_raw()).to_vec(),
+                    spki_contents: der_contents(cert.public_key().raw).to_vec(),
+                    not_before: cert.validity().not_before.timestamp(),
+                    not_after: cert.validity().not_after.timestamp(),
+                },
+                Err(_) => Facts {
+                    subject: Vec::new(),
+                    issuer: Vec::new(),
+                    subject_contents: Vec::new(),
+                    spki_contents: Vec::new(),
+                    not_before: i64::MIN,
+                    not_after: i64::MAX,
+                },
+            }
+        })
     }
 
     /// Whether subject and issuer are the same name (a root, or a self-signed leaf).
     fn is_self_issued(&self) -> bool {
-        !self.subject.is_empty() && self.subject == self.issuer
+        let facts = self.facts();
+        !facts.subject.is_empty() && facts.subject == facts.issuer
     }
 
     /// An error of `kind` about this certificate.
@@ -215,7 +278,7 @@ impl Checker {
     #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
-        hook: &dyn VerificationHook,
+        session: &Session,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         usage: KeyUsage,
@@ -226,7 +289,11 @@ impl Checker {
         let (chain, errors) =
             self.problems(end_entity, intermediates, usage, host, algorithms, now);
         let first = errors.first().map(SslError::kind);
-        if hook.decide(&chain, errors) {
+        *session
+            .converted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = chain.clone();
+        if session.hook.decide(&chain, errors) {
             Ok(())
         } else {
             Err(rustls::Error::InvalidCertificate(certificate_error(first)))
@@ -245,7 +312,7 @@ impl Checker {
         now: UnixTime,
     ) -> (Vec<Certificate>, Vec<SslError>) {
         // Never empty: it starts with the leaf.
-        let peer: Vec<PeerCert> = std::iter::once(end_entity)
+        let peer: Vec<PeerCert<'_>> = std::iter::once(end_entity)
             .chain(intermediates)
             .map(PeerCert::new)
             .collect();
@@ -311,7 +378,7 @@ fn certificate_error(kind: Option<SslErrorKind>) -> CertificateError {
 struct ChainCheck<'a> {
     /// The certificates the peer sent; never empty (it starts with the leaf), so indexing 0
     /// cannot fail.
-    peer: &'a [PeerCert],
+    peer: &'a [PeerCert<'a>],
     leaf: &'a EndEntityCert<'a>,
     intermediates: &'a [CertificateDer<'a>],
     anchors: &'a [TrustAnchor<'static>],
@@ -349,7 +416,11 @@ impl ChainCheck<'_> {
             match error {
                 webpki::Error::CertExpired { not_after, .. } => {
                     let at = i64::try_from(not_after.as_secs()).unwrap_or(i64::MAX);
-                    match self.peer.iter().find(|c| c.not_after == at && now > at) {
+                    match self
+                        .peer
+                        .iter()
+                        .find(|c| c.facts().not_after == at && now > at)
+                    {
                         Some(cert) => errors.push(cert.error(SslErrorKind::CertificateExpired)),
                         None if pass == 0 => {
                             errors.push(self.peer[0].error(SslErrorKind::CertificateExpired));
@@ -362,7 +433,11 @@ impl ChainCheck<'_> {
                 }
                 webpki::Error::CertNotValidYet { not_before, .. } => {
                     let at = i64::try_from(not_before.as_secs()).unwrap_or(i64::MAX);
-                    match self.peer.iter().find(|c| c.not_before == at && now < at) {
+                    match self
+                        .peer
+                        .iter()
+                        .find(|c| c.facts().not_before == at && now < at)
+                    {
                         Some(cert) => {
                             errors.push(cert.error(SslErrorKind::CertificateNotYetValid));
                         }
@@ -393,9 +468,9 @@ impl ChainCheck<'_> {
                     // certificate it is an untrusted self-signed one.
                     let leaf = &self.peer[0];
                     let trusted = self.anchors.iter().any(|anchor| {
-                        anchor.subject.as_ref() == leaf.subject_contents.as_slice()
+                        anchor.subject.as_ref() == leaf.facts().subject_contents.as_slice()
                             && anchor.subject_public_key_info.as_ref()
-                                == leaf.spki_contents.as_slice()
+                                == leaf.facts().spki_contents.as_slice()
                     });
                     if !trusted {
                         errors.push(match self.chain_end() {
@@ -447,12 +522,12 @@ impl ChainCheck<'_> {
         let mut current = 0;
         used[0] = true;
         loop {
-            let issuer = &self.peer[current].issuer;
+            let issuer = &self.peer[current].facts().issuer;
             let next = self
                 .peer
                 .iter()
                 .enumerate()
-                .find(|(i, c)| !used[*i] && !issuer.is_empty() && c.subject == *issuer);
+                .find(|(i, c)| !used[*i] && !issuer.is_empty() && c.facts().subject == *issuer);
             match next {
                 Some((i, _)) => {
                     used[i] = true;
@@ -571,7 +646,7 @@ impl ServerCertVerifier for ServerVerifier {
         let session = current_session().ok_or_else(no_session)?;
         if let Some(checker) = &self.checker {
             checker.check(
-                &*session.hook,
+                &session,
                 end_entity,
                 intermediates,
                 KeyUsage::server_auth(),
@@ -666,7 +741,7 @@ impl ClientCertVerifier for ClientVerifier {
         let session = current_session().ok_or_else(no_session)?;
         if let Some(checker) = &self.checker {
             checker.check(
-                &*session.hook,
+                &session,
                 end_entity,
                 intermediates,
                 KeyUsage::client_auth(),
@@ -714,10 +789,7 @@ mod tests {
     }
 
     fn session(accept: bool) -> Arc<Session> {
-        Arc::new(Session {
-            hook: Arc::new(Always(accept)),
-            host: HostCheck::Skip,
-        })
+        Arc::new(Session::new(Arc::new(Always(accept)), HostCheck::Skip))
     }
 
     #[test]
