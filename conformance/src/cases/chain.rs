@@ -18,6 +18,8 @@ use crate::pki::{Identity, Pki};
 /// A chain a server sends, what the client trusts, and what it must find.
 struct Scenario {
     name: &'static str,
+    /// Whose leaf (and key) the server presents.
+    identity: fn(&Pki) -> &Identity,
     /// The chain as sent, leaf first.
     chain: fn(&Pki) -> Vec<Certificate>,
     /// The client's trust anchors.
@@ -39,6 +41,7 @@ fn none(_: &Pki) -> Vec<(SslErrorKind, Certificate)> {
 const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "intermediates_in_order",
+        identity: |p| &p.deep,
         chain: |p| p.deep.chain.clone(),
         anchors: root,
         depth: 0,
@@ -46,6 +49,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "intermediates_out_of_order",
+        identity: |p| &p.deep,
         chain: |p| {
             let [upper, lower] = p.intermediates.clone();
             vec![p.deep.leaf().clone(), upper, lower]
@@ -56,6 +60,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "extra_certificates",
+        identity: |p| &p.deep,
         chain: |p| {
             let [upper, lower] = p.intermediates.clone();
             vec![
@@ -72,6 +77,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "intermediates_are_not_anchors",
+        identity: |p| &p.deep,
         chain: |p| p.deep.chain.clone(),
         anchors: |p| vec![p.untrusted_root.clone()],
         depth: 0,
@@ -84,6 +90,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "depth_exceeded",
+        identity: |p| &p.deep,
         chain: |p| p.deep.chain.clone(),
         anchors: root,
         depth: 1,
@@ -91,6 +98,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "depth_exceeded_before_an_unknown_root",
+        identity: |p| &p.deep,
         chain: |p| p.deep.chain.clone(),
         anchors: |p| vec![p.untrusted_root.clone()],
         depth: 1,
@@ -98,6 +106,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "depth_reached",
+        identity: |p| &p.deep,
         chain: |p| p.deep.chain.clone(),
         anchors: root,
         depth: 2,
@@ -105,6 +114,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "depth_without_intermediates",
+        identity: |p| &p.server,
         chain: |p| p.server.chain.clone(),
         anchors: root,
         depth: 1,
@@ -137,13 +147,7 @@ fn handshake_case(scenario: &'static Scenario) -> Case {
             let pki = Pki::get();
             let server = Identity {
                 chain: (scenario.chain)(pki),
-                key: pki.deep.key.clone(),
-            };
-            // The chain's leaf decides the key: the scenarios with the plain server leaf use its.
-            let server = if server.leaf() == pki.server.leaf() {
-                pki.server.clone()
-            } else {
-                server
+                key: (scenario.identity)(pki).key.clone(),
             };
             let client = SslConfiguration {
                 ca_certificates: Some((scenario.anchors)(pki)),
