@@ -425,6 +425,36 @@ fn damaged_keys() -> Case {
     })
 }
 
+fn damaged_keys_in_a_configuration() -> Case {
+    Case::single("key/damaged_keys_reach_the_engine", Needs::socket(), |b| {
+        // Every backend parses the local key when it builds a session (for rustls, aws-lc's
+        // parser): damaged keys that polytls still accepts must give an error or a working
+        // engine, never a panic.
+        let pki = crate::pki::Pki::get();
+        let mut rng = Rng::new(0x006b_6579_656e);
+        let mut reached = 0usize;
+        for (_, key, _, _) in generated() {
+            for _ in 0..250 {
+                let damaged = mutate(key.to_der(), &mut rng);
+                let Ok(damaged) = Key::from_der(&damaged, KeyType::PrivateKey) else {
+                    continue;
+                };
+                reached += 1;
+                let (stream, _peer) = crate::harness::memory_pair(64 * 1024);
+                let mut socket =
+                    polytls::SslSocket::with_backend(stream, b).map_err(|e| e.to_string())?;
+                let mut config = crate::harness::server_config(&pki.server);
+                config.private_key = Some(damaged);
+                socket.set_ssl_configuration(config);
+                let _ = socket.start_server_encryption();
+            }
+        }
+        check(reached > 50, || {
+            format!("only {reached} damaged keys got past polytls' parser")
+        })
+    })
+}
+
 /// The cases of this module.
 pub(super) fn cases() -> Vec<Case> {
     vec![
@@ -434,5 +464,6 @@ pub(super) fn cases() -> Vec<Case> {
         openssl_layouts(),
         ed25519_version_2(),
         damaged_keys(),
+        damaged_keys_in_a_configuration(),
     ]
 }
