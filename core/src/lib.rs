@@ -37,6 +37,7 @@ pub mod capability;
 pub mod certificate;
 pub mod cipher;
 pub mod configuration;
+mod der;
 pub mod error;
 pub mod key;
 pub mod mode;

@@ -86,7 +86,7 @@ impl VerifyState {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// `cert` as polytls' [`Certificate`], as [`to_certificate`] gives it; taken from the last
+    /// `cert` as polytls' [`Certificate`], as [`to_peer_certificate`] gives it; taken from the last
     /// verification when it converted this very certificate object.
     pub(crate) fn certificate(&self, cert: &X509Ref) -> Option<Certificate> {
         let known = self
@@ -94,7 +94,7 @@ impl VerifyState {
             .iter()
             .find(|(x509, _)| x509.as_ptr() == cert.as_ptr())
             .map(|(_, converted)| converted.clone());
-        known.or_else(|| to_certificate(cert))
+        known.or_else(|| to_peer_certificate(cert))
     }
 
     /// Records the problem the store context reports now.
@@ -371,7 +371,7 @@ fn peer_chain(ctx: &mut X509StoreContextRef) -> Vec<(X509, Certificate)> {
     let stack: &StackRef<X509> = unsafe { StackRef::from_ptr(stack) };
     stack
         .iter()
-        .filter_map(|x509| Some((x509.to_owned(), to_certificate(x509)?)))
+        .filter_map(|x509| Some((x509.to_owned(), to_peer_certificate(x509)?)))
         .collect()
 }
 
@@ -381,6 +381,15 @@ pub(crate) fn to_certificate(cert: &openssl::x509::X509Ref) -> Option<Certificat
     cert.to_der()
         .ok()
         .and_then(|der| Certificate::from_der(&der).ok())
+}
+
+/// A certificate OpenSSL has parsed for a verification (a peer's, or an anchor it reached) as
+/// polytls' [`Certificate`], without parsing it again ([`Certificate::from_peer_der`]); `None`
+/// when it cannot be encoded.
+fn to_peer_certificate(cert: &openssl::x509::X509Ref) -> Option<Certificate> {
+    cert.to_der()
+        .ok()
+        .and_then(|der| Certificate::from_peer_der(&der).ok())
 }
 
 /// The polytls kind of an `X509_V_ERR_*` code.
@@ -445,7 +454,10 @@ fn ssl_errors(found: &[Found]) -> Vec<SslError> {
             continue;
         }
         let kind = kind_of(*code);
-        let error = match der.as_deref().and_then(|d| Certificate::from_der(d).ok()) {
+        let error = match der
+            .as_deref()
+            .and_then(|d| Certificate::from_peer_der(d).ok())
+        {
             Some(cert) => SslError::with_certificate(kind, cert),
             None => SslError::new(kind),
         };

@@ -34,7 +34,6 @@ use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use webpki::{EndEntityCert, KeyUsage};
 use x509_parser::certificate::X509CertificateParser;
 use x509_parser::nom::Parser;
-use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// How many times the chain is checked at most (each time-shifted pass reveals one more
 /// problem); bounds the work whatever the peer sends.
@@ -81,8 +80,9 @@ pub(crate) struct Session {
     pub(crate) hook: Arc<dyn VerificationHook>,
     /// The client's host check (`Skip` on a server).
     pub(crate) host: HostCheck,
-    /// The peer's certificates as the verification converted them for the hook (those polytls
-    /// can parse, in order), so that the engine's session report does not parse them again.
+    /// The peer's certificates as the verification converted them for the hook (those with a
+    /// certificate's outer structure, in order), so that the engine's session report does not
+    /// convert them again.
     pub(crate) converted: Mutex<Vec<Certificate>>,
 }
 
@@ -96,8 +96,8 @@ impl Session {
         }
     }
 
-    /// The certificates of `ders` polytls can parse, in order, as [`Certificate::from_der`]
-    /// gives them; taken from the verification when it converted exactly these.
+    /// The certificates of `ders`, in order, as [`Certificate::from_peer_der`] gives them;
+    /// taken from the verification when it converted exactly these.
     pub(crate) fn certificates(&self, ders: &[CertificateDer<'_>]) -> Vec<Certificate> {
         let converted = self
             .converted
@@ -113,7 +113,7 @@ impl Session {
         }
         drop(converted);
         ders.iter()
-            .filter_map(|der| Certificate::from_der(der).ok())
+            .filter_map(|der| Certificate::from_peer_der(der).ok())
             .collect()
     }
 }
@@ -201,10 +201,11 @@ struct Facts {
 }
 
 impl<'a> PeerCert<'a> {
-    /// Converts `der` for polytls (`None` when polytls cannot parse it).
+    /// Wraps `der` for polytls without parsing it (`None` when it is not even framed as a
+    /// certificate): rustls' own parser has read it.
     fn new(der: &'a CertificateDer<'a>) -> PeerCert<'a> {
         PeerCert {
-            certificate: Certificate::from_der(der).ok(),
+            certificate: Certificate::from_peer_der(der).ok(),
             der,
             facts: OnceCell::new(),
         }
@@ -213,15 +214,10 @@ impl<'a> PeerCert<'a> {
     /// The certificate's facts; a certificate x509-parser rejects has only absent ones.
     fn facts(&self) -> &Facts {
         self.facts.get_or_init(|| {
-            let parsed = if self.certificate.is_some() {
-                // `Certificate::from_der` accepted it, extensions included; the facts come
-                // before the extensions, so their contents need not be parsed again.
-                X509CertificateParser::new()
-                    .with_deep_parse_extensions(false)
-                    .parse(self.der)
-            } else {
-                X509Certificate::from_der(self.der)
-            };
+            // The facts come before the extensions, whose contents need not be parsed.
+            let parsed = X509CertificateParser::new()
+                .with_deep_parse_extensions(false)
+                .parse(self.der);
             match parsed {
                 Ok((_, cert)) => Facts {
                     subject: cert.subject().as_raw().to_vec(),
@@ -507,7 +503,7 @@ impl ChainCheck<'_> {
         let Some(der) = used.get(index - 1) else {
             return;
         };
-        let error = match Certificate::from_der(der) {
+        let error = match Certificate::from_peer_der(der) {
             Ok(cert) => SslError::with_certificate(SslErrorKind::PathLengthExceeded, cert),
             Err(_) => SslError::new(SslErrorKind::PathLengthExceeded),
         };

@@ -1096,3 +1096,27 @@ fn mutated_der_and_pem_never_panic() {
         started.elapsed()
     );
 }
+
+#[test]
+fn peer_certificates_are_only_framed_then_read_on_demand() {
+    let der = build(Spec::default());
+    let peer = Certificate::from_peer_der(&der).unwrap();
+    assert_eq!(peer, Certificate::from_der(&der).unwrap());
+    assert_eq!(peer.info(), Certificate::from_der(&der).unwrap().info());
+    let mut trailing = der.clone();
+    trailing.push(0);
+    for bad in [&b""[..], b"\x30\x00", &trailing, &der[..der.len() - 1]] {
+        assert!(matches!(
+            Certificate::from_peer_der(bad),
+            Err(Error::Certificate(_))
+        ));
+    }
+    // Framed like a certificate but unreadable inside: accepted, and every accessor answers
+    // with an empty value instead of failing or panicking.
+    let hollow = seq(&[seq(&[]), seq(&[]), tlv(0x03, &[0])]);
+    let odd = Certificate::from_peer_der(&hollow).unwrap();
+    assert!(Certificate::from_der(&hollow).is_err());
+    assert!(odd.subject_alternative_names().is_empty());
+    assert_eq!(odd.version(), 0);
+    let _ = (odd.info(), odd.to_text(), odd.is_self_signed(), odd.extensions());
+}

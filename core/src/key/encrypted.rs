@@ -12,7 +12,7 @@ use pkcs5::pbes2::{self, Kdf, Pbkdf2Prf};
 use zeroize::Zeroizing;
 
 use super::block_cipher::CbcCipher;
-use super::der::{element, single, Reader, OCTET_STRING, OID, SEQUENCE};
+use crate::der::{element, single, Reader, OCTET_STRING, OID, SEQUENCE};
 use crate::Error;
 
 /// The PBKDF2 iteration count of keys this library encrypts (OpenSSL's default).
@@ -96,7 +96,7 @@ fn dotted(oid: &[u8]) -> String {
 }
 
 /// The OID contents of an `AlgorithmIdentifier` element's algorithm, and its parameters.
-fn algorithm(element: Option<super::der::Tlv<'_>>) -> Option<(&[u8], Option<super::der::Tlv<'_>>)> {
+fn algorithm(element: Option<crate::der::Tlv<'_>>) -> Option<(&[u8], Option<crate::der::Tlv<'_>>)> {
     let element = element.filter(|e| e.tag == SEQUENCE)?;
     let mut r = Reader::new(element.contents);
     let oid = r.expect(OID)?;

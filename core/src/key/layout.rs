@@ -9,11 +9,11 @@
 
 use zeroize::Zeroizing;
 
-use super::der::{
+use super::{EllipticCurve, KeyAlgorithm, KeyFormat};
+use crate::der::{
     element, positive_integer_bits, single, tlv, Reader, Tlv, BIT_STRING, CONTEXT_0, CONTEXT_1,
     INTEGER, NULL, OCTET_STRING, OID, SEQUENCE,
 };
-use super::{EllipticCurve, KeyAlgorithm, KeyFormat};
 use crate::Error;
 
 /// The layout a key arrived in, before any conversion.

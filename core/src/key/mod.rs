@@ -18,7 +18,6 @@ use zeroize::Zeroizing;
 use crate::{EncodingFormat, Error};
 
 mod block_cipher;
-mod der;
 mod encrypted;
 mod layout;
 mod legacy_pem;

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use super::*;
+use crate::der;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -1,4 +1,5 @@
-//! Just enough DER (X.690) to take key structures apart and put PKCS#8 wrappers together.
+//! Just enough DER (X.690) to take key and certificate structures apart and put PKCS#8
+//! wrappers together.
 //!
 //! Readers never panic: anything malformed comes back as `None`. Writers size their output
 //! exactly before filling it, so a buffer holding key bytes is never reallocated (which would
@@ -6,30 +7,30 @@
 
 use zeroize::Zeroizing;
 
-pub(super) const INTEGER: u8 = 0x02;
-pub(super) const BIT_STRING: u8 = 0x03;
-pub(super) const OCTET_STRING: u8 = 0x04;
-pub(super) const NULL: u8 = 0x05;
-pub(super) const OID: u8 = 0x06;
-pub(super) const SEQUENCE: u8 = 0x30;
+pub(crate) const INTEGER: u8 = 0x02;
+pub(crate) const BIT_STRING: u8 = 0x03;
+pub(crate) const OCTET_STRING: u8 = 0x04;
+pub(crate) const NULL: u8 = 0x05;
+pub(crate) const OID: u8 = 0x06;
+pub(crate) const SEQUENCE: u8 = 0x30;
 /// `[0]`, constructed (SEC 1 parameters).
-pub(super) const CONTEXT_0: u8 = 0xa0;
+pub(crate) const CONTEXT_0: u8 = 0xa0;
 /// `[1]`, constructed (SEC 1 public key).
-pub(super) const CONTEXT_1: u8 = 0xa1;
+pub(crate) const CONTEXT_1: u8 = 0xa1;
 
 /// One DER element.
 #[derive(Clone, Copy)]
-pub(super) struct Tlv<'a> {
+pub(crate) struct Tlv<'a> {
     /// The identifier octet.
-    pub(super) tag: u8,
+    pub(crate) tag: u8,
     /// The contents octets.
-    pub(super) contents: &'a [u8],
+    pub(crate) contents: &'a [u8],
     /// The whole element, header included.
-    pub(super) whole: &'a [u8],
+    pub(crate) whole: &'a [u8],
 }
 
 /// Splits the first element off `input`: the element and what follows it.
-pub(super) fn tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
+pub(crate) fn tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
     let (&tag, rest) = input.split_first()?;
     if tag & 0x1f == 0x1f {
         // High tag numbers never occur in key structures.
@@ -66,37 +67,37 @@ pub(super) fn tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
 }
 
 /// The one element `input` consists of, with nothing after it.
-pub(super) fn single(input: &[u8], tag: u8) -> Option<Tlv<'_>> {
+pub(crate) fn single(input: &[u8], tag: u8) -> Option<Tlv<'_>> {
     let (element, rest) = tlv(input)?;
     (element.tag == tag && rest.is_empty()).then_some(element)
 }
 
 /// Reads the elements of a constructed value one after the other.
-pub(super) struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     rest: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
     /// A reader over the contents of a constructed element.
-    pub(super) fn new(contents: &'a [u8]) -> Reader<'a> {
+    pub(crate) fn new(contents: &'a [u8]) -> Reader<'a> {
         Reader { rest: contents }
     }
 
     /// The next element, whatever its tag.
-    pub(super) fn next(&mut self) -> Option<Tlv<'a>> {
+    pub(crate) fn next(&mut self) -> Option<Tlv<'a>> {
         let (element, rest) = tlv(self.rest)?;
         self.rest = rest;
         Some(element)
     }
 
     /// The next element, which must carry `tag`.
-    pub(super) fn expect(&mut self, tag: u8) -> Option<Tlv<'a>> {
+    pub(crate) fn expect(&mut self, tag: u8) -> Option<Tlv<'a>> {
         let element = self.next()?;
         (element.tag == tag).then_some(element)
     }
 
     /// The next element if it carries `tag`; otherwise nothing is consumed.
-    pub(super) fn optional(&mut self, tag: u8) -> Option<Tlv<'a>> {
+    pub(crate) fn optional(&mut self, tag: u8) -> Option<Tlv<'a>> {
         if self.rest.first() == Some(&tag) {
             self.next()
         } else {
@@ -105,12 +106,12 @@ impl<'a> Reader<'a> {
     }
 
     /// The tag of the next element, if any.
-    pub(super) fn peek_tag(&self) -> Option<u8> {
+    pub(crate) fn peek_tag(&self) -> Option<u8> {
         self.rest.first().copied()
     }
 
     /// Whether every element was read.
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rest.is_empty()
     }
 }
@@ -118,7 +119,7 @@ impl<'a> Reader<'a> {
 /// The size in bits of a positive INTEGER's contents, leading zero octets ignored.
 ///
 /// `None` for an empty, zero or negative integer: none of them is a key size.
-pub(super) fn positive_integer_bits(contents: &[u8]) -> Option<u32> {
+pub(crate) fn positive_integer_bits(contents: &[u8]) -> Option<u32> {
     let first_nonzero = contents.iter().position(|&b| b != 0)?;
     if contents.first()? & 0x80 != 0 {
         return None;
@@ -160,7 +161,7 @@ fn push_header(out: &mut Vec<u8>, tag: u8, len: usize) {
 
 /// One element with `tag` whose contents are `parts` concatenated, in a buffer sized exactly
 /// and wiped on drop.
-pub(super) fn element(tag: u8, parts: &[&[u8]]) -> Zeroizing<Vec<u8>> {
+pub(crate) fn element(tag: u8, parts: &[&[u8]]) -> Zeroizing<Vec<u8>> {
     let len: usize = parts.iter().map(|p| p.len()).sum();
     let mut out = Zeroizing::new(Vec::with_capacity(header_len(len) + len));
     push_header(&mut out, tag, len);
