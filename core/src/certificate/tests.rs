@@ -1118,5 +1118,10 @@ fn peer_certificates_are_only_framed_then_read_on_demand() {
     assert!(Certificate::from_der(&hollow).is_err());
     assert!(odd.subject_alternative_names().is_empty());
     assert_eq!(odd.version(), 0);
-    let _ = (odd.info(), odd.to_text(), odd.is_self_signed(), odd.extensions());
+    let _ = (
+        odd.info(),
+        odd.to_text(),
+        odd.is_self_signed(),
+        odd.extensions(),
+    );
 }
