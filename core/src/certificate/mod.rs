@@ -1,8 +1,9 @@
 //! [`Certificate`]: a backend-neutral X.509 certificate (Qt's `QSslCertificate`).
 //!
 //! A certificate is its DER encoding, validated on construction by a pure-Rust parser
-//! (x509-parser), so one value works with every backend. Accessors parse on demand; nothing
-//! here depends on a backend. The submodules hold the pieces: [`name`] (distinguished names and
+//! (x509-parser), so one value works with every backend; certificates a TLS engine received
+//! and already parsed are only framed ([`Certificate::from_peer_der`]), to keep X.509 parsing
+//! off the handshake. Accessors parse on demand; nothing here depends on a backend. The submodules hold the pieces: [`name`] (distinguished names and
 //! [`SubjectInfo`]), [`extension`] ([`CertificateExtension`]), [`digest`]
 //! ([`DigestAlgorithm`]), [`path`] ([`PatternSyntax`] and [`Certificate::from_path`]),
 //! [`info`] (the parsed facts, to compare with a backend's parser), [`pkcs12`] (import through a
@@ -214,7 +215,8 @@ impl Certificate {
 
     fn with_parsed<R: Default>(&self, f: impl FnOnce(&X509Certificate<'_>) -> R) -> R {
         // The DER was parsed successfully on construction and is immutable, so this parse
-        // succeeds too; the default is never observed.
+        // succeeds too; only a certificate from `from_peer_der` that polytls' parser cannot
+        // read gives the default.
         X509Certificate::from_der(&self.der)
             .map(|(_, c)| f(&c))
             .unwrap_or_default()
