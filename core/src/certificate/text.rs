@@ -85,34 +85,17 @@ fn hex_block(out: &mut String, bytes: &[u8], indent: &str, per_line: usize) {
     }
 }
 
-/// The public key's size in bits, from its parameters: RSA modulus bits, the named curve's
-/// size, 256 for Ed25519; `None` when unknown.
+/// The public key's size in bits, as [`Key::bits`](crate::Key::bits) reads it from the
+/// SubjectPublicKeyInfo (RSA modulus, curve size, 256 for Ed25519, DSA and DH prime size), plus
+/// Ed448 (456, as OpenSSL reports it), which `Key` does not name; `None` when unknown.
 pub(crate) fn public_key_bits(cert: &X509Certificate<'_>) -> Option<usize> {
     let spki = cert.public_key();
-    match spki.algorithm.algorithm.dotted().as_str() {
-        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => match spki.parsed().ok()? {
-            x509_parser::public_key::PublicKey::RSA(rsa) => {
-                let modulus = rsa.modulus;
-                let first = modulus.iter().position(|&b| b != 0)?;
-                let top = modulus.get(first)?;
-                let bytes = modulus.len() - first;
-                Some((bytes - 1) * 8 + (8 - top.leading_zeros() as usize))
-            }
-            _ => None,
-        },
-        "1.2.840.10045.2.1" => {
-            let curve = spki.algorithm.parameters.as_ref()?.as_oid().ok()?;
-            match curve.dotted().as_str() {
-                "1.2.840.10045.3.1.7" => Some(256),
-                "1.3.132.0.34" => Some(384),
-                "1.3.132.0.35" => Some(521),
-                "1.3.132.0.10" => Some(256),
-                _ => None,
-            }
-        }
-        "1.3.101.112" => Some(256),
-        "1.3.101.113" => Some(456),
-        _ => None,
+    let bits = crate::Key::from_der(spki.raw, crate::KeyType::PublicKey)
+        .ok()
+        .and_then(|key| key.bits());
+    match bits {
+        Some(bits) => usize::try_from(bits).ok(),
+        None => (spki.algorithm.algorithm.dotted() == "1.3.101.113").then_some(456),
     }
 }
 
