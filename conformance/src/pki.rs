@@ -60,6 +60,32 @@ pub struct Pki {
     pub deep: Identity,
     /// The intermediates of `deep`, from the one `root` issued downwards.
     pub intermediates: [Certificate; 2],
+    /// An attacker's material: chains whose every problem but one is ignorable by name, and
+    /// the certificates they impersonate (see [`Forgeries`]).
+    pub forged: Forgeries,
+}
+
+/// Chains an attacker builds: leaves that name a real CA as their issuer but are signed with
+/// the attacker's own key (no authority key identifier, so only the signature gives them
+/// away), and chains that hide an untrusted root behind expired certificates.
+#[derive(Debug)]
+pub struct Forgeries {
+    /// A leaf claiming `untrusted_root` as issuer, sent with that (genuine) root.
+    pub under_untrusted_root: Identity,
+    /// A leaf claiming a genuine intermediate two levels below `root` as issuer, sent with
+    /// that intermediate but without the intermediate's own issuer.
+    pub under_intermediate: Identity,
+    /// An intermediate from `root` that expired yesterday.
+    pub expired_intermediate: Certificate,
+    /// A leaf claiming `expired_intermediate` as issuer, sent with it.
+    pub under_expired_intermediate: Identity,
+    /// An expired leaf issued by an untrusted "evil" CA, sent with that CA.
+    pub expired_from_evil_ca: Identity,
+    /// The same, but the CA expired before the leaf was issued: no instant exists at which
+    /// both are valid.
+    pub expired_from_stale_evil_ca: Identity,
+    /// Eight expired certificates, leaf first, up to an untrusted expired root.
+    pub expired_chain: Identity,
 }
 
 const NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -109,9 +135,15 @@ struct Ca {
 }
 
 impl Ca {
+    /// A self-signed CA `cn` with a key of its own. Two CAs made with one name have the same
+    /// subject: an impostor's certificates claim the genuine CA as their issuer.
     fn new(cn: &str) -> Ca {
+        Ca::with_params(ca_params(cn))
+    }
+
+    /// A self-signed CA with `params`.
+    fn with_params(params: CertificateParams) -> Ca {
         let key = KeyPair::generate().expect("key generation works");
-        let params = ca_params(cn);
         let cert = cert(params.self_signed(&key).expect("self-signing works").der());
         Ca {
             cert,
@@ -121,8 +153,12 @@ impl Ca {
 
     /// A CA certificate `cn` issued by this CA.
     fn intermediate(&self, cn: &str) -> Ca {
+        self.intermediate_with(ca_params(cn))
+    }
+
+    /// A CA certificate with `params` issued by this CA.
+    fn intermediate_with(&self, params: CertificateParams) -> Ca {
         let key = KeyPair::generate().expect("key generation works");
-        let params = ca_params(cn);
         let cert = cert(
             params
                 .signed_by(&key, &self.issuer)
@@ -150,6 +186,56 @@ impl Ca {
         Identity {
             chain,
             key: key(&pair),
+        }
+    }
+}
+
+/// `params` valid from 30 days ago until yesterday.
+fn expired(mut params: CertificateParams) -> CertificateParams {
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now - Duration::days(30);
+    params.not_after = now - Duration::days(1);
+    params
+}
+
+impl Forgeries {
+    fn generate(root: &Ca) -> Forgeries {
+        // A leaf signed by an impostor of the CA named `cn`, sent with the genuine CA.
+        let forge = |cn: &str, genuine: &Certificate| {
+            let mut identity = Ca::new(cn).issue(leaf_params("forged", &NAMES, false), false);
+            identity.chain.push(genuine.clone());
+            identity
+        };
+        let untrusted_root = Ca::new("polytls untrusted root");
+        let upper = root.intermediate("polytls forged-under upper");
+        let lower = upper.intermediate("polytls forged-under intermediate");
+        let expired_name = "polytls expired intermediate";
+        let expired_intermediate = root.intermediate_with(expired(ca_params(expired_name)));
+        let evil = Ca::new("Evil CA");
+        let mut stale = ca_params("Stale Evil CA");
+        let now = OffsetDateTime::now_utc();
+        stale.not_before = now - Duration::days(60);
+        stale.not_after = now - Duration::days(40);
+        let stale_evil = Ca::with_params(stale);
+        let expired_leaf = || expired(leaf_params("expired", &NAMES, false));
+        let mut cas = vec![Ca::with_params(expired(ca_params("polytls expired root")))];
+        for i in 1..7 {
+            let ca = cas[i - 1]
+                .intermediate_with(expired(ca_params(&format!("polytls expired ca {i}"))));
+            cas.push(ca);
+        }
+        let mut expired_chain = cas[6].issue(expired_leaf(), false);
+        expired_chain
+            .chain
+            .extend(cas.iter().rev().map(|ca| ca.cert.clone()));
+        Forgeries {
+            under_untrusted_root: forge("polytls untrusted root", &untrusted_root.cert),
+            under_intermediate: forge("polytls forged-under intermediate", &lower.cert),
+            under_expired_intermediate: forge(expired_name, &expired_intermediate.cert),
+            expired_intermediate: expired_intermediate.cert,
+            expired_from_evil_ca: evil.issue(expired_leaf(), true),
+            expired_from_stale_evil_ca: stale_evil.issue(expired_leaf(), true),
+            expired_chain,
         }
     }
 }
@@ -206,6 +292,7 @@ impl Pki {
             },
             untrusted_chain: untrusted_leaf,
             deep,
+            forged: Forgeries::generate(&root),
             intermediates: [upper.cert, lower.cert],
             root: root.cert,
             untrusted_root: other.cert,

@@ -13,7 +13,6 @@ use polytls::{
     SslCipher, SslError, SslProtocol, SupportedFeature, TlsBackend, TlsEngine,
 };
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
-use webpki::KeyUsage;
 
 use crate::verify::{Checker, HostCheck};
 
@@ -239,7 +238,7 @@ impl TlsBackend for RustlsBackend {
         let (_, errors) = checker.problems(
             &CertificateDer::from(leaf.to_der()),
             &intermediates,
-            KeyUsage::server_auth(),
+            crate::chain::Role::Server,
             &host,
             &algorithms,
             UnixTime::now(),

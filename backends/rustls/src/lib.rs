@@ -11,6 +11,8 @@
 //!   configuration (the connection, server name and verification hook stay per session).
 //! - `verify`: rustls' certificate verifier hooks, reporting webpki's findings as
 //!   [`SslError`](polytls::SslError)s to the front end's verification hook.
+//! - `chain`: every problem of a chain webpki rejected, named as OpenSSL names them, each
+//!   link's signature proven, so that an ignore list lets through only what it names.
 //! - `engine`: the [`TlsEngine`](polytls::TlsEngine) over a buffered `rustls::Connection`.
 //!
 //! ```
@@ -22,6 +24,7 @@
 //! ```
 
 pub mod backend;
+mod chain;
 mod config;
 mod engine;
 mod verify;

@@ -3,11 +3,10 @@
 //! problem as an [`SslError`] to the front end's [`VerificationHook`], and let its decision
 //! continue or abort the handshake.
 //!
-//! webpki stops at the first problem of a path, so the chain is checked in passes: after a
-//! validity-period error the check is repeated at the end (or start) of the offending
-//! certificate's validity, so that an expired certificate does not hide, say, an unknown
-//! issuer. A time error found in a later pass is kept only when it also holds now. The host
-//! name is checked separately, so a wrong name is reported together with chain problems.
+//! webpki proves the chain or rejects it with its first problem; the `chain` module then names
+//! every problem of a rejected chain, each link's signature proven, so that an ignore list lets
+//! through only what it names. The host name is checked separately, so a wrong name is
+//! reported together with chain problems.
 //!
 //! Handshake signatures (CertificateVerify, ServerKeyExchange) are always checked with the
 //! provider's algorithms, whatever the verification mode.
@@ -20,7 +19,7 @@
 //! rustls calls the verifiers synchronously from there. A verifier that finds no session
 //! installed refuses the certificate (fail closed).
 
-use std::cell::{Cell, OnceCell};
+use std::cell::Cell;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
@@ -31,13 +30,9 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
-use webpki::{EndEntityCert, KeyUsage};
-use x509_parser::certificate::X509CertificateParser;
-use x509_parser::nom::Parser;
+use webpki::EndEntityCert;
 
-/// How many times the chain is checked at most (each time-shifted pass reveals one more
-/// problem); bounds the work whatever the peer sends.
-const MAX_PASSES: usize = 6;
+use crate::chain::{ChainCheck, PeerCert, Role};
 
 /// What to check the peer's certificate name against (client side).
 pub(crate) enum HostCheck {
@@ -176,97 +171,6 @@ pub(crate) struct Checker {
     pub(crate) depth: u32,
 }
 
-/// One certificate the peer sent, as polytls and the checks need it.
-struct PeerCert<'a> {
-    /// The certificate for error reports and the hook; `None` when polytls cannot parse it.
-    certificate: Option<Certificate>,
-    der: &'a CertificateDer<'a>,
-    /// The names and validity, parsed the first time a problem needs them (a chain without
-    /// problems never does).
-    facts: OnceCell<Facts>,
-}
-
-/// What the checks read from a certificate to name its problems.
-struct Facts {
-    /// The DER subject and issuer names (full TLVs), for chain walking.
-    subject: Vec<u8>,
-    issuer: Vec<u8>,
-    /// The contents (without the outer header) of the subject name and the public key, as
-    /// webpki's trust anchors hold them.
-    subject_contents: Vec<u8>,
-    spki_contents: Vec<u8>,
-    /// The validity period in seconds since the Unix epoch.
-    not_before: i64,
-    not_after: i64,
-}
-
-impl<'a> PeerCert<'a> {
-    /// Wraps `der` for polytls without parsing it (`None` when it is not even framed as a
-    /// certificate): rustls' own parser has read it.
-    fn new(der: &'a CertificateDer<'a>) -> PeerCert<'a> {
-        PeerCert {
-            certificate: Certificate::from_peer_der(der).ok(),
-            der,
-            facts: OnceCell::new(),
-        }
-    }
-
-    /// The certificate's facts; a certificate x509-parser rejects has only absent ones.
-    fn facts(&self) -> &Facts {
-        self.facts.get_or_init(|| {
-            // The facts come before the extensions, whose contents need not be parsed.
-            let parsed = X509CertificateParser::new()
-                .with_deep_parse_extensions(false)
-                .parse(self.der);
-            match parsed {
-                Ok((_, cert)) => Facts {
-                    subject: cert.subject().as_raw().to_vec(),
-                    issuer: cert.issuer().as_raw().to_vec(),
-                    subject_contents: der_contents(cert.subject().as_raw()).to_vec(),
-                    spki_contents: der_contents(cert.public_key().raw).to_vec(),
-                    not_before: cert.validity().not_before.timestamp(),
-                    not_after: cert.validity().not_after.timestamp(),
-                },
-                Err(_) => Facts {
-                    subject: Vec::new(),
-                    issuer: Vec::new(),
-                    subject_contents: Vec::new(),
-                    spki_contents: Vec::new(),
-                    not_before: i64::MIN,
-                    not_after: i64::MAX,
-                },
-            }
-        })
-    }
-
-    /// Whether subject and issuer are the same name (a root, or a self-signed leaf).
-    fn is_self_issued(&self) -> bool {
-        let facts = self.facts();
-        !facts.subject.is_empty() && facts.subject == facts.issuer
-    }
-
-    /// An error of `kind` about this certificate.
-    fn error(&self, kind: SslErrorKind) -> SslError {
-        match &self.certificate {
-            Some(cert) => SslError::with_certificate(kind, cert.clone()),
-            None => SslError::new(kind),
-        }
-    }
-}
-
-/// The contents of a DER TLV (what follows its tag and length), or the input when it is not one.
-fn der_contents(tlv: &[u8]) -> &[u8] {
-    let Some(&first) = tlv.get(1) else {
-        return tlv;
-    };
-    let header = if first < 0x80 {
-        2
-    } else {
-        2 + usize::from(first & 0x7f)
-    };
-    tlv.get(header..).unwrap_or(tlv)
-}
-
 impl Checker {
     /// Checks the peer's chain (and, on the client, its name), reports the problems to the hook
     /// exactly once, and returns its decision: `Ok` to continue, or the rustls error whose alert
@@ -277,13 +181,12 @@ impl Checker {
         session: &Session,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
-        usage: KeyUsage,
+        role: Role,
         host: &HostCheck,
         algorithms: &WebPkiSupportedAlgorithms,
         now: UnixTime,
     ) -> Result<(), rustls::Error> {
-        let (chain, errors) =
-            self.problems(end_entity, intermediates, usage, host, algorithms, now);
+        let (chain, errors) = self.problems(end_entity, intermediates, role, host, algorithms, now);
         let first = errors.first().map(SslError::kind);
         *session
             .converted
@@ -302,7 +205,7 @@ impl Checker {
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
-        usage: KeyUsage,
+        role: Role,
         host: &HostCheck,
         algorithms: &WebPkiSupportedAlgorithms,
         now: UnixTime,
@@ -322,7 +225,7 @@ impl Checker {
                     anchors: &self.anchors,
                     depth: self.depth,
                     algorithms,
-                    usage,
+                    role,
                     now,
                 };
                 chain.errors(&mut errors);
@@ -367,218 +270,6 @@ fn certificate_error(kind: Option<SslErrorKind>) -> CertificateError {
         Some(K::CertificateRevoked) => CertificateError::Revoked,
         Some(K::InvalidPurpose) => CertificateError::InvalidPurpose,
         _ => CertificateError::ApplicationVerificationFailure,
-    }
-}
-
-/// One chain check: the peer's certificates against the trust anchors.
-struct ChainCheck<'a> {
-    /// The certificates the peer sent; never empty (it starts with the leaf), so indexing 0
-    /// cannot fail.
-    peer: &'a [PeerCert<'a>],
-    leaf: &'a EndEntityCert<'a>,
-    intermediates: &'a [CertificateDer<'a>],
-    anchors: &'a [TrustAnchor<'static>],
-    /// The most CA certificates allowed between the leaf and its anchor; 0 for no limit.
-    depth: u32,
-    algorithms: &'a WebPkiSupportedAlgorithms,
-    usage: KeyUsage,
-    now: UnixTime,
-}
-
-impl ChainCheck<'_> {
-    /// Appends every chain problem found to `errors`.
-    fn errors(&self, errors: &mut Vec<SslError>) {
-        let now = i64::try_from(self.now.as_secs()).unwrap_or(i64::MAX);
-        let mut time = self.now;
-        for pass in 0..MAX_PASSES {
-            let result = self.leaf.verify_for_usage(
-                self.algorithms.all,
-                self.anchors,
-                self.intermediates,
-                time,
-                self.usage,
-                None,
-                None,
-            );
-            let error = match result {
-                Ok(path) => {
-                    let used: Vec<CertificateDer<'_>> =
-                        path.intermediate_certificates().map(|c| c.der()).collect();
-                    self.check_depth(&used, errors);
-                    return;
-                }
-                Err(error) => error,
-            };
-            match error {
-                webpki::Error::CertExpired { not_after, .. } => {
-                    let at = i64::try_from(not_after.as_secs()).unwrap_or(i64::MAX);
-                    match self
-                        .peer
-                        .iter()
-                        .find(|c| c.facts().not_after == at && now > at)
-                    {
-                        Some(cert) => errors.push(cert.error(SslErrorKind::CertificateExpired)),
-                        None if pass == 0 => {
-                            errors.push(self.peer[0].error(SslErrorKind::CertificateExpired));
-                            return;
-                        }
-                        // Only expired at the shifted time, not now.
-                        None => return,
-                    }
-                    time = not_after;
-                }
-                webpki::Error::CertNotValidYet { not_before, .. } => {
-                    let at = i64::try_from(not_before.as_secs()).unwrap_or(i64::MAX);
-                    match self
-                        .peer
-                        .iter()
-                        .find(|c| c.facts().not_before == at && now < at)
-                    {
-                        Some(cert) => {
-                            errors.push(cert.error(SslErrorKind::CertificateNotYetValid));
-                        }
-                        None if pass == 0 => {
-                            errors.push(self.peer[0].error(SslErrorKind::CertificateNotYetValid));
-                            return;
-                        }
-                        None => return,
-                    }
-                    time = not_before;
-                }
-                webpki::Error::UnknownIssuer => {
-                    // As OpenSSL: a chain the peer sent that runs past the depth limit is
-                    // reported at the first certificate beyond it, and the search for issuers
-                    // stops there.
-                    let walked = self.walk();
-                    match self.too_deep(walked.len().saturating_sub(1)) {
-                        Some(beyond) => errors.push(
-                            self.peer[walked[beyond]].error(SslErrorKind::PathLengthExceeded),
-                        ),
-                        None => errors.push(self.unknown_issuer()),
-                    }
-                    return;
-                }
-                webpki::Error::CaUsedAsEndEntity => {
-                    // OpenSSL accepts a CA certificate as a leaf; webpki does not. When the leaf
-                    // is itself a trust anchor it is trusted; when it is a lone self-issued
-                    // certificate it is an untrusted self-signed one.
-                    let leaf = &self.peer[0];
-                    let trusted = self.anchors.iter().any(|anchor| {
-                        anchor.subject.as_ref() == leaf.facts().subject_contents.as_slice()
-                            && anchor.subject_public_key_info.as_ref()
-                                == leaf.facts().spki_contents.as_slice()
-                    });
-                    if !trusted {
-                        errors.push(match self.chain_end() {
-                            0 if leaf.is_self_issued() => {
-                                leaf.error(SslErrorKind::SelfSignedCertificate)
-                            }
-                            _ => leaf.error(SslErrorKind::UnspecifiedError),
-                        });
-                    }
-                    return;
-                }
-                other => {
-                    errors.push(self.peer[0].error(kind_of(&other)));
-                    return;
-                }
-            }
-        }
-    }
-
-    /// The index (in the verified path, leaf at 0) of the first certificate beyond the depth
-    /// limit, for a path with `intermediates` CA certificates below its anchor; `None` within
-    /// the limit.
-    fn too_deep(&self, intermediates: usize) -> Option<usize> {
-        let depth = usize::try_from(self.depth).unwrap_or(usize::MAX);
-        (self.depth > 0 && intermediates > depth).then_some(depth + 1)
-    }
-
-    /// Reports a verified path longer than the depth limit, naming its first certificate
-    /// beyond the limit, as OpenSSL does.
-    fn check_depth(&self, used: &[CertificateDer<'_>], errors: &mut Vec<SslError>) {
-        let Some(index) = self.too_deep(used.len()) else {
-            return;
-        };
-        let Some(der) = used.get(index - 1) else {
-            return;
-        };
-        let error = match Certificate::from_peer_der(der) {
-            Ok(cert) => SslError::with_certificate(SslErrorKind::PathLengthExceeded, cert),
-            Err(_) => SslError::new(SslErrorKind::PathLengthExceeded),
-        };
-        errors.push(error);
-    }
-
-    /// The indexes of the certificates reached by following issuer names from the leaf
-    /// through the certificates the peer sent, leaf first.
-    fn walk(&self) -> Vec<usize> {
-        let mut used = vec![false; self.peer.len()];
-        let mut walked = vec![0];
-        let mut current = 0;
-        used[0] = true;
-        loop {
-            let issuer = &self.peer[current].facts().issuer;
-            let next = self
-                .peer
-                .iter()
-                .enumerate()
-                .find(|(i, c)| !used[*i] && !issuer.is_empty() && c.facts().subject == *issuer);
-            match next {
-                Some((i, _)) => {
-                    used[i] = true;
-                    walked.push(i);
-                    current = i;
-                }
-                None => return walked,
-            }
-        }
-    }
-
-    /// The index of the last certificate reached by following issuer names from the leaf
-    /// through the certificates the peer sent.
-    fn chain_end(&self) -> usize {
-        self.walk().last().copied().unwrap_or(0)
-    }
-
-    /// The problem for webpki's `UnknownIssuer`, named as OpenSSL names it: the certificate
-    /// at which the chain the peer sent ends is a self-signed leaf, a self-signed root, or a
-    /// certificate whose issuer is not known.
-    fn unknown_issuer(&self) -> SslError {
-        let end = self.chain_end();
-        let cert = &self.peer[end];
-        match (end, cert.is_self_issued()) {
-            (0, true) => cert.error(SslErrorKind::SelfSignedCertificate),
-            (_, true) => cert.error(SslErrorKind::SelfSignedCertificateInChain),
-            (_, false) => cert.error(SslErrorKind::UnableToGetLocalIssuerCertificate),
-        }
-    }
-}
-
-/// The polytls kind of a webpki error other than those that need the chain to name.
-#[allow(deprecated)] // webpki's deprecated variants may still be produced; map them too.
-fn kind_of(error: &webpki::Error) -> SslErrorKind {
-    use webpki::Error as E;
-    use SslErrorKind as K;
-    match error {
-        E::CertExpired { .. } => K::CertificateExpired,
-        E::CertNotValidYet { .. } => K::CertificateNotYetValid,
-        E::InvalidSignatureForPublicKey
-        | E::SignatureAlgorithmMismatch
-        | E::UnsupportedSignatureAlgorithm
-        | E::UnsupportedSignatureAlgorithmContext(_)
-        | E::UnsupportedSignatureAlgorithmForPublicKey
-        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => K::CertificateSignatureFailed,
-        E::CertRevoked => K::CertificateRevoked,
-        E::UnknownRevocationStatus => K::CertificateStatusUnknown,
-        E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => {
-            K::InvalidPurpose
-        }
-        E::CertNotValidForName(_) => K::HostNameMismatch,
-        E::PathLenConstraintViolated => K::PathLengthExceeded,
-        E::EndEntityUsedAsCa => K::InvalidCaCertificate,
-        E::CertDistrusted => K::CertificateBlacklisted,
-        _ => K::UnspecifiedError,
     }
 }
 
@@ -645,7 +336,7 @@ impl ServerCertVerifier for ServerVerifier {
                 &session,
                 end_entity,
                 intermediates,
-                KeyUsage::server_auth(),
+                Role::Server,
                 &session.host,
                 &self.algorithms,
                 now,
@@ -740,7 +431,7 @@ impl ClientCertVerifier for ClientVerifier {
                 &session,
                 end_entity,
                 intermediates,
-                KeyUsage::client_auth(),
+                Role::Client,
                 &HostCheck::Skip,
                 &self.algorithms,
                 now,

@@ -16,18 +16,18 @@ use crate::harness::{check, handshake, mutate, Rng, Socket};
 use crate::pki::{Identity, Pki};
 
 /// A chain a server sends, what the client trusts, and what it must find.
-struct Scenario {
-    name: &'static str,
+pub(super) struct Scenario {
+    pub(super) name: &'static str,
     /// Whose leaf (and key) the server presents.
-    identity: fn(&Pki) -> &Identity,
+    pub(super) identity: fn(&Pki) -> &Identity,
     /// The chain as sent, leaf first.
-    chain: fn(&Pki) -> Vec<Certificate>,
+    pub(super) chain: fn(&Pki) -> Vec<Certificate>,
     /// The client's trust anchors.
-    anchors: fn(&Pki) -> Vec<Certificate>,
+    pub(super) anchors: fn(&Pki) -> Vec<Certificate>,
     /// The client's peer verify depth.
-    depth: u32,
+    pub(super) depth: u32,
     /// The errors, as (kind, certificate).
-    errors: fn(&Pki) -> Vec<(SslErrorKind, Certificate)>,
+    pub(super) errors: fn(&Pki) -> Vec<(SslErrorKind, Certificate)>,
 }
 
 fn root(p: &Pki) -> Vec<Certificate> {
@@ -38,7 +38,7 @@ fn none(_: &Pki) -> Vec<(SslErrorKind, Certificate)> {
     Vec::new()
 }
 
-const SCENARIOS: &[Scenario] = &[
+pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "intermediates_in_order",
         identity: |p| &p.deep,
@@ -112,6 +112,98 @@ const SCENARIOS: &[Scenario] = &[
         depth: 2,
         errors: none,
     },
+    // An attacker's chains: every problem but a bad signature (or an untrusted root) is one
+    // a client might ignore; the list must name that one too.
+    Scenario {
+        name: "forged_leaf_under_untrusted_root",
+        identity: |p| &p.forged.under_untrusted_root,
+        chain: |p| p.forged.under_untrusted_root.chain.clone(),
+        anchors: root,
+        depth: 0,
+        errors: |p| {
+            let chain = &p.forged.under_untrusted_root.chain;
+            vec![
+                (SslErrorKind::SelfSignedCertificateInChain, chain[1].clone()),
+                (SslErrorKind::CertificateSignatureFailed, chain[0].clone()),
+            ]
+        },
+    },
+    Scenario {
+        name: "forged_leaf_under_intermediate",
+        identity: |p| &p.forged.under_intermediate,
+        chain: |p| p.forged.under_intermediate.chain.clone(),
+        anchors: root,
+        depth: 0,
+        errors: |p| {
+            let chain = &p.forged.under_intermediate.chain;
+            vec![
+                (
+                    SslErrorKind::UnableToGetLocalIssuerCertificate,
+                    chain[1].clone(),
+                ),
+                (SslErrorKind::CertificateSignatureFailed, chain[0].clone()),
+            ]
+        },
+    },
+    Scenario {
+        name: "forged_leaf_under_expired_intermediate",
+        identity: |p| &p.forged.under_expired_intermediate,
+        chain: |p| p.forged.under_expired_intermediate.chain.clone(),
+        anchors: root,
+        depth: 0,
+        errors: |p| {
+            let chain = &p.forged.under_expired_intermediate.chain;
+            vec![
+                (SslErrorKind::CertificateExpired, chain[1].clone()),
+                (SslErrorKind::CertificateSignatureFailed, chain[0].clone()),
+            ]
+        },
+    },
+    Scenario {
+        name: "expired_leaf_from_untrusted_ca",
+        identity: |p| &p.forged.expired_from_evil_ca,
+        chain: |p| p.forged.expired_from_evil_ca.chain.clone(),
+        anchors: root,
+        depth: 0,
+        errors: |p| {
+            let chain = &p.forged.expired_from_evil_ca.chain;
+            vec![
+                (SslErrorKind::CertificateExpired, chain[0].clone()),
+                (SslErrorKind::SelfSignedCertificateInChain, chain[1].clone()),
+            ]
+        },
+    },
+    Scenario {
+        name: "expired_leaf_from_stale_untrusted_ca",
+        identity: |p| &p.forged.expired_from_stale_evil_ca,
+        chain: |p| p.forged.expired_from_stale_evil_ca.chain.clone(),
+        anchors: root,
+        depth: 0,
+        errors: |p| {
+            let chain = &p.forged.expired_from_stale_evil_ca.chain;
+            vec![
+                (SslErrorKind::CertificateExpired, chain[0].clone()),
+                (SslErrorKind::CertificateExpired, chain[1].clone()),
+                (SslErrorKind::SelfSignedCertificateInChain, chain[1].clone()),
+            ]
+        },
+    },
+    Scenario {
+        name: "long_expired_chain_to_untrusted_root",
+        identity: |p| &p.forged.expired_chain,
+        chain: |p| p.forged.expired_chain.chain.clone(),
+        anchors: root,
+        depth: 0,
+        errors: |p| {
+            let chain = &p.forged.expired_chain.chain;
+            let mut errors: Vec<_> = chain
+                .iter()
+                .map(|c| (SslErrorKind::CertificateExpired, c.clone()))
+                .collect();
+            errors.push((SslErrorKind::SelfSignedCertificateInChain, chain[7].clone()));
+            errors
+        },
+    },
     Scenario {
         name: "depth_without_intermediates",
         identity: |p| &p.server,
@@ -122,7 +214,7 @@ const SCENARIOS: &[Scenario] = &[
     },
 ];
 
-fn wanted(scenario: &Scenario) -> Vec<SslError> {
+pub(super) fn wanted(scenario: &Scenario) -> Vec<SslError> {
     (scenario.errors)(Pki::get())
         .into_iter()
         .map(|(kind, cert)| SslError::with_certificate(kind, cert))
@@ -265,8 +357,8 @@ pub(super) fn cases() -> Vec<Case> {
         chain_needs(),
         |b| {
             // Damaged copies of a chain's certificates reach the backend's own certificate
-            // parser through chain verification (for rustls, webpki's): errors or findings,
-            // never a panic or a hang.
+            // parser through chain verification (for rustls, webpki's): errors or a non-empty
+            // list of findings, never an empty list, a panic or a hang.
             let pki = Pki::get();
             let backend = polytls::Registry::global()
                 .backend(Some(b))
@@ -281,9 +373,17 @@ pub(super) fn cases() -> Vec<Case> {
                 let Ok(cert) = Certificate::from_der(&damaged) else {
                     continue;
                 };
+                if cert == chain[which] {
+                    // The mutations cancelled out.
+                    continue;
+                }
                 chain[which] = cert;
                 let request = ChainVerification::new(&chain, Some("localhost"), Some(&anchors));
+                // A damaged certificate no longer matches its signature: it is never accepted.
                 match backend.verify_chain(&request) {
+                    Ok(found) if found.is_empty() => {
+                        return Err(format!("round {round}: a damaged chain was accepted"))
+                    }
                     Ok(_) | Err(Error::Certificate(_)) => checked += 1,
                     Err(other) => return Err(format!("round {round}: unexpected {other}")),
                 }

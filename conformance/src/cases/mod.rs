@@ -4,6 +4,7 @@ mod certificate;
 mod chain;
 mod data;
 mod external;
+mod forgery;
 mod handshake;
 mod interrupt;
 mod key;
@@ -21,6 +22,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(handshake::cases());
     cases.extend(verification::cases());
     cases.extend(chain::cases());
+    cases.extend(forgery::cases());
     cases.extend(interrupt::cases());
     cases.extend(certificate::cases());
     cases.extend(key::cases());

@@ -1,0 +1,533 @@
+//! Every problem of a peer's chain, named soundly when webpki rejects it.
+//!
+//! webpki either proves a path to a trust anchor or rejects the chain with its first problem.
+//! A proven path needs no report beyond the depth limit. For a rejected chain this module
+//! names every problem as OpenSSL does, so that both backends give one list, and so that a
+//! list the caller ignores can only let through what it names:
+//!
+//! 1. The path is built here, from the leaf up, as OpenSSL builds it: a certificate that is
+//!    itself a trust anchor ends it (trusted, whether or not it is self-signed); otherwise an
+//!    anchor that issued it ends it; otherwise a self-issued certificate ends it (untrusted);
+//!    otherwise the issuer is looked for among the certificates the peer sent, by name (and
+//!    authority/subject key identifiers, when both are present).
+//! 2. Every link of that path is proven with the provider's signature algorithms, as webpki
+//!    would check it; a link that does not verify is a `CertificateSignatureFailed` naming
+//!    the certificate whose signature failed, so no list that leaves it out can accept the
+//!    chain.
+//! 3. The untrusted end of the path (`SelfSignedCertificate`, `SelfSignedCertificateInChain`,
+//!    `UnableToGetLocalIssuerCertificate`, or `PathLengthExceeded` past the depth limit), the
+//!    validity of every certificate, issuers that are no CA and purposes that exclude the
+//!    role are reported for each certificate of the path.
+//! 4. Then webpki runs again on exactly that path, with its untrusted end as a temporary
+//!    anchor and at a time at which every certificate it checks is valid, so that what this
+//!    module does not model (name constraints, unknown critical extensions, path length
+//!    constraints, encodings) is still found and reported. When the path has a bad
+//!    signature, that error already refuses it; when its certificates were never valid at
+//!    one time, an `UnspecifiedError` naming no certificate does.
+//!
+//! If webpki rejected the chain and nothing here explains it, its own error is reported
+//! (fail closed), with one deliberate exception: a CA certificate used as a leaf, which
+//! OpenSSL (and Qt) accept and webpki does not. Its path is still proven by step 2.
+
+use std::cell::OnceCell;
+
+use polytls::{Certificate, SslError, SslErrorKind};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use webpki::{EndEntityCert, KeyUsage};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::ParsedExtension;
+use x509_parser::prelude::FromDer;
+
+/// What the peer's certificate is used for, and so which extended key usage it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A server's certificate (`id-kp-serverAuth`).
+    Server,
+    /// A client's certificate (`id-kp-clientAuth`).
+    Client,
+}
+
+impl Role {
+    /// webpki's usage check for the role.
+    fn usage(self) -> KeyUsage {
+        match self {
+            Role::Server => KeyUsage::server_auth(),
+            Role::Client => KeyUsage::client_auth(),
+        }
+    }
+}
+
+/// One certificate the peer sent, as polytls and the checks need it.
+pub(crate) struct PeerCert<'a> {
+    /// The certificate for error reports and the hook; `None` when it is not even framed as
+    /// a certificate.
+    pub(crate) certificate: Option<Certificate>,
+    der: &'a CertificateDer<'a>,
+    /// What the checks read from it, parsed the first time a problem needs them (a chain
+    /// webpki proves never does); `None` when it cannot be parsed.
+    facts: OnceCell<Option<Facts>>,
+}
+
+/// What the checks read from a certificate.
+struct Facts {
+    /// The DER subject and issuer names (full TLVs), for path building.
+    subject: Vec<u8>,
+    issuer: Vec<u8>,
+    /// The contents (without the outer header) of the subject name and the public key, as
+    /// webpki's trust anchors hold them.
+    subject_contents: Vec<u8>,
+    spki_contents: Vec<u8>,
+    /// The validity period in seconds since the Unix epoch.
+    not_before: u64,
+    not_after: u64,
+    /// The signed part (TLV), the signature algorithm (AlgorithmIdentifier contents) and the
+    /// signature bits.
+    tbs: Vec<u8>,
+    signature_algorithm: Vec<u8>,
+    signature: Vec<u8>,
+    /// basicConstraints' cA flag.
+    is_ca: bool,
+    /// The extended key usage, when present: (serverAuth, clientAuth).
+    eku: Option<(bool, bool)>,
+    /// The authority key identifier's key id and the subject key identifier.
+    aki: Option<Vec<u8>>,
+    ski: Option<Vec<u8>>,
+}
+
+impl Facts {
+    fn parse(der: &[u8]) -> Option<Facts> {
+        let (_, cert) = X509Certificate::from_der(der).ok()?;
+        let (tbs, signature_algorithm, signature) = signed_parts(der)?;
+        let validity = cert.validity();
+        let mut facts = Facts {
+            subject: cert.subject().as_raw().to_vec(),
+            issuer: cert.issuer().as_raw().to_vec(),
+            subject_contents: der_contents(cert.subject().as_raw())?.to_vec(),
+            spki_contents: der_contents(cert.public_key().raw)?.to_vec(),
+            not_before: u64::try_from(validity.not_before.timestamp()).unwrap_or(0),
+            not_after: u64::try_from(validity.not_after.timestamp()).unwrap_or(0),
+            tbs: tbs.to_vec(),
+            signature_algorithm: signature_algorithm.to_vec(),
+            signature: signature.to_vec(),
+            is_ca: false,
+            eku: None,
+            aki: None,
+            ski: None,
+        };
+        for extension in cert.extensions() {
+            match extension.parsed_extension() {
+                ParsedExtension::BasicConstraints(bc) => facts.is_ca = bc.ca,
+                ParsedExtension::ExtendedKeyUsage(eku) => {
+                    facts.eku = Some((eku.server_auth, eku.client_auth));
+                }
+                ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                    facts.aki = aki.key_identifier.as_ref().map(|id| id.0.to_vec());
+                }
+                ParsedExtension::SubjectKeyIdentifier(ski) => facts.ski = Some(ski.0.to_vec()),
+                _ => {}
+            }
+        }
+        Some(facts)
+    }
+
+    /// Whether `self` may have issued `child` by name and key identifiers (OpenSSL's
+    /// `X509_check_issued` without its signature-algorithm test).
+    fn may_have_issued(&self, child: &Facts) -> bool {
+        self.subject == child.issuer
+            && match (&child.aki, &self.ski) {
+                (Some(aki), Some(ski)) => aki == ski,
+                _ => true,
+            }
+    }
+
+    /// Whether the certificate names itself as its issuer.
+    fn is_self_issued(&self) -> bool {
+        self.may_have_issued(self)
+    }
+
+    /// Whether the certificate's extended key usage, if any, allows `role`.
+    fn allows(&self, role: Role) -> bool {
+        match (self.eku, role) {
+            (None, _) => true,
+            (Some((server, _)), Role::Server) => server,
+            (Some((_, client)), Role::Client) => client,
+        }
+    }
+}
+
+impl<'a> PeerCert<'a> {
+    /// Wraps `der` for polytls without parsing it: rustls' own parser has read it.
+    pub(crate) fn new(der: &'a CertificateDer<'a>) -> PeerCert<'a> {
+        PeerCert {
+            certificate: Certificate::from_peer_der(der).ok(),
+            der,
+            facts: OnceCell::new(),
+        }
+    }
+
+    fn facts(&self) -> Option<&Facts> {
+        self.facts.get_or_init(|| Facts::parse(self.der)).as_ref()
+    }
+
+    /// An error of `kind` about this certificate.
+    pub(crate) fn error(&self, kind: SslErrorKind) -> SslError {
+        match &self.certificate {
+            Some(cert) => SslError::with_certificate(kind, cert.clone()),
+            None => SslError::new(kind),
+        }
+    }
+}
+
+/// One DER TLV at the start of `input`: its tag, its contents and what follows it.
+fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 || rest.len() < count {
+            return None;
+        }
+        let len = rest[..count]
+            .iter()
+            .fold(0usize, |len, &b| (len << 8) | usize::from(b));
+        (len, &rest[count..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// The contents of the DER TLV `input`.
+fn der_contents(input: &[u8]) -> Option<&[u8]> {
+    tlv(input).map(|(_, contents, _)| contents)
+}
+
+/// A certificate's signed part (the whole tbsCertificate TLV), its signature algorithm (the
+/// AlgorithmIdentifier's contents) and its signature (the BIT STRING's bits).
+fn signed_parts(der: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let (0x30, body, []) = tlv(der)? else {
+        return None;
+    };
+    let (0x30, _, after_tbs) = tlv(body)? else {
+        return None;
+    };
+    let tbs = &body[..body.len() - after_tbs.len()];
+    let (0x30, algorithm, after_algorithm) = tlv(after_tbs)? else {
+        return None;
+    };
+    let (0x03, [0, signature @ ..], []) = tlv(after_algorithm)? else {
+        return None;
+    };
+    Some((tbs, algorithm, signature))
+}
+
+/// A SubjectPublicKeyInfo's contents split into the algorithm (AlgorithmIdentifier contents)
+/// and the key bits.
+fn split_spki(contents: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (0x30, algorithm, rest) = tlv(contents)? else {
+        return None;
+    };
+    let (0x03, [0, key @ ..], []) = tlv(rest)? else {
+        return None;
+    };
+    Some((algorithm, key))
+}
+
+/// How a path built by [`ChainCheck::walk`] ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// Its last certificate is itself a trust anchor.
+    AnchorItself,
+    /// A trust anchor issued its last certificate (the link is in `broken` when its
+    /// signature does not verify).
+    IssuedByAnchor,
+    /// Its last certificate is self-issued and no trust anchor.
+    SelfIssued,
+    /// No issuer of its last certificate was found.
+    NoIssuer,
+    /// It was cut at the first certificate beyond the depth limit.
+    TooDeep,
+}
+
+/// A path built from the leaf up.
+struct Walk {
+    /// Indexes into the peer's certificates, leaf first.
+    path: Vec<usize>,
+    end: End,
+    /// Positions in `path` whose certificate's signature does not verify with the key of the
+    /// next certificate (or of the anchor, for the last one).
+    broken: Vec<usize>,
+}
+
+/// One chain check: the peer's certificates against the trust anchors.
+pub(crate) struct ChainCheck<'a> {
+    /// The certificates the peer sent; never empty (it starts with the leaf), so indexing 0
+    /// cannot fail.
+    pub(crate) peer: &'a [PeerCert<'a>],
+    pub(crate) leaf: &'a EndEntityCert<'a>,
+    pub(crate) intermediates: &'a [CertificateDer<'a>],
+    pub(crate) anchors: &'a [TrustAnchor<'static>],
+    /// The most CA certificates allowed between the leaf and its anchor; 0 for no limit.
+    pub(crate) depth: u32,
+    pub(crate) algorithms: &'a WebPkiSupportedAlgorithms,
+    pub(crate) role: Role,
+    pub(crate) now: UnixTime,
+}
+
+impl ChainCheck<'_> {
+    /// Appends every chain problem found to `errors` (see the module documentation).
+    pub(crate) fn errors(&self, errors: &mut Vec<SslError>) {
+        let verified = self.leaf.verify_for_usage(
+            self.algorithms.all,
+            self.anchors,
+            self.intermediates,
+            self.now,
+            self.role.usage(),
+            None,
+            None,
+        );
+        match verified {
+            Ok(path) => {
+                let used: Vec<CertificateDer<'_>> =
+                    path.intermediate_certificates().map(|c| c.der()).collect();
+                self.check_depth(&used, errors);
+            }
+            Err(rejection) => {
+                let before = errors.len();
+                self.explain(errors);
+                if errors.len() == before && !matches!(rejection, webpki::Error::CaUsedAsEndEntity)
+                {
+                    errors.push(self.peer[0].error(kind_of(&rejection)));
+                }
+            }
+        }
+    }
+
+    /// Names the problems of a chain webpki rejected.
+    fn explain(&self, errors: &mut Vec<SslError>) {
+        let mut walk = self.walk();
+        let anchored = matches!(walk.end, End::AnchorItself);
+        let intermediates = walk.path.len() - 1 - usize::from(anchored);
+        if let Some(beyond) = self.too_deep(intermediates) {
+            walk.path.truncate(beyond + 1);
+            walk.broken.retain(|&position| position < beyond);
+            walk.end = End::TooDeep;
+        }
+        let cert = |position: usize| &self.peer[walk.path[position]];
+        let last = walk.path.len() - 1;
+        let trust = match walk.end {
+            End::AnchorItself | End::IssuedByAnchor => None,
+            End::TooDeep => Some(SslErrorKind::PathLengthExceeded),
+            End::SelfIssued if last == 0 => Some(SslErrorKind::SelfSignedCertificate),
+            End::SelfIssued => Some(SslErrorKind::SelfSignedCertificateInChain),
+            End::NoIssuer => Some(SslErrorKind::UnableToGetLocalIssuerCertificate),
+        };
+        errors.extend(trust.map(|kind| cert(last).error(kind)));
+        let now = self.now.as_secs();
+        for (position, &index) in walk.path.iter().enumerate() {
+            let peer = &self.peer[index];
+            let Some(facts) = peer.facts() else {
+                continue;
+            };
+            if now > facts.not_after {
+                errors.push(peer.error(SslErrorKind::CertificateExpired));
+            } else if now < facts.not_before {
+                errors.push(peer.error(SslErrorKind::CertificateNotYetValid));
+            }
+            if walk.broken.contains(&position) {
+                errors.push(peer.error(SslErrorKind::CertificateSignatureFailed));
+            }
+            if position > 0 && !facts.is_ca {
+                errors.push(peer.error(SslErrorKind::InvalidCaCertificate));
+            }
+            if !facts.allows(self.role) {
+                errors.push(peer.error(SslErrorKind::InvalidPurpose));
+            }
+        }
+        if walk.broken.is_empty() {
+            self.recheck(&walk, errors);
+        }
+    }
+
+    /// Step 4 of the module documentation: webpki on exactly the walked path, its untrusted
+    /// end taken as an anchor, at a time at which every certificate it checks is valid.
+    fn recheck(&self, walk: &Walk, errors: &mut Vec<SslError>) {
+        let ders: Vec<&CertificateDer<'_>> = walk.path.iter().map(|&i| self.peer[i].der).collect();
+        let last = ders.len() - 1;
+        // The certificates webpki checks below the anchor, and the anchors.
+        let (checked, temporary) = match walk.end {
+            End::IssuedByAnchor => (ders.len(), None),
+            End::AnchorItself if last == 0 => return,
+            End::AnchorItself => (last, None),
+            End::NoIssuer if last == 0 => return,
+            End::SelfIssued | End::NoIssuer | End::TooDeep => {
+                match webpki::anchor_from_trusted_cert(ders[last]) {
+                    // A self-issued leaf is checked as its own issuer.
+                    Ok(anchor) => (last.max(1), Some(anchor.to_owned())),
+                    Err(_) => return,
+                }
+            }
+        };
+        let mut anchors = self.anchors.to_vec();
+        anchors.extend(temporary);
+        let intermediates: Vec<CertificateDer<'_>> =
+            ders[1..checked].iter().map(|der| (*der).clone()).collect();
+        let facts: Vec<&Facts> = walk.path[..checked]
+            .iter()
+            .filter_map(|&i| self.peer[i].facts())
+            .collect();
+        let from = facts.iter().map(|f| f.not_before).max().unwrap_or(0);
+        let until = facts.iter().map(|f| f.not_after).min().unwrap_or(u64::MAX);
+        if from > until {
+            errors.push(SslError::new(SslErrorKind::UnspecifiedError));
+            return;
+        }
+        let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            self.now.as_secs().clamp(from, until),
+        ));
+        let result = self.leaf.verify_for_usage(
+            self.algorithms.all,
+            &anchors,
+            &intermediates,
+            time,
+            self.role.usage(),
+            None,
+            None,
+        );
+        match result {
+            Ok(_) | Err(webpki::Error::CaUsedAsEndEntity) => {}
+            Err(other) => {
+                let kind = kind_of(&other);
+                if !errors.iter().any(|e| e.kind() == kind) {
+                    errors.push(self.peer[0].error(kind));
+                }
+            }
+        }
+    }
+
+    /// Builds the path from the leaf up (step 1 of the module documentation), checking each
+    /// link's signature.
+    fn walk(&self) -> Walk {
+        let mut walk = Walk {
+            path: vec![0],
+            end: End::NoIssuer,
+            broken: Vec::new(),
+        };
+        let mut used = vec![false; self.peer.len()];
+        used[0] = true;
+        loop {
+            let position = walk.path.len() - 1;
+            let Some(facts) = self.peer[walk.path[position]].facts() else {
+                walk.end = End::NoIssuer;
+                return walk;
+            };
+            if self.anchors.iter().any(|anchor| {
+                anchor.subject.as_ref() == facts.subject_contents.as_slice()
+                    && anchor.subject_public_key_info.as_ref() == facts.spki_contents.as_slice()
+            }) {
+                walk.end = End::AnchorItself;
+                return walk;
+            }
+            let issuer = der_contents(&facts.issuer).unwrap_or_default();
+            let mut anchors = self
+                .anchors
+                .iter()
+                .filter(|anchor| anchor.subject.as_ref() == issuer)
+                .peekable();
+            if anchors.peek().is_some() {
+                if !anchors.any(|a| self.signed_by(facts, &a.subject_public_key_info)) {
+                    walk.broken.push(position);
+                }
+                walk.end = End::IssuedByAnchor;
+                return walk;
+            }
+            if facts.is_self_issued() {
+                walk.end = End::SelfIssued;
+                return walk;
+            }
+            let candidates: Vec<(usize, &Facts)> = (0..self.peer.len())
+                .filter(|&i| !used[i])
+                .filter_map(|i| Some((i, self.peer[i].facts()?)))
+                .filter(|(_, candidate)| candidate.may_have_issued(facts))
+                .collect();
+            let verified = candidates
+                .iter()
+                .find(|(_, candidate)| self.signed_by(facts, &candidate.spki_contents));
+            let Some(&(next, _)) = verified.or(candidates.first()) else {
+                walk.end = End::NoIssuer;
+                return walk;
+            };
+            if verified.is_none() {
+                walk.broken.push(position);
+            }
+            used[next] = true;
+            walk.path.push(next);
+        }
+    }
+
+    /// Whether `child`'s signature verifies with the public key `spki` (contents of a
+    /// SubjectPublicKeyInfo) by one of the provider's algorithms, as webpki checks it.
+    fn signed_by(&self, child: &Facts, spki: &[u8]) -> bool {
+        let Some((key_algorithm, key)) = split_spki(spki) else {
+            return false;
+        };
+        self.algorithms.all.iter().any(|algorithm| {
+            algorithm.public_key_alg_id().as_ref() == key_algorithm
+                && algorithm.signature_alg_id().as_ref() == child.signature_algorithm.as_slice()
+                && algorithm
+                    .verify_signature(key, &child.tbs, &child.signature)
+                    .is_ok()
+        })
+    }
+
+    /// The index (in the path, leaf at 0) of the first certificate beyond the depth limit, for
+    /// a path with `intermediates` CA certificates below its anchor; `None` within the limit.
+    fn too_deep(&self, intermediates: usize) -> Option<usize> {
+        let depth = usize::try_from(self.depth).unwrap_or(usize::MAX);
+        (self.depth > 0 && intermediates > depth).then_some(depth + 1)
+    }
+
+    /// Reports a verified path longer than the depth limit, naming its first certificate
+    /// beyond the limit, as OpenSSL does.
+    fn check_depth(&self, used: &[CertificateDer<'_>], errors: &mut Vec<SslError>) {
+        let Some(index) = self.too_deep(used.len()) else {
+            return;
+        };
+        let Some(der) = used.get(index - 1) else {
+            return;
+        };
+        let error = match Certificate::from_peer_der(der) {
+            Ok(cert) => SslError::with_certificate(SslErrorKind::PathLengthExceeded, cert),
+            Err(_) => SslError::new(SslErrorKind::PathLengthExceeded),
+        };
+        errors.push(error);
+    }
+}
+
+/// The polytls kind of a webpki error.
+#[allow(deprecated)] // webpki's deprecated variants may still be produced; map them too.
+fn kind_of(error: &webpki::Error) -> SslErrorKind {
+    use webpki::Error as E;
+    use SslErrorKind as K;
+    match error {
+        E::CertExpired { .. } => K::CertificateExpired,
+        E::CertNotValidYet { .. } => K::CertificateNotYetValid,
+        E::InvalidSignatureForPublicKey
+        | E::SignatureAlgorithmMismatch
+        | E::UnsupportedSignatureAlgorithm
+        | E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKey
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => K::CertificateSignatureFailed,
+        E::CertRevoked => K::CertificateRevoked,
+        E::UnknownRevocationStatus => K::CertificateStatusUnknown,
+        E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => {
+            K::InvalidPurpose
+        }
+        E::CertNotValidForName(_) => K::HostNameMismatch,
+        E::PathLenConstraintViolated => K::PathLengthExceeded,
+        E::EndEntityUsedAsCa => K::InvalidCaCertificate,
+        E::CertDistrusted => K::CertificateBlacklisted,
+        _ => K::UnspecifiedError,
+    }
+}
