@@ -57,10 +57,13 @@ fn engine(backend: Backend, setup: &Setup, mode: SslMode) -> Box<dyn TlsEngine> 
         .backend(Some(backend.name()))
         .expect("backend is linked");
     let (config, peer) = match mode {
-        SslMode::SslClientMode => (&setup.polytls_client, Some(HOST)),
+        SslMode::SslClientMode => (
+            &setup.polytls_client,
+            Some(polytls::PeerName::parse(HOST).expect("a valid host name")),
+        ),
         _ => (&setup.polytls_server, None),
     };
-    let params = EngineParams::new(mode, config, peer, Arc::new(Accept));
+    let params = EngineParams::new(mode, config, peer.as_ref(), Arc::new(Accept));
     backend.new_tls_engine(params).expect("engine")
 }
 

@@ -17,8 +17,8 @@ use zeroize::Zeroizing;
 
 use crate::certificate::{CertificateInfo, Pkcs12};
 use crate::{
-    Certificate, EncodingFormat, Error, ImplementedClass, Key, KeyType, PeerVerifyMode, SslCipher,
-    SslConfiguration, SslError, SslMode, SslProtocol, SupportedFeature,
+    Certificate, EncodingFormat, Error, ImplementedClass, Key, KeyType, PeerName, PeerVerifyMode,
+    SslCipher, SslConfiguration, SslError, SslMode, SslProtocol, SupportedFeature,
 };
 
 /// A TLS library as polytls sees it: what it can do, and factories for its objects.
@@ -203,9 +203,8 @@ pub struct ChainVerification<'a> {
     /// The chain, leaf first, then the certificates that may help to reach a trust anchor (in
     /// any order; extra ones are ignored).
     pub chain: &'a [Certificate],
-    /// The name the leaf must be valid for (a DNS name or an IP literal); `None` skips the
-    /// host check.
-    pub host_name: Option<&'a str>,
+    /// The name the leaf must be valid for; `None` skips the host check.
+    pub host_name: Option<&'a PeerName>,
     /// The trust anchors; `None` means the system's, as the backend finds them.
     pub ca_certificates: Option<&'a [Certificate]>,
     /// The most CA certificates allowed between the leaf and its trust anchor; 0 means no
@@ -218,7 +217,7 @@ impl<'a> ChainVerification<'a> {
     /// when given, `host_name`, with no depth limit.
     pub fn new(
         chain: &'a [Certificate],
-        host_name: Option<&'a str>,
+        host_name: Option<&'a PeerName>,
         ca_certificates: Option<&'a [Certificate]>,
     ) -> ChainVerification<'a> {
         ChainVerification {
@@ -245,8 +244,9 @@ pub struct EngineParams<'a> {
     /// The verification mode with `AutoVerifyPeer` resolved for this side.
     pub verify_mode: PeerVerifyMode,
     /// Client only: the name to send as SNI (when it is a DNS name) and to verify the server's
-    /// certificate against (a DNS name or an IP address literal). `None` skips the host check.
-    pub peer_name: Option<&'a str>,
+    /// certificate against. `None` skips the host check (the front end never passes `None`
+    /// to a client that verifies its peer).
+    pub peer_name: Option<&'a PeerName>,
     /// Where the engine reports what it found when `verify_mode` is `VerifyPeer`.
     pub verifier: Arc<dyn VerificationHook>,
 }
@@ -256,7 +256,7 @@ impl<'a> EngineParams<'a> {
     pub fn new(
         mode: SslMode,
         config: &'a SslConfiguration,
-        peer_name: Option<&'a str>,
+        peer_name: Option<&'a PeerName>,
         verifier: Arc<dyn VerificationHook>,
     ) -> EngineParams<'a> {
         EngineParams {

@@ -38,9 +38,9 @@ use std::time::{Duration, Instant};
 
 use crate::verification::{HandshakeInterruption, Verification};
 use crate::{
-    Certificate, EngineParams, Error, Key, PeerVerifyMode, PlaintextRead, Registry, SessionInfo,
-    SslCipher, SslConfiguration, SslError, SslErrorKind, SslErrorsDecision, SslMode, SslProtocol,
-    TlsBackend, TlsEngine,
+    Certificate, EngineParams, Error, Key, PeerName, PeerVerifyMode, PlaintextRead, Registry,
+    SessionInfo, SslCipher, SslConfiguration, SslError, SslErrorKind, SslErrorsDecision, SslMode,
+    SslProtocol, TlsBackend, TlsEngine,
 };
 
 /// A stream whose blocking reads can be given a time limit, so that
@@ -315,7 +315,8 @@ impl<S: Read + Write> SslSocket<S> {
     }
 
     /// Sets the name the server's certificate is verified against (and sent as SNI), instead
-    /// of the host connected to.
+    /// of the host connected to: a host name or an IP literal, read as [`PeerName::parse`]
+    /// reads it when the handshake starts (which refuses a name that is not one).
     pub fn set_peer_verify_name(&mut self, name: impl Into<String>) {
         self.peer_verify_name = Some(name.into());
     }
@@ -455,7 +456,8 @@ impl<S: Read + Write> SslSocket<S> {
     ///
     /// Fails with [`Error::InvalidState`] when encryption already started, with
     /// [`Error::InvalidInput`] when the configuration is unusable (for example `VerifyPeer`
-    /// with no peer verify name), with [`Error::Unsupported`] when the backend cannot do what
+    /// with no peer verify name, or a peer verify name that is not a [`PeerName`]: an empty
+    /// one included), with [`Error::Unsupported`] when the backend cannot do what
     /// the configuration asks, and with [`Error::Io`] when the first flight cannot be sent.
     pub fn start_client_encryption(&mut self) -> Result<(), Error> {
         self.start(SslMode::SslClientMode)
@@ -476,10 +478,9 @@ impl<S: Read + Write> SslSocket<S> {
         let server = mode == SslMode::SslServerMode;
         self.config.validate(server, false)?;
         let verify_mode = self.config.peer_verify_mode.resolve(mode);
-        let peer_name = if server {
-            None
-        } else {
-            self.peer_verify_name.as_deref()
+        let peer_name = match &self.peer_verify_name {
+            Some(name) if !server => Some(PeerName::parse(name)?),
+            _ => None,
         };
         if !server && verify_mode == PeerVerifyMode::VerifyPeer && peer_name.is_none() {
             return Err(Error::InvalidInput(
@@ -489,7 +490,12 @@ impl<S: Read + Write> SslSocket<S> {
         }
         self.verification
             .reset(self.config.handshake_must_interrupt_on_error);
-        let params = EngineParams::new(mode, &self.config, peer_name, self.verification.hook());
+        let params = EngineParams::new(
+            mode,
+            &self.config,
+            peer_name.as_ref(),
+            self.verification.hook(),
+        );
         let mut engine = self.backend.new_tls_engine(params)?;
         // Let the engine produce its first flight (a client's ClientHello).
         engine.process()?;

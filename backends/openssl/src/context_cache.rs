@@ -141,7 +141,8 @@ mod tests {
     }
 
     fn context(mode: SslMode, config: &SslConfiguration) -> SslContext {
-        let params = EngineParams::new(mode, config, Some("localhost"), Arc::new(Accept));
+        let name = polytls::PeerName::parse("localhost").expect("a valid name");
+        let params = EngineParams::new(mode, config, Some(&name), Arc::new(Accept));
         context_for(&params).expect("context")
     }
 

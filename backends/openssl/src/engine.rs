@@ -33,8 +33,8 @@ use openssl::error::ErrorStack;
 use openssl::ssl::{self, ErrorCode, NameType, Ssl, SslStream, SslVersion};
 use openssl_sys as ffi;
 use polytls::{
-    AlertType, EngineParams, Error, PlaintextRead, SessionInfo, SslCipher, SslMode, SslOption,
-    SslProtocol, TlsEngine,
+    AlertType, EngineParams, Error, PeerName, PlaintextRead, SessionInfo, SslCipher, SslMode,
+    SslOption, SslProtocol, TlsEngine,
 };
 
 use crate::config::openssl_failure;
@@ -440,14 +440,11 @@ impl OpenSslEngine {
         if server {
             ssl.set_accept_state();
         } else {
-            let sni = params
-                .peer_name
-                .filter(|name| verify::ip_literal(name).is_none())
-                .filter(|_| {
-                    !params
-                        .config
-                        .test_ssl_option(SslOption::DisableServerNameIndication)
-                });
+            let sni = params.peer_name.and_then(PeerName::dns_name).filter(|_| {
+                !params
+                    .config
+                    .test_ssl_option(SslOption::DisableServerNameIndication)
+            });
             if let Some(name) = sni {
                 ssl.set_hostname(name).map_err(|e| {
                     Error::InvalidInput(format!("'{name}' cannot be sent as a server name: {e}"))

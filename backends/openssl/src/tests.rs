@@ -203,7 +203,8 @@ fn engine(
     peer_name: Option<&str>,
     hook: Arc<Recorder>,
 ) -> Box<dyn TlsEngine> {
-    let params = EngineParams::new(mode, config, peer_name, hook);
+    let name = peer_name.map(|n| polytls::PeerName::parse(n).expect("a valid test name"));
+    let params = EngineParams::new(mode, config, name.as_ref(), hook);
     OpenSslBackend::new()
         .new_tls_engine(params)
         .expect("engine creation")

@@ -15,7 +15,6 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::ffi::{c_char, c_int, c_void, CStr};
-use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -31,8 +30,8 @@ use openssl::x509::verify::{X509CheckFlags, X509VerifyParamRef};
 use openssl::x509::{X509Ref, X509StoreContext, X509StoreContextRef, X509VerifyResult, X509};
 use openssl_sys as ffi;
 use polytls::{
-    Certificate, ChainVerification, EngineParams, Error, PeerVerifyMode, SslError, SslErrorKind,
-    SslMode, VerificationHook,
+    Certificate, ChainVerification, EngineParams, Error, PeerName, PeerVerifyMode, SslError,
+    SslErrorKind, SslMode, VerificationHook,
 };
 
 use crate::config::openssl_failure;
@@ -175,26 +174,17 @@ pub(crate) fn install(
     Ok(state)
 }
 
-/// Makes verification with `param` check that the leaf is valid for `name` (a DNS name or an
-/// IP literal), by its subject alternative names only.
+/// Makes verification with `param` check that the leaf is valid for `name`, by its subject
+/// alternative names only.
 ///
-/// Fails with [`Error::InvalidInput`] when `name` cannot be used as a host name.
-fn expect_host(param: &mut X509VerifyParamRef, name: &str) -> Result<(), Error> {
+/// Fails with [`Error::InvalidInput`] when OpenSSL refuses the name.
+pub(crate) fn expect_host(param: &mut X509VerifyParamRef, name: &PeerName) -> Result<(), Error> {
     param.set_hostflags(X509CheckFlags::NO_PARTIAL_WILDCARDS | X509CheckFlags::NEVER_CHECK_SUBJECT);
-    let set = match ip_literal(name) {
-        Some(ip) => param.set_ip(ip),
-        None => param.set_host(name),
+    let set = match name {
+        PeerName::Ip(ip) => param.set_ip(*ip),
+        PeerName::Dns(host) => param.set_host(host),
     };
     set.map_err(|e| Error::InvalidInput(format!("'{name}' cannot be verified as a host name: {e}")))
-}
-
-/// `name` as an IP address, accepting IPv6 in brackets (`[::1]`).
-pub(crate) fn ip_literal(name: &str) -> Option<IpAddr> {
-    let bare = name
-        .strip_prefix('[')
-        .and_then(|n| n.strip_suffix(']'))
-        .unwrap_or(name);
-    bare.parse().ok()
 }
 
 /// OpenSSL's certificate-verify callback: verifies the chain in `ctx` as [`verify_chain`]
@@ -623,13 +613,6 @@ mod tests {
         assert!(!is_hashed_name("1a2b3c4d.r0"));
         assert!(!is_hashed_name("ca-certificates.crt"));
         assert!(!is_hashed_name("1a2b3c4.0"));
-    }
-
-    #[test]
-    fn ip_literals() {
-        assert_eq!(ip_literal("127.0.0.1"), Some(IpAddr::from([127, 0, 0, 1])));
-        assert_eq!(ip_literal("[::1]"), "::1".parse().ok());
-        assert_eq!(ip_literal("localhost"), None);
     }
 
     #[test]

@@ -127,7 +127,8 @@ fn engine(
     peer_name: Option<&str>,
     hook: Arc<Hook>,
 ) -> Result<Box<dyn TlsEngine>, Error> {
-    RustlsBackend::new().new_tls_engine(EngineParams::new(mode, config, peer_name, hook))
+    let name = peer_name.map(polytls::PeerName::parse).transpose()?;
+    RustlsBackend::new().new_tls_engine(EngineParams::new(mode, config, name.as_ref(), hook))
 }
 
 /// A client and a server engine connected by in-memory buffers.
@@ -791,8 +792,9 @@ fn equal_configurations_share_the_rustls_configuration_not_the_session_state() {
     let client = client_config(vec![ca.cert.clone()]);
     let new = |mode, config: &SslConfiguration, name: Option<&str>, hook: &Arc<Hook>| {
         let hook: Arc<dyn VerificationHook> = hook.clone();
+        let name = name.map(|n| polytls::PeerName::parse(n).unwrap());
         backend
-            .new_tls_engine(EngineParams::new(mode, config, name, hook))
+            .new_tls_engine(EngineParams::new(mode, config, name.as_ref(), hook))
             .unwrap()
     };
 

@@ -24,12 +24,12 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
-use polytls::{Certificate, SslError, SslErrorKind, VerificationHook};
+use polytls::{Certificate, PeerName, SslError, SslErrorKind, VerificationHook};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use rustls_pki_types::{CertificateDer, DnsName, ServerName, TrustAnchor, UnixTime};
 use webpki::EndEntityCert;
 
 use crate::chain::{ChainCheck, PeerCert, Role};
@@ -40,7 +40,7 @@ pub(crate) enum HostCheck {
     Skip,
     /// A DNS name or IP address.
     Name(ServerName<'static>),
-    /// The name given is neither a valid DNS name nor an IP literal: it matches no certificate.
+    /// A DNS name rustls does not accept as one: it matches no certificate (fail closed).
     Invalid,
 }
 
@@ -49,23 +49,17 @@ impl HostCheck {
     /// for `peer_name`. Without a usable name, rustls gets the placeholder IP address 0.0.0.0:
     /// rustls never sends an IP address as SNI, and this verifier ignores the name rustls
     /// passes, so the placeholder has no effect on the wire or on verification.
-    pub(crate) fn for_peer_name(peer_name: Option<&str>) -> (ServerName<'static>, HostCheck) {
+    pub(crate) fn for_peer_name(peer_name: Option<&PeerName>) -> (ServerName<'static>, HostCheck) {
         let placeholder = ServerName::IpAddress(Ipv4Addr::UNSPECIFIED.into());
-        let Some(name) = peer_name else {
-            return (placeholder, HostCheck::Skip);
+        let server_name = match peer_name {
+            None => return (placeholder, HostCheck::Skip),
+            Some(PeerName::Ip(ip)) => ServerName::IpAddress((*ip).into()),
+            Some(PeerName::Dns(name)) => match DnsName::try_from(name.clone()) {
+                Ok(dns) => ServerName::DnsName(dns),
+                Err(_) => return (placeholder, HostCheck::Invalid),
+            },
         };
-        // An IPv6 literal may come in URL brackets.
-        let bare = name
-            .strip_prefix('[')
-            .and_then(|n| n.strip_suffix(']'))
-            .unwrap_or(name);
-        match ServerName::try_from(bare) {
-            Ok(server_name) => {
-                let server_name = server_name.to_owned();
-                (server_name.clone(), HostCheck::Name(server_name))
-            }
-            Err(_) => (placeholder, HostCheck::Invalid),
-        }
+        (server_name.clone(), HostCheck::Name(server_name))
     }
 }
 

@@ -6,7 +6,7 @@
 //! `verification` module are run through chain verification here too.
 
 use polytls::{
-    Certificate, ChainVerification, Error, SslConfiguration, SslError, SslErrorKind,
+    Certificate, ChainVerification, Error, PeerName, SslConfiguration, SslError, SslErrorKind,
     SupportedFeature,
 };
 
@@ -221,6 +221,11 @@ pub(super) fn wanted(scenario: &Scenario) -> Vec<SslError> {
         .collect()
 }
 
+/// A test's fixed peer name.
+fn peer_name(text: &str) -> PeerName {
+    PeerName::parse(text).expect("test names are valid peer names")
+}
+
 fn verification_needs() -> Needs {
     Needs::feature(SupportedFeature::CertificateVerification)
 }
@@ -296,7 +301,8 @@ fn verify_case(scenario: &'static Scenario) -> Case {
             let pki = Pki::get();
             let chain = (scenario.chain)(pki);
             let anchors = (scenario.anchors)(pki);
-            let request = ChainVerification::new(&chain, Some("localhost"), Some(&anchors))
+            let host = peer_name("localhost");
+            let request = ChainVerification::new(&chain, Some(&host), Some(&anchors))
                 .with_depth(scenario.depth);
             verify_and_compare(b, &request, &wanted(scenario))
         },
@@ -317,8 +323,8 @@ pub(super) fn cases() -> Vec<Case> {
                 let pki = Pki::get();
                 let chain = (situation.identity)(pki).chain.clone();
                 let anchors = [pki.root.clone()];
-                let request =
-                    ChainVerification::new(&chain, Some(situation.verify_name), Some(&anchors));
+                let host = peer_name(situation.verify_name);
+                let request = ChainVerification::new(&chain, Some(&host), Some(&anchors));
                 verify_and_compare(b, &request, &expected(situation))
             },
         ));
@@ -378,7 +384,8 @@ pub(super) fn cases() -> Vec<Case> {
                     continue;
                 }
                 chain[which] = cert;
-                let request = ChainVerification::new(&chain, Some("localhost"), Some(&anchors));
+                let host = peer_name("localhost");
+                let request = ChainVerification::new(&chain, Some(&host), Some(&anchors));
                 // A damaged certificate no longer matches its signature: it is never accepted.
                 match backend.verify_chain(&request) {
                     Ok(found) if found.is_empty() => {

@@ -8,6 +8,7 @@ mod forgery;
 mod handshake;
 mod interrupt;
 mod key;
+mod names;
 mod refusal;
 mod registry;
 mod robustness;
@@ -22,6 +23,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(handshake::cases());
     cases.extend(verification::cases());
     cases.extend(chain::cases());
+    cases.extend(names::cases());
     cases.extend(forgery::cases());
     cases.extend(interrupt::cases());
     cases.extend(certificate::cases());

@@ -3,7 +3,7 @@
 
 use crate::backend::ChainVerification;
 use crate::registry::Registry;
-use crate::{Certificate, Error, SslConfiguration, SslError};
+use crate::{Certificate, Error, PeerName, SslConfiguration, SslError};
 
 impl Certificate {
     /// Verifies `chain` (leaf first, then intermediates in any order) as a TLS client verifies
@@ -35,7 +35,8 @@ impl Certificate {
 
     /// [`verify`](Self::verify) with the backend named `backend` (the active one for `None`).
     ///
-    /// Fails with [`Error::InvalidInput`] for an empty chain, [`Error::Unsupported`] when the
+    /// Fails with [`Error::InvalidInput`] for an empty chain or a host name that cannot be a
+    /// [`PeerName`](crate::PeerName) (an empty one included), [`Error::Unsupported`] when the
     /// backend does not claim certificate verification, and [`Error::UnknownBackend`] /
     /// [`Error::NoBackend`] when there is no such backend.
     pub fn verify_with(
@@ -48,10 +49,12 @@ impl Certificate {
                 "an empty chain cannot be verified".into(),
             ));
         }
+        let host_name = host_name.map(PeerName::parse).transpose()?;
         let backend = Registry::global().backend(backend)?;
         let config = SslConfiguration::default_configuration();
-        let request = ChainVerification::new(chain, host_name, config.ca_certificates.as_deref())
-            .with_depth(config.peer_verify_depth);
+        let request =
+            ChainVerification::new(chain, host_name.as_ref(), config.ca_certificates.as_deref())
+                .with_depth(config.peer_verify_depth);
         backend.verify_chain(&request)
     }
 }
