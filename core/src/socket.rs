@@ -78,6 +78,9 @@ impl ReadTimeout for std::os::unix::net::UnixStream {
     }
 }
 
+/// The default for [`SslSocket::set_pending_write_limit`]: 1 MiB.
+pub const DEFAULT_PENDING_LIMIT: usize = 1 << 20;
+
 /// Where the socket is in its life.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum State {
@@ -113,7 +116,10 @@ struct Events {
 ///
 /// Over a non-blocking stream, any call may fail with `WouldBlock`; the socket stays usable and
 /// the call can be repeated when the stream is ready. Data a `write` accepted is never lost:
-/// it is sent by the next call that flushes.
+/// it is sent by the next call that flushes. During the handshake, writes are queued up to
+/// [`set_pending_write_limit`](Self::set_pending_write_limit) bytes; a write to a full queue
+/// drives the handshake first (so it blocks on a blocking stream, and fails with
+/// `WouldBlock` on a non-blocking one).
 pub struct SslSocket<S> {
     stream: S,
     backend: Arc<dyn TlsBackend>,
@@ -122,8 +128,12 @@ pub struct SslSocket<S> {
     mode: SslMode,
     state: State,
     engine: Option<Box<dyn TlsEngine>>,
-    /// Plaintext written during the handshake, sent when it completes.
+    /// Plaintext written during the handshake, sent in order once it completes:
+    /// `pending[pending_sent..]` is not yet handed to the engine.
     pending: Vec<u8>,
+    pending_sent: usize,
+    /// The most plaintext `pending` holds (see [`SslSocket::set_pending_write_limit`]).
+    pending_limit: usize,
     peer_verify_name: Option<String>,
     verification: Verification,
     session: SessionInfo,
@@ -213,12 +223,26 @@ impl<S: Read + Write> SslSocket<S> {
             state: State::Unencrypted,
             engine: None,
             pending: Vec::new(),
+            pending_sent: 0,
+            pending_limit: DEFAULT_PENDING_LIMIT,
             peer_verify_name: None,
             verification: Verification::default(),
             session: SessionInfo::new(),
             transport_eof: false,
             events: Events::default(),
         }
+    }
+
+    /// Sets the most plaintext queued while the handshake runs (default
+    /// [`DEFAULT_PENDING_LIMIT`], 1 MiB; at least 1 byte is always accepted). Data already
+    /// queued stays queued.
+    pub fn set_pending_write_limit(&mut self, bytes: usize) {
+        self.pending_limit = bytes.max(1);
+    }
+
+    /// The most plaintext queued while the handshake runs.
+    pub fn pending_write_limit(&self) -> usize {
+        self.pending_limit
     }
 
     /// The name of the backend this socket uses.
@@ -633,22 +657,65 @@ impl<S: Read + Write> SslSocket<S> {
         self.session = engine.session();
         let server = self.mode == SslMode::SslServerMode;
         let verify_mode = self.config.peer_verify_mode.resolve(self.mode);
-        if server && verify_mode == PeerVerifyMode::VerifyPeer && self.session.peer_chain.is_empty()
-        {
+        let verifies = verify_mode == PeerVerifyMode::VerifyPeer;
+        if server && verifies && self.session.peer_chain.is_empty() {
             let missing = vec![SslError::new(SslErrorKind::NoPeerCertificate)];
             let fatal = self.config.missing_certificate_is_fatal;
             if fatal || !self.verification.judge(missing.clone()) {
-                engine.send_close_notify();
-                let _ = self.flush_tls();
-                return Err(self.fail(Error::Verification(missing)));
+                return Err(self.refuse_established(Error::Verification(missing)));
             }
+        } else if verifies && !self.verification.was_asked() {
+            // The peer was never judged: a resumed session, a suite without certificates, or
+            // a backend's bug. A session that verifies its peer is never accepted unjudged.
+            let e = Error::Handshake {
+                message: format!(
+                    "the {} backend completed the handshake without verifying the peer",
+                    self.backend.name()
+                ),
+                alert: None,
+            };
+            return Err(self.refuse_established(e));
         }
         self.state = State::Encrypted;
         if let Some(handler) = self.events.encrypted.as_mut() {
             handler();
         }
+        self.drain_pending()
+    }
+
+    /// Ends a session whose handshake completed but whose peer the front end refuses: the
+    /// engine sends close_notify (nothing was sent or received in it) and the socket fails with
+    /// `error`.
+    fn refuse_established(&mut self, error: Error) -> Error {
+        if let Some(engine) = self.engine.as_mut() {
+            engine.send_close_notify();
+        }
+        let _ = self.flush_tls();
+        self.fail(error)
+    }
+
+    /// Hands the plaintext queued during the handshake to the engine, in order. What the
+    /// engine does not take yet stays queued.
+    ///
+    /// Fails as writing does; `WouldBlock` keeps the rest queued.
+    fn drain_pending(&mut self) -> Result<(), Error> {
         let pending = std::mem::take(&mut self.pending);
-        self.write_all_encrypted(&pending)
+        let mut result = Ok(());
+        while self.pending_sent < pending.len() {
+            match self.write_encrypted(&pending[self.pending_sent..]) {
+                Ok(n) => self.pending_sent += n,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if self.pending_sent == pending.len() {
+            self.pending_sent = 0;
+        } else {
+            self.pending = pending;
+        }
+        result
     }
 
     /// Records a failure: the socket is unusable from now on. Returns the error to report,
@@ -666,6 +733,12 @@ impl<S: Read + Write> SslSocket<S> {
             _ => error,
         };
         self.state = State::Failed(error.to_string());
+        if let Some(panic) = self.verification.take_panic() {
+            // A verification handler panicked inside the engine; the engine refused the peer
+            // and its alert went out (or could not): the panic goes on from here.
+            self.state = State::Failed("a verification handler panicked".into());
+            std::panic::resume_unwind(panic);
+        }
         error
     }
 
@@ -697,14 +770,6 @@ impl<S: Read + Write> SslSocket<S> {
         }
         if wrote {
             self.stream.flush()?;
-        }
-        Ok(())
-    }
-
-    fn write_all_encrypted(&mut self, mut data: &[u8]) -> Result<(), Error> {
-        while !data.is_empty() {
-            let n = self.write_encrypted(data)?;
-            data = &data[n..];
         }
         Ok(())
     }
@@ -799,10 +864,22 @@ impl<S: Read + Write> SslSocket<S> {
         match &self.state {
             State::Unencrypted => Ok(self.stream.write(buf)?),
             State::Handshaking => {
-                self.pending.extend_from_slice(buf);
-                Ok(buf.len())
+                let queued = self.pending.len() - self.pending_sent;
+                let room = self.pending_limit.saturating_sub(queued);
+                if room == 0 && !buf.is_empty() {
+                    // The queue is full: the data waits for the handshake.
+                    self.handshake()?;
+                    return self.write_plaintext(buf);
+                }
+                let n = room.min(buf.len());
+                self.pending.extend_from_slice(&buf[..n]);
+                Ok(n)
             }
-            State::Encrypted => self.write_encrypted(buf),
+            State::Encrypted => {
+                // What was queued during the handshake goes first.
+                self.drain_pending()?;
+                self.write_encrypted(buf)
+            }
             State::Closed => Err(Error::InvalidState(
                 "the socket was closed for writing".into(),
             )),
@@ -813,21 +890,29 @@ impl<S: Read + Write> SslSocket<S> {
     /// Sends everything queued: finishes the handshake if it is running, then writes the
     /// queued data.
     ///
-    /// Fails as [`handshake`](Self::handshake) does, or with [`Error::Io`].
+    /// Fails as [`handshake`](Self::handshake) does, with [`Error::Io`], and with
+    /// [`Error::InvalidState`] once the session failed (what was queued is not delivered).
     pub fn flush_all(&mut self) -> Result<(), Error> {
-        if self.state == State::Handshaking {
-            self.handshake()?;
+        match &self.state {
+            State::Handshaking => self.handshake()?,
+            State::Failed(why) => return Err(Error::InvalidState(why.clone())),
+            _ => {}
         }
-        self.flush_tls()?;
+        if self.state == State::Encrypted {
+            self.drain_pending()?;
+        }
+        self.flush_tls().map_err(|e| self.fail(e))?;
         Ok(self.stream.flush()?)
     }
 
     /// Ends the session cleanly (Qt's `disconnectFromHost`): finishes a running handshake,
     /// sends queued data, then close_notify. Reading may continue until the peer's
-    /// close_notify; writing fails from now on. Closing an unencrypted or closed socket does
-    /// nothing.
+    /// close_notify; writing fails from now on. Closing an unencrypted socket does nothing;
+    /// closing a closed one sends what is still queued (so a `close` that failed with
+    /// `WouldBlock` is finished by calling it again).
     ///
-    /// Fails as [`flush_all`](Self::flush_all) does.
+    /// Fails as [`flush_all`](Self::flush_all) does: with [`Error::InvalidState`] once the
+    /// session failed, so a caller learns that what it wrote was not all delivered.
     pub fn close(&mut self) -> Result<(), Error> {
         match self.state {
             State::Handshaking | State::Encrypted => {
@@ -838,7 +923,8 @@ impl<S: Read + Write> SslSocket<S> {
                 self.state = State::Closed;
                 self.flush_all()
             }
-            _ => Ok(()),
+            State::Closed | State::Failed(_) => self.flush_all(),
+            State::Unencrypted => Ok(()),
         }
     }
 }
@@ -909,6 +995,136 @@ mod tests {
         }
         fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error> {
             Ok(Vec::new())
+        }
+    }
+
+    /// A backend whose engines complete every handshake at once without asking the hook and
+    /// report `peer_chain` as the peer's certificates: what a resumed session, a suite without
+    /// certificates or a buggy backend looks like to the front end.
+    struct Careless {
+        peer_chain: Vec<Certificate>,
+    }
+
+    struct CarelessEngine {
+        peer_chain: Vec<Certificate>,
+        closed: bool,
+    }
+
+    impl TlsBackend for Careless {
+        fn name(&self) -> &str {
+            "careless"
+        }
+        fn library_version_number(&self) -> u64 {
+            0
+        }
+        fn library_version_string(&self) -> String {
+            String::new()
+        }
+        fn implemented_classes(&self) -> Vec<ImplementedClass> {
+            vec![ImplementedClass::Socket]
+        }
+        fn supported_features(&self) -> Vec<SupportedFeature> {
+            Vec::new()
+        }
+        fn supported_protocols(&self) -> Vec<SslProtocol> {
+            vec![SslProtocol::SecureProtocols]
+        }
+        fn supported_ciphers(&self) -> Vec<SslCipher> {
+            Vec::new()
+        }
+        fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error> {
+            Ok(Vec::new())
+        }
+        fn new_tls_engine(&self, _: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {
+            Ok(Box::new(CarelessEngine {
+                peer_chain: self.peer_chain.clone(),
+                closed: false,
+            }))
+        }
+    }
+
+    impl TlsEngine for CarelessEngine {
+        fn read_tls(&mut self, _: &mut dyn io::Read) -> io::Result<usize> {
+            Ok(0)
+        }
+        fn process(&mut self) -> Result<(), Error> {
+            Ok(())
+        }
+        fn wants_write(&self) -> bool {
+            false
+        }
+        fn write_tls(&mut self, _: &mut dyn io::Write) -> io::Result<usize> {
+            Ok(0)
+        }
+        fn is_handshaking(&self) -> bool {
+            false
+        }
+        fn read_plaintext(&mut self, _: &mut [u8]) -> Result<PlaintextRead, Error> {
+            Ok(PlaintextRead::NeedMore)
+        }
+        fn write_plaintext(&mut self, buf: &[u8]) -> Result<usize, Error> {
+            Ok(buf.len())
+        }
+        fn send_close_notify(&mut self) {
+            self.closed = true;
+        }
+        fn session(&self) -> SessionInfo {
+            SessionInfo {
+                peer_chain: self.peer_chain.clone(),
+                ..SessionInfo::new()
+            }
+        }
+    }
+
+    fn careless(
+        peer_chain: Vec<Certificate>,
+        mode: PeerVerifyMode,
+    ) -> SslSocket<io::Cursor<Vec<u8>>> {
+        let backend = Arc::new(Careless { peer_chain });
+        let mut socket = SslSocket::with_backend_object(io::Cursor::new(Vec::new()), backend);
+        socket.set_peer_verify_mode(mode);
+        socket.set_peer_verify_name("localhost");
+        socket
+    }
+
+    /// A certificate for the careless engine to report (its contents do not matter here).
+    fn some_certificate() -> Certificate {
+        let pem = include_str!("../../conformance/corpus/duplicate-attributes.pem");
+        Certificate::from_pem(pem.as_bytes()).expect("the corpus certificate parses")
+    }
+
+    #[test]
+    fn a_verifying_session_that_was_never_judged_is_refused() {
+        let mut client = careless(vec![some_certificate()], PeerVerifyMode::VerifyPeer);
+        client.start_client_encryption().unwrap();
+        match client.handshake() {
+            Err(Error::Handshake { message, .. }) => {
+                assert!(message.contains("without verifying the peer"), "{message}")
+            }
+            other => panic!("accepted unjudged: {other:?}"),
+        }
+        assert!(!client.is_encrypted());
+        assert!(client.write(b"secret").is_err());
+
+        // A server that verifies and got a certificate nobody judged: refused too.
+        let mut server = careless(vec![some_certificate()], PeerVerifyMode::VerifyPeer);
+        let mut ed25519 = vec![0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b];
+        ed25519.extend([0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+        ed25519.extend([7u8; 32]);
+        server.set_local_certificate_chain(vec![some_certificate()]);
+        server.set_private_key(Key::from_der(&ed25519, crate::KeyType::PrivateKey).unwrap());
+        server.start_server_encryption().unwrap();
+        assert!(matches!(server.handshake(), Err(Error::Handshake { .. })));
+        assert!(!server.is_encrypted());
+    }
+
+    #[test]
+    fn sessions_that_do_not_verify_need_no_judgement() {
+        for mode in [PeerVerifyMode::VerifyNone, PeerVerifyMode::QueryPeer] {
+            let mut client = careless(vec![some_certificate()], mode);
+            client.start_client_encryption().unwrap();
+            client.handshake().unwrap();
+            assert!(client.is_encrypted());
         }
     }
 

@@ -5,7 +5,14 @@
 //! The handshake goes on only if every problem was ignored, either by a list given
 //! beforehand or by the handler. Ignoring one error (kind and certificate) ignores only that
 //! one.
+//!
+//! The handlers run inside the engine, from the middle of a handshake (Qt's direct
+//! connection). A handler that panics refuses the peer: the panic is caught here, before it
+//! can unwind through a TLS library, the engine aborts the handshake with its alert as for
+//! any refusal, and the socket resumes the panic once the alert is sent.
 
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::{Certificate, SslError, VerificationHook};
@@ -73,6 +80,10 @@ struct State {
     refused: Option<Vec<SslError>>,
     /// The configuration's `handshake_must_interrupt_on_error`, for this handshake.
     interrupt: bool,
+    /// Whether the engine asked for a decision in this handshake.
+    asked: bool,
+    /// What a handler panicked with in this handshake, to resume once the alert is sent.
+    panic: Option<Box<dyn Any + Send>>,
 }
 
 /// The verification state of one socket, shared with its engine.
@@ -120,6 +131,16 @@ impl Verification {
         self.lock().refused.clone()
     }
 
+    /// Whether the engine asked for a decision since the handshake started.
+    pub(crate) fn was_asked(&self) -> bool {
+        self.lock().asked
+    }
+
+    /// What a handler panicked with in this handshake, if one did (taken: it is resumed once).
+    pub(crate) fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
+        self.lock().panic.take()
+    }
+
     /// Starts a new handshake: forgets what the last one found. With `interrupt`, each error
     /// not ignored beforehand stops the handshake until the interruption handler continues it.
     pub(crate) fn reset(&self, interrupt: bool) {
@@ -127,54 +148,74 @@ impl Verification {
         state.found.clear();
         state.refused = None;
         state.interrupt = interrupt;
+        state.asked = false;
+        state.panic = None;
     }
 
-    /// Records `errors` and decides, as [`VerificationHook::decide`] documents.
+    /// Records `errors` and decides, as [`VerificationHook::decide`] documents. A handler
+    /// that panics refuses (see the module documentation).
     pub(crate) fn judge(&self, errors: Vec<SslError>) -> bool {
         let mut guard = self.lock();
         let state = &mut *guard;
-        state.found.extend(errors.iter().cloned());
+        state.asked = true;
+        if state.panic.is_some() {
+            return false;
+        }
+        let refused = errors.clone();
+        match catch_unwind(AssertUnwindSafe(|| state.decide(errors))) {
+            Ok(verdict) => verdict,
+            Err(payload) => {
+                state.refused = Some(refused);
+                state.panic = Some(payload);
+                false
+            }
+        }
+    }
+}
+
+impl State {
+    /// [`Verification::judge`] once the decision is known to be asked for.
+    fn decide(&mut self, errors: Vec<SslError>) -> bool {
+        self.found.extend(errors.iter().cloned());
         if errors.is_empty() {
             return true;
         }
-        if let Some(handler) = state.on_peer_verify_error.as_mut() {
+        if let Some(handler) = self.on_peer_verify_error.as_mut() {
             for error in &errors {
                 handler(error);
             }
         }
-        if state.interrupt {
-            return state.interrupted(errors);
+        if self.interrupt {
+            return self.interrupted(errors);
         }
         let mut decision = SslErrorsDecision {
             errors: &errors,
             ignore_all: false,
             ignored: Vec::new(),
         };
-        if let Some(handler) = state.on_ssl_errors.as_mut() {
+        if let Some(handler) = self.on_ssl_errors.as_mut() {
             handler(&mut decision);
         }
         if decision.ignore_all {
-            state.ignore_all = true;
+            self.ignore_all = true;
         }
-        state.ignore_list.append(&mut decision.ignored);
-        let remaining: Vec<SslError> = if state.ignore_all {
+        self.ignore_list.append(&mut decision.ignored);
+        let remaining: Vec<SslError> = if self.ignore_all {
             Vec::new()
         } else {
             errors
                 .into_iter()
-                .filter(|e| !state.ignore_list.contains(e))
+                .filter(|e| !self.ignore_list.contains(e))
                 .collect()
         };
         if remaining.is_empty() {
             true
         } else {
-            state.refused = Some(remaining);
+            self.refused = Some(remaining);
             false
         }
     }
-}
 
-impl State {
     /// Qt's early error reporting: the handshake stops on each error in turn (those ignored
     /// beforehand excepted) and goes on only if the interruption handler continues it; at the
     /// first error it does not continue, the handshake is refused with the errors left. The

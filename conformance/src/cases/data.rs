@@ -151,11 +151,27 @@ fn alpn_case(
     )
 }
 
-/// Client and server in one thread over a small non-blocking in-memory transport: every call
-/// may say `WouldBlock`, and nothing written may be lost or duplicated.
-fn non_blocking_in_one_thread(c: &str, s: &str) -> Result<(), String> {
+/// When the client writes, in [`non_blocking_in_one_thread`].
+#[derive(Clone, Copy)]
+enum Writes {
+    /// Once the handshake is over.
+    AfterHandshake,
+    /// Right after `start_client_encryption`, with this pending write limit: the data waits
+    /// in the queue (and a write to a full queue says `WouldBlock`) until the handshake ends.
+    DuringHandshake(usize),
+}
+
+/// Client and server in one thread over a small non-blocking in-memory transport of
+/// `capacity` bytes each way: every call may say `WouldBlock`, and nothing written may be lost
+/// or duplicated.
+fn non_blocking_in_one_thread(
+    c: &str,
+    s: &str,
+    capacity: usize,
+    writes: Writes,
+) -> Result<(), String> {
     type Mem = polytls::SslSocket<MemoryStream>;
-    let (a, b) = memory_pair(4096);
+    let (a, b) = memory_pair(capacity);
     let mut client: Mem = polytls::SslSocket::with_backend(a, c).map_err(|e| e.to_string())?;
     client.set_ssl_configuration(client_config());
     client.set_peer_verify_name("localhost");
@@ -170,12 +186,18 @@ fn non_blocking_in_one_thread(c: &str, s: &str) -> Result<(), String> {
     };
     start_client(&mut client)?;
     start_server(&mut server)?;
-    let mut rounds = 0;
-    while !(step(client.handshake())? & step(server.handshake())?) {
-        rounds += 1;
-        check(rounds < 100, || "the handshake does not progress".into())?;
+    match writes {
+        Writes::AfterHandshake => {
+            let mut rounds = 0;
+            while !(step(client.handshake())? & step(server.handshake())?) {
+                rounds += 1;
+                check(rounds < 100, || "the handshake does not progress".into())?;
+            }
+        }
+        // The loop below drives both handshakes: the client's flushes, the server's reads.
+        Writes::DuringHandshake(limit) => client.set_pending_write_limit(limit),
     }
-    // 1 MiB from client to server through a 4 KiB window, in odd-sized writes.
+    // 1 MiB from client to server through the small window, in odd-sized writes.
     let total = 1 << 20;
     let (mut sent, mut got, mut buf) = (0, 0, vec![0u8; 7000]);
     let mut stalls = 0;
@@ -393,7 +415,20 @@ pub(super) fn cases() -> Vec<Case> {
             "data/non_blocking_in_one_thread",
             Needs::socket(),
             Needs::socket(),
-            non_blocking_in_one_thread,
+            |c, s| non_blocking_in_one_thread(c, s, 4096, Writes::AfterHandshake),
+        ),
+        Case::pair(
+            "data/written_during_handshake_is_delivered",
+            Needs::socket(),
+            Needs::socket(),
+            // 1 MiB written before the handshake ends, all of it queued (the default limit).
+            |c, s| non_blocking_in_one_thread(c, s, 16 * 1024, Writes::DuringHandshake(1 << 20)),
+        ),
+        Case::pair(
+            "data/written_during_handshake_beyond_the_limit_waits",
+            Needs::socket(),
+            Needs::socket(),
+            |c, s| non_blocking_in_one_thread(c, s, 16 * 1024, Writes::DuringHandshake(10_000)),
         ),
         alpn_case(
             "agreed",

@@ -8,6 +8,7 @@ mod forgery;
 mod handshake;
 mod interrupt;
 mod key;
+mod lifecycle;
 mod names;
 mod refusal;
 mod registry;
@@ -29,6 +30,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(certificate::cases());
     cases.extend(key::cases());
     cases.extend(data::cases());
+    cases.extend(lifecycle::cases());
     cases.extend(robustness::cases());
     cases.extend(server::cases());
     cases.extend(refusal::cases());
