@@ -249,6 +249,14 @@ pub struct EngineParams<'a> {
     pub peer_name: Option<&'a PeerName>,
     /// Where the engine reports what it found when `verify_mode` is `VerifyPeer`.
     pub verifier: Arc<dyn VerificationHook>,
+    /// Server with `verify_mode` `VerifyPeer` only: a client that sends no certificate cannot
+    /// be accepted, so the engine refuses it inside the handshake with the protocol's alert
+    /// (`certificate_required` in TLS 1.3, `handshake_failure` before) and fails with
+    /// [`Error::Verification`] holding [`NoPeerCertificate`](crate::SslErrorKind::NoPeerCertificate).
+    /// When it is false the engine accepts a client without a certificate and the front end
+    /// decides. [`new`](Self::new) sets it from `missing_certificate_is_fatal`; the front end
+    /// also sets it when nothing could ignore the missing certificate.
+    pub require_peer_certificate: bool,
 }
 
 impl<'a> EngineParams<'a> {
@@ -259,12 +267,16 @@ impl<'a> EngineParams<'a> {
         peer_name: Option<&'a PeerName>,
         verifier: Arc<dyn VerificationHook>,
     ) -> EngineParams<'a> {
+        let verify_mode = config.peer_verify_mode.resolve(mode);
         EngineParams {
             mode,
             config,
-            verify_mode: config.peer_verify_mode.resolve(mode),
+            verify_mode,
             peer_name,
             verifier,
+            require_peer_certificate: mode == SslMode::SslServerMode
+                && verify_mode == PeerVerifyMode::VerifyPeer
+                && config.missing_certificate_is_fatal,
         }
     }
 }

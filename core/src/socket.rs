@@ -514,12 +514,17 @@ impl<S: Read + Write> SslSocket<S> {
         }
         self.verification
             .reset(self.config.handshake_must_interrupt_on_error);
-        let params = EngineParams::new(
+        let mut params = EngineParams::new(
             mode,
             &self.config,
             peer_name.as_ref(),
             self.verification.hook(),
         );
+        if server && verify_mode == PeerVerifyMode::VerifyPeer {
+            // Refused inside the handshake, with an alert, when nothing could accept it.
+            let missing = SslError::new(SslErrorKind::NoPeerCertificate);
+            params.require_peer_certificate |= !self.verification.may_accept(&missing);
+        }
         let mut engine = self.backend.new_tls_engine(params)?;
         // Let the engine produce its first flight (a client's ClientHello).
         engine.process()?;
@@ -728,9 +733,14 @@ impl<S: Read + Write> SslSocket<S> {
         if matches!(&error, Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock) {
             return error;
         }
-        let error = match self.verification.refused() {
-            Some(errors) if self.state == State::Handshaking => Error::Verification(errors),
-            _ => error,
+        let error = match (self.verification.refused(), error) {
+            (Some(errors), _) if self.state == State::Handshaking => Error::Verification(errors),
+            (None, Error::Verification(errors)) if self.state == State::Handshaking => {
+                // The engine refused on its own (a required certificate was missing).
+                self.verification.record_refusal(&errors);
+                Error::Verification(errors)
+            }
+            (_, error) => error,
         };
         self.state = State::Failed(error.to_string());
         if let Some(panic) = self.verification.take_panic() {

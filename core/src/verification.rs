@@ -131,6 +131,27 @@ impl Verification {
         self.lock().refused.clone()
     }
 
+    /// Whether `error` could be accepted in the coming handshake: it is ignored beforehand, or
+    /// a handler could ignore (or continue past) it.
+    pub(crate) fn may_accept(&self, error: &SslError) -> bool {
+        let state = self.lock();
+        state.ignore_all
+            || state.ignore_list.contains(error)
+            || if state.interrupt {
+                state.on_interrupted.is_some()
+            } else {
+                state.on_ssl_errors.is_some()
+            }
+    }
+
+    /// Records errors an engine refused the peer for on its own (a missing certificate the
+    /// session required), so that they are reported as found.
+    pub(crate) fn record_refusal(&self, errors: &[SslError]) {
+        let mut state = self.lock();
+        state.found.extend_from_slice(errors);
+        state.refused = Some(errors.to_vec());
+    }
+
     /// Whether the engine asked for a decision since the handshake started.
     pub(crate) fn was_asked(&self) -> bool {
         self.lock().asked

@@ -33,8 +33,8 @@ use openssl::error::ErrorStack;
 use openssl::ssl::{self, ErrorCode, NameType, Ssl, SslStream, SslVersion};
 use openssl_sys as ffi;
 use polytls::{
-    AlertType, EngineParams, Error, PeerName, PlaintextRead, SessionInfo, SslCipher, SslMode,
-    SslOption, SslProtocol, TlsEngine,
+    AlertType, EngineParams, Error, PeerName, PlaintextRead, SessionInfo, SslCipher, SslError,
+    SslErrorKind, SslMode, SslOption, SslProtocol, TlsEngine,
 };
 
 use crate::config::openssl_failure;
@@ -57,6 +57,9 @@ const OUTGOING_COMPACT: usize = 64 * 1024;
 const ERR_LIB_SSL: i32 = 20;
 /// `SSL_R_UNEXPECTED_EOF_WHILE_READING` (OpenSSL 3): the transport ended without close_notify.
 const SSL_R_UNEXPECTED_EOF_WHILE_READING: i32 = 294;
+/// `SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE`: a server that requires a client certificate got
+/// none.
+const SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE: i32 = 199;
 /// `SSL_AD_REASON_OFFSET`: libssl reports a received alert as this plus the alert's code.
 const SSL_AD_REASON_OFFSET: i32 = 1000;
 
@@ -338,6 +341,8 @@ struct Failure {
     during_handshake: bool,
     message: String,
     alert: Option<AlertType>,
+    /// OpenSSL refused a client that sent no certificate (the session required one).
+    no_peer_certificate: bool,
 }
 
 impl Failure {
@@ -345,6 +350,9 @@ impl Failure {
     /// peer (a TLS 1.3 client learns of its certificate's rejection only after its handshake);
     /// otherwise a protocol error.
     fn to_error(&self) -> Error {
+        if self.no_peer_certificate {
+            return Error::Verification(vec![SslError::new(SslErrorKind::NoPeerCertificate)]);
+        }
         if self.during_handshake || self.alert.is_some() {
             Error::Handshake {
                 message: self.message.clone(),
@@ -380,10 +388,15 @@ impl Failure {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
+        let no_peer_certificate = errors.iter().any(|e| {
+            e.library_code() == ERR_LIB_SSL
+                && e.reason_code() == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE
+        });
         Failure {
             during_handshake,
             message,
             alert,
+            no_peer_certificate,
         }
     }
 }
@@ -479,11 +492,19 @@ impl OpenSslEngine {
     /// report `SSL_ERROR_SSL` (or `SYSCALL`) where it would have said "want read", "want
     /// write" or "closed". The failed call's error (`e`) took the whole queue with it, so
     /// asking OpenSSL again now gives the session's own state: when that is one of those three,
-    /// it is the outcome; otherwise the failure is real.
+    /// it is the outcome; otherwise the failure is real. An alert received from the peer is
+    /// always real: it is the last error of the queue (the session's own come after anything
+    /// left there), and OpenSSL, asked again after a fatal alert, says "closed".
     fn data_outcome(&self, e: &ssl::Error) -> Outcome {
+        let received_alert = e
+            .ssl_error()
+            .and_then(|s| s.errors().last())
+            .is_some_and(|last| {
+                last.library_code() == ERR_LIB_SSL && last.reason_code() >= SSL_AD_REASON_OFFSET
+            });
         let code = match e.code() {
             code @ (ErrorCode::SSL | ErrorCode::SYSCALL)
-                if e.ssl_error().is_some_and(|s| !s.errors().is_empty()) =>
+                if !received_alert && e.ssl_error().is_some_and(|s| !s.errors().is_empty()) =>
             {
                 // SAFETY: the `Ssl` is valid for the engine's life; `SSL_get_error` only reads
                 // its state and the (now empty) error queue. 0 is what the failed
@@ -642,6 +663,7 @@ impl TlsEngine for OpenSslEngine {
                         during_handshake: true,
                         message: "the connection closed during the handshake".into(),
                         alert: None,
+                        no_peer_certificate: false,
                     })),
                     Outcome::Failed(failure) => Err(self.fail(failure)),
                 };

@@ -149,10 +149,14 @@ pub(crate) fn install(
     let callback_state = Arc::clone(&state);
     let index = state_index().map_err(|e| openssl_failure("OpenSSL extra data", &e))?;
     ssl.set_ex_data(index, state.clone());
-    // A server asks for a certificate unless told not to, but never insists: core reports a
-    // missing one. A client makes OpenSSL act on our verdict only when it verifies.
+    // A server asks for a certificate unless told not to, and insists (refusing a client
+    // without one inside the handshake, with the protocol's alert) only when the front end
+    // says a missing certificate cannot be accepted; otherwise core reports a missing one. A client makes OpenSSL act on our verdict only when it verifies.
     let mode = match (server, params.verify_mode) {
         (true, PeerVerifyMode::VerifyNone) => SslVerifyMode::NONE,
+        (true, PeerVerifyMode::VerifyPeer) if params.require_peer_certificate => {
+            SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT
+        }
         (true, _) => SslVerifyMode::PEER,
         (false, _) if verify_peer => SslVerifyMode::PEER,
         (false, _) => SslVerifyMode::NONE,

@@ -215,7 +215,8 @@ pub(crate) fn connection(
         }
         Built::Server(server) => {
             let connection = ServerConnection::new(server).map_err(invalid)?;
-            let session = Session::new(Arc::clone(&params.verifier), HostCheck::Skip);
+            let mut session = Session::new(Arc::clone(&params.verifier), HostCheck::Skip);
+            session.require_certificate = params.require_peer_certificate;
             Ok((Connection::Server(connection), Arc::new(session)))
         }
     }

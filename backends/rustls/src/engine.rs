@@ -12,7 +12,9 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use polytls::{AlertType, Error, PlaintextRead, SessionInfo, SslCipher, SslProtocol};
+use polytls::{
+    AlertType, Error, PlaintextRead, SessionInfo, SslCipher, SslError, SslErrorKind, SslProtocol,
+};
 use rustls::Connection;
 
 use crate::config::cipher_of_suite;
@@ -45,6 +47,9 @@ impl RustlsEngine {
 fn map_error(error: rustls::Error) -> Error {
     use rustls::Error as E;
     match error {
+        E::NoCertificatesPresented => {
+            Error::Verification(vec![SslError::new(SslErrorKind::NoPeerCertificate)])
+        }
         E::AlertReceived(description) => Error::Handshake {
             message: format!("the peer sent a fatal alert: {description:?}"),
             alert: Some(AlertType::from_code(u8::from(description))),

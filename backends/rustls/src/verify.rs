@@ -69,6 +69,9 @@ pub(crate) struct Session {
     pub(crate) hook: Arc<dyn VerificationHook>,
     /// The client's host check (`Skip` on a server).
     pub(crate) host: HostCheck,
+    /// Server: a client without a certificate is refused inside the handshake (see
+    /// [`EngineParams::require_peer_certificate`](polytls::EngineParams)).
+    pub(crate) require_certificate: bool,
     /// The peer's certificates as the verification converted them for the hook (those with a
     /// certificate's outer structure, in order), so that the engine's session report does not
     /// convert them again.
@@ -81,6 +84,7 @@ impl Session {
         Session {
             hook,
             host,
+            require_certificate: false,
             converted: Mutex::new(Vec::new()),
         }
     }
@@ -364,8 +368,8 @@ impl ServerCertVerifier for ServerVerifier {
 
 /// The server's verifier of client certificates.
 ///
-/// It asks for a certificate unless the mode is `VerifyNone`, and never requires one (the front
-/// end reports a missing certificate). With a [`Checker`] (mode `VerifyPeer`) it verifies a
+/// It asks for a certificate unless the mode is `VerifyNone`, and requires one only when the
+/// current session says so (otherwise the front end reports a missing certificate). With a [`Checker`] (mode `VerifyPeer`) it verifies a
 /// certificate the client sends for client authentication and asks the current session's hook;
 /// without one (`QueryPeer`) it accepts any certificate. Either way it refuses the certificate
 /// when no session is installed.
@@ -405,8 +409,9 @@ impl ClientCertVerifier for ClientVerifier {
         self.offer
     }
 
+    /// What the session being processed asks for; without one, mandatory (fail closed).
     fn client_auth_mandatory(&self) -> bool {
-        false
+        current_session().map_or(true, |session| session.require_certificate)
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {

@@ -6,8 +6,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use std::io::Read;
+
 use polytls::{
-    Certificate, PeerVerifyMode, SslConfiguration, SslError, SslErrorKind, SupportedFeature,
+    AlertType, Certificate, Error, PeerVerifyMode, SslConfiguration, SslError, SslErrorKind,
+    SslProtocol, SupportedFeature,
 };
 
 use crate::case::{Case, Needs};
@@ -105,6 +108,15 @@ pub(super) fn expected(situation: &Situation) -> Vec<SslError> {
 
 pub(super) fn same_errors(found: &[SslError], wanted: &[SslError]) -> bool {
     found.len() == wanted.len() && wanted.iter().all(|w| found.contains(w))
+}
+
+/// The polytls error inside an I/O error from a socket's `Read` or `Write`.
+pub(super) fn polytls_error(e: std::io::Error) -> Result<Error, String> {
+    match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+        Some(Ok(inner)) => Ok(*inner),
+        Some(Err(other)) => Err(format!("not a polytls error: {other}")),
+        None => Err("a bare I/O error".into()),
+    }
 }
 
 pub(super) fn describe(errors: &[SslError]) -> String {
@@ -431,9 +443,58 @@ pub(super) fn cases() -> Vec<Case> {
                 sock.ignore_ssl_errors_list(&[SslError::new(SslErrorKind::NoPeerCertificate)]);
             });
             let result = handshake(c, configure(client_config()), s, setup);
-            result.both().map(|_| ())
+            let (_client, server) = result.both()?;
+            let found = server.ssl_handshake_errors();
+            let wanted = [SslError::new(SslErrorKind::NoPeerCertificate)];
+            check(same_errors(&found, &wanted), || {
+                format!("server found {}", describe(&found))
+            })
         },
     ));
+    // The alerts a server may refuse a client without a certificate with. TLS 1.2 has no
+    // certificate_required: OpenSSL sends handshake_failure; rustls sends TLS 1.3's
+    // certificate_required in both versions (a fatal alert either way), which is documented.
+    const TLS12: &[AlertType] = &[AlertType::HandshakeFailure, AlertType::CertificateRequired];
+    const TLS13: &[AlertType] = &[AlertType::CertificateRequired];
+    for (protocol, alerts) in [(SslProtocol::TlsV1_2, TLS12), (SslProtocol::TlsV1_3, TLS13)] {
+        // Nothing can accept the missing certificate: the server refuses the client inside
+        // the handshake with an alert, not with close_notify afterwards.
+        cases.push(Case::pair(
+            format!("verify_mode/server/VerifyPeer/missing_certificate_refused_with_an_alert/{protocol}"),
+            Needs::protocol(protocol),
+            verification_needs().and_protocol(protocol),
+            move |c, s| {
+                let client = SslConfiguration {
+                    protocol,
+                    ..client_config()
+                };
+                let server = SslConfiguration {
+                    peer_verify_mode: PeerVerifyMode::VerifyPeer,
+                    ..server_config(&Pki::get().server)
+                };
+                let result = handshake(c, configure(client), s, configure(server));
+                let kinds = verification_kinds(&result.server)?;
+                check(kinds == [SslErrorKind::NoPeerCertificate], || {
+                    format!("server found {kinds:?}")
+                })?;
+                // A TLS 1.3 client finishes first and meets the alert on its first read.
+                let received = match result.client {
+                    Err(e) => e,
+                    Ok(mut socket) => {
+                        let mut buf = [0u8; 16];
+                        match socket.read(&mut buf) {
+                            Ok(n) => return Err(format!("the client read {n} bytes")),
+                            Err(e) => polytls_error(e)?,
+                        }
+                    }
+                };
+                match received {
+                    Error::Handshake { alert: Some(a), .. } if alerts.contains(&a) => Ok(()),
+                    other => Err(format!("the client got {other:?}, expected one of {alerts:?}")),
+                }
+            },
+        ));
+    }
     cases.push(Case::pair(
         "verify_mode/server/VerifyPeer/missing_certificate_is_fatal",
         Needs::socket(),
