@@ -773,6 +773,12 @@ impl<S: Read + Write> SslSocket<S> {
                 Err(Error::Io(e)) => return Err(Error::Io(e)),
                 Err(e) => return Err(self.fail(e)),
             }
+            // What the engine answered while reading (a no_renegotiation alert, a key update)
+            // goes out before the socket waits for the peer, who may be waiting for it.
+            self.flush_tls().map_err(|e| self.fail(e))?;
+            let Some(engine) = self.engine.as_mut() else {
+                return Err(Error::InvalidState("no engine".into()));
+            };
             let n = match engine.read_tls(&mut self.stream) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

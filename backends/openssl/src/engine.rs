@@ -221,6 +221,12 @@ impl io::Read for Pipe {
                 // The reader failed earlier in this call; do not ask it again.
                 return Err(io::ErrorKind::WouldBlock.into());
             }
+            if self.pending() > 0 {
+                // OpenSSL answered a record it read in this call (an alert, a key update):
+                // the answer goes out before anyone waits for the peer, who may be waiting for
+                // it. OpenSSL is told to retry and the front end sends the queue.
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
             // SAFETY: `reader` was lent by `Lent::reader` for the engine call running now: it
             // points to the caller's `&mut dyn Read`, borrowed exclusively for that call and
             // not used by anyone else until the call returns (the `Lent` guard clears the
