@@ -364,13 +364,7 @@ impl Failure {
     /// The failure an OpenSSL error stack describes.
     fn from_stack(stack: Option<&ErrorStack>, during_handshake: bool) -> Failure {
         let errors = stack.map(ErrorStack::errors).unwrap_or_default();
-        let alert = errors.iter().find_map(|e| {
-            let reason = e.reason_code() - SSL_AD_REASON_OFFSET;
-            (e.library_code() == ERR_LIB_SSL)
-                .then(|| u8::try_from(reason).ok())
-                .flatten()
-                .map(AlertType::from_code)
-        });
+        let alert = received_alert(Some(errors));
         let message = if errors.is_empty() {
             "OpenSSL failed without giving a reason".to_owned()
         } else {
@@ -392,6 +386,18 @@ impl Failure {
             alert,
         }
     }
+}
+
+/// The alert from the peer that one of `errors` reports, if any (libssl reports a received
+/// alert as an error of its own).
+fn received_alert(errors: Option<&[openssl::error::Error]>) -> Option<AlertType> {
+    errors.unwrap_or_default().iter().find_map(|e| {
+        let reason = e.reason_code() - SSL_AD_REASON_OFFSET;
+        (e.library_code() == ERR_LIB_SSL)
+            .then(|| u8::try_from(reason).ok())
+            .flatten()
+            .map(AlertType::from_code)
+    })
 }
 
 /// What an OpenSSL call that did not succeed means.
@@ -499,9 +505,15 @@ impl OpenSslEngine {
                 // `SSL_read_ex` / `SSL_write_ex` returned.
                 let again = unsafe { ffi::SSL_get_error(self.stream.ssl().as_ptr(), 0) };
                 match ErrorCode::from_raw(again) {
-                    again @ (ErrorCode::WANT_READ
-                    | ErrorCode::WANT_WRITE
-                    | ErrorCode::ZERO_RETURN) => again,
+                    again @ (ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => again,
+                    // A fatal alert from the peer also marks the session as shut down by it,
+                    // which `SSL_get_error` then reports as a close_notify: the alert's own
+                    // error in the stack says otherwise.
+                    ErrorCode::ZERO_RETURN
+                        if received_alert(e.ssl_error().map(ErrorStack::errors)).is_none() =>
+                    {
+                        ErrorCode::ZERO_RETURN
+                    }
                     _ => code,
                 }
             }
