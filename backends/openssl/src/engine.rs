@@ -17,7 +17,9 @@
 //! never fails OpenSSL's I/O: ciphertext the writer does not take is queued (and the front end
 //! sends it with `write_tls`), and any error of the reader is kept aside while OpenSSL is told
 //! "retry", so that the session stays as it was and the call returns the reader's error
-//! unchanged.
+//! unchanged. Once OpenSSL has answered a record during a read (a refused renegotiation's
+//! alert, a key update), the pipe stops reading from the lent reader and the call returns
+//! `NeedMore`, so the front end sends the answer before it waits for the peer.
 //!
 //! After the handshake, [`process`](TlsEngine::process) peeks one byte of plaintext, which makes
 //! OpenSSL handle every record already received (alerts, close_notify, tickets, key updates)
@@ -83,6 +85,9 @@ struct Pipe {
     writer: Option<NonNull<dyn io::Write>>,
     /// The error the lent reader returned in this call (OpenSSL was told to retry instead).
     read_error: Option<io::Error>,
+    /// What was pending when the reader was lent: more means OpenSSL answered something in
+    /// this call, and the reader is not asked for more until the answer is sent.
+    pending_at_loan: usize,
 }
 
 // SAFETY: `Pipe` is `Send` but for the lent `reader` and `writer` pointers. They are set only
@@ -221,10 +226,12 @@ impl io::Read for Pipe {
                 // The reader failed earlier in this call; do not ask it again.
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            if self.pending() > 0 {
+            if self.pending() > self.pending_at_loan {
                 // OpenSSL answered a record it read in this call (an alert, a key update):
                 // the answer goes out before anyone waits for the peer, who may be waiting for
-                // it. OpenSSL is told to retry and the front end sends the queue.
+                // it. OpenSSL is told to retry and the front end sends the queue. (Output
+                // queued before the call, which a non-blocking transport did not take, does
+                // not stop reading.)
                 return Err(io::ErrorKind::WouldBlock.into());
             }
             // SAFETY: `reader` was lent by `Lent::reader` for the engine call running now: it
@@ -288,7 +295,9 @@ impl<'e> Lent<'e> {
             std::mem::transmute::<NonNull<dyn io::Read + 'e>, NonNull<dyn io::Read>>(short)
         };
         // `read_error` is `None`: every loan ends by clearing it.
-        engine.stream.get_mut().reader = Some(reader);
+        let pipe = engine.stream.get_mut();
+        pipe.pending_at_loan = pipe.pending();
+        pipe.reader = Some(reader);
         Lent { engine }
     }
 
