@@ -852,8 +852,18 @@ impl<S: Read + Write> SslSocket<S> {
                 Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // The stream's own error: the session is intact and the caller may retry.
                 Err(Error::Io(e)) => return Err(Error::Io(e)),
-                Err(e) => return Err(self.fail(e)),
+                Err(e) => {
+                    // The engine's alert (bad_record_mac...) goes out before the socket gives up.
+                    let _ = self.flush_tls();
+                    return Err(self.fail(e));
+                }
             }
+            // What the engine answered while reading (a no_renegotiation alert, a key update)
+            // goes out before the socket waits for the peer, who may be waiting for it.
+            self.flush_tls().map_err(|e| self.fail(e))?;
+            let Some(engine) = self.engine.as_mut() else {
+                return Err(Error::InvalidState("no engine".into()));
+            };
             let n = match engine.read_tls(&mut self.stream) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

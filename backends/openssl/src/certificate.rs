@@ -13,7 +13,7 @@ use openssl::hash::MessageDigest;
 use openssl::pkcs12::Pkcs12 as OpenSslPkcs12;
 use openssl::x509::{X509NameRef, X509Ref, X509VerifyResult, X509};
 use openssl_sys as ffi;
-use polytls::certificate::{NameEntry, RawExtension};
+use polytls::certificate::{pkcs12_iteration_check, NameEntry, RawExtension};
 use polytls::{AlternativeName, Certificate, CertificateInfo, Error, Key, KeyType, Pkcs12};
 
 use crate::verify::to_certificate;
@@ -178,8 +178,11 @@ fn extensions(cert: &X509Ref) -> Vec<RawExtension> {
 ///
 /// Fails with [`Error::InvalidInput`] for a passphrase OpenSSL cannot take (not UTF-8, or
 /// with a NUL byte), [`Error::WrongPassphrase`] when it does not open the file, and
-/// [`Error::Certificate`] when the data is not a PKCS#12 file with a key and a certificate.
+/// [`Error::Certificate`] when the data is not a (DER) PKCS#12 file with a key and a
+/// certificate, or names key derivations beyond polytls' limits (checked before OpenSSL,
+/// which has none, sees the file).
 pub(crate) fn import_pkcs12(data: &[u8], passphrase: &[u8]) -> Result<Pkcs12, Error> {
+    pkcs12_iteration_check(data)?;
     let passphrase = std::str::from_utf8(passphrase)
         .ok()
         .filter(|p| !p.contains('\0'))

@@ -192,7 +192,10 @@ fn set_ciphers(builder: &mut SslContextBuilder, config: &SslConfiguration) -> Re
 
 /// Sets the options the configuration asks for and those every session uses.
 fn set_options(builder: &mut SslContextBuilder, config: &SslConfiguration, server: bool) {
-    let mut options = SslOptions::NO_COMPRESSION;
+    // Renegotiation is refused both ways (a client answers a HelloRequest with a
+    // no_renegotiation warning, a server a ClientHello): a second handshake inside `read` would
+    // run the verification hook again and leave the session facts stale.
+    let mut options = SslOptions::NO_COMPRESSION | SslOptions::NO_RENEGOTIATION;
     if config.test_ssl_option(SslOption::DisableEmptyFragments) {
         options |= SslOptions::DONT_INSERT_EMPTY_FRAGMENTS;
     }

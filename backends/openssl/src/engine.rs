@@ -17,7 +17,9 @@
 //! never fails OpenSSL's I/O: ciphertext the writer does not take is queued (and the front end
 //! sends it with `write_tls`), and any error of the reader is kept aside while OpenSSL is told
 //! "retry", so that the session stays as it was and the call returns the reader's error
-//! unchanged.
+//! unchanged. Once OpenSSL has answered a record during a read (a refused renegotiation's
+//! alert, a key update), the pipe stops reading from the lent reader and the call returns
+//! `NeedMore`, so the front end sends the answer before it waits for the peer.
 //!
 //! After the handshake, [`process`](TlsEngine::process) peeks one byte of plaintext, which makes
 //! OpenSSL handle every record already received (alerts, close_notify, tickets, key updates)
@@ -86,6 +88,9 @@ struct Pipe {
     writer: Option<NonNull<dyn io::Write>>,
     /// The error the lent reader returned in this call (OpenSSL was told to retry instead).
     read_error: Option<io::Error>,
+    /// What was pending when the reader was lent: more means OpenSSL answered something in
+    /// this call, and the reader is not asked for more until the answer is sent.
+    pending_at_loan: usize,
 }
 
 // SAFETY: `Pipe` is `Send` but for the lent `reader` and `writer` pointers. They are set only
@@ -224,6 +229,14 @@ impl io::Read for Pipe {
                 // The reader failed earlier in this call; do not ask it again.
                 return Err(io::ErrorKind::WouldBlock.into());
             }
+            if self.pending() > self.pending_at_loan {
+                // OpenSSL answered a record it read in this call (an alert, a key update):
+                // the answer goes out before anyone waits for the peer, who may be waiting for
+                // it. OpenSSL is told to retry and the front end sends the queue. (Output
+                // queued before the call, which a non-blocking transport did not take, does
+                // not stop reading.)
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
             // SAFETY: `reader` was lent by `Lent::reader` for the engine call running now: it
             // points to the caller's `&mut dyn Read`, borrowed exclusively for that call and
             // not used by anyone else until the call returns (the `Lent` guard clears the
@@ -285,7 +298,9 @@ impl<'e> Lent<'e> {
             std::mem::transmute::<NonNull<dyn io::Read + 'e>, NonNull<dyn io::Read>>(short)
         };
         // `read_error` is `None`: every loan ends by clearing it.
-        engine.stream.get_mut().reader = Some(reader);
+        let pipe = engine.stream.get_mut();
+        pipe.pending_at_loan = pipe.pending();
+        pipe.reader = Some(reader);
         Lent { engine }
     }
 
@@ -366,13 +381,7 @@ impl Failure {
     /// The failure an OpenSSL error stack describes.
     fn from_stack(stack: Option<&ErrorStack>, during_handshake: bool) -> Failure {
         let errors = stack.map(ErrorStack::errors).unwrap_or_default();
-        let alert = errors.iter().find_map(|e| {
-            let reason = e.reason_code() - SSL_AD_REASON_OFFSET;
-            (e.library_code() == ERR_LIB_SSL)
-                .then(|| u8::try_from(reason).ok())
-                .flatten()
-                .map(AlertType::from_code)
-        });
+        let alert = received_alert(Some(errors));
         let message = if errors.is_empty() {
             "OpenSSL failed without giving a reason".to_owned()
         } else {
@@ -399,6 +408,18 @@ impl Failure {
             no_peer_certificate,
         }
     }
+}
+
+/// The alert from the peer that one of `errors` reports, if any (libssl reports a received
+/// alert as an error of its own).
+fn received_alert(errors: Option<&[openssl::error::Error]>) -> Option<AlertType> {
+    errors.unwrap_or_default().iter().find_map(|e| {
+        let reason = e.reason_code() - SSL_AD_REASON_OFFSET;
+        (e.library_code() == ERR_LIB_SSL)
+            .then(|| u8::try_from(reason).ok())
+            .flatten()
+            .map(AlertType::from_code)
+    })
 }
 
 /// What an OpenSSL call that did not succeed means.
@@ -492,28 +513,26 @@ impl OpenSslEngine {
     /// report `SSL_ERROR_SSL` (or `SYSCALL`) where it would have said "want read", "want
     /// write" or "closed". The failed call's error (`e`) took the whole queue with it, so
     /// asking OpenSSL again now gives the session's own state: when that is one of those three,
-    /// it is the outcome; otherwise the failure is real. An alert received from the peer is
-    /// always real: it is the last error of the queue (the session's own come after anything
-    /// left there), and OpenSSL, asked again after a fatal alert, says "closed".
+    /// it is the outcome; otherwise the failure is real.
     fn data_outcome(&self, e: &ssl::Error) -> Outcome {
-        let received_alert = e
-            .ssl_error()
-            .and_then(|s| s.errors().last())
-            .is_some_and(|last| {
-                last.library_code() == ERR_LIB_SSL && last.reason_code() >= SSL_AD_REASON_OFFSET
-            });
         let code = match e.code() {
             code @ (ErrorCode::SSL | ErrorCode::SYSCALL)
-                if !received_alert && e.ssl_error().is_some_and(|s| !s.errors().is_empty()) =>
+                if e.ssl_error().is_some_and(|s| !s.errors().is_empty()) =>
             {
                 // SAFETY: the `Ssl` is valid for the engine's life; `SSL_get_error` only reads
                 // its state and the (now empty) error queue. 0 is what the failed
                 // `SSL_read_ex` / `SSL_write_ex` returned.
                 let again = unsafe { ffi::SSL_get_error(self.stream.ssl().as_ptr(), 0) };
                 match ErrorCode::from_raw(again) {
-                    again @ (ErrorCode::WANT_READ
-                    | ErrorCode::WANT_WRITE
-                    | ErrorCode::ZERO_RETURN) => again,
+                    again @ (ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => again,
+                    // A fatal alert from the peer also marks the session as shut down by it,
+                    // which `SSL_get_error` then reports as a close_notify: the alert's own
+                    // error in the stack says otherwise.
+                    ErrorCode::ZERO_RETURN
+                        if received_alert(e.ssl_error().map(ErrorStack::errors)).is_none() =>
+                    {
+                        ErrorCode::ZERO_RETURN
+                    }
                     _ => code,
                 }
             }

@@ -1101,3 +1101,111 @@ fn handshake_writes_through_a_choppy_transport() {
     let got = send_through(p.client.as_mut(), p.server.as_mut(), &mut wire, b"after");
     assert_eq!(got, b"after");
 }
+
+/// A PKCS#12 file of the test server's identity made by OpenSSL, with `key_iter` iterations
+/// for its encryptions and `mac_iter` for its MAC.
+fn pkcs12_file(key_iter: u32, mac_iter: u32) -> Vec<u8> {
+    let identity = &pki().server;
+    let cert = openssl::x509::X509::from_der(identity.chain[0].to_der()).expect("cert");
+    let key = openssl::pkey::PKey::private_key_from_der(identity.key.to_der()).expect("key");
+    openssl::pkcs12::Pkcs12::builder()
+        .name("server")
+        .pkey(&key)
+        .cert(&cert)
+        .key_iter(key_iter)
+        .mac_iter(mac_iter)
+        .build2("secret")
+        .expect("PKCS#12")
+        .to_der()
+        .expect("DER")
+}
+
+/// One DER element of `input`: tag, contents, and what follows.
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        let (octets, rest) = (rest.get(..n)?, rest.get(n..)?);
+        (
+            octets.iter().fold(0, |a, b| (a << 8) | usize::from(*b)),
+            rest,
+        )
+    };
+    Some((tag, rest.get(..len)?, rest.get(len..)?))
+}
+
+fn der_encode(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = contents.len().to_be_bytes();
+    let skip = len.iter().take_while(|&&b| b == 0).count();
+    match contents.len() {
+        0..=0x7f => out.push(len[len.len() - 1]),
+        _ => {
+            out.push(0x80 | u8::try_from(len.len() - skip).expect("short"));
+            out.extend_from_slice(&len[skip..]);
+        }
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+/// `der` with each INTEGER whose contents are `from` replaced by one with contents `to`,
+/// looking into constructed elements and into OCTET STRINGs that hold DER; lengths are
+/// re-encoded. `None` when `der` is not a run of DER elements.
+fn patch_integers(der: &[u8], from: &[u8], to: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = der;
+    while !rest.is_empty() {
+        let (tag, contents, after) = der_element(rest)?;
+        let patched = if tag == 0x02 && contents == from {
+            der_encode(tag, to)
+        } else if tag & 0x20 != 0 || (tag == 0x04 && contents.first() == Some(&0x30)) {
+            match patch_integers(contents, from, to) {
+                Some(inner) => der_encode(tag, &inner),
+                None => rest[..rest.len() - after.len()].to_vec(),
+            }
+        } else {
+            rest[..rest.len() - after.len()].to_vec()
+        };
+        out.extend(patched);
+        rest = after;
+    }
+    Some(out)
+}
+
+#[test]
+fn pkcs12_files_within_the_limits_import() {
+    let bundle = OpenSslBackend::new()
+        .import_pkcs12(&pkcs12_file(2048, 2048), b"secret")
+        .expect("import");
+    assert_eq!(bundle.certificate, pki().server.chain[0]);
+}
+
+#[test]
+fn pkcs12_iteration_counts_beyond_the_limits_are_refused_before_openssl() {
+    // 2323 (0x0913) for the encryptions and 2324 (0x0914) for the MAC, to patch them apart.
+    let file = pkcs12_file(2323, 2324);
+    assert!(OpenSslBackend::new()
+        .import_pkcs12(&file, b"secret")
+        .is_ok());
+    // 20,000,000 MAC iterations: about 4 s of OpenSSL's time, for a file whose MAC then fails.
+    let mac = patch_integers(&file, &[0x09, 0x14], &[0x01, 0x31, 0x2d, 0x00]).expect("patch");
+    match OpenSslBackend::new().import_pkcs12(&mac, b"secret") {
+        Err(Error::Certificate(message)) => assert!(
+            message.contains("MAC iteration count 20000000") && message.contains("10000000"),
+            "{message}"
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // 2^31 - 1 iterations for the key and the certificate bag.
+    let key = patch_integers(&file, &[0x09, 0x13], &[0x7f, 0xff, 0xff, 0xff]).expect("patch");
+    match OpenSslBackend::new().import_pkcs12(&key, b"secret") {
+        Err(Error::Certificate(message)) => {
+            assert!(message.contains("iteration count 2147483647"), "{message}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

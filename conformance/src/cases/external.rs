@@ -13,7 +13,7 @@ use crate::harness::{check, client_config, server_config, with_identity, TempDir
 use crate::pki::Pki;
 
 /// A child process killed when dropped.
-struct Peer(Child);
+pub(super) struct Peer(pub(super) Child);
 
 impl Drop for Peer {
     fn drop(&mut self) {

@@ -1,5 +1,6 @@
 //! Every conformance case, grouped by what it proves.
 
+mod attack;
 mod certificate;
 mod chain;
 mod data;
@@ -35,6 +36,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(server::cases());
     cases.extend(refusal::cases());
     cases.extend(external::cases());
+    cases.extend(attack::cases());
     cases.extend(registry::cases());
     cases
 }

@@ -41,7 +41,7 @@ pub use extension::{CertificateExtension, ExtensionValue};
 pub use info::{CertificateInfo, NameEntry, RawExtension};
 pub use name::SubjectInfo;
 pub use path::PatternSyntax;
-pub use pkcs12::Pkcs12;
+pub use pkcs12::{pkcs12_iteration_check, Pkcs12};
 
 /// How a certificate or key is encoded (Qt's `QSsl::EncodingFormat`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -18,7 +18,7 @@ use crate::Error;
 /// The PBKDF2 iteration count of keys this library encrypts (OpenSSL's default).
 pub(super) const PBKDF2_ITERATIONS: u32 = 2048;
 /// The most PBKDF2 iterations accepted when decrypting (some seconds of work).
-const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+pub(crate) const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 /// The most memory scrypt may use when decrypting (OpenSSL's default limit).
 const MAX_SCRYPT_MEMORY: u128 = 32 * 1024 * 1024;
 /// The most scrypt work (N * r * p) accepted when decrypting: 32 times `openssl pkcs8
@@ -26,11 +26,11 @@ const MAX_SCRYPT_MEMORY: u128 = 32 * 1024 * 1024;
 const MAX_SCRYPT_WORK: u128 = 1 << 22;
 
 /// 1.2.840.113549.1.5.13 id-PBES2
-const PBES2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d];
+pub(crate) const PBES2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d];
 /// 1.2.840.113549.1.5.12 id-PBKDF2
-const PBKDF2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c];
+pub(crate) const PBKDF2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c];
 /// 1.3.6.1.4.1.11591.4.11 id-scrypt
-const SCRYPT: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x04, 0x0b];
+pub(crate) const SCRYPT: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x04, 0x0b];
 /// 1.2.840.113549.2.{7,8,9,10,11} hmacWithSHA1, -SHA224, -SHA256, -SHA384, -SHA512
 const HMAC_PRFS: [&[u8]; 5] = [
     &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x07],
@@ -207,6 +207,15 @@ pub(super) fn decrypt(der: &[u8], passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>
     Ok(plaintext)
 }
 
+/// Whether scrypt with cost `n`, block size `r` and parallelisation `p` stays within what this
+/// library spends on deriving one key (memory as OpenSSL counts it, and work).
+pub(crate) fn scrypt_within_limits(n: u64, r: u64, p: u64) -> bool {
+    // As OpenSSL counts it: the p blocks of 128 * r bytes plus the N + 2 of V.
+    let memory = 128 * u128::from(r) * (u128::from(n) + u128::from(p) + 2);
+    let work = u128::from(n) * u128::from(r) * u128::from(p);
+    memory <= MAX_SCRYPT_MEMORY && work <= MAX_SCRYPT_WORK
+}
+
 /// Fills `key` from `passphrase` with the key derivation function `kdf`.
 ///
 /// Fails with [`Error::Key`] for parameters that are invalid, unsupported or too costly.
@@ -258,10 +267,7 @@ fn derive_key(kdf: &Kdf<'_>, passphrase: &[u8], key: &mut [u8]) -> Result<(), Er
             if n < 2 || !n.is_power_of_two() || r == 0 || p == 0 {
                 return Err(Error::Key("invalid scrypt parameters".into()));
             }
-            // As OpenSSL counts it: the p blocks of 128 * r bytes plus the N + 2 of V.
-            let memory = 128 * u128::from(r) * (u128::from(n) + u128::from(p) + 2);
-            let work = u128::from(n) * u128::from(r) * u128::from(p);
-            if memory > MAX_SCRYPT_MEMORY || work > MAX_SCRYPT_WORK {
+            if !scrypt_within_limits(n, u64::from(r), u64::from(p)) {
                 return Err(Error::Key(format!(
                     "scrypt parameters N={n}, r={r}, p={p} ask for more than this library \
                      spends on a key"

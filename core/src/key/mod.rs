@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use crate::{EncodingFormat, Error};
 
 mod block_cipher;
-mod encrypted;
+pub(crate) mod encrypted;
 mod layout;
 mod legacy_pem;
 mod pem;
