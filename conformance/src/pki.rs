@@ -5,10 +5,11 @@
 
 use std::sync::OnceLock;
 
-use polytls::{Certificate, Key, KeyType};
+use polytls::{Certificate, Crl, Key, KeyType};
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    RevokedCertParams, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -33,6 +34,8 @@ impl Identity {
 pub struct Pki {
     /// The root every "trusted" configuration trusts.
     pub root: Certificate,
+    /// The private key of `root`, for certificates an external tool issues under it.
+    pub root_key: Key,
     /// A root nobody trusts.
     pub untrusted_root: Certificate,
     /// A valid server leaf from `root`.
@@ -60,6 +63,17 @@ pub struct Pki {
     pub deep: Identity,
     /// The intermediates of `deep`, from the one `root` issued downwards.
     pub intermediates: [Certificate; 2],
+    /// A self-signed CA certificate for `localhost` whose extended key usage allows client
+    /// authentication only: trusted as an anchor, it is still no server's certificate.
+    pub ca_for_clients_only: Identity,
+    /// A server leaf from `root` valid for 10 days only (its root stays valid for 30).
+    pub short_lived: Identity,
+    /// A server leaf from `root` that `crl` revokes.
+    pub revoked: Identity,
+    /// `root`'s revocation list: it revokes `revoked`, and nothing else.
+    pub crl: Crl,
+    /// `untrusted_root`'s (empty) revocation list: it says nothing of `root`'s leaves.
+    pub other_crl: Crl,
     /// An attacker's material: chains whose every problem but one is ignorable by name, and
     /// the certificates they impersonate (see [`Forgeries`]).
     pub forged: Forgeries,
@@ -240,6 +254,31 @@ impl Forgeries {
     }
 }
 
+impl Ca {
+    /// This CA's revocation list, revoking the certificates with `serials`.
+    fn crl(&self, serials: &[u64]) -> Crl {
+        let now = OffsetDateTime::now_utc();
+        let params = CertificateRevocationListParams {
+            this_update: now - Duration::days(1),
+            next_update: now + Duration::days(30),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: serials
+                .iter()
+                .map(|serial| RevokedCertParams {
+                    serial_number: SerialNumber::from(*serial),
+                    revocation_time: now - Duration::hours(1),
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        let crl = params.signed_by(&self.issuer).expect("signing a CRL works");
+        Crl::from_der(crl.der()).expect("rcgen makes well-formed CRLs")
+    }
+}
+
 fn self_signed(params: CertificateParams) -> Identity {
     let pair = KeyPair::generate().expect("key generation works");
     let leaf = cert(params.self_signed(&pair).expect("self-signing works").der());
@@ -270,6 +309,11 @@ impl Pki {
         not_yet_valid.not_before = now + Duration::days(1);
         not_yet_valid.not_after = now + Duration::days(30);
         let untrusted_leaf = other.issue(leaf_params("unknown issuer", &NAMES, false), true);
+        let mut short_lived = leaf_params("short-lived", &NAMES, false);
+        short_lived.not_after = now + Duration::days(10);
+        const REVOKED_SERIAL: u64 = 0x5eed_0001;
+        let mut revoked = leaf_params("revoked", &NAMES, false);
+        revoked.serial_number = Some(SerialNumber::from(REVOKED_SERIAL));
         let upper = root.intermediate("polytls test intermediate 1");
         let lower = upper.intermediate("polytls test intermediate 2");
         let mut deep = lower.issue(leaf_params("deep", &NAMES, false), false);
@@ -293,6 +337,17 @@ impl Pki {
             untrusted_chain: untrusted_leaf,
             deep,
             forged: Forgeries::generate(&root),
+            short_lived: root.issue(short_lived, false),
+            ca_for_clients_only: {
+                let mut params = ca_params("polytls CA for clients only");
+                params.subject_alt_names = leaf_params("-", &NAMES, false).subject_alt_names;
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+                self_signed(params)
+            },
+            root_key: key(root.issuer.key()),
+            revoked: root.issue(revoked, false),
+            crl: root.crl(&[REVOKED_SERIAL]),
+            other_crl: other.crl(&[]),
             intermediates: [upper.cert, lower.cert],
             root: root.cert,
             untrusted_root: other.cert,

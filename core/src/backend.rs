@@ -12,13 +12,15 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use zeroize::Zeroizing;
 
 use crate::certificate::{CertificateInfo, Pkcs12};
 use crate::{
-    Certificate, EncodingFormat, Error, ImplementedClass, Key, KeyType, PeerName, PeerVerifyMode,
-    SslCipher, SslConfiguration, SslError, SslMode, SslProtocol, SupportedFeature,
+    Certificate, Crl, EncodingFormat, Error, ImplementedClass, Key, KeyStrength, KeyType, KeyUsage,
+    PeerName, PeerVerifyMode, Purpose, SslCipher, SslConfiguration, SslError, SslMode, SslProtocol,
+    SupportedFeature,
 };
 
 /// A TLS library as polytls sees it: what it can do, and factories for its objects.
@@ -67,15 +69,17 @@ pub trait TlsBackend: Send + Sync + 'static {
     /// Fails with [`Error::Io`] when the store cannot be read.
     fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error>;
 
-    /// Verifies a certificate chain outside a handshake, as a TLS client verifies a server's
-    /// chain (Qt's `QSslCertificate::verify`): every problem is reported, each naming the
-    /// certificate it concerns, in the order and kinds the handshake would report them. An
-    /// empty list means the chain is trusted (and matches the host name, when one is given).
-    /// Backends that claim [`SupportedFeature::CertificateVerification`] implement it.
+    /// Verifies a certificate chain outside a handshake with the request's purpose, time,
+    /// depth, key usages, revocation lists and key strength (by default as a TLS client
+    /// verifies a server's chain): every problem is reported, each naming the certificate it
+    /// concerns, in the kinds the handshake would report them, and in the same list on every
+    /// backend. An empty list means the chain is trusted (and matches the host name, when one
+    /// is given). Backends that claim [`SupportedFeature::CertificateVerification`] implement
+    /// it, and append [`ChainVerification::policy_problems`].
     ///
     /// Fails with [`Error::InvalidInput`] for an empty chain, [`Error::Certificate`] when the
-    /// library cannot read a certificate, and [`Error::Unsupported`] (the default) when the
-    /// backend cannot verify chains.
+    /// library cannot read a certificate or a CRL, and [`Error::Unsupported`] (the default)
+    /// when the backend cannot verify chains.
     fn verify_chain(&self, request: &ChainVerification<'_>) -> Result<Vec<SslError>, Error> {
         let _ = request;
         Err(Error::unsupported(
@@ -197,6 +201,23 @@ pub fn refuse_unclaimed<B: TlsBackend + ?Sized>(
 
 /// A chain to verify outside a handshake: the arguments of
 /// [`TlsBackend::verify_chain`].
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use polytls::{ChainVerification, KeyUsage, PeerName, Purpose};
+///
+/// # fn check(chain: &[polytls::Certificate], roots: &[polytls::Certificate]) -> Result<(), polytls::Error> {
+/// let host = PeerName::parse("www.example.com")?;
+/// // Was this server chain good a year ago, with no intermediate at all allowed?
+/// let request = ChainVerification::new(chain, Some(&host), Some(roots))
+///     .with_time(SystemTime::now() - Duration::from_secs(365 * 86400))
+///     .with_depth(Some(0))
+///     .with_key_usages(&[KeyUsage::DigitalSignature]);
+/// let problems = polytls::Registry::global().backend(None)?.verify_chain(&request)?;
+/// # let _ = (problems, Purpose::ClientAuth);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct ChainVerification<'a> {
@@ -207,14 +228,34 @@ pub struct ChainVerification<'a> {
     pub host_name: Option<&'a PeerName>,
     /// The trust anchors; `None` means the system's, as the backend finds them.
     pub ca_certificates: Option<&'a [Certificate]>,
-    /// The most CA certificates allowed between the leaf and its trust anchor; 0 means no
-    /// limit (see [`SslConfiguration::peer_verify_depth`]).
-    pub depth: u32,
+    /// The most CA certificates allowed between the leaf and its trust anchor: `None` for no
+    /// limit, `Some(0)` when the anchor itself must have issued the leaf. A longer chain is
+    /// reported as [`PathLengthExceeded`](crate::SslErrorKind::PathLengthExceeded) naming
+    /// the first certificate beyond the limit.
+    pub depth: Option<u32>,
+    /// What the chain must be good for (the extended key usage of its certificates, where they
+    /// carry one): [`Purpose::ServerAuth`] unless changed; `None` checks no purpose (Qt's
+    /// `QSslCertificate::verify`).
+    pub purpose: Option<Purpose>,
+    /// The time at which every certificate must be valid; `None` means now.
+    pub time: Option<SystemTime>,
+    /// The key usages the leaf must allow (when it has a key usage extension); a missing one
+    /// is reported as [`InvalidPurpose`](crate::SslErrorKind::InvalidPurpose) for the leaf.
+    pub key_usages: &'a [KeyUsage],
+    /// Revocation lists. When any are given, the leaf's status is checked: a revoked leaf is
+    /// [`CertificateRevoked`](crate::SslErrorKind::CertificateRevoked), and a leaf whose
+    /// issuer has no valid list among them is
+    /// [`CertificateStatusUnknown`](crate::SslErrorKind::CertificateStatusUnknown).
+    pub crls: &'a [Crl],
+    /// How strong every key but the trust anchor's must be.
+    pub key_strength: KeyStrength,
 }
 
 impl<'a> ChainVerification<'a> {
-    /// A request to verify `chain` against `ca_certificates` (the system's for `None`) and,
-    /// when given, `host_name`, with no depth limit.
+    /// A request to verify `chain` as a TLS client verifies a server (purpose
+    /// [`Purpose::ServerAuth`]) against `ca_certificates` (the system's for `None`) and, when
+    /// given, `host_name`, now, with no depth limit, no key usage or revocation check, and
+    /// the default key strength.
     pub fn new(
         chain: &'a [Certificate],
         host_name: Option<&'a PeerName>,
@@ -224,13 +265,65 @@ impl<'a> ChainVerification<'a> {
             chain,
             host_name,
             ca_certificates,
-            depth: 0,
+            depth: None,
+            purpose: Some(Purpose::ServerAuth),
+            time: None,
+            key_usages: &[],
+            crls: &[],
+            key_strength: KeyStrength::default(),
         }
     }
 
-    /// The same request with a depth limit (0: none).
-    pub fn with_depth(self, depth: u32) -> ChainVerification<'a> {
+    /// The same request with a depth limit (`None`: none; `Some(0)`: no intermediates).
+    pub fn with_depth(self, depth: Option<u32>) -> ChainVerification<'a> {
         ChainVerification { depth, ..self }
+    }
+
+    /// The same request for another purpose (`None`: any).
+    pub fn with_purpose(self, purpose: Option<Purpose>) -> ChainVerification<'a> {
+        ChainVerification { purpose, ..self }
+    }
+
+    /// The same request at another time.
+    pub fn with_time(self, time: SystemTime) -> ChainVerification<'a> {
+        ChainVerification {
+            time: Some(time),
+            ..self
+        }
+    }
+
+    /// The same request requiring the leaf to allow `key_usages`.
+    pub fn with_key_usages(self, key_usages: &'a [KeyUsage]) -> ChainVerification<'a> {
+        ChainVerification { key_usages, ..self }
+    }
+
+    /// The same request checking the leaf against `crls`.
+    pub fn with_crls(self, crls: &'a [Crl]) -> ChainVerification<'a> {
+        ChainVerification { crls, ..self }
+    }
+
+    /// The same request with another key strength.
+    pub fn with_key_strength(self, key_strength: KeyStrength) -> ChainVerification<'a> {
+        ChainVerification {
+            key_strength,
+            ..self
+        }
+    }
+
+    /// The problems of the request's own checks that no TLS library makes: key usages the
+    /// leaf does not allow. Backends append them to what their library found.
+    pub fn policy_problems(&self) -> Vec<SslError> {
+        let Some(leaf) = self.chain.first() else {
+            return Vec::new();
+        };
+        if self.key_usages.iter().all(|usage| usage.allowed_by(leaf)) {
+            Vec::new()
+        } else {
+            vec![SslError::with_certificate(
+                crate::SslErrorKind::InvalidPurpose,
+                leaf.clone(),
+            )]
+        }
     }
 }
 

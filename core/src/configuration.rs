@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
-use crate::{Certificate, Error, Key, PeerVerifyMode, SslCipher, SslProtocol};
+use crate::{Certificate, Error, Key, KeyStrength, PeerVerifyMode, SslCipher, SslProtocol};
 
 /// An option that turns off a protocol behaviour (Qt's `QSsl::SslOption`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,6 +80,10 @@ pub struct SslConfiguration {
     /// Whether a missing peer certificate under `VerifyPeer` fails the handshake even if
     /// `NoPeerCertificate` is ignored.
     pub missing_certificate_is_fatal: bool,
+    /// How strong the keys of the peer's chain must be (beyond Qt); a weaker key is an
+    /// `UnspecifiedError` naming its certificate. [`KeyStrength::Standard`] (RSA 2048, EC 224)
+    /// unless relaxed explicitly.
+    pub key_strength: KeyStrength,
 }
 
 impl Default for SslConfiguration {
@@ -109,6 +113,7 @@ impl Default for SslConfiguration {
             dtls_cookie_verification_enabled: true,
             handshake_must_interrupt_on_error: false,
             missing_certificate_is_fatal: false,
+            key_strength: KeyStrength::Standard,
         }
     }
 }

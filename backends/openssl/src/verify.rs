@@ -18,6 +18,7 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use foreign_types::{ForeignType, ForeignTypeRef};
 use openssl::error::ErrorStack;
@@ -26,12 +27,15 @@ use openssl::ssl::{Ssl, SslContextBuilder, SslRef, SslVerifyMode};
 use openssl::stack::Stack;
 use openssl::stack::StackRef;
 use openssl::x509::store::{X509Store, X509StoreBuilder};
+use openssl::x509::verify::X509VerifyFlags;
 use openssl::x509::verify::{X509CheckFlags, X509VerifyParamRef};
-use openssl::x509::{X509Ref, X509StoreContext, X509StoreContextRef, X509VerifyResult, X509};
+use openssl::x509::{
+    X509Crl, X509Ref, X509StoreContext, X509StoreContextRef, X509VerifyResult, X509,
+};
 use openssl_sys as ffi;
 use polytls::{
-    Certificate, ChainVerification, EngineParams, Error, PeerName, PeerVerifyMode, SslError,
-    SslErrorKind, SslMode, VerificationHook,
+    Certificate, ChainVerification, EngineParams, Error, PeerName, PeerVerifyMode, Purpose,
+    SslError, SslErrorKind, SslMode, VerificationHook,
 };
 
 use crate::config::openssl_failure;
@@ -51,6 +55,13 @@ extern "C" {
         ctx: *mut ffi::X509_STORE_CTX,
         cb: Option<unsafe extern "C" fn(c_int, *mut ffi::X509_STORE_CTX) -> c_int>,
     );
+    fn X509_STORE_CTX_set0_crls(ctx: *mut ffi::X509_STORE_CTX, crls: *mut ffi::stack_st_X509_CRL);
+}
+
+/// The verification flags of every chain check, in handshakes and outside them: a trusted
+/// certificate is a trust anchor whether or not it is self-signed (partial chains).
+fn profile_flags() -> X509VerifyFlags {
+    X509VerifyFlags::PARTIAL_CHAIN
 }
 
 /// One problem OpenSSL reported while verifying a chain.
@@ -172,6 +183,11 @@ pub(crate) fn install(
         ssl.param_mut()
             .set_depth(c_int::try_from(depth).unwrap_or(c_int::MAX));
     }
+    let param = ssl.param_mut();
+    param
+        .set_flags(profile_flags())
+        .map_err(|e| openssl_failure("OpenSSL verification flags", &e))?;
+    param.set_auth_level(params.config.key_strength.openssl_level());
     if let (false, true, Some(name)) = (server, verify_peer, params.peer_name) {
         expect_host(ssl.param_mut(), name)?;
     }
@@ -273,13 +289,13 @@ unsafe extern "C" fn record_standalone(ok: c_int, ctx: *mut ffi::X509_STORE_CTX)
     1
 }
 
-/// Verifies a chain outside a handshake, as a client verifies a server's chain during one
-/// (OpenSSL's `ssl_server` purpose and trust settings, host name by subject alternative names,
-/// the request's depth), collecting every problem.
+/// Verifies a chain outside a handshake with `X509_verify_cert` and the request's settings
+/// (see [`configure_standalone`]; host name by subject alternative names; with CRLs, the
+/// leaf's status through `X509_V_FLAG_CRL_CHECK`), collecting every problem.
 ///
 /// Fails with [`Error::InvalidInput`] for an empty chain or a host name OpenSSL cannot check,
-/// [`Error::Certificate`] when OpenSSL cannot read a certificate, and [`Error::Io`] when it
-/// cannot allocate.
+/// [`Error::Certificate`] when OpenSSL cannot read a certificate or a CRL, and [`Error::Io`]
+/// when it cannot allocate.
 pub(crate) fn verify_standalone(request: &ChainVerification<'_>) -> Result<Vec<SslError>, Error> {
     let Some((leaf, rest)) = request.chain.split_first() else {
         return Err(Error::InvalidInput(
@@ -296,6 +312,13 @@ pub(crate) fn verify_standalone(request: &ChainVerification<'_>) -> Result<Vec<S
     for cert in rest {
         untrusted.push(to_x509(cert)?).map_err(failure)?;
     }
+    let crls = request
+        .crls
+        .iter()
+        .map(|crl| X509Crl::from_der(crl.to_der()))
+        .collect::<Result<Vec<X509Crl>, ErrorStack>>()
+        .map_err(|e| Error::Certificate(format!("OpenSSL cannot read a CRL: {e}")))?;
+    let crls = CrlStack::new(&crls).map_err(failure)?;
     let mut ctx = X509StoreContext::new().map_err(failure)?;
     let mut setup = Ok(());
     let found = ctx
@@ -303,6 +326,11 @@ pub(crate) fn verify_standalone(request: &ChainVerification<'_>) -> Result<Vec<S
             setup = configure_standalone(ctx, request);
             if setup.is_err() {
                 return Ok(Vec::new());
+            }
+            if !request.crls.is_empty() {
+                // SAFETY: `ctx` is initialised; the stack outlives the verification below (it
+                // is dropped after `init` returns), and OpenSSL only reads it.
+                unsafe { X509_STORE_CTX_set0_crls(ctx.as_ptr(), crls.0) };
             }
             STANDALONE.with(|list| list.borrow_mut().clear());
             let completed = matches!(ctx.verify_cert(), Ok(true));
@@ -312,20 +340,32 @@ pub(crate) fn verify_standalone(request: &ChainVerification<'_>) -> Result<Vec<S
         })
         .map_err(failure)?;
     setup?;
-    Ok(ssl_errors(&found))
+    let mut errors = ssl_errors(&found);
+    for problem in request.policy_problems() {
+        if !errors.contains(&problem) {
+            errors.push(problem);
+        }
+    }
+    Ok(errors)
 }
 
-/// Gives a freshly initialised store context the settings of a client's handshake and the
-/// request's host name and depth.
+/// Gives a freshly initialised store context the request's settings: OpenSSL's parameters
+/// for the purpose (`ssl_server` as a client's handshake uses, `ssl_client`, or `default` for
+/// none), the profile's flags and key strength, the time, depth, host name and CRL check.
 fn configure_standalone(
     ctx: &mut X509StoreContextRef,
     request: &ChainVerification<'_>,
 ) -> Result<(), Error> {
+    let purpose = match request.purpose {
+        Some(Purpose::ServerAuth) => c"ssl_server",
+        Some(Purpose::ClientAuth) => c"ssl_client",
+        None => c"default",
+    };
     // SAFETY: `ctx` is a valid, initialised store context owned by the caller for this call;
     // the name is a NUL-terminated static string; the callback has the signature OpenSSL
     // expects and touches only the context it is handed and a thread-local list.
     let param = unsafe {
-        if X509_STORE_CTX_set_default(ctx.as_ptr(), c"ssl_server".as_ptr()) != 1 {
+        if X509_STORE_CTX_set_default(ctx.as_ptr(), purpose.as_ptr()) != 1 {
             return Err(openssl_failure(
                 "OpenSSL chain verification",
                 &ErrorStack::get(),
@@ -343,13 +383,71 @@ fn configure_standalone(
     // SAFETY: a non-null parameter block owned by `ctx`, which the caller borrows mutably for
     // as long as this reference lives.
     let param = unsafe { X509VerifyParamRef::from_ptr_mut(param) };
-    if request.depth > 0 {
-        param.set_depth(c_int::try_from(request.depth).unwrap_or(c_int::MAX));
+    if let Some(depth) = request.depth {
+        param.set_depth(c_int::try_from(depth).unwrap_or(c_int::MAX));
+    }
+    let mut flags = profile_flags();
+    if !request.crls.is_empty() {
+        flags |= X509VerifyFlags::CRL_CHECK;
+    }
+    param
+        .set_flags(flags)
+        .map_err(|e| openssl_failure("OpenSSL verification flags", &e))?;
+    param.set_auth_level(request.key_strength.openssl_level());
+    if let Some(time) = request.time {
+        param.set_time(unix_time(time));
     }
     if let Some(name) = request.host_name {
         expect_host(param, name)?;
     }
     Ok(())
+}
+
+/// A `STACK_OF(X509_CRL)` that borrows its CRLs (the `openssl` crate has no stack of CRLs).
+struct CrlStack<'a>(
+    *mut ffi::stack_st_X509_CRL,
+    std::marker::PhantomData<&'a [X509Crl]>,
+);
+
+impl<'a> CrlStack<'a> {
+    /// A stack holding (not owning) `crls`.
+    fn new(crls: &'a [X509Crl]) -> Result<CrlStack<'a>, ErrorStack> {
+        // SAFETY: creating an empty stack has no precondition; null means allocation failed.
+        let stack = unsafe { ffi::OPENSSL_sk_new_null() };
+        if stack.is_null() {
+            return Err(ErrorStack::get());
+        }
+        let owned = CrlStack(stack.cast(), std::marker::PhantomData);
+        for crl in crls {
+            // SAFETY: `stack` is a valid stack; each pointer is a CRL that `crls` keeps alive for
+            // `'a`, the stack's whole life, and the stack never frees its elements.
+            if unsafe { ffi::OPENSSL_sk_push(stack, crl.as_ptr().cast()) } <= 0 {
+                return Err(ErrorStack::get());
+            }
+        }
+        Ok(owned)
+    }
+}
+
+impl Drop for CrlStack<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the stack was made by `OPENSSL_sk_new_null` and is freed once; its elements
+        // belong to the caller and are not freed here.
+        unsafe { ffi::OPENSSL_sk_free(self.0.cast()) };
+    }
+}
+
+/// `time` as a `time_t`, clamped to its range.
+fn unix_time(time: SystemTime) -> libc::time_t {
+    let seconds = match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    };
+    libc::time_t::try_from(seconds).unwrap_or(if seconds < 0 {
+        libc::time_t::MIN
+    } else {
+        libc::time_t::MAX
+    })
 }
 
 /// The chain the peer sent, leaf first, as OpenSSL handed it to the verification: each
@@ -416,6 +514,8 @@ fn kind_of(code: c_int) -> SslErrorKind {
         ffi::X509_V_ERR_SUBJECT_ISSUER_MISMATCH => SubjectIssuerMismatch,
         ffi::X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH => AuthorityIssuerSerialNumberMismatch,
         ffi::X509_V_ERR_HOSTNAME_MISMATCH | ffi::X509_V_ERR_IP_ADDRESS_MISMATCH => HostNameMismatch,
+        // A revocation list was asked for and none covers the certificate.
+        ffi::X509_V_ERR_UNABLE_TO_GET_CRL => CertificateStatusUnknown,
         _ => UnspecifiedError,
     }
 }

@@ -12,9 +12,11 @@ use polytls::{
     Certificate, ChainVerification, EngineParams, Error, ImplementedClass, ProtocolVersion,
     SslCipher, SslError, SslProtocol, SupportedFeature, TlsBackend, TlsEngine,
 };
-use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use rustls_pki_types::{CertificateDer, UnixTime};
 
+use crate::chain::Anchors;
 use crate::verify::{Checker, HostCheck};
+use webpki::{CertRevocationList, OwnedCertRevocationList};
 
 use crate::config::ConfigCache;
 
@@ -47,7 +49,7 @@ const RUSTLS_VERSION_SOURCE: &str = env!("POLYTLS_RUSTLS_VERSION_SOURCE");
 struct SystemRoots {
     /// `SSL_CERT_FILE` and `SSL_CERT_DIR` at load time: a change makes the cache stale.
     env: (Option<OsString>, Option<OsString>),
-    anchors: Arc<[TrustAnchor<'static>]>,
+    anchors: Arc<Anchors>,
 }
 
 /// The rustls backend (rustls 0.23 with the aws-lc-rs crypto provider).
@@ -81,7 +83,7 @@ impl RustlsBackend {
     /// or `SSL_CERT_DIR` change. A store that cannot be read (or certificates webpki cannot use
     /// as anchors) contribute nothing: verification then reports the missing issuer, as an
     /// empty OpenSSL store would.
-    pub(crate) fn system_trust_anchors(&self) -> Arc<[TrustAnchor<'static>]> {
+    pub(crate) fn system_trust_anchors(&self) -> Arc<Anchors> {
         let env = (
             std::env::var_os("SSL_CERT_FILE"),
             std::env::var_os("SSL_CERT_DIR"),
@@ -94,7 +96,9 @@ impl RustlsBackend {
             Some(roots) if roots.env == env => Arc::clone(&roots.anchors),
             _ => {
                 let loaded = rustls_native_certs::load_native_certs();
-                let anchors: Arc<[TrustAnchor<'static>]> = trust_anchors(&loaded.certs).into();
+                let anchors = Arc::new(Anchors::from_ders(
+                    loaded.certs.iter().map(|der| der.as_ref()),
+                ));
                 *cache = Some(SystemRoots {
                     env,
                     anchors: Arc::clone(&anchors),
@@ -109,15 +113,6 @@ impl Default for RustlsBackend {
     fn default() -> Self {
         RustlsBackend::new()
     }
-}
-
-/// The certificates of `certs` that webpki accepts as trust anchors (others are skipped).
-pub(crate) fn trust_anchors(certs: &[CertificateDer<'_>]) -> Vec<TrustAnchor<'static>> {
-    certs
-        .iter()
-        .filter_map(|der| webpki::anchor_from_trusted_cert(der).ok())
-        .map(|anchor| anchor.to_owned())
-        .collect()
 }
 
 /// `major << 24 | minor << 16 | patch << 8` for a `major.minor[.patch]` version; 0 when the
@@ -210,23 +205,37 @@ impl TlsBackend for RustlsBackend {
             .collect())
     }
 
-    /// Verifies the chain with webpki as the client's handshake does (server
-    /// authentication, the same problem reports), against the request's trust anchors or the
-    /// system's.
+    /// Verifies the chain with webpki and the `chain` module as a handshake does (the same
+    /// problem reports), against the request's trust anchors or the system's, for the
+    /// request's purpose (none: any extended key usage), at its time, with its depth, key
+    /// strength and revocation lists (the leaf's status, which must be known; expired lists
+    /// refused).
     ///
-    /// Fails with [`Error::InvalidInput`] for an empty chain.
+    /// Fails with [`Error::InvalidInput`] for an empty chain and [`Error::Certificate`] for a
+    /// CRL webpki cannot read.
     fn verify_chain(&self, request: &ChainVerification<'_>) -> Result<Vec<SslError>, Error> {
         let Some((leaf, rest)) = request.chain.split_first() else {
             return Err(Error::InvalidInput(
                 "an empty chain cannot be verified".into(),
             ));
         };
+        let crls = request
+            .crls
+            .iter()
+            .map(|crl| {
+                OwnedCertRevocationList::from_der(crl.to_der())
+                    .map(CertRevocationList::from)
+                    .map_err(|e| Error::Certificate(format!("webpki cannot read a CRL: {e}")))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
         let checker = Checker {
             anchors: match request.ca_certificates {
                 Some(list) => crate::config::anchors_of(list),
                 None => self.system_trust_anchors(),
             },
             depth: request.depth,
+            key_strength: request.key_strength,
+            crls,
         };
         let intermediates: Vec<CertificateDer<'_>> = rest
             .iter()
@@ -235,14 +244,27 @@ impl TlsBackend for RustlsBackend {
         let (_, host) = HostCheck::for_peer_name(request.host_name);
         let algorithms =
             rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
-        let (_, errors) = checker.problems(
+        // webpki counts from 1970: an earlier time is taken as 1970.
+        let time = match request.time {
+            Some(time) => UnixTime::since_unix_epoch(
+                time.duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default(),
+            ),
+            None => UnixTime::now(),
+        };
+        let (_, mut errors) = checker.problems(
             &CertificateDer::from(leaf.to_der()),
             &intermediates,
-            crate::chain::Role::Server,
+            crate::chain::Role::of(request.purpose),
             &host,
             &algorithms,
-            UnixTime::now(),
+            time,
         );
+        for problem in request.policy_problems() {
+            if !errors.contains(&problem) {
+                errors.push(problem);
+            }
+        }
         Ok(errors)
     }
 

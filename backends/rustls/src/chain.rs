@@ -31,10 +31,14 @@
 
 use std::cell::OnceCell;
 
-use polytls::{Certificate, SslError, SslErrorKind};
+use polytls::{Certificate, KeyStrength, Purpose, SslError, SslErrorKind};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
-use webpki::{EndEntityCert, KeyUsage};
+use webpki::{
+    CertRevocationList, EndEntityCert, ExpirationPolicy, ExtendedKeyUsageValidator,
+    KeyPurposeIdIter, KeyUsage, RevocationCheckDepth, RevocationOptions, RevocationOptionsBuilder,
+    UnknownStatusPolicy,
+};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
@@ -46,14 +50,29 @@ pub(crate) enum Role {
     Server,
     /// A client's certificate (`id-kp-clientAuth`).
     Client,
+    /// Any use: no extended key usage is required (verification without a purpose).
+    Any,
 }
 
 impl Role {
-    /// webpki's usage check for the role.
-    fn usage(self) -> KeyUsage {
+    /// The role for a verification purpose.
+    pub(crate) fn of(purpose: Option<Purpose>) -> Role {
+        match purpose {
+            Some(Purpose::ServerAuth) => Role::Server,
+            Some(Purpose::ClientAuth) => Role::Client,
+            None => Role::Any,
+        }
+    }
+}
+
+impl ExtendedKeyUsageValidator for Role {
+    /// webpki's check for the role's extended key usage; for [`Role::Any`], only that the
+    /// extension is well formed.
+    fn validate(&self, mut iter: KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
         match self {
-            Role::Server => KeyUsage::server_auth(),
-            Role::Client => KeyUsage::client_auth(),
+            Role::Server => KeyUsage::server_auth().validate(iter),
+            Role::Client => KeyUsage::client_auth().validate(iter),
+            Role::Any => iter.try_for_each(|purpose| purpose.map(drop)),
         }
     }
 }
@@ -149,7 +168,7 @@ impl Facts {
     /// Whether the certificate's extended key usage, if any, allows `role`.
     fn allows(&self, role: Role) -> bool {
         match (self.eku, role) {
-            (None, _) => true,
+            (None, _) | (_, Role::Any) => true,
             (Some((server, _)), Role::Server) => server,
             (Some((_, client)), Role::Client) => client,
         }
@@ -176,6 +195,58 @@ impl<'a> PeerCert<'a> {
             Some(cert) => SslError::with_certificate(kind, cert.clone()),
             None => SslError::new(kind),
         }
+    }
+}
+
+/// Trust anchors as webpki takes them, each with its certificate and validity period: webpki
+/// does not check an anchor's validity, OpenSSL does, and both backends report an expired (or
+/// not yet valid) anchor alike.
+#[derive(Debug, Default)]
+pub(crate) struct Anchors {
+    /// For webpki, in the order of `certificates`.
+    pub(crate) webpki: Vec<TrustAnchor<'static>>,
+    /// Each anchor's certificate and validity period (seconds since the Unix epoch).
+    certificates: Vec<(Certificate, u64, u64)>,
+}
+
+impl Anchors {
+    /// The certificates of `ders` that webpki accepts as trust anchors (others are skipped).
+    pub(crate) fn from_ders<'d>(ders: impl IntoIterator<Item = &'d [u8]>) -> Anchors {
+        let mut anchors = Anchors::default();
+        for der in ders {
+            let cert = CertificateDer::from(der);
+            let Ok(anchor) = webpki::anchor_from_trusted_cert(&cert) else {
+                continue;
+            };
+            let Ok(certificate) = Certificate::from_peer_der(der) else {
+                continue;
+            };
+            let (from, until) = match X509Certificate::from_der(der) {
+                Ok((_, parsed)) => (
+                    u64::try_from(parsed.validity().not_before.timestamp()).unwrap_or(0),
+                    u64::try_from(parsed.validity().not_after.timestamp()).unwrap_or(0),
+                ),
+                Err(_) => (0, u64::MAX),
+            };
+            anchors.webpki.push(anchor.to_owned());
+            anchors.certificates.push((certificate, from, until));
+        }
+        anchors
+    }
+
+    /// The problem with `anchor` (one of `self.webpki`) at `now`: expired or not yet valid,
+    /// naming its certificate, as OpenSSL reports it.
+    fn validity_problem(&self, anchor: &TrustAnchor<'_>, now: u64) -> Option<SslError> {
+        let index = self.webpki.iter().position(|a| std::ptr::eq(a, anchor))?;
+        let (certificate, from, until) = self.certificates.get(index)?;
+        let kind = if now > *until {
+            SslErrorKind::CertificateExpired
+        } else if now < *from {
+            SslErrorKind::CertificateNotYetValid
+        } else {
+            return None;
+        };
+        Some(SslError::with_certificate(kind, certificate.clone()))
     }
 }
 
@@ -251,7 +322,9 @@ enum End {
 }
 
 /// A path built from the leaf up.
-struct Walk {
+struct Walk<'a> {
+    /// The anchor that issued the last certificate ([`End::IssuedByAnchor`]).
+    anchor: Option<&'a TrustAnchor<'static>>,
     /// Indexes into the peer's certificates, leaf first.
     path: Vec<usize>,
     end: End,
@@ -267,24 +340,29 @@ pub(crate) struct ChainCheck<'a> {
     pub(crate) peer: &'a [PeerCert<'a>],
     pub(crate) leaf: &'a EndEntityCert<'a>,
     pub(crate) intermediates: &'a [CertificateDer<'a>],
-    pub(crate) anchors: &'a [TrustAnchor<'static>],
-    /// The most CA certificates allowed between the leaf and its anchor; 0 for no limit.
-    pub(crate) depth: u32,
+    pub(crate) anchors: &'a Anchors,
+    /// The most CA certificates allowed between the leaf and its anchor; `None` for no limit.
+    pub(crate) depth: Option<u32>,
     pub(crate) algorithms: &'a WebPkiSupportedAlgorithms,
     pub(crate) role: Role,
+    /// The time the chain must be valid at.
     pub(crate) now: UnixTime,
+    /// How strong every key but the anchor's must be.
+    pub(crate) key_strength: KeyStrength,
+    /// The revocation lists to check the leaf against, if any were given.
+    pub(crate) crls: &'a [&'a CertRevocationList<'a>],
 }
 
-impl ChainCheck<'_> {
+impl<'a> ChainCheck<'a> {
     /// Appends every chain problem found to `errors` (see the module documentation).
     pub(crate) fn errors(&self, errors: &mut Vec<SslError>) {
         let verified = self.leaf.verify_for_usage(
             self.algorithms.all,
-            self.anchors,
+            &self.anchors.webpki,
             self.intermediates,
             self.now,
-            self.role.usage(),
-            None,
+            self.role,
+            self.revocation(),
             None,
         );
         match verified {
@@ -292,6 +370,20 @@ impl ChainCheck<'_> {
                 let used: Vec<CertificateDer<'_>> =
                     path.intermediate_certificates().map(|c| c.der()).collect();
                 self.check_depth(&used, errors);
+                errors.extend(
+                    self.anchors
+                        .validity_problem(path.anchor(), self.now.as_secs()),
+                );
+                let keys = std::iter::once(self.peer[0].certificate.clone())
+                    .chain(used.iter().map(|der| Certificate::from_peer_der(der).ok()));
+                for cert in keys.flatten() {
+                    if !self.key_strength.allows(&cert) {
+                        errors.push(SslError::with_certificate(
+                            SslErrorKind::UnspecifiedError,
+                            cert,
+                        ));
+                    }
+                }
             }
             Err(rejection) => {
                 let before = errors.len();
@@ -308,7 +400,7 @@ impl ChainCheck<'_> {
     fn explain(&self, errors: &mut Vec<SslError>) {
         let mut walk = self.walk();
         let anchored = matches!(walk.end, End::AnchorItself);
-        let intermediates = walk.path.len() - 1 - usize::from(anchored);
+        let intermediates = (walk.path.len() - 1).saturating_sub(usize::from(anchored));
         if let Some(beyond) = self.too_deep(intermediates) {
             walk.path.truncate(beyond + 1);
             walk.broken.retain(|&position| position < beyond);
@@ -344,6 +436,17 @@ impl ChainCheck<'_> {
             if !facts.allows(self.role) {
                 errors.push(peer.error(SslErrorKind::InvalidPurpose));
             }
+            let anchor = anchored && position == walk.path.len() - 1;
+            let weak = peer
+                .certificate
+                .as_ref()
+                .is_some_and(|cert| !self.key_strength.allows(cert));
+            if weak && !anchor {
+                errors.push(peer.error(SslErrorKind::UnspecifiedError));
+            }
+        }
+        if let Some(anchor) = walk.anchor {
+            errors.extend(self.anchors.validity_problem(anchor, now));
         }
         if walk.broken.is_empty() {
             self.recheck(&walk, errors);
@@ -352,7 +455,7 @@ impl ChainCheck<'_> {
 
     /// Step 4 of the module documentation: webpki on exactly the walked path, its untrusted
     /// end taken as an anchor, at a time at which every certificate it checks is valid.
-    fn recheck(&self, walk: &Walk, errors: &mut Vec<SslError>) {
+    fn recheck(&self, walk: &Walk<'_>, errors: &mut Vec<SslError>) {
         let ders: Vec<&CertificateDer<'_>> = walk.path.iter().map(|&i| self.peer[i].der).collect();
         let last = ders.len() - 1;
         // The certificates webpki checks below the anchor, and the anchors.
@@ -369,7 +472,7 @@ impl ChainCheck<'_> {
                 }
             }
         };
-        let mut anchors = self.anchors.to_vec();
+        let mut anchors = self.anchors.webpki.clone();
         anchors.extend(temporary);
         let intermediates: Vec<CertificateDer<'_>> =
             ders[1..checked].iter().map(|der| (*der).clone()).collect();
@@ -391,8 +494,8 @@ impl ChainCheck<'_> {
             &anchors,
             &intermediates,
             time,
-            self.role.usage(),
-            None,
+            self.role,
+            self.revocation(),
             None,
         );
         match result {
@@ -408,8 +511,9 @@ impl ChainCheck<'_> {
 
     /// Builds the path from the leaf up (step 1 of the module documentation), checking each
     /// link's signature.
-    fn walk(&self) -> Walk {
+    fn walk(&self) -> Walk<'a> {
         let mut walk = Walk {
+            anchor: None,
             path: vec![0],
             end: End::NoIssuer,
             broken: Vec::new(),
@@ -422,7 +526,7 @@ impl ChainCheck<'_> {
                 walk.end = End::NoIssuer;
                 return walk;
             };
-            if self.anchors.iter().any(|anchor| {
+            if self.anchors.webpki.iter().any(|anchor| {
                 anchor.subject.as_ref() == facts.subject_contents.as_slice()
                     && anchor.subject_public_key_info.as_ref() == facts.spki_contents.as_slice()
             }) {
@@ -430,15 +534,20 @@ impl ChainCheck<'_> {
                 return walk;
             }
             let issuer = der_contents(&facts.issuer).unwrap_or_default();
-            let mut anchors = self
+            let named: Vec<&TrustAnchor<'static>> = self
                 .anchors
+                .webpki
                 .iter()
                 .filter(|anchor| anchor.subject.as_ref() == issuer)
-                .peekable();
-            if anchors.peek().is_some() {
-                if !anchors.any(|a| self.signed_by(facts, &a.subject_public_key_info)) {
+                .collect();
+            if let Some(first) = named.first() {
+                let signer = named
+                    .iter()
+                    .find(|a| self.signed_by(facts, &a.subject_public_key_info));
+                if signer.is_none() {
                     walk.broken.push(position);
                 }
+                walk.anchor = Some(signer.unwrap_or(first));
                 walk.end = End::IssuedByAnchor;
                 return walk;
             }
@@ -484,8 +593,26 @@ impl ChainCheck<'_> {
     /// The index (in the path, leaf at 0) of the first certificate beyond the depth limit, for
     /// a path with `intermediates` CA certificates below its anchor; `None` within the limit.
     fn too_deep(&self, intermediates: usize) -> Option<usize> {
-        let depth = usize::try_from(self.depth).unwrap_or(usize::MAX);
-        (self.depth > 0 && intermediates > depth).then_some(depth + 1)
+        let depth = usize::try_from(self.depth?).unwrap_or(usize::MAX);
+        (intermediates > depth).then_some(depth + 1)
+    }
+
+    /// webpki's revocation options for the lists given: the leaf's status, which must be
+    /// known (a list from its issuer), with expired lists refused, as OpenSSL checks with
+    /// `X509_V_FLAG_CRL_CHECK`.
+    fn revocation(&self) -> Option<RevocationOptions<'_>> {
+        if self.crls.is_empty() {
+            return None;
+        }
+        RevocationOptionsBuilder::new(self.crls)
+            .ok()
+            .map(|builder| {
+                builder
+                    .with_depth(RevocationCheckDepth::EndEntity)
+                    .with_status_policy(UnknownStatusPolicy::Deny)
+                    .with_expiration_policy(ExpirationPolicy::Enforce)
+                    .build()
+            })
     }
 
     /// Reports a verified path longer than the depth limit, naming its first certificate

@@ -57,9 +57,10 @@ use rustls::{
     ClientConfig, ClientConnection, Connection, NamedGroup, ServerConfig, ServerConnection,
     SupportedCipherSuite, SupportedProtocolVersion,
 };
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, TrustAnchor};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
-use crate::backend::{trust_anchors, RustlsBackend, NAME, PROTOCOLS, VERSIONS};
+use crate::backend::{RustlsBackend, NAME, PROTOCOLS, VERSIONS};
+use crate::chain::Anchors;
 use crate::verify::{Checker, ClientVerifier, HostCheck, ServerVerifier, Session};
 
 /// The polytls cipher for a rustls suite: its IANA code point and the protocol it belongs to.
@@ -88,7 +89,7 @@ struct Entry {
     verify_mode: PeerVerifyMode,
     /// The system trust anchors it verifies against, when it uses them: a reload of the
     /// system store makes the entry stale.
-    system_anchors: Option<Arc<[TrustAnchor<'static>]>>,
+    system_anchors: Option<Arc<Anchors>>,
     built: Built,
 }
 
@@ -98,7 +99,7 @@ impl Entry {
         config: &SslConfiguration,
         mode: SslMode,
         verify_mode: PeerVerifyMode,
-        system_anchors: Option<&Arc<[TrustAnchor<'static>]>>,
+        system_anchors: Option<&Arc<Anchors>>,
     ) -> bool {
         self.mode == mode
             && self.verify_mode == verify_mode
@@ -125,7 +126,7 @@ impl ConfigCache {
         config: &SslConfiguration,
         mode: SslMode,
         verify_mode: PeerVerifyMode,
-        system_anchors: Option<&Arc<[TrustAnchor<'static>]>>,
+        system_anchors: Option<&Arc<Anchors>>,
     ) -> Option<Built> {
         let index = self
             .entries
@@ -224,12 +225,10 @@ pub(crate) fn connection(
 
 /// Builds the rustls configuration for `config` on side `mode` (a client or a server) with
 /// The trust anchors webpki makes of `certificates` (those it cannot use are skipped).
-pub(crate) fn anchors_of(certificates: &[polytls::Certificate]) -> Arc<[TrustAnchor<'static>]> {
-    let ders: Vec<CertificateDer<'_>> = certificates
-        .iter()
-        .map(|cert| CertificateDer::from(cert.to_der()))
-        .collect();
-    trust_anchors(&ders).into()
+pub(crate) fn anchors_of(certificates: &[polytls::Certificate]) -> Arc<Anchors> {
+    Arc::new(Anchors::from_ders(
+        certificates.iter().map(polytls::Certificate::to_der),
+    ))
 }
 
 /// `verify_mode` (resolved); `system_anchors` are the trust anchors when the mode is
@@ -238,7 +237,7 @@ fn build(
     config: &SslConfiguration,
     mode: SslMode,
     verify_mode: PeerVerifyMode,
-    system_anchors: Option<Arc<[TrustAnchor<'static>]>>,
+    system_anchors: Option<Arc<Anchors>>,
 ) -> Result<Built, Error> {
     let versions = versions(config.protocol)?;
     let provider = provider(config)?;
@@ -247,9 +246,11 @@ fn build(
         anchors: match (&config.ca_certificates, system_anchors) {
             (Some(list), _) => anchors_of(list),
             (None, Some(system)) => system,
-            (None, None) => Arc::from(Vec::new()),
+            (None, None) => Arc::default(),
         },
-        depth: config.peer_verify_depth,
+        depth: (config.peer_verify_depth > 0).then_some(config.peer_verify_depth),
+        key_strength: config.key_strength,
+        crls: Vec::new(),
     });
     let local = local_identity(config)?;
     let invalid = |e: rustls::Error| Error::InvalidInput(format!("rustls: {e}"));

@@ -24,15 +24,15 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
-use polytls::{Certificate, PeerName, SslError, SslErrorKind, VerificationHook};
+use polytls::{Certificate, KeyStrength, PeerName, SslError, SslErrorKind, VerificationHook};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
-use rustls_pki_types::{CertificateDer, DnsName, ServerName, TrustAnchor, UnixTime};
-use webpki::EndEntityCert;
+use rustls_pki_types::{CertificateDer, DnsName, ServerName, UnixTime};
+use webpki::{CertRevocationList, EndEntityCert};
 
-use crate::chain::{ChainCheck, PeerCert, Role};
+use crate::chain::{Anchors, ChainCheck, PeerCert, Role};
 
 /// What to check the peer's certificate name against (client side).
 pub(crate) enum HostCheck {
@@ -164,9 +164,13 @@ fn no_session() -> rustls::Error {
 /// The state shared by both verifiers when the mode is `VerifyPeer`.
 pub(crate) struct Checker {
     /// The trust anchors: the configured CA certificates, or the system's.
-    pub(crate) anchors: Arc<[TrustAnchor<'static>]>,
-    /// The most CA certificates allowed between the leaf and its anchor; 0 for no limit.
-    pub(crate) depth: u32,
+    pub(crate) anchors: Arc<Anchors>,
+    /// The most CA certificates allowed between the leaf and its anchor; `None` for no limit.
+    pub(crate) depth: Option<u32>,
+    /// How strong every key but the anchor's must be.
+    pub(crate) key_strength: KeyStrength,
+    /// Revocation lists to check the leaf against (none in handshakes).
+    pub(crate) crls: Vec<CertRevocationList<'static>>,
 }
 
 impl Checker {
@@ -216,6 +220,7 @@ impl Checker {
         let mut errors = Vec::new();
         match EndEntityCert::try_from(end_entity) {
             Ok(leaf) => {
+                let crls: Vec<&CertRevocationList<'_>> = self.crls.iter().collect();
                 let chain = ChainCheck {
                     peer: &peer,
                     leaf: &leaf,
@@ -225,6 +230,8 @@ impl Checker {
                     algorithms,
                     role,
                     now,
+                    key_strength: self.key_strength,
+                    crls: &crls,
                 };
                 chain.errors(&mut errors);
                 if !matches!(host, HostCheck::Skip) {
@@ -511,8 +518,10 @@ mod tests {
         for checker in [
             None,
             Some(Checker {
-                anchors: Arc::from(Vec::new()),
-                depth: 0,
+                anchors: Arc::default(),
+                depth: None,
+                key_strength: KeyStrength::Standard,
+                crls: Vec::new(),
             }),
         ] {
             let verify = checker.is_some();
@@ -524,8 +533,10 @@ mod tests {
                 ))
             ));
             let checker = verify.then(|| Checker {
-                anchors: Arc::from(Vec::new()),
-                depth: 0,
+                anchors: Arc::default(),
+                depth: None,
+                key_strength: KeyStrength::Standard,
+                crls: Vec::new(),
             });
             let client = ClientVerifier::new(true, checker, algorithms);
             assert!(client.verify_client_cert(&cert, &[], now).is_err());

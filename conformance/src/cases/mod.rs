@@ -11,6 +11,7 @@ mod interrupt;
 mod key;
 mod lifecycle;
 mod names;
+mod policy;
 mod refusal;
 mod registry;
 mod robustness;
@@ -26,6 +27,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(verification::cases());
     cases.extend(chain::cases());
     cases.extend(names::cases());
+    cases.extend(policy::cases());
     cases.extend(forgery::cases());
     cases.extend(interrupt::cases());
     cases.extend(certificate::cases());

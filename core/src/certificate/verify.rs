@@ -6,12 +6,14 @@ use crate::registry::Registry;
 use crate::{Certificate, Error, PeerName, SslConfiguration, SslError};
 
 impl Certificate {
-    /// Verifies `chain` (leaf first, then intermediates in any order) as a TLS client verifies
-    /// a server, with the active backend, against the default configuration's CA certificates
-    /// (the system's, loaded on first use, unless the default configuration sets them) and
-    /// its peer verify depth; and, when `host_name` is given, checks that the leaf is valid for
-    /// it. Returns every problem found, each naming its certificate; an empty list means the
-    /// chain is good.
+    /// Verifies `chain` (leaf first, then intermediates in any order) with the active backend,
+    /// against the default configuration's CA certificates (the system's, loaded on first
+    /// use, unless the default configuration sets them), its peer verify depth and key
+    /// strength; and, when `host_name` is given, checks that the leaf is valid for it. As
+    /// Qt's `QSslCertificate::verify`, it asks for no purpose: a certificate for client
+    /// authentication only is accepted (a [`ChainVerification`] names a purpose). Returns
+    /// every problem found, each naming its certificate; an empty list means the chain is
+    /// good.
     ///
     /// ```no_run
     /// # fn main() -> Result<(), polytls::Error> {
@@ -36,7 +38,7 @@ impl Certificate {
     /// [`verify`](Self::verify) with the backend named `backend` (the active one for `None`).
     ///
     /// Fails with [`Error::InvalidInput`] for an empty chain or a host name that cannot be a
-    /// [`PeerName`](crate::PeerName) (an empty one included), [`Error::Unsupported`] when the
+    /// [`PeerName`] (an empty one included), [`Error::Unsupported`] when the
     /// backend does not claim certificate verification, and [`Error::UnknownBackend`] /
     /// [`Error::NoBackend`] when there is no such backend.
     pub fn verify_with(
@@ -52,9 +54,12 @@ impl Certificate {
         let host_name = host_name.map(PeerName::parse).transpose()?;
         let backend = Registry::global().backend(backend)?;
         let config = SslConfiguration::default_configuration();
+        let depth = config.peer_verify_depth;
         let request =
             ChainVerification::new(chain, host_name.as_ref(), config.ca_certificates.as_deref())
-                .with_depth(config.peer_verify_depth);
+                .with_depth((depth > 0).then_some(depth))
+                .with_purpose(None)
+                .with_key_strength(config.key_strength);
         backend.verify_chain(&request)
     }
 }
