@@ -5,11 +5,13 @@
 //! names every problem as OpenSSL does, so that both backends give one list, and so that a
 //! list the caller ignores can only let through what it names:
 //!
-//! 1. The path is built here, from the leaf up, as OpenSSL builds it: a certificate that is
-//!    itself a trust anchor ends it (trusted, whether or not it is self-signed); otherwise an
-//!    anchor that issued it ends it; otherwise a self-issued certificate ends it (untrusted);
-//!    otherwise the issuer is looked for among the certificates the peer sent, by name (and
-//!    authority/subject key identifiers, when both are present).
+//! 1. The path is built here, from the leaf up, as OpenSSL builds it: an anchor that issued
+//!    the current certificate ends it (any trusted certificate is an anchor, self-signed or
+//!    not); otherwise a self-issued certificate ends it (untrusted); otherwise the issuer is
+//!    looked for among the certificates the peer sent, by name (and authority/subject key
+//!    identifiers, when both are present). A path that ends untrusted is still trusted when
+//!    its leaf is itself one of the trusted certificates (OpenSSL's last resort with partial
+//!    chains), and every certificate on it is still checked.
 //! 2. Every link of that path is proven with the provider's signature algorithms, as webpki
 //!    would check it; a link that does not verify is a `CertificateSignatureFailed` naming
 //!    the certificate whose signature failed, so no list that leaves it out can accept the
@@ -88,14 +90,23 @@ pub(crate) struct PeerCert<'a> {
     facts: OnceCell<Option<Facts>>,
 }
 
+/// The key usage bits the checks need.
+#[derive(Clone, Copy, Debug)]
+struct KeyUsageBits {
+    digital_signature: bool,
+    key_encipherment: bool,
+    key_agreement: bool,
+    cert_sign: bool,
+}
+
 /// What the checks read from a certificate.
+#[derive(Debug)]
 struct Facts {
     /// The DER subject and issuer names (full TLVs), for path building.
     subject: Vec<u8>,
     issuer: Vec<u8>,
-    /// The contents (without the outer header) of the subject name and the public key, as
-    /// webpki's trust anchors hold them.
-    subject_contents: Vec<u8>,
+    /// The contents (without the outer header) of the public key, as webpki's trust anchors
+    /// hold it.
     spki_contents: Vec<u8>,
     /// The validity period in seconds since the Unix epoch.
     not_before: u64,
@@ -105,8 +116,12 @@ struct Facts {
     tbs: Vec<u8>,
     signature_algorithm: Vec<u8>,
     signature: Vec<u8>,
-    /// basicConstraints' cA flag.
-    is_ca: bool,
+    /// basicConstraints' cA flag, when the extension is present.
+    basic_constraints: Option<bool>,
+    /// The key usage bits, when the extension is present.
+    key_usage: Option<KeyUsageBits>,
+    /// An X.509 version 1 certificate.
+    v1: bool,
     /// The extended key usage, when present: (serverAuth, clientAuth).
     eku: Option<(bool, bool)>,
     /// The authority key identifier's key id and the subject key identifier.
@@ -122,21 +137,30 @@ impl Facts {
         let mut facts = Facts {
             subject: cert.subject().as_raw().to_vec(),
             issuer: cert.issuer().as_raw().to_vec(),
-            subject_contents: der_contents(cert.subject().as_raw())?.to_vec(),
             spki_contents: der_contents(cert.public_key().raw)?.to_vec(),
             not_before: u64::try_from(validity.not_before.timestamp()).unwrap_or(0),
             not_after: u64::try_from(validity.not_after.timestamp()).unwrap_or(0),
             tbs: tbs.to_vec(),
             signature_algorithm: signature_algorithm.to_vec(),
             signature: signature.to_vec(),
-            is_ca: false,
+            basic_constraints: None,
+            key_usage: None,
+            v1: cert.version().0 == 0,
             eku: None,
             aki: None,
             ski: None,
         };
         for extension in cert.extensions() {
             match extension.parsed_extension() {
-                ParsedExtension::BasicConstraints(bc) => facts.is_ca = bc.ca,
+                ParsedExtension::BasicConstraints(bc) => facts.basic_constraints = Some(bc.ca),
+                ParsedExtension::KeyUsage(ku) => {
+                    facts.key_usage = Some(KeyUsageBits {
+                        digital_signature: ku.digital_signature(),
+                        key_encipherment: ku.key_encipherment(),
+                        key_agreement: ku.key_agreement(),
+                        cert_sign: ku.key_cert_sign(),
+                    });
+                }
                 ParsedExtension::ExtendedKeyUsage(eku) => {
                     facts.eku = Some((eku.server_auth, eku.client_auth));
                 }
@@ -163,6 +187,70 @@ impl Facts {
     /// Whether the certificate names itself as its issuer.
     fn is_self_issued(&self) -> bool {
         self.may_have_issued(self)
+    }
+
+    /// How the certificate may issue certificates, as OpenSSL's `X509_check_ca` classifies
+    /// it: `None` when it may not (a key usage without keyCertSign, or basicConstraints
+    /// without cA); `Some(true)` for a CA by basicConstraints; `Some(false)` for one OpenSSL
+    /// only tolerates (no basicConstraints, but a version 1 self-issued certificate or a key
+    /// usage with keyCertSign).
+    fn issues(&self) -> Option<bool> {
+        if self.key_usage.is_some_and(|ku| !ku.cert_sign) {
+            return None;
+        }
+        match self.basic_constraints {
+            Some(true) => Some(true),
+            Some(false) => None,
+            None => {
+                ((self.v1 && self.is_self_issued()) || self.key_usage.is_some()).then_some(false)
+            }
+        }
+    }
+
+    /// The problems of this certificate as an issuer for `role`, as OpenSSL reports them;
+    /// `top` when it ends the chain (the trust anchor, or the last certificate of an untrusted
+    /// path), where OpenSSL tolerates a CA without basicConstraints. A certificate that may
+    /// not issue is an invalid CA and fails the purpose too (when there is one); a tolerated
+    /// CA below the top is an invalid CA; a key usage without keyCertSign is also reported on
+    /// its own (`X509_V_ERR_KEYUSAGE_NO_CERTSIGN`, which Qt names `UnspecifiedError`);
+    /// otherwise the extended key usage must allow the role.
+    fn issuer_problems(&self, role: Role, top: bool) -> Vec<SslErrorKind> {
+        let mut kinds = Vec::new();
+        match self.issues() {
+            None => {
+                kinds.push(SslErrorKind::InvalidCaCertificate);
+                if role != Role::Any {
+                    kinds.push(SslErrorKind::InvalidPurpose);
+                }
+            }
+            Some(tolerated) => {
+                if !tolerated && !top {
+                    kinds.push(SslErrorKind::InvalidCaCertificate);
+                }
+                if !self.allows(role) {
+                    kinds.push(SslErrorKind::InvalidPurpose);
+                }
+            }
+        }
+        if self.key_usage.is_some_and(|ku| !ku.cert_sign) {
+            kinds.push(SslErrorKind::UnspecifiedError);
+        }
+        kinds
+    }
+
+    /// Whether the certificate may be a leaf for `role`, as OpenSSL's purpose checks decide:
+    /// its extended key usage allows the role, and its key usage (when present) allows a TLS
+    /// server's key exchange (digitalSignature, keyEncipherment or keyAgreement) or a client's
+    /// (digitalSignature or keyAgreement).
+    fn may_be_leaf(&self, role: Role) -> bool {
+        let key_usage = match (self.key_usage, role) {
+            (None, _) | (_, Role::Any) => true,
+            (Some(ku), Role::Server) => {
+                ku.digital_signature || ku.key_encipherment || ku.key_agreement
+            }
+            (Some(ku), Role::Client) => ku.digital_signature || ku.key_agreement,
+        };
+        key_usage && self.allows(role)
     }
 
     /// Whether the certificate's extended key usage, if any, allows `role`.
@@ -205,8 +293,9 @@ impl<'a> PeerCert<'a> {
 pub(crate) struct Anchors {
     /// For webpki, in the order of `certificates`.
     pub(crate) webpki: Vec<TrustAnchor<'static>>,
-    /// Each anchor's certificate and validity period (seconds since the Unix epoch).
-    certificates: Vec<(Certificate, u64, u64)>,
+    /// Each anchor's certificate and what the checks read from it (`None` when it cannot be
+    /// parsed: then nothing is reported about it).
+    certificates: Vec<(Certificate, Option<Facts>)>,
 }
 
 impl Anchors {
@@ -221,32 +310,40 @@ impl Anchors {
             let Ok(certificate) = Certificate::from_peer_der(der) else {
                 continue;
             };
-            let (from, until) = match X509Certificate::from_der(der) {
-                Ok((_, parsed)) => (
-                    u64::try_from(parsed.validity().not_before.timestamp()).unwrap_or(0),
-                    u64::try_from(parsed.validity().not_after.timestamp()).unwrap_or(0),
-                ),
-                Err(_) => (0, u64::MAX),
-            };
             anchors.webpki.push(anchor.to_owned());
-            anchors.certificates.push((certificate, from, until));
+            anchors.certificates.push((certificate, Facts::parse(der)));
         }
         anchors
     }
 
-    /// The problem with `anchor` (one of `self.webpki`) at `now`: expired or not yet valid,
-    /// naming its certificate, as OpenSSL reports it.
-    fn validity_problem(&self, anchor: &TrustAnchor<'_>, now: u64) -> Option<SslError> {
-        let index = self.webpki.iter().position(|a| std::ptr::eq(a, anchor))?;
-        let (certificate, from, until) = self.certificates.get(index)?;
-        let kind = if now > *until {
-            SslErrorKind::CertificateExpired
-        } else if now < *from {
-            SslErrorKind::CertificateNotYetValid
-        } else {
-            return None;
+    /// Whether `der` is one of the anchors' certificates, byte for byte (a trusted certificate
+    /// presented as itself, as OpenSSL's partial chains look it up).
+    fn contain(&self, der: &[u8]) -> bool {
+        self.certificates
+            .iter()
+            .any(|(certificate, _)| certificate.to_der() == der)
+    }
+
+    /// The problems of `anchor` (one of `self.webpki`) at `now` for `role`, naming its
+    /// certificate, as OpenSSL reports them: its validity, and its fitness as an issuer.
+    fn problems(&self, anchor: &TrustAnchor<'_>, now: u64, role: Role) -> Vec<SslError> {
+        let Some(index) = self.webpki.iter().position(|a| std::ptr::eq(a, anchor)) else {
+            return Vec::new();
         };
-        Some(SslError::with_certificate(kind, certificate.clone()))
+        let Some((certificate, Some(facts))) = self.certificates.get(index) else {
+            return Vec::new();
+        };
+        let mut kinds = Vec::new();
+        if now > facts.not_after {
+            kinds.push(SslErrorKind::CertificateExpired);
+        } else if now < facts.not_before {
+            kinds.push(SslErrorKind::CertificateNotYetValid);
+        }
+        kinds.extend(facts.issuer_problems(role, true));
+        kinds
+            .into_iter()
+            .map(|kind| SslError::with_certificate(kind, certificate.clone()))
+            .collect()
     }
 }
 
@@ -308,8 +405,9 @@ fn split_spki(contents: &[u8]) -> Option<(&[u8], &[u8])> {
 /// How a path built by [`ChainCheck::walk`] ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum End {
-    /// Its last certificate is itself a trust anchor.
-    AnchorItself,
+    /// It ends untrusted, but its leaf is itself a trusted certificate: OpenSSL's last resort
+    /// with partial chains, which still checks every certificate of the path.
+    LeafTrusted,
     /// A trust anchor issued its last certificate (the link is in `broken` when its
     /// signature does not verify).
     IssuedByAnchor,
@@ -369,27 +467,16 @@ impl<'a> ChainCheck<'a> {
             Ok(path) => {
                 let used: Vec<CertificateDer<'_>> =
                     path.intermediate_certificates().map(|c| c.der()).collect();
-                self.check_depth(&used, errors);
-                errors.extend(
-                    self.anchors
-                        .validity_problem(path.anchor(), self.now.as_secs()),
-                );
-                let keys = std::iter::once(self.peer[0].certificate.clone())
-                    .chain(used.iter().map(|der| Certificate::from_peer_der(der).ok()));
-                for cert in keys.flatten() {
-                    if !self.key_strength.allows(&cert) {
-                        errors.push(SslError::with_certificate(
-                            SslErrorKind::UnspecifiedError,
-                            cert,
-                        ));
-                    }
-                }
+                self.proven(&used, path.anchor(), errors);
             }
             Err(rejection) => {
                 let before = errors.len();
                 self.explain(errors);
-                if errors.len() == before && !matches!(rejection, webpki::Error::CaUsedAsEndEntity)
-                {
+                // A CA certificate as the leaf (OpenSSL and Qt accept one), or a leaf that is
+                // itself trusted (webpki looks for its issuer): nothing else to report.
+                let accepted = matches!(rejection, webpki::Error::CaUsedAsEndEntity)
+                    || self.anchors.contain(self.peer[0].der);
+                if errors.len() == before && !accepted {
                     errors.push(self.peer[0].error(kind_of(&rejection)));
                 }
             }
@@ -399,17 +486,17 @@ impl<'a> ChainCheck<'a> {
     /// Names the problems of a chain webpki rejected.
     fn explain(&self, errors: &mut Vec<SslError>) {
         let mut walk = self.walk();
-        let anchored = matches!(walk.end, End::AnchorItself);
-        let intermediates = (walk.path.len() - 1).saturating_sub(usize::from(anchored));
-        if let Some(beyond) = self.too_deep(intermediates) {
+        if let Some(beyond) = self.too_deep(walk.path.len() - 1) {
             walk.path.truncate(beyond + 1);
             walk.broken.retain(|&position| position < beyond);
             walk.end = End::TooDeep;
+            // As OpenSSL, nothing beyond the cut is looked at: not even the anchor.
+            walk.anchor = None;
         }
         let cert = |position: usize| &self.peer[walk.path[position]];
         let last = walk.path.len() - 1;
         let trust = match walk.end {
-            End::AnchorItself | End::IssuedByAnchor => None,
+            End::LeafTrusted | End::IssuedByAnchor => None,
             End::TooDeep => Some(SslErrorKind::PathLengthExceeded),
             End::SelfIssued if last == 0 => Some(SslErrorKind::SelfSignedCertificate),
             End::SelfIssued => Some(SslErrorKind::SelfSignedCertificateInChain),
@@ -430,23 +517,28 @@ impl<'a> ChainCheck<'a> {
             if walk.broken.contains(&position) {
                 errors.push(peer.error(SslErrorKind::CertificateSignatureFailed));
             }
-            if position > 0 && !facts.is_ca {
-                errors.push(peer.error(SslErrorKind::InvalidCaCertificate));
+            if position == 0 {
+                if !facts.may_be_leaf(self.role) {
+                    errors.push(peer.error(SslErrorKind::InvalidPurpose));
+                }
+            } else {
+                let top = position == last && walk.end != End::IssuedByAnchor;
+                for kind in facts.issuer_problems(self.role, top) {
+                    errors.push(peer.error(kind));
+                }
             }
-            if !facts.allows(self.role) {
-                errors.push(peer.error(SslErrorKind::InvalidPurpose));
-            }
-            let anchor = anchored && position == walk.path.len() - 1;
             let weak = peer
                 .certificate
                 .as_ref()
                 .is_some_and(|cert| !self.key_strength.allows(cert));
-            if weak && !anchor {
+            if weak {
                 errors.push(peer.error(SslErrorKind::UnspecifiedError));
             }
         }
-        if let Some(anchor) = walk.anchor {
-            errors.extend(self.anchors.validity_problem(anchor, now));
+        // The anchor is looked at as an issuer unless it is the (self-signed) leaf itself.
+        let leaf_trusted = last == 0 && self.anchors.contain(self.peer[0].der);
+        if let (Some(anchor), false) = (walk.anchor, leaf_trusted) {
+            errors.extend(self.anchors.problems(anchor, now, self.role));
         }
         if walk.broken.is_empty() {
             self.recheck(&walk, errors);
@@ -461,10 +553,8 @@ impl<'a> ChainCheck<'a> {
         // The certificates webpki checks below the anchor, and the anchors.
         let (checked, temporary) = match walk.end {
             End::IssuedByAnchor => (ders.len(), None),
-            End::AnchorItself if last == 0 => return,
-            End::AnchorItself => (last, None),
-            End::NoIssuer if last == 0 => return,
-            End::SelfIssued | End::NoIssuer | End::TooDeep => {
+            End::NoIssuer | End::LeafTrusted if last == 0 => return,
+            End::SelfIssued | End::NoIssuer | End::TooDeep | End::LeafTrusted => {
                 match webpki::anchor_from_trusted_cert(ders[last]) {
                     // A self-issued leaf is checked as its own issuer.
                     Ok(anchor) => (last.max(1), Some(anchor.to_owned())),
@@ -510,8 +600,20 @@ impl<'a> ChainCheck<'a> {
     }
 
     /// Builds the path from the leaf up (step 1 of the module documentation), checking each
-    /// link's signature.
+    /// link's signature. A path that ends untrusted while its leaf is itself a trusted
+    /// certificate ends [`End::LeafTrusted`].
     fn walk(&self) -> Walk<'a> {
+        let mut walk = self.build();
+        if matches!(walk.end, End::SelfIssued | End::NoIssuer)
+            && self.anchors.contain(self.peer[0].der)
+        {
+            walk.end = End::LeafTrusted;
+        }
+        walk
+    }
+
+    /// [`walk`](Self::walk) before the last resort.
+    fn build(&self) -> Walk<'a> {
         let mut walk = Walk {
             anchor: None,
             path: vec![0],
@@ -526,13 +628,6 @@ impl<'a> ChainCheck<'a> {
                 walk.end = End::NoIssuer;
                 return walk;
             };
-            if self.anchors.webpki.iter().any(|anchor| {
-                anchor.subject.as_ref() == facts.subject_contents.as_slice()
-                    && anchor.subject_public_key_info.as_ref() == facts.spki_contents.as_slice()
-            }) {
-                walk.end = End::AnchorItself;
-                return walk;
-            }
             let issuer = der_contents(&facts.issuer).unwrap_or_default();
             let named: Vec<&TrustAnchor<'static>> = self
                 .anchors
@@ -615,20 +710,55 @@ impl<'a> ChainCheck<'a> {
             })
     }
 
-    /// Reports a verified path longer than the depth limit, naming its first certificate
-    /// beyond the limit, as OpenSSL does.
-    fn check_depth(&self, used: &[CertificateDer<'_>], errors: &mut Vec<SslError>) {
-        let Some(index) = self.too_deep(used.len()) else {
-            return;
+    /// Names what OpenSSL finds on a path webpki proved (its `used` intermediates, leaf's
+    /// issuer first, up to `anchor`) and webpki does not look at: a path longer than the depth
+    /// limit (reported at its first certificate beyond the limit, and nothing beyond that is
+    /// looked at), the intermediates' key usage, the anchor's validity and fitness as an
+    /// issuer, and key strength.
+    fn proven(
+        &self,
+        used: &[CertificateDer<'_>],
+        anchor: &TrustAnchor<'_>,
+        errors: &mut Vec<SslError>,
+    ) {
+        let cut = self.too_deep(used.len());
+        let kept = cut.map_or(used.len(), |beyond| beyond.min(used.len()));
+        let certificates: Vec<Option<Certificate>> = used[..kept]
+            .iter()
+            .map(|der| Certificate::from_peer_der(der).ok())
+            .collect();
+        let error = |kind, cert: &Option<Certificate>| match cert {
+            Some(cert) => SslError::with_certificate(kind, cert.clone()),
+            None => SslError::new(kind),
         };
-        let Some(der) = used.get(index - 1) else {
-            return;
-        };
-        let error = match Certificate::from_peer_der(der) {
-            Ok(cert) => SslError::with_certificate(SslErrorKind::PathLengthExceeded, cert),
-            Err(_) => SslError::new(SslErrorKind::PathLengthExceeded),
-        };
-        errors.push(error);
+        if let (Some(_), Some(beyond)) = (cut, certificates.last()) {
+            errors.push(error(SslErrorKind::PathLengthExceeded, beyond));
+        }
+        // webpki checked the intermediates' basic constraints and extended key usage, not
+        // their key usage; OpenSSL does.
+        for (i, (der, cert)) in used[..kept].iter().zip(&certificates).enumerate() {
+            let Some(facts) = Facts::parse(der) else {
+                continue;
+            };
+            let top = cut.is_some() && i + 1 == kept;
+            for kind in facts.issuer_problems(self.role, top) {
+                errors.push(error(kind, cert));
+            }
+        }
+        // The anchor is looked at as an issuer unless it is the leaf itself.
+        let leaf_trusted = used.is_empty() && self.anchors.contain(self.peer[0].der);
+        if cut.is_none() && !leaf_trusted {
+            errors.extend(self.anchors.problems(anchor, self.now.as_secs(), self.role));
+        }
+        let keys = std::iter::once(&self.peer[0].certificate).chain(&certificates);
+        for cert in keys.flatten() {
+            if !self.key_strength.allows(cert) {
+                errors.push(SslError::with_certificate(
+                    SslErrorKind::UnspecifiedError,
+                    cert.clone(),
+                ));
+            }
+        }
     }
 }
 

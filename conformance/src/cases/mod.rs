@@ -4,6 +4,7 @@ mod attack;
 mod certificate;
 mod chain;
 mod data;
+mod differential;
 mod external;
 mod forgery;
 mod handshake;
@@ -29,6 +30,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(names::cases());
     cases.extend(policy::cases());
     cases.extend(forgery::cases());
+    cases.extend(differential::cases());
     cases.extend(interrupt::cases());
     cases.extend(certificate::cases());
     cases.extend(key::cases());
