@@ -22,9 +22,11 @@ use openssl::ssl::{
     SslSessionCacheMode, SslVerifyMode, SslVersion,
 };
 use openssl::x509::extension::{
-    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    SubjectKeyIdentifier,
 };
 use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::verify::X509VerifyFlags;
 use openssl::x509::{X509Builder, X509NameBuilder, X509};
 use polytls::{
     Certificate, Key, KeyType, PeerVerifyMode, SslCipher, SslConfiguration, SslProtocol,
@@ -115,6 +117,15 @@ fn certificate(
     );
     b.set_not_before(&not_before)?;
     b.set_not_after(&not_after)?;
+    // Key identifiers, as RFC 5280's profile (which polytls verifies by default) asks.
+    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
+    b.append_extension(ski)?;
+    if let Some((cert, _)) = issuer {
+        let aki = AuthorityKeyIdentifier::new()
+            .keyid(true)
+            .build(&b.x509v3_context(Some(&**cert), None))?;
+        b.append_extension(aki)?;
+    }
     if issuer.is_none() {
         b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
         b.append_extension(
@@ -265,6 +276,10 @@ fn openssl_contexts(params: &Params, pki: &Pki) -> Result<(SslContext, SslContex
         store.add_cert(pki.root.clone())?;
         b.set_verify_cert_store(store.build())?;
         b.set_verify(SslVerifyMode::PEER);
+        // The verification polytls' default profile asks of OpenSSL.
+        b.verify_param_mut()
+            .set_flags(X509VerifyFlags::PARTIAL_CHAIN | X509VerifyFlags::X509_STRICT)?;
+        b.verify_param_mut().set_auth_level(2);
         Ok(b.build())
     })()
     .map_err(stack)?;

@@ -108,6 +108,8 @@ fn params(cn: &str, names: &[&str]) -> CertificateParams {
     let names: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
     let mut params = CertificateParams::new(names).expect("static names are valid SANs");
     params.distinguished_name.push(DnType::CommonName, cn);
+    // RFC 5280's profile, which verification applies strictly by default.
+    params.use_authority_key_identifier_extension = true;
     params
         .distinguished_name
         .push(DnType::OrganizationName, "polytls conformance");
@@ -214,10 +216,16 @@ fn expired(mut params: CertificateParams) -> CertificateParams {
 
 impl Forgeries {
     fn generate(root: &Ca) -> Forgeries {
-        // A leaf signed by an impostor of the CA named `cn`, sent with the genuine CA.
-        let forge = |cn: &str, genuine: &Certificate| {
-            let mut identity = Ca::new(cn).issue(leaf_params("forged", &NAMES, false), false);
-            identity.chain.push(genuine.clone());
+        // A leaf signed by an impostor of the CA named `cn`, sent with the genuine CA: the
+        // impostor has the genuine CA's name and claims its key identifier, so that only the
+        // signature tells them apart.
+        let forge = |cn: &str, genuine: &Ca| {
+            let mut params = ca_params(cn);
+            params.key_identifier_method =
+                KeyIdMethod::PreSpecified(ca_params(cn).key_identifier(genuine.issuer.key()));
+            let impostor = Ca::with_params(params);
+            let mut identity = impostor.issue(leaf_params("forged", &NAMES, false), false);
+            identity.chain.push(genuine.cert.clone());
             identity
         };
         let untrusted_root = Ca::new("polytls untrusted root");
@@ -243,9 +251,9 @@ impl Forgeries {
             .chain
             .extend(cas.iter().rev().map(|ca| ca.cert.clone()));
         Forgeries {
-            under_untrusted_root: forge("polytls untrusted root", &untrusted_root.cert),
-            under_intermediate: forge("polytls forged-under intermediate", &lower.cert),
-            under_expired_intermediate: forge(expired_name, &expired_intermediate.cert),
+            under_untrusted_root: forge("polytls untrusted root", &untrusted_root),
+            under_intermediate: forge("polytls forged-under intermediate", &lower),
+            under_expired_intermediate: forge(expired_name, &expired_intermediate),
             expired_intermediate: expired_intermediate.cert,
             expired_from_evil_ca: evil.issue(expired_leaf(), true),
             expired_from_stale_evil_ca: stale_evil.issue(expired_leaf(), true),

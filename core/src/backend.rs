@@ -249,6 +249,9 @@ pub struct ChainVerification<'a> {
     pub crls: &'a [Crl],
     /// How strong every key but the trust anchor's must be.
     pub key_strength: KeyStrength,
+    /// Whether the strict RFC 5280 profile applies (see
+    /// [`SslConfiguration::strict_certificate_profile`]); on unless changed.
+    pub strict: bool,
 }
 
 impl<'a> ChainVerification<'a> {
@@ -271,7 +274,13 @@ impl<'a> ChainVerification<'a> {
             key_usages: &[],
             crls: &[],
             key_strength: KeyStrength::default(),
+            strict: true,
         }
+    }
+
+    /// The same request with the strict RFC 5280 profile on or off.
+    pub fn with_strict_profile(self, strict: bool) -> ChainVerification<'a> {
+        ChainVerification { strict, ..self }
     }
 
     /// The same request with a depth limit (`None`: none; `Some(0)`: no intermediates).

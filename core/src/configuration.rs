@@ -84,6 +84,12 @@ pub struct SslConfiguration {
     /// `UnspecifiedError` naming its certificate. [`KeyStrength::Standard`] (RSA 2048, EC 224)
     /// unless relaxed explicitly.
     pub key_strength: KeyStrength,
+    /// Whether certificates must follow RFC 5280's profile strictly (beyond Qt; OpenSSL's
+    /// `X509_V_FLAG_X509_STRICT`, Python's default): authority key identifiers below the top
+    /// of the chain, subject key identifiers and key usage on CAs, no keyCertSign or path
+    /// length on a leaf, non-empty names. A fault is an `UnspecifiedError` naming its
+    /// certificate. On unless turned off explicitly.
+    pub strict_certificate_profile: bool,
 }
 
 impl Default for SslConfiguration {
@@ -114,6 +120,7 @@ impl Default for SslConfiguration {
             handshake_must_interrupt_on_error: false,
             missing_certificate_is_fatal: false,
             key_strength: KeyStrength::Standard,
+            strict_certificate_profile: true,
         }
     }
 }

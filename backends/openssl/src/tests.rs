@@ -70,6 +70,8 @@ fn leaf_params(name: &str) -> CertificateParams {
     let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
         .expect("params");
     params.distinguished_name.push(DnType::CommonName, name);
+    // RFC 5280's profile, which verification applies strictly by default.
+    params.use_authority_key_identifier_extension = true;
     params
 }
 
@@ -110,6 +112,7 @@ fn pki() -> &'static Pki {
             .distinguished_name
             .push(DnType::CommonName, "polytls intermediate");
         intermediate_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        intermediate_params.use_authority_key_identifier_extension = true;
         intermediate_params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
         let intermediate =
             CertifiedIssuer::signed_by(intermediate_params, ec_key(), &root).expect("intermediate");

@@ -59,9 +59,14 @@ extern "C" {
 }
 
 /// The verification flags of every chain check, in handshakes and outside them: a trusted
-/// certificate is a trust anchor whether or not it is self-signed (partial chains).
-fn profile_flags() -> X509VerifyFlags {
-    X509VerifyFlags::PARTIAL_CHAIN
+/// certificate is a trust anchor whether or not it is self-signed (partial chains); with
+/// `strict`, RFC 5280's profile (`X509_V_FLAG_X509_STRICT`).
+fn profile_flags(strict: bool) -> X509VerifyFlags {
+    if strict {
+        X509VerifyFlags::PARTIAL_CHAIN | X509VerifyFlags::X509_STRICT
+    } else {
+        X509VerifyFlags::PARTIAL_CHAIN
+    }
 }
 
 /// One problem OpenSSL reported while verifying a chain.
@@ -185,7 +190,7 @@ pub(crate) fn install(
     }
     let param = ssl.param_mut();
     param
-        .set_flags(profile_flags())
+        .set_flags(profile_flags(params.config.strict_certificate_profile))
         .map_err(|e| openssl_failure("OpenSSL verification flags", &e))?;
     param.set_auth_level(params.config.key_strength.openssl_level());
     if let (false, true, Some(name)) = (server, verify_peer, params.peer_name) {
@@ -386,7 +391,7 @@ fn configure_standalone(
     if let Some(depth) = request.depth {
         param.set_depth(c_int::try_from(depth).unwrap_or(c_int::MAX));
     }
-    let mut flags = profile_flags();
+    let mut flags = profile_flags(request.strict);
     if !request.crls.is_empty() {
         flags |= X509VerifyFlags::CRL_CHECK;
     }

@@ -236,6 +236,7 @@ impl TlsBackend for RustlsBackend {
             depth: request.depth,
             key_strength: request.key_strength,
             crls,
+            strict: request.strict,
         };
         let intermediates: Vec<CertificateDer<'_>> = rest
             .iter()

@@ -99,6 +99,27 @@ struct KeyUsageBits {
     cert_sign: bool,
 }
 
+/// What the strict RFC 5280 profile (OpenSSL's `X509_V_FLAG_X509_STRICT`) reads from a
+/// certificate.
+#[derive(Clone, Copy, Debug, Default)]
+struct StrictFacts {
+    /// basicConstraints has a path length.
+    path_len: bool,
+    /// The key usage has cRLSign.
+    crl_sign: bool,
+    subject_empty: bool,
+    issuer_empty: bool,
+    /// How many names the subject alternative name extension holds, when it is present.
+    alt_names: Option<usize>,
+    /// The signature algorithm outside the signed part equals the one inside.
+    signature_algorithms_agree: bool,
+    has_authority_key_id: bool,
+    has_subject_key_id: bool,
+    /// Version 3 (or later).
+    v3: bool,
+    has_extensions: bool,
+}
+
 /// What the checks read from a certificate.
 #[derive(Debug)]
 struct Facts {
@@ -122,6 +143,8 @@ struct Facts {
     key_usage: Option<KeyUsageBits>,
     /// An X.509 version 1 certificate.
     v1: bool,
+    /// What the strict RFC 5280 profile looks at.
+    strict: StrictFacts,
     /// The extended key usage, when present: (serverAuth, clientAuth).
     eku: Option<(bool, bool)>,
     /// The authority key identifier's key id and the subject key identifier.
@@ -146,14 +169,30 @@ impl Facts {
             basic_constraints: None,
             key_usage: None,
             v1: cert.version().0 == 0,
+            strict: StrictFacts {
+                subject_empty: cert.subject().iter_attributes().next().is_none(),
+                issuer_empty: cert.issuer().iter_attributes().next().is_none(),
+                signature_algorithms_agree: inner_signature_algorithm(tbs)
+                    == Some(signature_algorithm),
+                v3: cert.version().0 >= 2,
+                has_extensions: !cert.extensions().is_empty(),
+                ..StrictFacts::default()
+            },
             eku: None,
             aki: None,
             ski: None,
         };
         for extension in cert.extensions() {
             match extension.parsed_extension() {
-                ParsedExtension::BasicConstraints(bc) => facts.basic_constraints = Some(bc.ca),
+                ParsedExtension::BasicConstraints(bc) => {
+                    facts.basic_constraints = Some(bc.ca);
+                    facts.strict.path_len = bc.path_len_constraint.is_some();
+                }
+                ParsedExtension::SubjectAlternativeName(san) => {
+                    facts.strict.alt_names = Some(san.general_names.len());
+                }
                 ParsedExtension::KeyUsage(ku) => {
+                    facts.strict.crl_sign = ku.crl_sign();
                     facts.key_usage = Some(KeyUsageBits {
                         digital_signature: ku.digital_signature(),
                         key_encipherment: ku.key_encipherment(),
@@ -165,9 +204,17 @@ impl Facts {
                     facts.eku = Some((eku.server_auth, eku.client_auth));
                 }
                 ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                    facts.strict.has_authority_key_id = true;
                     facts.aki = aki.key_identifier.as_ref().map(|id| id.0.to_vec());
                 }
-                ParsedExtension::SubjectKeyIdentifier(ski) => facts.ski = Some(ski.0.to_vec()),
+                ParsedExtension::SubjectKeyIdentifier(ski) => {
+                    facts.strict.has_subject_key_id = true;
+                    facts.ski = Some(ski.0.to_vec());
+                }
+                // A subject alternative name extension that cannot be read holds no name.
+                _ if extension.oid.to_id_string() == "2.5.29.17" => {
+                    facts.strict.alt_names = Some(0)
+                }
                 _ => {}
             }
         }
@@ -214,7 +261,7 @@ impl Facts {
     /// CA below the top is an invalid CA; a key usage without keyCertSign is also reported on
     /// its own (`X509_V_ERR_KEYUSAGE_NO_CERTSIGN`, which Qt names `UnspecifiedError`);
     /// otherwise the extended key usage must allow the role.
-    fn issuer_problems(&self, role: Role, top: bool) -> Vec<SslErrorKind> {
+    fn issuer_problems(&self, role: Role, top: bool, strict: bool) -> Vec<SslErrorKind> {
         let mut kinds = Vec::new();
         match self.issues() {
             None => {
@@ -224,7 +271,8 @@ impl Facts {
                 }
             }
             Some(tolerated) => {
-                if !tolerated && !top {
+                // The strict profile tolerates nothing, not even at the top.
+                if !tolerated && (!top || strict) {
                     kinds.push(SslErrorKind::InvalidCaCertificate);
                 }
                 if !self.allows(role) {
@@ -251,6 +299,52 @@ impl Facts {
             (Some(ku), Role::Client) => ku.digital_signature || ku.key_agreement,
         };
         key_usage && self.allows(role)
+    }
+
+    /// The problems of this certificate as the leaf for `role`, as OpenSSL reports them: a
+    /// purpose its key usage or extended key usage does not allow; with the strict profile, a
+    /// certificate OpenSSL only tolerates as a CA (no basicConstraints).
+    fn leaf_problems(&self, role: Role, strict: bool) -> Vec<SslErrorKind> {
+        let mut kinds = Vec::new();
+        if strict && self.issues() == Some(false) {
+            kinds.push(SslErrorKind::InvalidCaCertificate);
+        }
+        if !self.may_be_leaf(role) {
+            kinds.push(SslErrorKind::InvalidPurpose);
+        }
+        kinds
+    }
+
+    /// Whether the certificate breaks RFC 5280's profile as OpenSSL's
+    /// `X509_V_FLAG_X509_STRICT` checks it, at `index` of a chain of `length` certificates
+    /// (leaf at 0; a chain of one certificate is not checked).
+    fn breaks_strict_profile(&self, index: usize, length: usize) -> bool {
+        if length < 2 {
+            return false;
+        }
+        let s = &self.strict;
+        let ca = self.basic_constraints == Some(true);
+        let cert_sign = self.key_usage.is_some_and(|ku| ku.cert_sign);
+        let self_signed = self.is_self_issued() && self.key_usage.map_or(true, |ku| ku.cert_sign);
+        let faults = [
+            // basicConstraints (RFC 5280 4.2.1.9): a path length only on a CA that signs.
+            s.path_len && !ca,
+            s.path_len && !cert_sign,
+            // Key usage (4.2.1.3): present on a CA, keyCertSign only on a CA.
+            ca && self.key_usage.is_none(),
+            !ca && cert_sign,
+            // Names (4.1.2.4, 4.1.2.6, 4.2.1.6).
+            s.issuer_empty,
+            s.subject_empty && (ca || s.crl_sign || s.alt_names.is_none()),
+            s.alt_names == Some(0),
+            // The signature algorithm, inside and outside (4.1.1.2).
+            !s.signature_algorithms_agree,
+            // Key identifiers (4.2.1.1, 4.2.1.2), and extensions only in version 3.
+            s.v3 && index + 1 < length && !self_signed && !s.has_authority_key_id,
+            s.v3 && ca && !s.has_subject_key_id,
+            !s.v3 && s.has_extensions,
+        ];
+        faults.into_iter().any(|fault| fault)
     }
 
     /// Whether the certificate's extended key usage, if any, allows `role`.
@@ -326,7 +420,13 @@ impl Anchors {
 
     /// The problems of `anchor` (one of `self.webpki`) at `now` for `role`, naming its
     /// certificate, as OpenSSL reports them: its validity, and its fitness as an issuer.
-    fn problems(&self, anchor: &TrustAnchor<'_>, now: u64, role: Role) -> Vec<SslError> {
+    fn problems(
+        &self,
+        anchor: &TrustAnchor<'_>,
+        now: u64,
+        role: Role,
+        strict: Option<(usize, usize)>,
+    ) -> Vec<SslError> {
         let Some(index) = self.webpki.iter().position(|a| std::ptr::eq(a, anchor)) else {
             return Vec::new();
         };
@@ -339,7 +439,10 @@ impl Anchors {
         } else if now < facts.not_before {
             kinds.push(SslErrorKind::CertificateNotYetValid);
         }
-        kinds.extend(facts.issuer_problems(role, true));
+        kinds.extend(facts.issuer_problems(role, true, strict.is_some()));
+        if strict.is_some_and(|(index, length)| facts.breaks_strict_profile(index, length)) {
+            kinds.push(SslErrorKind::UnspecifiedError);
+        }
         kinds
             .into_iter()
             .map(|kind| SslError::with_certificate(kind, certificate.clone()))
@@ -388,6 +491,24 @@ fn signed_parts(der: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
         return None;
     };
     Some((tbs, algorithm, signature))
+}
+
+/// The signature algorithm (AlgorithmIdentifier contents) inside a tbsCertificate TLV: after
+/// the optional version and the serial number.
+fn inner_signature_algorithm(tbs: &[u8]) -> Option<&[u8]> {
+    let (_, mut fields, _) = tlv(tbs)?;
+    let (tag, _, rest) = tlv(fields)?;
+    if tag == 0xa0 {
+        fields = rest;
+        let (_, _, rest) = tlv(fields)?;
+        fields = rest;
+    } else {
+        fields = rest;
+    }
+    let (0x30, algorithm, _) = tlv(fields)? else {
+        return None;
+    };
+    Some(algorithm)
 }
 
 /// A SubjectPublicKeyInfo's contents split into the algorithm (AlgorithmIdentifier contents)
@@ -449,6 +570,8 @@ pub(crate) struct ChainCheck<'a> {
     pub(crate) key_strength: KeyStrength,
     /// The revocation lists to check the leaf against, if any were given.
     pub(crate) crls: &'a [&'a CertRevocationList<'a>],
+    /// Whether the strict RFC 5280 profile applies.
+    pub(crate) strict: bool,
 }
 
 impl<'a> ChainCheck<'a> {
@@ -504,6 +627,11 @@ impl<'a> ChainCheck<'a> {
         };
         errors.extend(trust.map(|kind| cert(last).error(kind)));
         let now = self.now.as_secs();
+        // The anchor is looked at as an issuer unless it is the (self-signed) leaf itself;
+        // OpenSSL's chain is the path and that anchor.
+        let leaf_trusted = last == 0 && self.anchors.contain(self.peer[0].der);
+        let anchor = walk.anchor.filter(|_| !leaf_trusted);
+        let length = walk.path.len() + usize::from(anchor.is_some());
         for (position, &index) in walk.path.iter().enumerate() {
             let peer = &self.peer[index];
             let Some(facts) = peer.facts() else {
@@ -518,14 +646,20 @@ impl<'a> ChainCheck<'a> {
                 errors.push(peer.error(SslErrorKind::CertificateSignatureFailed));
             }
             if position == 0 {
-                if !facts.may_be_leaf(self.role) {
-                    errors.push(peer.error(SslErrorKind::InvalidPurpose));
-                }
+                errors.extend(
+                    facts
+                        .leaf_problems(self.role, self.strict)
+                        .into_iter()
+                        .map(|kind| peer.error(kind)),
+                );
             } else {
-                let top = position == last && walk.end != End::IssuedByAnchor;
-                for kind in facts.issuer_problems(self.role, top) {
+                let top = position == last && anchor.is_none();
+                for kind in facts.issuer_problems(self.role, top, self.strict) {
                     errors.push(peer.error(kind));
                 }
+            }
+            if self.strict && facts.breaks_strict_profile(position, length) {
+                errors.push(peer.error(SslErrorKind::UnspecifiedError));
             }
             let weak = peer
                 .certificate
@@ -535,10 +669,9 @@ impl<'a> ChainCheck<'a> {
                 errors.push(peer.error(SslErrorKind::UnspecifiedError));
             }
         }
-        // The anchor is looked at as an issuer unless it is the (self-signed) leaf itself.
-        let leaf_trusted = last == 0 && self.anchors.contain(self.peer[0].der);
-        if let (Some(anchor), false) = (walk.anchor, leaf_trusted) {
-            errors.extend(self.anchors.problems(anchor, now, self.role));
+        if let Some(anchor) = anchor {
+            let strict = self.strict.then_some((length - 1, length));
+            errors.extend(self.anchors.problems(anchor, now, self.role, strict));
         }
         if walk.broken.is_empty() {
             self.recheck(&walk, errors);
@@ -734,21 +867,41 @@ impl<'a> ChainCheck<'a> {
         if let (Some(_), Some(beyond)) = (cut, certificates.last()) {
             errors.push(error(SslErrorKind::PathLengthExceeded, beyond));
         }
+        // The anchor is looked at as an issuer unless it is the leaf itself; OpenSSL's chain
+        // is the leaf, the kept intermediates and that anchor.
+        let leaf_trusted = used.is_empty() && self.anchors.contain(self.peer[0].der);
+        let with_anchor = cut.is_none() && !leaf_trusted;
+        let length = 1 + kept + usize::from(with_anchor);
+        // webpki checked the leaf's extended key usage, not its key usage for the TLS role or
+        // RFC 5280's profile.
+        if let Some(facts) = self.peer[0].facts() {
+            for kind in facts.leaf_problems(self.role, self.strict) {
+                errors.push(self.peer[0].error(kind));
+            }
+            if self.strict && facts.breaks_strict_profile(0, length) {
+                errors.push(self.peer[0].error(SslErrorKind::UnspecifiedError));
+            }
+        }
         // webpki checked the intermediates' basic constraints and extended key usage, not
-        // their key usage; OpenSSL does.
+        // their key usage or the strict profile; OpenSSL does.
         for (i, (der, cert)) in used[..kept].iter().zip(&certificates).enumerate() {
             let Some(facts) = Facts::parse(der) else {
                 continue;
             };
             let top = cut.is_some() && i + 1 == kept;
-            for kind in facts.issuer_problems(self.role, top) {
+            for kind in facts.issuer_problems(self.role, top, self.strict) {
                 errors.push(error(kind, cert));
             }
+            if self.strict && facts.breaks_strict_profile(i + 1, length) {
+                errors.push(error(SslErrorKind::UnspecifiedError, cert));
+            }
         }
-        // The anchor is looked at as an issuer unless it is the leaf itself.
-        let leaf_trusted = used.is_empty() && self.anchors.contain(self.peer[0].der);
-        if cut.is_none() && !leaf_trusted {
-            errors.extend(self.anchors.problems(anchor, self.now.as_secs(), self.role));
+        if with_anchor {
+            let strict = self.strict.then_some((length - 1, length));
+            errors.extend(
+                self.anchors
+                    .problems(anchor, self.now.as_secs(), self.role, strict),
+            );
         }
         let keys = std::iter::once(&self.peer[0].certificate).chain(&certificates);
         for cert in keys.flatten() {

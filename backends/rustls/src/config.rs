@@ -251,6 +251,7 @@ fn build(
         depth: (config.peer_verify_depth > 0).then_some(config.peer_verify_depth),
         key_strength: config.key_strength,
         crls: Vec::new(),
+        strict: config.strict_certificate_profile,
     });
     let local = local_identity(config)?;
     let invalid = |e: rustls::Error| Error::InvalidInput(format!("rustls: {e}"));

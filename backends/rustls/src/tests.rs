@@ -84,6 +84,8 @@ fn leaf_params(names: &[&str], years: Option<(i32, i32)>) -> CertificateParams {
     params
         .distinguished_name
         .push(DnType::CommonName, names[0].as_str());
+    // RFC 5280's profile, which verification applies strictly by default.
+    params.use_authority_key_identifier_extension = true;
     if let Some((from, to)) = years {
         params.not_before = date_time_ymd(from, 1, 1);
         params.not_after = date_time_ymd(to, 1, 1);

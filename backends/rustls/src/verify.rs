@@ -171,6 +171,8 @@ pub(crate) struct Checker {
     pub(crate) key_strength: KeyStrength,
     /// Revocation lists to check the leaf against (none in handshakes).
     pub(crate) crls: Vec<CertRevocationList<'static>>,
+    /// Whether the strict RFC 5280 profile applies.
+    pub(crate) strict: bool,
 }
 
 impl Checker {
@@ -232,6 +234,7 @@ impl Checker {
                     now,
                     key_strength: self.key_strength,
                     crls: &crls,
+                    strict: self.strict,
                 };
                 chain.errors(&mut errors);
                 if !matches!(host, HostCheck::Skip) {
@@ -522,6 +525,7 @@ mod tests {
                 depth: None,
                 key_strength: KeyStrength::Standard,
                 crls: Vec::new(),
+                strict: true,
             }),
         ] {
             let verify = checker.is_some();
@@ -537,6 +541,7 @@ mod tests {
                 depth: None,
                 key_strength: KeyStrength::Standard,
                 crls: Vec::new(),
+                strict: true,
             });
             let client = ClientVerifier::new(true, checker, algorithms);
             assert!(client.verify_client_cert(&cert, &[], now).is_err());

@@ -37,6 +37,9 @@ struct Shape {
     eku: usize,
     /// 0: P-256, 1: P-384, 2: Ed25519.
     key: usize,
+    /// 0: an authority key identifier, 1: none (which the strict profile refuses below the
+    /// top of a chain).
+    authority_key_id: usize,
 }
 
 impl Shape {
@@ -70,6 +73,7 @@ impl Shape {
                 pick(rng, &[7, 1, 1, 1])
             },
             key: pick(rng, &[6, 2, 2]),
+            authority_key_id: pick(rng, &[7, 1]),
         }
     }
 
@@ -81,6 +85,7 @@ impl Shape {
         };
         let mut params = CertificateParams::new(names).expect("static names are valid");
         params.distinguished_name.push(DnType::CommonName, cn);
+        params.use_authority_key_identifier_extension = self.authority_key_id == 0;
         let now = OffsetDateTime::now_utc();
         (params.not_before, params.not_after) = match self.validity {
             1 => (now - Duration::days(30), now - Duration::days(2)),
@@ -211,6 +216,7 @@ fn generate(rng: &mut Rng, index: usize) -> Generated {
                 key_usage: 0,
                 eku: 0,
                 key: 0,
+                authority_key_id: 0,
             }
             .params("diff unrelated root", false);
             vec![cert(params.self_signed(&key).expect("signing").der())]

@@ -305,6 +305,54 @@ fn weak_key(backend: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A root and a leaf it issued without an authority key identifier (RFC 5280 requires one):
+/// the strict profile refuses the leaf, and accepts it once relaxed.
+fn strict_profile(backend: &str) -> Result<(), String> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let backend = polytls::Registry::global()
+        .backend(Some(backend))
+        .map_err(|e| e.to_string())?;
+    let key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut root = CertificateParams::new(Vec::new()).map_err(|e| e.to_string())?;
+    root.distinguished_name
+        .push(rcgen::DnType::CommonName, "strict root");
+    root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    root.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    let root_cert = root.self_signed(&key).map_err(|e| e.to_string())?;
+    let issuer = Issuer::new(root, key);
+    let leaf_key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut leaf = CertificateParams::new(vec!["localhost".into()]).map_err(|e| e.to_string())?;
+    leaf.use_authority_key_identifier_extension = false;
+    let leaf = leaf
+        .signed_by(&leaf_key, &issuer)
+        .map_err(|e| e.to_string())?;
+    let chain = [Certificate::from_der(leaf.der()).map_err(|e| e.to_string())?];
+    let anchors = [Certificate::from_der(root_cert.der()).map_err(|e| e.to_string())?];
+    let host = PeerName::parse("localhost").map_err(|e| e.to_string())?;
+    for (strict, wanted) in [
+        (
+            true,
+            vec![SslError::with_certificate(
+                SslErrorKind::UnspecifiedError,
+                chain[0].clone(),
+            )],
+        ),
+        (false, Vec::new()),
+    ] {
+        let request =
+            ChainVerification::new(&chain, Some(&host), Some(&anchors)).with_strict_profile(strict);
+        let found = backend.verify_chain(&request).map_err(|e| e.to_string())?;
+        check(same_errors(&found, &wanted), || {
+            format!(
+                "strict {strict}: expected {}, found {}",
+                describe(&wanted),
+                describe(&found)
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// The cases of this module.
 pub(super) fn cases() -> Vec<Case> {
     let needs = || Needs::default().and_feature(SupportedFeature::CertificateVerification);
@@ -316,6 +364,11 @@ pub(super) fn cases() -> Vec<Case> {
             })
         })
         .collect();
+    cases.push(Case::single(
+        "policy/strict_profile_and_relaxed",
+        needs(),
+        strict_profile,
+    ));
     cases.push(Case::single(
         "policy/key_strength_of_an_rsa_leaf",
         needs().and_tool("openssl"),

@@ -59,7 +59,8 @@ impl Certificate {
             ChainVerification::new(chain, host_name.as_ref(), config.ca_certificates.as_deref())
                 .with_depth((depth > 0).then_some(depth))
                 .with_purpose(None)
-                .with_key_strength(config.key_strength);
+                .with_key_strength(config.key_strength)
+                .with_strict_profile(config.strict_certificate_profile);
         backend.verify_chain(&request)
     }
 }
