@@ -17,6 +17,7 @@
 
 pub mod case;
 mod cases;
+pub mod chains;
 pub mod corpus;
 pub mod harness;
 pub mod matrix;

@@ -859,3 +859,71 @@ fn equal_configurations_share_the_rustls_configuration_not_the_session_state() {
     }
     assert_eq!(backend.configs().len(), 16);
 }
+
+/// The backend never accepts a chain that webpki, used directly on the same chain and trust
+/// anchors, rejects, but for the documented exceptions (docs/VERIFICATION.md): a CA
+/// certificate as the leaf, and a leaf that is itself a trusted certificate. 900 generated
+/// chains; those with a depth limit are left out (webpki has none).
+#[test]
+fn accepted_chains_are_accepted_by_webpki_used_directly() {
+    use crate::chain::Role;
+    use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+    let backend = RustlsBackend::new();
+    let algorithms =
+        rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+    let host = polytls::PeerName::parse("localhost").unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let (mut accepted, mut compared) = (0, 0);
+    for seed in [0xd1ff_0001, 0xd1ff_0002, 0xd1ff_0003] {
+        for case in polytls_conformance::chains::generate(seed, 300) {
+            if case.depth.is_some() {
+                continue;
+            }
+            compared += 1;
+            let request =
+                polytls::ChainVerification::new(&case.chain, Some(&host), Some(&case.anchors))
+                    .with_purpose(case.purpose);
+            if !backend.verify_chain(&request).unwrap().is_empty() {
+                continue;
+            }
+            accepted += 1;
+            let ders: Vec<CertificateDer<'_>> = case
+                .chain
+                .iter()
+                .map(|c| CertificateDer::from(c.to_der()))
+                .collect();
+            let anchor_ders: Vec<CertificateDer<'_>> = case
+                .anchors
+                .iter()
+                .map(|c| CertificateDer::from(c.to_der()))
+                .collect();
+            let anchors: Vec<_> = anchor_ders
+                .iter()
+                .filter_map(|der| webpki::anchor_from_trusted_cert(der).ok())
+                .collect();
+            let leaf = webpki::EndEntityCert::try_from(&ders[0]).unwrap();
+            let direct = leaf
+                .verify_for_usage(
+                    algorithms.all,
+                    &anchors,
+                    &ders[1..],
+                    UnixTime::now(),
+                    Role::of(case.purpose),
+                    None,
+                    None,
+                )
+                .map(drop)
+                .and_then(|()| leaf.verify_is_valid_for_subject_name(&name));
+            let excepted = matches!(direct, Err(webpki::Error::CaUsedAsEndEntity))
+                || case.anchors.contains(&case.chain[0]);
+            assert!(
+                direct.is_ok() || excepted,
+                "{}: accepted, but webpki says {direct:?}",
+                case.recipe
+            );
+        }
+    }
+    // The comparison must have had something to compare.
+    assert!(accepted > 50 && compared > 600, "{accepted} of {compared}");
+}
