@@ -13,6 +13,7 @@ mod key;
 mod lifecycle;
 mod names;
 mod policy;
+mod qt;
 mod refusal;
 mod registry;
 mod robustness;
@@ -39,6 +40,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(robustness::cases());
     cases.extend(server::cases());
     cases.extend(refusal::cases());
+    cases.extend(qt::cases());
     cases.extend(external::cases());
     cases.extend(attack::cases());
     cases.extend(registry::cases());
