@@ -66,6 +66,9 @@ pub struct Pki {
     /// A self-signed CA certificate for `localhost` whose extended key usage allows client
     /// authentication only: trusted as an anchor, it is still no server's certificate.
     pub ca_for_clients_only: Identity,
+    /// A server leaf from `root` for `*.example.test` and the internationalised
+    /// `bücher.example` (in its ASCII form, `xn--bcher-kva.example`).
+    pub wildcard: Identity,
     /// A server leaf from `root` valid for 10 days only (its root stays valid for 30).
     pub short_lived: Identity,
     /// A server leaf from `root` that `crl` revokes.
@@ -346,6 +349,14 @@ impl Pki {
             deep,
             forged: Forgeries::generate(&root),
             short_lived: root.issue(short_lived, false),
+            wildcard: root.issue(
+                leaf_params(
+                    "wildcard",
+                    &["*.example.test", "xn--bcher-kva.example"],
+                    false,
+                ),
+                false,
+            ),
             ca_for_clients_only: {
                 let mut params = ca_params("polytls CA for clients only");
                 params.subject_alt_names = leaf_params("-", &NAMES, false).subject_alt_names;

@@ -156,3 +156,34 @@ impl fmt::Display for SslError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    /// tst_QSslError::hash: errors are equal, and hash alike, by kind and certificate.
+    #[test]
+    fn errors_in_a_hash_set() {
+        let pem = include_str!("../../conformance/corpus/duplicate-attributes.pem");
+        let cert = Certificate::from_pem(pem.as_bytes()).unwrap();
+        let mut set = HashSet::new();
+        assert!(set.insert(SslError::new(SslErrorKind::NoError)));
+        assert!(!set.insert(SslError::new(SslErrorKind::NoError)));
+        assert!(set.insert(SslError::new(SslErrorKind::CertificateExpired)));
+        assert!(set.insert(SslError::with_certificate(
+            SslErrorKind::CertificateExpired,
+            cert.clone()
+        )));
+        assert!(!set.insert(SslError::with_certificate(
+            SslErrorKind::CertificateExpired,
+            cert.clone()
+        )));
+        assert_eq!(set.len(), 3);
+        assert!(set.contains(&SslError::with_certificate(
+            SslErrorKind::CertificateExpired,
+            cert
+        )));
+    }
+}

@@ -27,6 +27,17 @@ const CANONICAL: &[(&str, &str)] = &[
     ("bracketed_ipv6", "[::1]"),
 ];
 
+/// Names against the wildcard certificate (`*.example.test`, `xn--bcher-kva.example`), and
+/// whether they match (tst_QSslSocket::wildcard, and an internationalised name in its ASCII
+/// form: polytls takes A-labels only).
+const WILDCARD: &[(&str, &str, bool)] = &[
+    ("one_label", "www.example.test", true),
+    ("two_labels", "a.b.example.test", false),
+    ("the_bare_domain", "example.test", false),
+    ("internationalised_a_label", "xn--bcher-kva.example", true),
+    ("another_a_label", "xn--bcher-kvb.example", false),
+];
+
 /// The cases of this module.
 pub(super) fn cases() -> Vec<Case> {
     let mut cases = vec![
@@ -85,6 +96,36 @@ pub(super) fn cases() -> Vec<Case> {
             },
         ),
     ];
+    for (label, name, matches) in WILDCARD {
+        cases.push(Case::pair(
+            format!("names/wildcard/{label}"),
+            Needs::feature(polytls::SupportedFeature::CertificateVerification),
+            Needs::socket(),
+            move |c, s| {
+                let result = handshake(
+                    c,
+                    Box::new(move |s| {
+                        s.set_ssl_configuration(client_config());
+                        s.set_peer_verify_name(*name);
+                    }),
+                    s,
+                    configure(server_config(&Pki::get().wildcard)),
+                );
+                match (&result.client, matches) {
+                    (Ok(_), true) => Ok(()),
+                    (Err(Error::Verification(found)), false) => check(
+                        found.iter().map(|e| e.kind()).collect::<Vec<_>>()
+                            == [SslErrorKind::HostNameMismatch],
+                        || format!("{name}: {found:?}"),
+                    ),
+                    (other, _) => Err(format!(
+                        "{name}: {:?}, expected a match: {matches}",
+                        other.as_ref().err()
+                    )),
+                }
+            },
+        ));
+    }
     for (label, name) in CANONICAL {
         cases.push(Case::pair(
             format!("names/{label}/verifies"),
