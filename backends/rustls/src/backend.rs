@@ -237,6 +237,7 @@ impl TlsBackend for RustlsBackend {
             key_strength: request.key_strength,
             crls,
             strict: request.strict,
+            cache: Default::default(),
         };
         let intermediates: Vec<CertificateDer<'_>> = rest
             .iter()

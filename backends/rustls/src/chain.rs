@@ -32,6 +32,8 @@
 //! OpenSSL (and Qt) accept and webpki does not. Its path is still proven by step 2.
 
 use std::cell::OnceCell;
+use std::collections::VecDeque;
+use std::sync::Mutex;
 
 use polytls::{Certificate, KeyStrength, Purpose, SslError, SslErrorKind};
 use rustls::crypto::WebPkiSupportedAlgorithms;
@@ -450,6 +452,77 @@ impl Anchors {
     }
 }
 
+/// What a proven path's checks depend on besides its certificates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ProvenKey {
+    role: Role,
+    depth: Option<u32>,
+    strict: bool,
+    key_strength: KeyStrength,
+}
+
+/// One remembered path: its certificates (leaf first), what they were checked for, and the
+/// problems found.
+struct ProvenEntry {
+    key: ProvenKey,
+    certificates: Vec<Vec<u8>>,
+    found: Vec<SslError>,
+}
+
+/// The problems of the paths webpki proved most recently (at most [`ProvenCache::SIZE`]),
+/// beyond what webpki checks: a server presents the same chain handshake after handshake,
+/// and parsing it costs more than the rest of polytls' verification. Only engine processing
+/// on one configuration's verifier touches it; the lock is held for a comparison of a few
+/// certificates.
+#[derive(Default)]
+pub(crate) struct ProvenCache(Mutex<VecDeque<ProvenEntry>>);
+
+impl ProvenCache {
+    const SIZE: usize = 16;
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, VecDeque<ProvenEntry>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// What was found for this path, if it was seen recently.
+    fn lookup(
+        &self,
+        key: &ProvenKey,
+        leaf: &[u8],
+        used: &[CertificateDer<'_>],
+    ) -> Option<Vec<SslError>> {
+        let entries = self.entries();
+        entries
+            .iter()
+            .find(|entry| {
+                entry.key == *key
+                    && entry.certificates.len() == 1 + used.len()
+                    && entry.certificates[0] == leaf
+                    && entry.certificates[1..]
+                        .iter()
+                        .zip(used)
+                        .all(|(known, der)| known.as_slice() == der.as_ref())
+            })
+            .map(|entry| entry.found.clone())
+    }
+
+    /// Remembers what was found for this path, forgetting the oldest beyond the size.
+    fn insert(&self, key: ProvenKey, leaf: &[u8], used: &[CertificateDer<'_>], found: &[SslError]) {
+        let certificates = std::iter::once(leaf.to_vec())
+            .chain(used.iter().map(|der| der.to_vec()))
+            .collect();
+        let mut entries = self.entries();
+        entries.push_front(ProvenEntry {
+            key,
+            certificates,
+            found: found.to_vec(),
+        });
+        entries.truncate(Self::SIZE);
+    }
+}
+
 /// One DER TLV at the start of `input`: its tag, its contents and what follows it.
 fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = input.split_first()?;
@@ -572,6 +645,8 @@ pub(crate) struct ChainCheck<'a> {
     pub(crate) crls: &'a [&'a CertRevocationList<'a>],
     /// Whether the strict RFC 5280 profile applies.
     pub(crate) strict: bool,
+    /// What was found on the paths proven recently with the same verifier.
+    pub(crate) cache: &'a ProvenCache,
 }
 
 impl<'a> ChainCheck<'a> {
@@ -846,8 +921,10 @@ impl<'a> ChainCheck<'a> {
     /// Names what OpenSSL finds on a path webpki proved (its `used` intermediates, leaf's
     /// issuer first, up to `anchor`) and webpki does not look at: a path longer than the depth
     /// limit (reported at its first certificate beyond the limit, and nothing beyond that is
-    /// looked at), the intermediates' key usage, the anchor's validity and fitness as an
-    /// issuer, and key strength.
+    /// looked at), the leaf's and intermediates' key usage and RFC 5280 profile, key
+    /// strength, and the anchor's validity and fitness as an issuer. All but the anchor's
+    /// validity depends on the certificates alone, and is remembered for the paths seen most
+    /// recently ([`ProvenCache`]).
     fn proven(
         &self,
         used: &[CertificateDer<'_>],
@@ -855,6 +932,45 @@ impl<'a> ChainCheck<'a> {
         errors: &mut Vec<SslError>,
     ) {
         let cut = self.too_deep(used.len());
+        // The anchor is looked at as an issuer unless it is the leaf itself; OpenSSL's chain
+        // is the leaf, the kept intermediates and that anchor.
+        let leaf_trusted = used.is_empty() && self.anchors.contain(self.peer[0].der);
+        let with_anchor = cut.is_none() && !leaf_trusted;
+        let key = ProvenKey {
+            role: self.role,
+            depth: self.depth,
+            strict: self.strict,
+            key_strength: self.key_strength,
+        };
+        let known = self.cache.lookup(&key, self.peer[0].der, used);
+        let found = match known {
+            Some(found) => found,
+            None => {
+                let found = self.proven_by_certificates(used, cut, with_anchor);
+                self.cache.insert(key, self.peer[0].der, used, &found);
+                found
+            }
+        };
+        errors.extend(found);
+        if with_anchor {
+            let kept = used.len();
+            let length = 2 + kept;
+            let strict = self.strict.then_some((length - 1, length));
+            errors.extend(
+                self.anchors
+                    .problems(anchor, self.now.as_secs(), self.role, strict),
+            );
+        }
+    }
+
+    /// The part of [`proven`](Self::proven) that depends on the certificates alone.
+    fn proven_by_certificates(
+        &self,
+        used: &[CertificateDer<'_>],
+        cut: Option<usize>,
+        with_anchor: bool,
+    ) -> Vec<SslError> {
+        let mut errors = Vec::new();
         let kept = cut.map_or(used.len(), |beyond| beyond.min(used.len()));
         let certificates: Vec<Option<Certificate>> = used[..kept]
             .iter()
@@ -867,10 +983,6 @@ impl<'a> ChainCheck<'a> {
         if let (Some(_), Some(beyond)) = (cut, certificates.last()) {
             errors.push(error(SslErrorKind::PathLengthExceeded, beyond));
         }
-        // The anchor is looked at as an issuer unless it is the leaf itself; OpenSSL's chain
-        // is the leaf, the kept intermediates and that anchor.
-        let leaf_trusted = used.is_empty() && self.anchors.contain(self.peer[0].der);
-        let with_anchor = cut.is_none() && !leaf_trusted;
         let length = 1 + kept + usize::from(with_anchor);
         // webpki checked the leaf's extended key usage, not its key usage for the TLS role or
         // RFC 5280's profile.
@@ -896,13 +1008,6 @@ impl<'a> ChainCheck<'a> {
                 errors.push(error(SslErrorKind::UnspecifiedError, cert));
             }
         }
-        if with_anchor {
-            let strict = self.strict.then_some((length - 1, length));
-            errors.extend(
-                self.anchors
-                    .problems(anchor, self.now.as_secs(), self.role, strict),
-            );
-        }
         let keys = std::iter::once(&self.peer[0].certificate).chain(&certificates);
         for cert in keys.flatten() {
             if !self.key_strength.allows(cert) {
@@ -912,6 +1017,7 @@ impl<'a> ChainCheck<'a> {
                 ));
             }
         }
+        errors
     }
 }
 

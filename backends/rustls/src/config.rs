@@ -252,6 +252,7 @@ fn build(
         key_strength: config.key_strength,
         crls: Vec::new(),
         strict: config.strict_certificate_profile,
+        cache: Default::default(),
     });
     let local = local_identity(config)?;
     let invalid = |e: rustls::Error| Error::InvalidInput(format!("rustls: {e}"));

@@ -32,7 +32,7 @@ use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, Signatu
 use rustls_pki_types::{CertificateDer, DnsName, ServerName, UnixTime};
 use webpki::{CertRevocationList, EndEntityCert};
 
-use crate::chain::{Anchors, ChainCheck, PeerCert, Role};
+use crate::chain::{Anchors, ChainCheck, PeerCert, ProvenCache, Role};
 
 /// What to check the peer's certificate name against (client side).
 pub(crate) enum HostCheck {
@@ -173,6 +173,8 @@ pub(crate) struct Checker {
     pub(crate) crls: Vec<CertRevocationList<'static>>,
     /// Whether the strict RFC 5280 profile applies.
     pub(crate) strict: bool,
+    /// What the paths proven recently were found to have (see `chain`).
+    pub(crate) cache: ProvenCache,
 }
 
 impl Checker {
@@ -235,6 +237,7 @@ impl Checker {
                     key_strength: self.key_strength,
                     crls: &crls,
                     strict: self.strict,
+                    cache: &self.cache,
                 };
                 chain.errors(&mut errors);
                 if !matches!(host, HostCheck::Skip) {
@@ -526,6 +529,7 @@ mod tests {
                 key_strength: KeyStrength::Standard,
                 crls: Vec::new(),
                 strict: true,
+                cache: ProvenCache::default(),
             }),
         ] {
             let verify = checker.is_some();
@@ -542,6 +546,7 @@ mod tests {
                 key_strength: KeyStrength::Standard,
                 crls: Vec::new(),
                 strict: true,
+                cache: ProvenCache::default(),
             });
             let client = ClientVerifier::new(true, checker, algorithms);
             assert!(client.verify_client_cert(&cert, &[], now).is_err());
