@@ -159,9 +159,98 @@ fn panicking_handler(c: &str, s: &str) -> Result<(), String> {
     })
 }
 
+/// tst_QSslSocket::disconnectFromHostWhenConnected with data unread: after `close`, what the
+/// peer sent is still read, then its close_notify ends the stream.
+fn unread_data_at_close(c: &str, s: &str) -> Result<(), String> {
+    let (mut client, mut server) = crate::harness::sockets(c, s)?;
+    let peer = std::thread::spawn(move || -> Result<(), String> {
+        server
+            .start_server_encryption()
+            .map_err(|e| e.to_string())?;
+        server.write_all(b"unread").map_err(|e| e.to_string())?;
+        server.flush().map_err(|e| e.to_string())?;
+        // Wait for the client's close_notify, then answer it.
+        let mut buf = [0u8; 16];
+        match server.read(&mut buf) {
+            Ok(0) => {}
+            other => return Err(format!("server read {other:?}")),
+        }
+        server.close().map_err(|e| e.to_string())
+    });
+    client
+        .start_client_encryption()
+        .map_err(|e| e.to_string())?;
+    client.handshake().map_err(|e| e.to_string())?;
+    client.close().map_err(|e| e.to_string())?;
+    let mut got = Vec::new();
+    client
+        .read_to_end(&mut got)
+        .map_err(|e| format!("read after close: {e}"))?;
+    peer.join()
+        .map_err(|_| "the server panicked".to_string())??;
+    check(got == b"unread", || format!("read {got:?} after close"))
+}
+
+/// tst_QSslSocket::writeBigChunk before a handshake that fails: about 1 MB queued during the
+/// handshake never reaches the refused peer, and the failure is reported.
+fn big_queue_then_refused(c: &str, s: &str) -> Result<(), String> {
+    let (client, server) = crate::harness::tcp_pair()?;
+    let peer = std::thread::spawn({
+        let s = s.to_owned();
+        move || -> Result<usize, String> {
+            let mut socket = SslSocket::with_backend(server, &s).map_err(|e| e.to_string())?;
+            socket.set_ssl_configuration(server_config(&Pki::get().self_signed));
+            socket
+                .start_server_encryption()
+                .map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut received = 0;
+            while let Ok(n) = socket.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                received += n;
+            }
+            Ok(received)
+        }
+    });
+    let mut socket = SslSocket::with_backend(client, c).map_err(|e| e.to_string())?;
+    socket.set_ssl_configuration(client_config());
+    socket.set_peer_verify_name("localhost");
+    socket
+        .start_client_encryption()
+        .map_err(|e| e.to_string())?;
+    let chunk = vec![0x5a; 1000 * 1000];
+    let queued = socket.write(&chunk).map_err(|e| e.to_string())?;
+    check(queued == chunk.len(), || {
+        format!("only {queued} bytes queued")
+    })?;
+    let refused = socket.flush();
+    drop(socket);
+    let received = peer
+        .join()
+        .map_err(|_| "the server panicked".to_string())??;
+    check(refused.is_err(), || "the flush succeeded".into())?;
+    check(received == 0, || {
+        format!("the refused peer read {received} bytes")
+    })
+}
+
 /// The cases of this module.
 pub(super) fn cases() -> Vec<Case> {
     vec![
+        Case::pair(
+            "lifecycle/unread_data_is_read_after_close",
+            Needs::socket(),
+            Needs::socket(),
+            unread_data_at_close,
+        ),
+        Case::pair(
+            "lifecycle/big_queue_before_a_refused_handshake_is_not_sent",
+            Needs::feature(polytls::SupportedFeature::CertificateVerification),
+            Needs::socket(),
+            big_queue_then_refused,
+        ),
         Case::pair(
             "lifecycle/close_retried_after_would_block_sends_close_notify",
             Needs::socket(),
