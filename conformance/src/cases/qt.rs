@@ -49,7 +49,7 @@ fn against_self_signed(
 
 fn handler_cases() -> Vec<Case> {
     vec![
-        // tst_QSslSocket::ignoreSslErrorsListWithSlots (the right list, from the slot).
+        // tst_QSslSocket::ignoreSslErrorsListWithSlot (the right list, from the slot).
         Case::pair(
             "qt/handler/ignores_exactly_the_errors_found",
             verifying(),
@@ -64,7 +64,7 @@ fn handler_cases() -> Vec<Case> {
                 result.both().map(drop)
             },
         ),
-        // tst_QSslSocket::ignoreSslErrorsListWithSlots (a wrong list, from the slot).
+        // tst_QSslSocket::ignoreSslErrorsListWithSlot (a wrong list, from the slot).
         Case::pair(
             "qt/handler/ignores_a_wrong_list",
             verifying(),
@@ -129,7 +129,7 @@ fn handler_cases() -> Vec<Case> {
 
 fn interrupt_cases() -> Vec<Case> {
     vec![
-        // tst_QSslSocket::verifyClientCertificate with handshakeMustInterruptOnError on the
+        // tst_QSslSocket::verifyClientCertificate, with handshakeMustInterruptOnError on the
         // server, not continued: the server refuses, the client learns it from an alert.
         Case::pair(
             "qt/interrupt/server_not_continued",
@@ -215,7 +215,7 @@ fn interrupt_cases() -> Vec<Case> {
     ]
 }
 
-/// tst_QSslSocket::disableServerCipherPreference: the server's order wins unless
+/// tst_QSslSocket::serverCipherPreferences: the server's order wins unless
 /// `DisableServerCipherPreference` is set, then the client's does.
 fn cipher_preference(c: &str, s: &str, disabled: bool) -> Result<(), String> {
     let named = |name: &str| SslCipher::from_name(name).ok_or(format!("unknown suite {name}"));
@@ -309,8 +309,8 @@ fn socket_cases() -> Vec<Case> {
                 Ok(())
             },
         ),
-        // tst_QSslSocket::connectToHostEncrypted (over loopback, with the verify name
-        // variant): the handshake starts at once and finishes on the first wait.
+        // tst_QSslSocket::connectToHostEncryptedWithVerificationPeerName (over loopback): the
+        // handshake starts at once and finishes on the first wait.
         Case::single(
             "qt/connect_to_host_encrypted_with_verify_name",
             verifying(),
