@@ -1152,6 +1152,30 @@ mod tests {
         SslSocket::with_backend_object(io::Cursor::new(Vec::new()), Arc::new(Stub))
     }
 
+    /// tst_QSslSocket::constructing: a fresh socket is unencrypted, has no session, no peer
+    /// and no local chain, and holds the default configuration.
+    #[test]
+    fn a_fresh_socket() {
+        let socket = socket();
+        assert_eq!(socket.mode(), SslMode::UnencryptedMode);
+        assert!(!socket.is_encrypted());
+        assert_eq!(socket.session_protocol(), SslProtocol::UnknownProtocol);
+        assert_eq!(socket.session_cipher(), None);
+        assert!(socket.peer_certificate().is_none());
+        assert!(socket.peer_certificate_chain().is_empty());
+        assert!(socket.local_certificate_chain().is_empty());
+        assert!(socket.local_certificate().is_none());
+        assert!(socket.private_key().is_none());
+        assert!(socket.ssl_handshake_errors().is_empty());
+        assert_eq!(socket.negotiated_application_protocol(), None);
+        assert_eq!(socket.peer_verify_name(), None);
+        assert_eq!(socket.pending_write_limit(), DEFAULT_PENDING_LIMIT);
+        assert_eq!(
+            *socket.ssl_configuration(),
+            SslConfiguration::default_configuration()
+        );
+    }
+
     #[test]
     fn shared_configurations_are_copied_on_change() {
         let shared = Arc::new(SslConfiguration {
