@@ -404,7 +404,7 @@ pub enum PlaintextRead {
 }
 
 /// The facts of an established session.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionInfo {
     /// The negotiated version as an exact selector (`TlsV1_3`), or `UnknownProtocol`.
@@ -420,9 +420,23 @@ pub struct SessionInfo {
 }
 
 impl SessionInfo {
-    /// An empty session record (used before a handshake completes).
+    /// An empty session record (used before a handshake completes): protocol
+    /// `UnknownProtocol`, no cipher, no peer chain, no ALPN protocol, no server name.
     pub fn new() -> SessionInfo {
-        SessionInfo::default()
+        SessionInfo {
+            protocol: SslProtocol::UnknownProtocol,
+            cipher: None,
+            peer_chain: Vec::new(),
+            alpn_protocol: None,
+            server_name: None,
+        }
+    }
+}
+
+impl Default for SessionInfo {
+    /// [`SessionInfo::new`].
+    fn default() -> SessionInfo {
+        SessionInfo::new()
     }
 }
 
