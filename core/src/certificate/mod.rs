@@ -265,7 +265,8 @@ impl Certificate {
     }
 
     /// The values of the subject's attribute named by `attribute`: a dotted OID (`"2.5.4.3"`)
-    /// or a short name (`"CN"`, `"O"`, `"emailAddress"`, ...; case-insensitive). Empty when
+    /// or OpenSSL's short or long name (`"CN"`, `"commonName"`, `"emailAddress"`,
+    /// `"jurisdictionC"`, ...; case-insensitive). Empty when
     /// the subject has no such attribute or `attribute` names none.
     pub fn subject_info_by_oid(&self, attribute: &str) -> Vec<String> {
         let Some(oid) = name::resolve_attribute(attribute) else {
@@ -283,14 +284,18 @@ impl Certificate {
         self.with_parsed(|c| name::values(c.issuer(), &oid))
     }
 
-    /// The dotted OIDs of the attributes in the subject, each once, in order of appearance.
+    /// The attributes in the subject, each once, in order of appearance, named as Qt names
+    /// them (OpenSSL's short name: `"CN"`, `"O"`, `"emailAddress"`, `"favouriteDrink"`,
+    /// `"jurisdictionC"`...), or as a dotted OID when OpenSSL has no name for the attribute.
+    /// Each works as an argument of [`subject_info_by_oid`](Self::subject_info_by_oid).
     pub fn subject_info_attributes(&self) -> Vec<String> {
-        self.with_parsed(|c| name::attribute_oids(c.subject()))
+        self.with_parsed(|c| name::attribute_names(c.subject()))
     }
 
-    /// The dotted OIDs of the attributes in the issuer, each once, in order of appearance.
+    /// The attributes in the issuer, each once, in order of appearance, named as
+    /// [`subject_info_attributes`](Self::subject_info_attributes) names them.
     pub fn issuer_info_attributes(&self) -> Vec<String> {
-        self.with_parsed(|c| name::attribute_oids(c.issuer()))
+        self.with_parsed(|c| name::attribute_names(c.issuer()))
     }
 
     /// The subject as one line, `C=US, O=Example, CN=example.com`, in encoded order.
@@ -313,8 +318,9 @@ impl Certificate {
         self.issuer_info(SubjectInfo::CommonName)
     }
 
-    /// A one-line description of the subject (Qt's `subjectDisplayName`): its common name,
-    /// else its organisation, else its organisational unit, else the whole distinguished name.
+    /// A one-line description of the subject (Qt's `subjectDisplayName`): its first common
+    /// name, else its first organisation, else its first organisational unit, else `""`, as
+    /// in Qt ([`subject_name`](Self::subject_name) gives the whole name).
     pub fn subject_display_name(&self) -> String {
         self.with_parsed(|c| name::display_name(c.subject()))
     }
@@ -340,18 +346,17 @@ impl Certificate {
         })
     }
 
-    /// Whether the certificate is valid for `name` under RFC 6125 as Qt applies it: DNS names
-    /// are compared with the DNS subject alternative names (case-insensitively; a wildcard
-    /// only as the whole left-most label, matching one label), IP literals with the IP
-    /// address entries, and the common name only when there is no DNS name at all. A name
-    /// that contains a NUL byte, in the certificate or in `name`, never matches. This checks
-    /// the name only, not validity dates or the chain.
+    /// Whether the certificate is valid for `name` under the rule a handshake applies on every
+    /// backend (RFC 6125): DNS names are compared with the DNS subject alternative names
+    /// (case-insensitively; a wildcard only as the whole left-most label, matching one
+    /// label), IP literals with the IP address entries. The common name is never consulted,
+    /// so a certificate without subject alternative names matches no name. (Qt's
+    /// `isMatchingHostname` falls back to the common name when there is no DNS name; a
+    /// handshake in polytls would refuse such a certificate, and this method agrees with the
+    /// handshake.) A name that contains a NUL byte, in the certificate or in `name`, never
+    /// matches. This checks the name only, not validity dates or the chain.
     pub fn matches_host_name(&self, name: &str) -> bool {
-        host::matches(
-            name,
-            &self.subject_alternative_names(),
-            &self.subject_common_names(),
-        )
+        host::matches(name, &self.subject_alternative_names())
     }
 
     /// The start of the validity period (`notBefore`). Dates before 1970 and after 2049
