@@ -166,6 +166,7 @@ pub(crate) fn write(
         (None, EncodingFormat::Pem) => match (key.format(), private.id()) {
             (KeyFormat::Pkcs1, Id::RSA) => private.rsa().and_then(|k| k.private_key_to_pem()),
             (KeyFormat::Sec1, Id::EC) => private.ec_key().and_then(|k| k.private_key_to_pem()),
+            (KeyFormat::Dsa, Id::DSA) => private.dsa().and_then(|k| k.private_key_to_pem()),
             _ => private.private_key_to_pem_pkcs8(),
         },
     };

@@ -259,7 +259,16 @@ const LAYOUTS: &[(&str, KeyAlgorithm, u32, Option<&str>)] = &[
     ("ec_sec1.pem", KeyAlgorithm::Ec, 521, None),
     ("ec_pkcs8_aes.pem", KeyAlgorithm::Ec, 521, Some("pw-aes")),
     ("dsa.pem", KeyAlgorithm::Dsa, 2048, None),
+    ("dsa_traditional.pem", KeyAlgorithm::Dsa, 2048, None),
     ("dh.pem", KeyAlgorithm::Dh, 2048, None),
+];
+
+/// Files of [`LAYOUTS`] that hold the same key in two layouts: equal keys, as in Qt.
+const SAME_KEY: &[(&str, &str)] = &[
+    ("rsa_pkcs1.pem", "rsa_pkcs8.der"),
+    ("rsa_pkcs1.pem", "rsa_legacy_aes.pem"),
+    ("ec_sec1.pem", "ec_pkcs8_aes.pem"),
+    ("dsa.pem", "dsa_traditional.pem"),
 ];
 
 fn openssl_layouts() -> Case {
@@ -348,6 +357,14 @@ fn openssl_layouts() -> Case {
             ],
             &["genpkey", "-paramfile", "dsa_params.pem", "-out", "dsa.pem"],
             &[
+                "pkey",
+                "-in",
+                "dsa.pem",
+                "-traditional",
+                "-out",
+                "dsa_traditional.pem",
+            ],
+            &[
                 "genpkey",
                 "-algorithm",
                 "DH",
@@ -360,6 +377,7 @@ fn openssl_layouts() -> Case {
         for step in steps {
             openssl(&dir, step)?;
         }
+        let mut read = Vec::new();
         for (file, algorithm, bits, pass) in LAYOUTS {
             let data = std::fs::read(dir.path().join(file)).map_err(|e| e.to_string())?;
             let format = if file.ends_with(".der") {
@@ -387,6 +405,26 @@ fn openssl_layouts() -> Case {
                 .read_key(&data, format, KeyType::PrivateKey, pass)
                 .map_err(|e| format!("{file}: backend: {e}"))?;
             same(file, &found, &ours)?;
+            // Both keep the layout the file has.
+            check(found.format() == ours.format(), || {
+                format!(
+                    "{file}: backend keeps {:?}, polytls {:?}",
+                    found.format(),
+                    ours.format()
+                )
+            })?;
+            if pass.is_none() && format == EncodingFormat::Pem {
+                check(ours.to_pem().as_bytes() == data.as_slice(), || {
+                    format!("{file}: to_pem does not give the file back")
+                })?;
+            }
+            read.push((*file, ours));
+        }
+        for (a, b) in SAME_KEY {
+            let key = |name: &str| read.iter().find(|(f, _)| *f == name).map(|(_, k)| k);
+            check(key(a).is_some() && key(a) == key(b), || {
+                format!("{a} and {b} hold the same key but compare unequal")
+            })?;
         }
         Ok(())
     })

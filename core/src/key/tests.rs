@@ -445,13 +445,14 @@ fn traditional_layouts() {
             "{name}"
         );
     }
-    // DSA: OpenSSL's own layout, read as the PKCS#8 OpenSSL writes for the same key.
+    // DSA: OpenSSL's own layout, kept as it came, equal to the PKCS#8 form of the same key.
     let dsa = sample("DSA");
     let dsa_traditional = traditional(dsa);
     assert!(String::from_utf8_lossy(&dsa_traditional).contains("BEGIN DSA PRIVATE KEY"));
     let key = private_pem(&dsa_traditional);
     assert_eq!(key, dsa.key());
-    assert_eq!((key.format(), key.bits()), (KeyFormat::Pkcs8, Some(1024)));
+    assert_eq!((key.format(), key.bits()), (KeyFormat::Dsa, Some(1024)));
+    assert!(key.to_pkcs8_der().expect("PKCS#8")[..] == *dsa.key().to_der());
     let der = openssl(&["pkey", "-traditional", "-outform", "DER"], &dsa.pem);
     assert_eq!(Key::from_der(&der, KeyType::PrivateKey).outcome(), Ok(key));
     // A label that promises another layout is refused.
@@ -543,17 +544,90 @@ fn equality_is_algorithm_type_layout_and_bytes() {
     assert!(!debug.to_lowercase().contains(&hex));
 }
 
+/// Keys compare by what they are, as Qt's do (algorithm, type, size, canonical encoding):
+/// the same key read from its traditional file and from PKCS#8 is one key, and hashes alike.
 #[test]
-fn equality_sees_the_layout() {
+fn equality_sees_through_the_layout() {
     require_openssl!();
-    let rsa = sample("RSA");
-    let pkcs1 = private_pem(&traditional(rsa));
-    let pkcs8 = rsa.key();
-    assert_ne!(pkcs1, pkcs8, "same key, different layouts");
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+    let hash = |key: &Key| {
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        h.finish()
+    };
+    for name in ["RSA", "EC P-256", "EC P-384", "EC P-521", "DSA"] {
+        let sample = sample(name);
+        let file = traditional(sample);
+        let old = private_pem(&file);
+        let pkcs8 = sample.key();
+        assert_ne!(old.format(), KeyFormat::Pkcs8, "{name}");
+        assert_eq!(old, pkcs8, "{name}: same key, two layouts");
+        assert_eq!(hash(&old), hash(&pkcs8), "{name}");
+        // The layout is kept for output: the file comes back as it was.
+        assert_eq!(old.to_pem().as_bytes(), &file[..], "{name}");
+        let der = openssl(&["pkey", "-traditional", "-outform", "DER"], &sample.pem);
+        assert!(old.to_der() == &der[..], "{name}: DER layout kept");
+        // Another key of the same kind is another key.
+        let other = private_pem(&openssl(&["pkey", "-traditional"], &sample_again(name)));
+        assert_ne!(old, other, "{name}");
+        // A private key is not its public key.
+        let public = public_pem(&sample.public_pem());
+        assert_ne!(old.key_type(), public.key_type());
+        assert_ne!(old, public, "{name}");
+    }
+    // An EC key written without its public point, or with the curve only inside, is still the
+    // same key.
+    let ec = sample("EC P-256");
+    let no_public = openssl(&["ec", "-no_public", "-outform", "DER"], &ec.pem);
     assert_eq!(
-        pkcs1.to_pkcs8_der().expect("PKCS#8"),
-        pkcs8.to_pkcs8_der().expect("PKCS#8")
+        Key::from_der(&no_public, KeyType::PrivateKey).outcome(),
+        Ok(ec.key())
     );
+}
+
+/// A fresh key of the kind `name` names (not the cached sample).
+fn sample_again(name: &str) -> Vec<u8> {
+    let args: &[&str] = match name {
+        "RSA" => &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        "EC P-256" => &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        "EC P-384" => &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+        "EC P-521" => &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"],
+        _ => {
+            // DSA: new parameters, a new key.
+            let scratch = Scratch::new("dsa-again");
+            let params = openssl(
+                &[
+                    "genpkey",
+                    "-genparam",
+                    "-algorithm",
+                    "DSA",
+                    "-pkeyopt",
+                    "dsa_paramgen_bits:1024",
+                ],
+                b"",
+            );
+            let params = scratch.file("params.pem", &params);
+            return openssl(&["genpkey", "-paramfile", &params], b"");
+        }
+    };
+    let mut all = vec!["genpkey"];
+    all.extend_from_slice(args);
+    openssl(&all, b"")
+}
+
+/// A traditional RSA or EC key written encrypted (always PKCS#8) reads back as the same key.
+#[test]
+fn encrypted_round_trip_of_traditional_keys() {
+    require_openssl!();
+    for name in ["RSA", "EC P-256", "EC P-384", "EC P-521", "DSA"] {
+        let key = private_pem(&traditional(sample(name)));
+        let pem = key.to_pem_encrypted(PASS).expect("encrypts");
+        let back = Key::from_pem_with_passphrase(pem.as_bytes(), KeyType::PrivateKey, PASS)
+            .expect("decrypts");
+        assert_eq!(back.format(), KeyFormat::Pkcs8, "{name}");
+        assert_eq!(back, key, "{name}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
