@@ -22,6 +22,7 @@ use x509_parser::prelude::FromDer;
 use crate::{Error, Key, KeyType};
 use oid::Dotted;
 
+mod blacklist;
 pub mod digest;
 pub mod extension;
 mod host;
@@ -36,6 +37,7 @@ mod tests;
 mod text;
 mod verify;
 
+pub(crate) use blacklist::with_blacklist_errors;
 pub use digest::DigestAlgorithm;
 pub use extension::{CertificateExtension, ExtensionValue};
 pub use info::{CertificateInfo, NameEntry, RawExtension};

@@ -55,6 +55,8 @@ impl Certificate {
         let request =
             ChainVerification::new(chain, host_name.as_ref(), config.ca_certificates.as_deref())
                 .with_depth(config.peer_verify_depth);
-        backend.verify_chain(&request)
+        backend
+            .verify_chain(&request)
+            .map(|errors| super::with_blacklist_errors(chain, errors))
     }
 }
