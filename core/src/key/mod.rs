@@ -21,6 +21,7 @@ mod block_cipher;
 pub(crate) mod encrypted;
 mod layout;
 mod legacy_pem;
+mod pbe;
 mod pem;
 #[cfg(test)]
 mod tests;
@@ -170,12 +171,14 @@ impl Key {
     /// (unused for anything else).
     ///
     /// Encrypted keys may use PBES2 with PBKDF2 (HMAC-SHA1, -SHA224, -SHA256, -SHA384 or
-    /// -SHA512) or scrypt, and AES-128/192/256-CBC, DES-EDE3-CBC or DES-CBC. Fails with
-    /// [`Error::PassphraseRequired`] when the key is encrypted and `passphrase` is empty,
-    /// [`Error::WrongPassphrase`] when it does not decrypt the key, and [`Error::Key`] for
-    /// malformed input or an unsupported scheme (the message names it: PBES1 and the PKCS#12
-    /// schemes are not supported), as well as for PBKDF2 above 10 million iterations or scrypt
-    /// above 32 MiB of memory.
+    /// -SHA512) or scrypt, and AES-128/192/256-CBC, DES-EDE3-CBC or DES-CBC; PBES1 (PKCS#5
+    /// v1.5: MD5 or SHA-1 with DES-CBC or RC2-CBC); or the PKCS#12 schemes (SHA-1 with two- or
+    /// three-key triple DES, 40 or 128-bit RC2, 40 or 128-bit RC4), as Qt reads them. Fails
+    /// with [`Error::PassphraseRequired`] when the key is encrypted and `passphrase` is empty,
+    /// [`Error::WrongPassphrase`] when it does not decrypt the key, [`Error::UnavailableCipher`]
+    /// for the PBES1 schemes over MD2 (which this library does not implement), and
+    /// [`Error::Key`] for malformed input or an unsupported scheme (the message names it), as
+    /// well as for more than 10 million iterations or scrypt above 32 MiB of memory.
     pub fn from_der_with_passphrase(
         der: &[u8],
         key_type: KeyType,
