@@ -430,6 +430,103 @@ fn openssl_layouts() -> Case {
     })
 }
 
+/// The PBES1 and PKCS#12 schemes `openssl pkcs8 -v1` writes, and whether the cipher is in
+/// OpenSSL's legacy provider.
+const V1_SCHEMES: &[(&str, bool)] = &[
+    ("PBE-SHA1-3DES", false),
+    ("PBE-SHA1-2DES", false),
+    ("PBE-SHA1-RC2-128", true),
+    ("PBE-SHA1-RC2-40", true),
+    ("PBE-SHA1-RC4-128", true),
+    ("PBE-SHA1-RC4-40", true),
+    ("PBE-MD5-DES", true),
+    ("PBE-SHA1-DES", true),
+    ("PBE-MD5-RC2-64", true),
+    ("PBE-SHA1-RC2-64", true),
+];
+
+fn v1_schemes() -> Case {
+    Case::single(
+        "key/pbes1_and_pkcs12_schemes",
+        needs().and_tool("openssl"),
+        |b| {
+            // polytls decrypts every scheme (Qt does, through OpenSSL); the backend gives the
+            // same key, or says that the cipher is unavailable to it: never that a right
+            // passphrase is wrong.
+            let backend = backend(b)?;
+            let dir = TempDir::new()?;
+            openssl(
+                &dir,
+                &[
+                    "genpkey",
+                    "-algorithm",
+                    "EC",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-out",
+                    "plain.pem",
+                ],
+            )?;
+            let plain = std::fs::read(dir.path().join("plain.pem")).map_err(|e| e.to_string())?;
+            let plain = Key::from_pem(&plain, KeyType::PrivateKey).map_err(|e| e.to_string())?;
+            let mut unwritable = Vec::new();
+            for &(scheme, legacy) in V1_SCHEMES {
+                let file = format!("{scheme}.pem");
+                let mut args = vec![
+                    "pkcs8",
+                    "-topk8",
+                    "-in",
+                    "plain.pem",
+                    "-v1",
+                    scheme,
+                    "-passout",
+                    "pass:pw",
+                    "-out",
+                    &file,
+                ];
+                if legacy {
+                    args.extend(["-provider", "legacy", "-provider", "default"]);
+                }
+                if let Err(e) = openssl(&dir, &args) {
+                    if legacy {
+                        unwritable.push(scheme);
+                        continue;
+                    }
+                    return Err(e);
+                }
+                let data = std::fs::read(dir.path().join(&file)).map_err(|e| e.to_string())?;
+                let ours = Key::from_data_with_passphrase(
+                    &data,
+                    EncodingFormat::Pem,
+                    KeyType::PrivateKey,
+                    b"pw",
+                )
+                .map_err(|e| format!("{scheme}: polytls: {e}"))?;
+                same(scheme, &ours, &plain)?;
+                match backend.read_key(&data, EncodingFormat::Pem, KeyType::PrivateKey, Some(b"pw"))
+                {
+                    Ok(found) => same(scheme, &found, &plain)?,
+                    Err(Error::UnavailableCipher { .. }) if legacy => {}
+                    Err(e) => return Err(format!("{scheme}: backend: {e:?}")),
+                }
+                match backend.read_key(
+                    &data,
+                    EncodingFormat::Pem,
+                    KeyType::PrivateKey,
+                    Some(b"nope"),
+                ) {
+                    Err(Error::WrongPassphrase | Error::UnavailableCipher { .. }) => {}
+                    other => return Err(format!("{scheme}, wrong passphrase: backend: {other:?}")),
+                }
+            }
+            if !unwritable.is_empty() {
+                eprintln!("SKIPPED: openssl cannot write {unwritable:?} here (no legacy provider)");
+            }
+            Ok(())
+        },
+    )
+}
+
 /// A key's bytes, their encoding, and the passphrase that opens them.
 type Damageable<'a> = (Vec<u8>, EncodingFormat, Option<&'a [u8]>);
 
@@ -500,6 +597,7 @@ pub(super) fn cases() -> Vec<Case> {
         public_keys(),
         encryption_both_ways(),
         openssl_layouts(),
+        v1_schemes(),
         ed25519_version_2(),
         damaged_keys(),
         damaged_keys_in_a_configuration(),
