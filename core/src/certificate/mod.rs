@@ -430,10 +430,15 @@ impl Certificate {
         self.with_parsed(extension::extensions)
     }
 
-    /// A multi-line, human-readable description in the spirit of `openssl x509 -text`:
-    /// version, serial, signature algorithm, issuer, validity, subject, public key algorithm
-    /// and size, extensions and signature. Never fails; control characters (such as NUL) in names
-    /// are escaped.
+    /// A multi-line, human-readable description, as Qt's `toText` gives it on OpenSSL: the
+    /// text of OpenSSL's `X509_print` (`openssl x509 -text -noout -nameopt compat`), byte for
+    /// byte for RSA, EC (named curves), Ed25519 and Ed448 keys and the RFC 5280 extensions:
+    /// version, serial, algorithms, names (bytes outside printable ASCII, NUL among them, as
+    /// `\xHH`), validity, the key with its modulus or point, extensions under their long
+    /// names, and the signature. An extension OpenSSL decodes and this method does not
+    /// (signed certificate timestamps, name or policy constraints, policy qualifiers) is shown
+    /// as OpenSSL shows an unknown one, its bytes as text. Never fails; `""` for a certificate
+    /// that cannot be parsed.
     pub fn to_text(&self) -> String {
         self.with_parsed(|c| text::to_text(c, &serial_magnitude(c.raw_serial())))
     }
