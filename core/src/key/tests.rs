@@ -1269,6 +1269,24 @@ fn mutated_keys_never_panic() {
             &sample("DSA").pem,
         ));
         der_inputs.push(dsa.to_der().to_vec());
+        // PBES1 and PKCS#12 encryption, one iteration so that tries stay cheap.
+        for scheme in ["PBE-SHA1-3DES", "PBE-SHA1-2DES"] {
+            der_inputs.push(openssl(
+                &[
+                    "pkcs8",
+                    "-topk8",
+                    "-v1",
+                    scheme,
+                    "-iter",
+                    "1",
+                    "-passout",
+                    "pass:correct horse",
+                    "-outform",
+                    "DER",
+                ],
+                &sample("EC P-256").pem,
+            ));
+        }
     } else {
         eprintln!("openssl is not installed: no DSA or DH keys among the mutated inputs");
     }
