@@ -362,10 +362,26 @@ mod tests {
     }
 
     /// A file that cannot be read is skipped, as Qt skips it.
+    #[cfg(unix)]
     #[test]
     fn unreadable_files_are_skipped() {
         use std::os::unix::fs::PermissionsExt;
         let (root, dir) = qt_layout("unreadable");
+        // A link to nowhere, and one to itself, are passed over whoever runs the test.
+        std::os::unix::fs::symlink(
+            root.join("nowhere.pem"),
+            root.join("certificates/c-gone.pem"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("c-loop.pem", root.join("certificates/c-loop.pem")).unwrap();
+        assert_eq!(
+            count(
+                &format!("{dir}certificates/*"),
+                PatternSyntax::Wildcard,
+                EncodingFormat::Pem
+            ),
+            7
+        );
         let locked = root.join("certificates/cert.pem");
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
         if fs::read(&locked).is_ok() {
