@@ -6,7 +6,9 @@
 //! or its issuer's common name is the one listed with it, as Qt decides it. Core reports each
 //! blacklisted certificate of a peer's chain as [`SslErrorKind::CertificateBlacklisted`], in
 //! handshakes (the verification hook) and in [`Certificate::verify`], identically for every
-//! backend.
+//! backend. Qt checks the whole chain in a handshake but only the leaf in
+//! `QSslCertificate::verify`; polytls checks the whole chain in both, so that verifying a
+//! chain and presenting it in a handshake give the same list.
 
 use super::{Certificate, SubjectInfo};
 use crate::{SslError, SslErrorKind};
