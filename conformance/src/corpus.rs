@@ -251,6 +251,40 @@ fn committed() -> Entry {
     entry
 }
 
+/// Attributes OpenSSL (and so Qt) names by short name where polytls used to show dotted
+/// OIDs: favouriteDrink, jurisdictionC, businessCategory, domainComponent.
+fn named_attributes() -> Entry {
+    let key = generate(&rcgen::PKCS_ECDSA_P256_SHA256);
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    let custom = |arcs: &[u64]| DnType::CustomDnType(arcs.to_vec());
+    params.distinguished_name.push(
+        custom(&[0, 9, 2342, 19_200_300, 100, 1, 5]),
+        DnValue::Utf8String("tea".into()),
+    );
+    params.distinguished_name.push(
+        custom(&[1, 3, 6, 1, 4, 1, 311, 60, 2, 1, 3]),
+        DnValue::PrintableString("DE".try_into().expect("printable text")),
+    );
+    params.distinguished_name.push(
+        custom(&[2, 5, 4, 15]),
+        DnValue::Utf8String("Private Organization".into()),
+    );
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "named attributes");
+    let cert = params.self_signed(&key).expect("self-signing works");
+    let mut entry = Entry::new("openssl_named_attributes", cert_of(cert.der()));
+    entry.subject = Some(vec![
+        ("0.9.2342.19200300.100.1.5", "tea".into()),
+        ("1.3.6.1.4.1.311.60.2.1.3", "DE".into()),
+        ("2.5.4.15", "Private Organization".into()),
+        (CN, "named attributes".into()),
+    ]);
+    entry.self_signed = Some(true);
+    entry
+}
+
 /// The name of the committed entry: the same bytes on every run.
 pub const COMMITTED: &str = "openssl_repeated_attributes";
 
@@ -259,7 +293,13 @@ pub fn corpus() -> &'static [Entry] {
     static CORPUS: OnceLock<Vec<Entry>> = OnceLock::new();
     CORPUS.get_or_init(|| {
         let pki = Pki::get();
-        let mut entries = vec![rsa_leaf(), p384_strings(), ed25519_ca(), committed()];
+        let mut entries = vec![
+            rsa_leaf(),
+            p384_strings(),
+            ed25519_ca(),
+            committed(),
+            named_attributes(),
+        ];
         let from_pki = [
             ("pki_root", &pki.root),
             ("pki_untrusted_root", &pki.untrusted_root),
@@ -268,6 +308,8 @@ pub fn corpus() -> &'static [Entry] {
             ("pki_client", pki.client.leaf()),
             ("pki_expired", pki.expired.leaf()),
             ("pki_self_signed_leaf", pki.self_signed.leaf()),
+            ("pki_blacklisted", pki.blacklisted.leaf()),
+            ("pki_cn_only", pki.cn_only.leaf()),
         ];
         entries.extend(
             from_pki

@@ -77,6 +77,14 @@ pub struct Pki {
     pub crl: Crl,
     /// `untrusted_root`'s (empty) revocation list: it says nothing of `root`'s leaves.
     pub other_crl: Crl,
+    /// A server leaf from `root` whose common name is `localhost` and that has no subject
+    /// alternative name.
+    pub cn_only: Identity,
+    /// A root whose common name is on Qt's blacklist ("DigiNotar Root CA").
+    pub blacklisted_root: Certificate,
+    /// A valid server leaf from `blacklisted_root` with a blacklisted serial number
+    /// (DigiNotar's root's): its issuer name and serial put it on the blacklist.
+    pub blacklisted: Identity,
     /// An attacker's material: chains whose every problem but one is ignorable by name, and
     /// the certificates they impersonate (see [`Forgeries`]).
     pub forged: Forgeries,
@@ -329,7 +337,16 @@ impl Pki {
         let lower = upper.intermediate("polytls test intermediate 2");
         let mut deep = lower.issue(leaf_params("deep", &NAMES, false), false);
         deep.chain.extend([lower.cert.clone(), upper.cert.clone()]);
+        let diginotar = Ca::new("DigiNotar Root CA");
+        let mut blacklisted = leaf_params("localhost", &NAMES, false);
+        blacklisted.serial_number = Some(rcgen::SerialNumber::from_slice(&[
+            0x0c, 0x76, 0xda, 0x9c, 0x91, 0x0c, 0x4e, 0x2c, 0x9e, 0xfe, 0x15, 0xd0, 0x58, 0x93,
+            0x3c, 0x4c,
+        ]));
         Pki {
+            cn_only: root.issue(leaf_params("localhost", &[], false), false),
+            blacklisted: diginotar.issue(blacklisted, false),
+            blacklisted_root: diginotar.cert,
             server: root.issue(leaf_params("localhost", &NAMES, false), false),
             client: root.issue(leaf_params("conformance client", &[], true), false),
             client_self_signed: self_signed(leaf_params("self-signed client", &[], true)),

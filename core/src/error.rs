@@ -38,6 +38,16 @@ pub enum Error {
     /// padding or the bytes it gives are not a key, or the file's integrity check fails.
     #[error("the passphrase does not decrypt the key")]
     WrongPassphrase,
+    /// The key is encrypted with a cipher (or digest) that is not available here: this
+    /// library does not implement it, or the backend's library does not offer it (OpenSSL 3
+    /// keeps DES, RC2 and RC4 in its legacy provider). The passphrase was not tried.
+    #[error("the key is encrypted with {cipher}, which is not available: {reason}")]
+    UnavailableCipher {
+        /// The encryption scheme or cipher, by name (and OID where it has one).
+        cipher: String,
+        /// Why it is not available, and what to do about it.
+        reason: String,
+    },
     /// The handshake was refused because of verification errors nobody ignored.
     #[error("peer verification failed: {}", list(.0))]
     Verification(Vec<SslError>),
@@ -91,7 +101,9 @@ impl From<Error> for io::Error {
             Error::Truncated => io::Error::new(io::ErrorKind::UnexpectedEof, e),
             Error::Timeout => io::Error::new(io::ErrorKind::TimedOut, e),
             Error::InvalidInput(_) => io::Error::new(io::ErrorKind::InvalidInput, e),
-            Error::Unsupported { .. } => io::Error::new(io::ErrorKind::Unsupported, e),
+            Error::Unsupported { .. } | Error::UnavailableCipher { .. } => {
+                io::Error::new(io::ErrorKind::Unsupported, e)
+            }
             other => io::Error::new(io::ErrorKind::InvalidData, other),
         }
     }

@@ -268,7 +268,9 @@ impl State {
 }
 
 impl VerificationHook for Verification {
-    fn decide(&self, _peer_chain: &[Certificate], errors: Vec<SslError>) -> bool {
-        self.judge(errors)
+    fn decide(&self, peer_chain: &[Certificate], errors: Vec<SslError>) -> bool {
+        self.judge(crate::certificate::with_blacklist_errors(
+            peer_chain, errors,
+        ))
     }
 }

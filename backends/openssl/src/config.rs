@@ -233,6 +233,8 @@ fn private_key(key: &Key) -> Result<PKey<Private>, Error> {
         KeyFormat::Pkcs8 => PKey::private_key_from_pkcs8(der),
         KeyFormat::Pkcs1 => Rsa::private_key_from_der(der).and_then(PKey::from_rsa),
         KeyFormat::Sec1 => EcKey::private_key_from_der(der).and_then(PKey::from_ec_key),
+        // d2i_AutoPrivateKey reads the traditional DSA layout.
+        KeyFormat::Dsa => PKey::private_key_from_der(der),
         KeyFormat::Spki => return Err(Error::Key("a public key cannot be used to sign".into())),
     };
     parsed

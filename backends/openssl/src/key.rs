@@ -4,6 +4,14 @@
 //!
 //! A key keeps the layout it came in: PKCS#8 stays PKCS#8 (an encrypted PKCS#8 key comes back
 //! decrypted as plain PKCS#8), a traditional RSA, EC or DSA key stays traditional.
+//!
+//! OpenSSL 3 keeps DES, RC2 and RC4 (and so PBES1 and most PKCS#12 schemes) in its legacy
+//! provider. This backend does not load it: loading a provider by name switches off the
+//! automatic default provider of the process's default library context, and what algorithms
+//! a process's OpenSSL offers is the application's decision, not a TLS library's. When the
+//! application has loaded it, such keys read as any other; when not, reading one fails with
+//! [`Error::UnavailableCipher`] naming the algorithm, never with a wrong passphrase. polytls'
+//! own [`Key`] reads all of them without OpenSSL.
 
 use std::cell::Cell;
 
@@ -21,9 +29,34 @@ fn pem_label(data: &[u8]) -> Option<&str> {
     Some(&text[start..start + end])
 }
 
-/// A key OpenSSL failed to read: a wrong passphrase when one was used, a missing one when
-/// OpenSSL asked for it, otherwise malformed input.
+/// The algorithm OpenSSL could not fetch, when `e` says it lacks one: its fetch errors read
+/// "unsupported", with data naming the algorithm (`Algorithm (RC2-CBC : 4), ...`).
+fn unavailable_algorithm(e: &ErrorStack) -> Option<String> {
+    e.errors()
+        .iter()
+        .filter(|e| e.reason() == Some("unsupported"))
+        .find_map(|e| {
+            let data = e.data()?;
+            let start = data.find("Algorithm (")? + "Algorithm (".len();
+            let name = data[start..].split([' ', ')']).next()?;
+            (!name.is_empty()).then(|| name.to_owned())
+        })
+}
+
+/// A key OpenSSL failed to read: a cipher OpenSSL does not have when it says so, a wrong
+/// passphrase when one was used, a missing one when OpenSSL asked for it, otherwise malformed
+/// input.
 fn read_error(e: &ErrorStack, asked: bool, passphrase: Option<&[u8]>) -> Error {
+    if let Some(algorithm) = unavailable_algorithm(e) {
+        return Error::UnavailableCipher {
+            cipher: algorithm,
+            reason: "OpenSSL 3 keeps it in its legacy provider, which polytls-openssl does not \
+                     load: load OpenSSL's \"legacy\" and \"default\" providers in the \
+                     application, or read the key with polytls' Key::from_pem_with_passphrase, \
+                     which decrypts it without OpenSSL"
+                .into(),
+        };
+    }
     match (asked, passphrase) {
         (true, None) => Error::PassphraseRequired,
         (true, Some(_)) => Error::WrongPassphrase,
@@ -166,6 +199,7 @@ pub(crate) fn write(
         (None, EncodingFormat::Pem) => match (key.format(), private.id()) {
             (KeyFormat::Pkcs1, Id::RSA) => private.rsa().and_then(|k| k.private_key_to_pem()),
             (KeyFormat::Sec1, Id::EC) => private.ec_key().and_then(|k| k.private_key_to_pem()),
+            (KeyFormat::Dsa, Id::DSA) => private.dsa().and_then(|k| k.private_key_to_pem()),
             _ => private.private_key_to_pem_pkcs8(),
         },
     };

@@ -443,6 +443,8 @@ fn private_key(key: &Key) -> Result<PrivateKeyDer<'static>, Error> {
         KeyFormat::Pkcs8 => PrivateKeyDer::Pkcs8(der.into()),
         KeyFormat::Pkcs1 => PrivateKeyDer::Pkcs1(der.into()),
         KeyFormat::Sec1 => PrivateKeyDer::Sec1(der.into()),
+        // rustls has no DSA; its PKCS#8 form lets rustls say so.
+        KeyFormat::Dsa => PrivateKeyDer::Pkcs8(key.to_pkcs8_der()?.to_vec().into()),
         KeyFormat::Spki => return Err(Error::Key("a public key cannot sign".into())),
     })
 }

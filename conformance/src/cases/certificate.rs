@@ -4,11 +4,17 @@
 //! PKCS#12 files that work in a handshake.
 
 use polytls::certificate::CertificateInfo;
-use polytls::{Certificate, Error, ImplementedClass, SslConfiguration};
+use polytls::{
+    Certificate, Error, ImplementedClass, SslConfiguration, SslError, SslErrorKind,
+    SupportedFeature,
+};
 
 use crate::case::{Case, Needs};
 use crate::corpus::{corpus, Entry};
-use crate::harness::{check, configure, handshake, mutate, Rng, TempDir};
+use crate::harness::{
+    check, configure, handshake, mutate, server_config, verification_kinds, Rng, Setup, Socket,
+    TempDir,
+};
 use crate::pki::{Identity, Pki};
 
 fn needs() -> Needs {
@@ -315,6 +321,99 @@ fn pkcs12_errors_case() -> Case {
     })
 }
 
+/// A peer whose chain holds a blacklisted certificate (a valid chain, trusted root): the
+/// handshake reports `CertificateBlacklisted` for it, decided in core and so on every
+/// backend, and fails unless exactly that error is ignored; `Certificate::verify` reports it
+/// too.
+fn blacklisted_case() -> Case {
+    Case::single(
+        "certificate/blacklisted_peer",
+        Needs::feature(SupportedFeature::CertificateVerification),
+        |b| {
+            let pki = Pki::get();
+            let leaf = pki.blacklisted.leaf().clone();
+            check(leaf.is_blacklisted(), || {
+                "the leaf is not blacklisted".into()
+            })?;
+            let blacklisted =
+                SslError::with_certificate(SslErrorKind::CertificateBlacklisted, leaf.clone());
+            let client = |ignore: Vec<SslError>| -> Setup {
+                let config = SslConfiguration {
+                    ca_certificates: Some(vec![pki.blacklisted_root.clone()]),
+                    ..SslConfiguration::default()
+                };
+                Box::new(move |s: &mut Socket| {
+                    s.set_ssl_configuration(config);
+                    s.ignore_ssl_errors_list(&ignore);
+                })
+            };
+            let server = || configure(server_config(&pki.blacklisted));
+            // Nothing ignored: refused for that error alone.
+            let result = handshake(b, client(Vec::new()), b, server());
+            let kinds = verification_kinds(&result.client)?;
+            check(kinds == [SslErrorKind::CertificateBlacklisted], || {
+                format!("errors {kinds:?}, expected CertificateBlacklisted only")
+            })?;
+            // Another error ignored: still refused.
+            let other = SslError::with_certificate(SslErrorKind::HostNameMismatch, leaf.clone());
+            let result = handshake(b, client(vec![other]), b, server());
+            verification_kinds(&result.client)?;
+            // That error ignored: accepted.
+            handshake(b, client(vec![blacklisted.clone()]), b, server()).both()?;
+            // Outside a handshake.
+            let errors =
+                Certificate::verify_with(&pki.blacklisted.chain, Some("localhost"), Some(b))
+                    .map_err(|e| e.to_string())?;
+            check(errors.contains(&blacklisted), || {
+                format!("verify gives {errors:?}, without CertificateBlacklisted")
+            })
+        },
+    )
+}
+
+/// `Certificate::matches_host_name` decides as a handshake does: a leaf whose only name is
+/// its common name matches nothing, and a handshake to that name fails with
+/// `HostNameMismatch`; a leaf with the name as a DNS SAN matches, and the handshake succeeds.
+fn host_name_rule_case() -> Case {
+    Case::single(
+        "certificate/host_name_rule_is_the_handshakes",
+        Needs::feature(SupportedFeature::CertificateVerification),
+        |b| {
+            let pki = Pki::get();
+            let client = || configure(crate::harness::client_config());
+            for (identity, what) in [(&pki.cn_only, "CN only"), (&pki.server, "DNS SAN")] {
+                let method = identity.leaf().matches_host_name("localhost");
+                let result = handshake(b, client(), b, configure(server_config(identity)));
+                let handshake_accepts = match &result.client {
+                    Ok(_) => true,
+                    Err(Error::Verification(errors)) => {
+                        let kinds: Vec<SslErrorKind> = errors.iter().map(|e| e.kind()).collect();
+                        check(kinds == [SslErrorKind::HostNameMismatch], || {
+                            format!("{what}: errors {kinds:?}, expected HostNameMismatch")
+                        })?;
+                        false
+                    }
+                    Err(other) => return Err(format!("{what}: {other}")),
+                };
+                check(method == handshake_accepts, || {
+                    format!(
+                        "{what}: matches_host_name says {method}, the handshake {}",
+                        if handshake_accepts {
+                            "accepts"
+                        } else {
+                            "refuses"
+                        }
+                    )
+                })?;
+                check(method == (what == "DNS SAN"), || {
+                    format!("{what}: matches_host_name says {method}")
+                })?;
+            }
+            Ok(())
+        },
+    )
+}
+
 /// The cases of this module.
 pub(super) fn cases() -> Vec<Case> {
     vec![
@@ -334,5 +433,7 @@ pub(super) fn cases() -> Vec<Case> {
             ],
         ),
         pkcs12_errors_case(),
+        blacklisted_case(),
+        host_name_rule_case(),
     ]
 }

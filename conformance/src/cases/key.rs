@@ -259,7 +259,16 @@ const LAYOUTS: &[(&str, KeyAlgorithm, u32, Option<&str>)] = &[
     ("ec_sec1.pem", KeyAlgorithm::Ec, 521, None),
     ("ec_pkcs8_aes.pem", KeyAlgorithm::Ec, 521, Some("pw-aes")),
     ("dsa.pem", KeyAlgorithm::Dsa, 2048, None),
+    ("dsa_traditional.pem", KeyAlgorithm::Dsa, 2048, None),
     ("dh.pem", KeyAlgorithm::Dh, 2048, None),
+];
+
+/// Files of [`LAYOUTS`] that hold the same key in two layouts: equal keys, as in Qt.
+const SAME_KEY: &[(&str, &str)] = &[
+    ("rsa_pkcs1.pem", "rsa_pkcs8.der"),
+    ("rsa_pkcs1.pem", "rsa_legacy_aes.pem"),
+    ("ec_sec1.pem", "ec_pkcs8_aes.pem"),
+    ("dsa.pem", "dsa_traditional.pem"),
 ];
 
 fn openssl_layouts() -> Case {
@@ -348,6 +357,14 @@ fn openssl_layouts() -> Case {
             ],
             &["genpkey", "-paramfile", "dsa_params.pem", "-out", "dsa.pem"],
             &[
+                "pkey",
+                "-in",
+                "dsa.pem",
+                "-traditional",
+                "-out",
+                "dsa_traditional.pem",
+            ],
+            &[
                 "genpkey",
                 "-algorithm",
                 "DH",
@@ -360,6 +377,7 @@ fn openssl_layouts() -> Case {
         for step in steps {
             openssl(&dir, step)?;
         }
+        let mut read = Vec::new();
         for (file, algorithm, bits, pass) in LAYOUTS {
             let data = std::fs::read(dir.path().join(file)).map_err(|e| e.to_string())?;
             let format = if file.ends_with(".der") {
@@ -387,9 +405,126 @@ fn openssl_layouts() -> Case {
                 .read_key(&data, format, KeyType::PrivateKey, pass)
                 .map_err(|e| format!("{file}: backend: {e}"))?;
             same(file, &found, &ours)?;
+            // Both keep the layout the file has.
+            check(found.format() == ours.format(), || {
+                format!(
+                    "{file}: backend keeps {:?}, polytls {:?}",
+                    found.format(),
+                    ours.format()
+                )
+            })?;
+            if pass.is_none() && format == EncodingFormat::Pem {
+                check(ours.to_pem().as_bytes() == data.as_slice(), || {
+                    format!("{file}: to_pem does not give the file back")
+                })?;
+            }
+            read.push((*file, ours));
+        }
+        for (a, b) in SAME_KEY {
+            let key = |name: &str| read.iter().find(|(f, _)| *f == name).map(|(_, k)| k);
+            check(key(a).is_some() && key(a) == key(b), || {
+                format!("{a} and {b} hold the same key but compare unequal")
+            })?;
         }
         Ok(())
     })
+}
+
+/// The PBES1 and PKCS#12 schemes `openssl pkcs8 -v1` writes, and whether the cipher is in
+/// OpenSSL's legacy provider.
+const V1_SCHEMES: &[(&str, bool)] = &[
+    ("PBE-SHA1-3DES", false),
+    ("PBE-SHA1-2DES", false),
+    ("PBE-SHA1-RC2-128", true),
+    ("PBE-SHA1-RC2-40", true),
+    ("PBE-SHA1-RC4-128", true),
+    ("PBE-SHA1-RC4-40", true),
+    ("PBE-MD5-DES", true),
+    ("PBE-SHA1-DES", true),
+    ("PBE-MD5-RC2-64", true),
+    ("PBE-SHA1-RC2-64", true),
+];
+
+fn v1_schemes() -> Case {
+    Case::single(
+        "key/pbes1_and_pkcs12_schemes",
+        needs().and_tool("openssl"),
+        |b| {
+            // polytls decrypts every scheme (Qt does, through OpenSSL); the backend gives the
+            // same key, or says that the cipher is unavailable to it: never that a right
+            // passphrase is wrong.
+            let backend = backend(b)?;
+            let dir = TempDir::new()?;
+            openssl(
+                &dir,
+                &[
+                    "genpkey",
+                    "-algorithm",
+                    "EC",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-out",
+                    "plain.pem",
+                ],
+            )?;
+            let plain = std::fs::read(dir.path().join("plain.pem")).map_err(|e| e.to_string())?;
+            let plain = Key::from_pem(&plain, KeyType::PrivateKey).map_err(|e| e.to_string())?;
+            let mut unwritable = Vec::new();
+            for &(scheme, legacy) in V1_SCHEMES {
+                let file = format!("{scheme}.pem");
+                let mut args = vec![
+                    "pkcs8",
+                    "-topk8",
+                    "-in",
+                    "plain.pem",
+                    "-v1",
+                    scheme,
+                    "-passout",
+                    "pass:pw",
+                    "-out",
+                    &file,
+                ];
+                if legacy {
+                    args.extend(["-provider", "legacy", "-provider", "default"]);
+                }
+                if let Err(e) = openssl(&dir, &args) {
+                    if legacy {
+                        unwritable.push(scheme);
+                        continue;
+                    }
+                    return Err(e);
+                }
+                let data = std::fs::read(dir.path().join(&file)).map_err(|e| e.to_string())?;
+                let ours = Key::from_data_with_passphrase(
+                    &data,
+                    EncodingFormat::Pem,
+                    KeyType::PrivateKey,
+                    b"pw",
+                )
+                .map_err(|e| format!("{scheme}: polytls: {e}"))?;
+                same(scheme, &ours, &plain)?;
+                match backend.read_key(&data, EncodingFormat::Pem, KeyType::PrivateKey, Some(b"pw"))
+                {
+                    Ok(found) => same(scheme, &found, &plain)?,
+                    Err(Error::UnavailableCipher { .. }) if legacy => {}
+                    Err(e) => return Err(format!("{scheme}: backend: {e:?}")),
+                }
+                match backend.read_key(
+                    &data,
+                    EncodingFormat::Pem,
+                    KeyType::PrivateKey,
+                    Some(b"nope"),
+                ) {
+                    Err(Error::WrongPassphrase | Error::UnavailableCipher { .. }) => {}
+                    other => return Err(format!("{scheme}, wrong passphrase: backend: {other:?}")),
+                }
+            }
+            if !unwritable.is_empty() {
+                eprintln!("SKIPPED: openssl cannot write {unwritable:?} here (no legacy provider)");
+            }
+            Ok(())
+        },
+    )
 }
 
 /// A key's bytes, their encoding, and the passphrase that opens them.
@@ -468,6 +603,7 @@ pub(super) fn cases() -> Vec<Case> {
         public_keys(),
         encryption_both_ways(),
         openssl_layouts(),
+        v1_schemes(),
         ed25519_version_2(),
         damaged_keys(),
         damaged_keys_in_a_configuration(),

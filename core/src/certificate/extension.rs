@@ -21,7 +21,11 @@ pub struct CertificateExtension {
     pub name: String,
     /// Whether the extension is marked critical.
     pub is_critical: bool,
-    /// Whether [`value`](Self::value) is decoded (anything but [`ExtensionValue::Raw`]).
+    /// Qt's `isSupported()`: whether the extension is one Qt decodes into a value of its own
+    /// (basicConstraints, authorityInfoAccess, subjectKeyIdentifier, authorityKeyIdentifier)
+    /// and its value decoded. polytls decodes more (key usage, extended key usage, subject
+    /// alternative names, policies, CRL distribution points: see [`value`](Self::value)),
+    /// but reports those as Qt does, unsupported.
     pub is_supported: bool,
     /// The value, decoded for the common extensions, else the raw DER of the `extnValue`.
     pub value: ExtensionValue,
@@ -211,6 +215,18 @@ fn decode(parsed: &ParsedExtension<'_>) -> Option<ExtensionValue> {
     })
 }
 
+/// Whether Qt's OpenSSL backend has a decoding of its own for an extension with this value
+/// (its `x509ExtensionToValue`), which is what its `isSupported()` reports.
+fn qt_supports(value: &ExtensionValue) -> bool {
+    matches!(
+        value,
+        ExtensionValue::BasicConstraints { .. }
+            | ExtensionValue::AuthorityInformationAccess { .. }
+            | ExtensionValue::SubjectKeyIdentifier(_)
+            | ExtensionValue::AuthorityKeyIdentifier { .. }
+    )
+}
+
 /// Every extension of `cert`, in encoded order.
 pub(crate) fn extensions(cert: &X509Certificate<'_>) -> Vec<CertificateExtension> {
     cert.extensions()
@@ -222,7 +238,7 @@ pub(crate) fn extensions(cert: &X509Certificate<'_>) -> Vec<CertificateExtension
                 name: extension_name(&oid),
                 oid,
                 is_critical: ext.critical,
-                is_supported: value.is_some(),
+                is_supported: value.as_ref().is_some_and(qt_supports),
                 value: value.unwrap_or_else(|| ExtensionValue::Raw(ext.value.to_vec())),
             }
         })

@@ -1,9 +1,11 @@
 //! Host name matching (RFC 6125) behind
 //! [`Certificate::matches_host_name`](super::Certificate::matches_host_name).
 //!
-//! The rules, after Qt and RFC 6125: a host name is compared with the DNS subject alternative
-//! names, an IP literal with the IP address entries; the common name is consulted only when
-//! the certificate has no DNS name at all. Comparison ignores ASCII case and one trailing dot.
+//! The rules are those every backend's handshake applies (RFC 6125, and the CA/Browser Forum's
+//! baseline requirements): a host name is compared with the DNS subject alternative names, an
+//! IP literal with the IP address entries, and the common name is never consulted. (Qt falls
+//! back to the common name when there is no DNS name; polytls does not, so that this method
+//! and a handshake never disagree.) Comparison ignores ASCII case and one trailing dot.
 //! A wildcard is honoured only as the whole left-most label of a name with at least three
 //! labels (`*.example.com`), matches exactly one label, and never matches an IP literal. A name
 //! or host containing a NUL byte, or an empty label, never matches.
@@ -34,8 +36,8 @@ fn normalize(name: &str) -> Option<String> {
     Some(name.to_ascii_lowercase())
 }
 
-/// Whether the certificate name `pattern` (a DNS name or a common name) matches `host`, a
-/// host name that is not an IP literal.
+/// Whether the certificate's DNS name `pattern` matches `host`, a host name that is not an IP
+/// literal.
 fn dns_matches(pattern: &str, host: &str) -> bool {
     let (Some(pattern), Some(host)) = (normalize(pattern), normalize(host)) else {
         return false;
@@ -56,30 +58,20 @@ fn dns_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-/// The matching rules, over the names taken from a certificate.
-pub(crate) fn matches(host: &str, sans: &[AlternativeName], common_names: &[String]) -> bool {
+/// The matching rules, over the subject alternative names of a certificate.
+pub(crate) fn matches(host: &str, sans: &[AlternativeName]) -> bool {
     if host.contains('\0') || host.is_empty() {
         return false;
     }
-    let has_dns = sans.iter().any(|n| matches!(n, AlternativeName::Dns(_)));
     if let Some(ip) = ip_literal(host) {
-        let san_match = sans
+        return sans
             .iter()
             .any(|n| matches!(n, AlternativeName::Ip(a) if *a == ip));
-        let cn_match = !has_dns
-            && common_names
-                .iter()
-                .any(|cn| !cn.contains('\0') && ip_literal(cn) == Some(ip));
-        return san_match || cn_match;
     }
-    if has_dns {
-        sans.iter().any(|n| match n {
-            AlternativeName::Dns(pattern) => dns_matches(pattern, host),
-            _ => false,
-        })
-    } else {
-        common_names.iter().any(|cn| dns_matches(cn, host))
-    }
+    sans.iter().any(|n| match n {
+        AlternativeName::Dns(pattern) => dns_matches(pattern, host),
+        _ => false,
+    })
 }
 
 #[cfg(test)]
@@ -96,20 +88,20 @@ mod tests {
     #[test]
     fn exact_and_case_insensitive() {
         let sans = dns(&["www.example.com"]);
-        assert!(matches("www.example.com", &sans, &[]));
-        assert!(matches("WWW.Example.COM", &sans, &[]));
-        assert!(matches("www.example.com.", &sans, &[]));
-        assert!(!matches("example.com", &sans, &[]));
-        assert!(!matches("", &sans, &[]));
+        assert!(matches("www.example.com", &sans));
+        assert!(matches("WWW.Example.COM", &sans));
+        assert!(matches("www.example.com.", &sans));
+        assert!(!matches("example.com", &sans));
+        assert!(!matches("", &sans));
     }
 
     #[test]
     fn wildcards() {
         let sans = dns(&["*.example.com"]);
-        assert!(matches("a.example.com", &sans, &[]));
-        assert!(!matches("example.com", &sans, &[]));
-        assert!(!matches("a.b.example.com", &sans, &[]));
-        assert!(!matches(".example.com", &sans, &[]));
+        assert!(matches("a.example.com", &sans));
+        assert!(!matches("example.com", &sans));
+        assert!(!matches("a.b.example.com", &sans));
+        assert!(!matches(".example.com", &sans));
         for bad in [
             "*.com",
             "f*.example.com",
@@ -118,35 +110,28 @@ mod tests {
             "*.*.example.com",
             "*",
         ] {
-            assert!(!matches("foo.example.com", &dns(&[bad]), &[]), "{bad}");
-            assert!(!matches("a.com", &dns(&[bad]), &[]), "{bad}");
+            assert!(!matches("foo.example.com", &dns(&[bad])), "{bad}");
+            assert!(!matches("a.com", &dns(&[bad])), "{bad}");
         }
         // No wildcard for IP literals, even when the pattern could cover the text.
-        assert!(!matches("10.0.0.1", &dns(&["*.0.0.1"]), &[]));
+        assert!(!matches("10.0.0.1", &dns(&["*.0.0.1"])));
     }
 
     #[test]
     fn nul_bytes_never_match() {
         let sans = dns(&["www.example.com\0.evil.com"]);
-        assert!(!matches("www.example.com", &sans, &[]));
-        assert!(!matches("www.example.com\0.evil.com", &sans, &[]));
-        let cn = vec!["www.example.com\0.evil.com".to_owned()];
-        assert!(!matches("www.example.com", &[], &cn));
-        assert!(!matches("www.example.com\0.evil.com", &[], &cn));
-        assert!(!matches("a\0", &dns(&["a"]), &[]));
+        assert!(!matches("www.example.com", &sans));
+        assert!(!matches("www.example.com\0.evil.com", &sans));
+        assert!(!matches("a\0", &dns(&["a"])));
     }
 
     #[test]
-    fn common_name_only_without_dns_names() {
-        let cn = vec!["cn.example.com".to_owned()];
-        assert!(matches("cn.example.com", &[], &cn));
-        assert!(!matches(
-            "cn.example.com",
-            &dns(&["other.example.com"]),
-            &cn
-        ));
+    fn common_name_is_never_consulted() {
+        // The certificate's common name is not an input: with no DNS name nothing matches.
+        assert!(!matches("cn.example.com", &[]));
+        assert!(!matches("cn.example.com", &dns(&["other.example.com"])));
         let email = vec![AlternativeName::Email("a@cn.example.com".into())];
-        assert!(matches("cn.example.com", &email, &cn));
+        assert!(!matches("cn.example.com", &email));
     }
 
     #[test]
@@ -155,13 +140,12 @@ mod tests {
             AlternativeName::Ip("192.0.2.1".parse().unwrap()),
             AlternativeName::Ip("2001:db8::1".parse().unwrap()),
         ];
-        assert!(matches("192.0.2.1", &sans, &[]));
-        assert!(matches("2001:db8::1", &sans, &[]));
-        assert!(matches("[2001:DB8::1]", &sans, &[]));
-        assert!(!matches("192.0.2.2", &sans, &[]));
+        assert!(matches("192.0.2.1", &sans));
+        assert!(matches("2001:db8::1", &sans));
+        assert!(matches("[2001:DB8::1]", &sans));
+        assert!(!matches("192.0.2.2", &sans));
         // A DNS name spelled like the address does not match an IP literal.
-        assert!(!matches("192.0.2.1", &dns(&["192.0.2.1"]), &[]));
-        // The CN is consulted when there is no DNS name.
-        assert!(matches("192.0.2.7", &[], &["192.0.2.7".to_owned()]));
+        assert!(!matches("192.0.2.1", &dns(&["192.0.2.1"])));
+        assert!(!matches("192.0.2.7", &[]));
     }
 }

@@ -22,6 +22,7 @@ use x509_parser::prelude::FromDer;
 use crate::{Error, Key, KeyType};
 use oid::Dotted;
 
+mod blacklist;
 pub mod digest;
 pub mod extension;
 mod host;
@@ -36,6 +37,7 @@ mod tests;
 mod text;
 mod verify;
 
+pub(crate) use blacklist::with_blacklist_errors;
 pub use digest::DigestAlgorithm;
 pub use extension::{CertificateExtension, ExtensionValue};
 pub use info::{CertificateInfo, NameEntry, RawExtension};
@@ -265,7 +267,8 @@ impl Certificate {
     }
 
     /// The values of the subject's attribute named by `attribute`: a dotted OID (`"2.5.4.3"`)
-    /// or a short name (`"CN"`, `"O"`, `"emailAddress"`, ...; case-insensitive). Empty when
+    /// or OpenSSL's short or long name (`"CN"`, `"commonName"`, `"emailAddress"`,
+    /// `"jurisdictionC"`, ...; case-insensitive). Empty when
     /// the subject has no such attribute or `attribute` names none.
     pub fn subject_info_by_oid(&self, attribute: &str) -> Vec<String> {
         let Some(oid) = name::resolve_attribute(attribute) else {
@@ -283,14 +286,18 @@ impl Certificate {
         self.with_parsed(|c| name::values(c.issuer(), &oid))
     }
 
-    /// The dotted OIDs of the attributes in the subject, each once, in order of appearance.
+    /// The attributes in the subject, each once, in order of appearance, named as Qt names
+    /// them (OpenSSL's short name: `"CN"`, `"O"`, `"emailAddress"`, `"favouriteDrink"`,
+    /// `"jurisdictionC"`...), or as a dotted OID when OpenSSL has no name for the attribute.
+    /// Each works as an argument of [`subject_info_by_oid`](Self::subject_info_by_oid).
     pub fn subject_info_attributes(&self) -> Vec<String> {
-        self.with_parsed(|c| name::attribute_oids(c.subject()))
+        self.with_parsed(|c| name::attribute_names(c.subject()))
     }
 
-    /// The dotted OIDs of the attributes in the issuer, each once, in order of appearance.
+    /// The attributes in the issuer, each once, in order of appearance, named as
+    /// [`subject_info_attributes`](Self::subject_info_attributes) names them.
     pub fn issuer_info_attributes(&self) -> Vec<String> {
-        self.with_parsed(|c| name::attribute_oids(c.issuer()))
+        self.with_parsed(|c| name::attribute_names(c.issuer()))
     }
 
     /// The subject as one line, `C=US, O=Example, CN=example.com`, in encoded order.
@@ -313,8 +320,9 @@ impl Certificate {
         self.issuer_info(SubjectInfo::CommonName)
     }
 
-    /// A one-line description of the subject (Qt's `subjectDisplayName`): its common name,
-    /// else its organisation, else its organisational unit, else the whole distinguished name.
+    /// A one-line description of the subject (Qt's `subjectDisplayName`): its first common
+    /// name, else its first organisation, else its first organisational unit, else `""`, as
+    /// in Qt ([`subject_name`](Self::subject_name) gives the whole name).
     pub fn subject_display_name(&self) -> String {
         self.with_parsed(|c| name::display_name(c.subject()))
     }
@@ -340,18 +348,17 @@ impl Certificate {
         })
     }
 
-    /// Whether the certificate is valid for `name` under RFC 6125 as Qt applies it: DNS names
-    /// are compared with the DNS subject alternative names (case-insensitively; a wildcard
-    /// only as the whole left-most label, matching one label), IP literals with the IP
-    /// address entries, and the common name only when there is no DNS name at all. A name
-    /// that contains a NUL byte, in the certificate or in `name`, never matches. This checks
-    /// the name only, not validity dates or the chain.
+    /// Whether the certificate is valid for `name` under the rule a handshake applies on every
+    /// backend (RFC 6125): DNS names are compared with the DNS subject alternative names
+    /// (case-insensitively; a wildcard only as the whole left-most label, matching one
+    /// label), IP literals with the IP address entries. The common name is never consulted,
+    /// so a certificate without subject alternative names matches no name. (Qt's
+    /// `isMatchingHostname` falls back to the common name when there is no DNS name; a
+    /// handshake in polytls would refuse such a certificate, and this method agrees with the
+    /// handshake.) A name that contains a NUL byte, in the certificate or in `name`, never
+    /// matches. This checks the name only, not validity dates or the chain.
     pub fn matches_host_name(&self, name: &str) -> bool {
-        host::matches(
-            name,
-            &self.subject_alternative_names(),
-            &self.subject_common_names(),
-        )
+        host::matches(name, &self.subject_alternative_names())
     }
 
     /// The start of the validity period (`notBefore`). Dates before 1970 and after 2049
@@ -423,10 +430,15 @@ impl Certificate {
         self.with_parsed(extension::extensions)
     }
 
-    /// A multi-line, human-readable description in the spirit of `openssl x509 -text`:
-    /// version, serial, signature algorithm, issuer, validity, subject, public key algorithm
-    /// and size, extensions and signature. Never fails; control characters (such as NUL) in names
-    /// are escaped.
+    /// A multi-line, human-readable description, as Qt's `toText` gives it on OpenSSL: the
+    /// text of OpenSSL's `X509_print` (`openssl x509 -text -noout -nameopt compat`), byte for
+    /// byte for RSA, EC (named curves), Ed25519 and Ed448 keys and the RFC 5280 extensions:
+    /// version, serial, algorithms, names (bytes outside printable ASCII, NUL among them, as
+    /// `\xHH`), validity, the key with its modulus or point, extensions under their long
+    /// names, and the signature. An extension OpenSSL decodes and this method does not
+    /// (signed certificate timestamps, name or policy constraints, policy qualifiers) is shown
+    /// as OpenSSL shows an unknown one, its bytes as text. Never fails; `""` for a certificate
+    /// that cannot be parsed.
     pub fn to_text(&self) -> String {
         self.with_parsed(|c| text::to_text(c, &serial_magnitude(c.raw_serial())))
     }

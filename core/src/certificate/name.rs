@@ -74,36 +74,151 @@ impl SubjectInfo {
     }
 }
 
-/// Short names for attribute OIDs beyond [`SubjectInfo`], used when printing names.
-const EXTRA_SHORT_NAMES: &[(&str, &str)] = &[
-    ("0.9.2342.19200300.100.1.25", "DC"),
-    ("0.9.2342.19200300.100.1.1", "UID"),
-    ("2.5.4.4", "SN"),
-    ("2.5.4.42", "GN"),
-    ("2.5.4.12", "title"),
-    ("2.5.4.9", "street"),
-    ("2.5.4.17", "postalCode"),
-    ("2.5.4.65", "pseudonym"),
-    ("2.5.4.97", "organizationIdentifier"),
+/// OpenSSL's names for attribute types beyond [`SubjectInfo`]: dotted OID, short name, long
+/// name (the same where OpenSSL gives one name). Qt names attributes by OpenSSL's short name.
+const ATTRIBUTE_NAMES: &[(&str, &str, &str)] = &[
+    ("2.5.4.3", "CN", "commonName"),
+    ("2.5.4.4", "SN", "surname"),
+    ("2.5.4.5", "serialNumber", "serialNumber"),
+    ("2.5.4.6", "C", "countryName"),
+    ("2.5.4.7", "L", "localityName"),
+    ("2.5.4.8", "ST", "stateOrProvinceName"),
+    ("2.5.4.9", "street", "streetAddress"),
+    ("2.5.4.10", "O", "organizationName"),
+    ("2.5.4.11", "OU", "organizationalUnitName"),
+    ("2.5.4.12", "title", "title"),
+    ("2.5.4.13", "description", "description"),
+    ("2.5.4.14", "searchGuide", "searchGuide"),
+    ("2.5.4.15", "businessCategory", "businessCategory"),
+    ("2.5.4.16", "postalAddress", "postalAddress"),
+    ("2.5.4.17", "postalCode", "postalCode"),
+    ("2.5.4.18", "postOfficeBox", "postOfficeBox"),
+    (
+        "2.5.4.19",
+        "physicalDeliveryOfficeName",
+        "physicalDeliveryOfficeName",
+    ),
+    ("2.5.4.20", "telephoneNumber", "telephoneNumber"),
+    ("2.5.4.21", "telexNumber", "telexNumber"),
+    (
+        "2.5.4.22",
+        "teletexTerminalIdentifier",
+        "teletexTerminalIdentifier",
+    ),
+    (
+        "2.5.4.23",
+        "facsimileTelephoneNumber",
+        "facsimileTelephoneNumber",
+    ),
+    ("2.5.4.24", "x121Address", "x121Address"),
+    (
+        "2.5.4.25",
+        "internationaliSDNNumber",
+        "internationaliSDNNumber",
+    ),
+    ("2.5.4.26", "registeredAddress", "registeredAddress"),
+    ("2.5.4.27", "destinationIndicator", "destinationIndicator"),
+    (
+        "2.5.4.28",
+        "preferredDeliveryMethod",
+        "preferredDeliveryMethod",
+    ),
+    ("2.5.4.29", "presentationAddress", "presentationAddress"),
+    (
+        "2.5.4.30",
+        "supportedApplicationContext",
+        "supportedApplicationContext",
+    ),
+    ("2.5.4.31", "member", "member"),
+    ("2.5.4.32", "owner", "owner"),
+    ("2.5.4.33", "roleOccupant", "roleOccupant"),
+    ("2.5.4.34", "seeAlso", "seeAlso"),
+    ("2.5.4.35", "userPassword", "userPassword"),
+    ("2.5.4.36", "userCertificate", "userCertificate"),
+    ("2.5.4.37", "cACertificate", "cACertificate"),
+    (
+        "2.5.4.38",
+        "authorityRevocationList",
+        "authorityRevocationList",
+    ),
+    (
+        "2.5.4.39",
+        "certificateRevocationList",
+        "certificateRevocationList",
+    ),
+    ("2.5.4.40", "crossCertificatePair", "crossCertificatePair"),
+    ("2.5.4.41", "name", "name"),
+    ("2.5.4.42", "GN", "givenName"),
+    ("2.5.4.43", "initials", "initials"),
+    ("2.5.4.44", "generationQualifier", "generationQualifier"),
+    ("2.5.4.45", "x500UniqueIdentifier", "x500UniqueIdentifier"),
+    ("2.5.4.46", "dnQualifier", "dnQualifier"),
+    ("2.5.4.47", "enhancedSearchGuide", "enhancedSearchGuide"),
+    ("2.5.4.48", "protocolInformation", "protocolInformation"),
+    ("2.5.4.49", "distinguishedName", "distinguishedName"),
+    ("2.5.4.50", "uniqueMember", "uniqueMember"),
+    ("2.5.4.51", "houseIdentifier", "houseIdentifier"),
+    ("2.5.4.52", "supportedAlgorithms", "supportedAlgorithms"),
+    ("2.5.4.53", "deltaRevocationList", "deltaRevocationList"),
+    ("2.5.4.54", "dmdName", "dmdName"),
+    ("2.5.4.65", "pseudonym", "pseudonym"),
+    ("2.5.4.72", "role", "role"),
+    (
+        "2.5.4.97",
+        "organizationIdentifier",
+        "organizationIdentifier",
+    ),
+    ("2.5.4.98", "c3", "countryCode3c"),
+    ("2.5.4.99", "n3", "countryCode3n"),
+    ("2.5.4.100", "dnsName", "dnsName"),
+    ("1.2.840.113549.1.9.1", "emailAddress", "emailAddress"),
+    (
+        "1.2.840.113549.1.9.2",
+        "unstructuredName",
+        "unstructuredName",
+    ),
+    (
+        "1.2.840.113549.1.9.8",
+        "unstructuredAddress",
+        "unstructuredAddress",
+    ),
+    ("0.9.2342.19200300.100.1.1", "UID", "userId"),
+    ("0.9.2342.19200300.100.1.3", "mail", "rfc822Mailbox"),
+    (
+        "0.9.2342.19200300.100.1.5",
+        "favouriteDrink",
+        "favouriteDrink",
+    ),
+    ("0.9.2342.19200300.100.1.25", "DC", "domainComponent"),
+    (
+        "1.3.6.1.4.1.311.60.2.1.1",
+        "jurisdictionL",
+        "jurisdictionLocalityName",
+    ),
+    (
+        "1.3.6.1.4.1.311.60.2.1.2",
+        "jurisdictionST",
+        "jurisdictionStateOrProvinceName",
+    ),
+    (
+        "1.3.6.1.4.1.311.60.2.1.3",
+        "jurisdictionC",
+        "jurisdictionCountryName",
+    ),
 ];
 
-/// The short name of an attribute OID, or the dotted OID itself when it has none.
+/// The name of an attribute OID as OpenSSL's `OBJ_nid2sn` (and so Qt) gives it: its short
+/// name, or the dotted OID itself when OpenSSL has no name for it.
 pub(crate) fn short_name(oid: &str) -> String {
-    SubjectInfo::ALL
+    ATTRIBUTE_NAMES
         .iter()
-        .find(|i| i.oid() == oid)
-        .map(|i| i.short_name())
-        .or_else(|| {
-            EXTRA_SHORT_NAMES
-                .iter()
-                .find(|(o, _)| *o == oid)
-                .map(|(_, n)| *n)
-        })
-        .map_or_else(|| oid.to_owned(), str::to_owned)
+        .find(|(o, _, _)| *o == oid)
+        .map_or_else(|| oid.to_owned(), |(_, sn, _)| (*sn).to_owned())
 }
 
-/// Resolves what a caller may name an attribute by: a dotted OID, or a short name (`CN`, `O`,
-/// `emailAddress`, ...; case-insensitive). `None` when it is neither.
+/// Resolves what a caller may name an attribute by: a dotted OID, or OpenSSL's short or long
+/// name (`CN`, `commonName`, `O`, `emailAddress`, `jurisdictionC`, ...; case-insensitive).
+/// `None` when it is neither.
 pub(crate) fn resolve_attribute(attribute: &str) -> Option<String> {
     let attribute = attribute.trim();
     let dotted = !attribute.is_empty()
@@ -114,12 +229,16 @@ pub(crate) fn resolve_attribute(attribute: &str) -> Option<String> {
     if dotted {
         return Some(attribute.to_owned());
     }
-    SubjectInfo::ALL
+    // Short names first: OpenSSL's "SN" (surname) must not be shadowed by a long name.
+    ATTRIBUTE_NAMES
         .iter()
-        .map(|i| (i.oid(), i.short_name()))
-        .chain(EXTRA_SHORT_NAMES.iter().copied())
-        .find(|(_, n)| n.eq_ignore_ascii_case(attribute))
-        .map(|(o, _)| o.to_owned())
+        .find(|(_, sn, _)| *sn == attribute)
+        .or_else(|| {
+            ATTRIBUTE_NAMES.iter().find(|(_, sn, ln)| {
+                sn.eq_ignore_ascii_case(attribute) || ln.eq_ignore_ascii_case(attribute)
+            })
+        })
+        .map(|(o, _, _)| (*o).to_owned())
 }
 
 /// Decodes an attribute value to text exactly as OpenSSL's `ASN1_STRING_to_UTF8` (which Qt
@@ -158,16 +277,17 @@ pub(crate) fn values(name: &X509Name<'_>, oid: &str) -> Vec<String> {
         .collect()
 }
 
-/// The dotted OIDs of the attributes present in `name`, each once, in order of appearance.
-pub(crate) fn attribute_oids(name: &X509Name<'_>) -> Vec<String> {
-    let mut oids: Vec<String> = Vec::new();
+/// The names ([`short_name`]) of the attributes present in `name`, each once, in order of
+/// appearance.
+pub(crate) fn attribute_names(name: &X509Name<'_>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
     for attr in name.iter_attributes() {
-        let oid = attr.attr_type().dotted();
-        if !oids.contains(&oid) {
-            oids.push(oid);
+        let name = short_name(&attr.attr_type().dotted());
+        if !names.contains(&name) {
+            names.push(name);
         }
     }
-    oids
+    names
 }
 
 /// The name as one line, `C=US, O=Example, CN=example.com`, in encoded order. A value that is
@@ -211,7 +331,7 @@ fn escape_controls(value: &str) -> String {
 }
 
 /// Qt's display name: the first common name, else the first organisation, else the first
-/// organisational unit, else the whole name as one line.
+/// organisational unit, else nothing (`""`).
 pub(crate) fn display_name(name: &X509Name<'_>) -> String {
     [
         SubjectInfo::CommonName,
@@ -220,7 +340,7 @@ pub(crate) fn display_name(name: &X509Name<'_>) -> String {
     ]
     .iter()
     .find_map(|info| values(name, info.oid()).into_iter().next())
-    .unwrap_or_else(|| to_line(name))
+    .unwrap_or_default()
 }
 
 /// Whether two names are the same: equal DER, or equal attribute by attribute after

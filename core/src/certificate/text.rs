@@ -1,17 +1,21 @@
-//! The human-readable dump behind [`Certificate::to_text`](super::Certificate::to_text), laid
-//! out in the spirit of `openssl x509 -text`, and the calendar arithmetic it needs.
+//! The human-readable dump behind [`Certificate::to_text`](super::Certificate::to_text): what
+//! Qt prints on OpenSSL, which is OpenSSL's `X509_print` (`openssl x509 -text -noout
+//! -nameopt compat`), byte for byte for the certificates this library meets (RSA, EC on the
+//! named curves, Ed25519 and Ed448 keys; the RFC 5280 extensions; names in any string type),
+//! and the calendar arithmetic it needs. Extensions OpenSSL decodes but this module does not
+//! (signed certificate timestamps, name and policy constraints, policy qualifiers) are shown
+//! as OpenSSL shows an extension it does not know.
 
 use super::oid::Dotted;
 use std::fmt::Write as _;
 
 use x509_parser::certificate::X509Certificate;
-use x509_parser::extensions::GeneralName;
-use x509_parser::objects::{oid2sn, oid_registry};
+use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::oid_registry::Oid;
+use x509_parser::x509::X509Name;
 
-use super::extension::{extensions, ExtensionValue};
-use super::name::to_line;
-use super::AlternativeName;
+use super::name::short_name;
+use crate::der::{single, Reader, BIT_STRING, INTEGER, OID, SEQUENCE};
 
 /// A civil date and time (UTC) from seconds since the Unix epoch, valid for any `i64` that an
 /// X.509 time can hold (years 0 to 9999).
@@ -53,38 +57,6 @@ pub(crate) fn format_time(secs: i64) -> String {
     format!("{month} {d:>2} {h:02}:{mi:02}:{s:02} {y} GMT")
 }
 
-fn oid_name(oid: &Oid<'_>) -> String {
-    let known = [
-        ("1.2.840.10045.2.1", "id-ecPublicKey"),
-        ("1.3.101.112", "ED25519"),
-        ("1.3.101.113", "ED448"),
-        ("1.2.840.113549.1.1.1", "rsaEncryption"),
-        ("1.2.840.113549.1.1.10", "rsassaPss"),
-    ];
-    let dotted = oid.dotted();
-    known
-        .iter()
-        .find(|(o, _)| *o == dotted)
-        .map(|(_, n)| (*n).to_owned())
-        .or_else(|| oid2sn(oid, oid_registry()).ok().map(str::to_owned))
-        .unwrap_or(dotted)
-}
-
-fn hex(bytes: &[u8], sep: &str) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(sep)
-}
-
-/// Hex bytes, colon-separated, `per_line` bytes a line, each line indented by `indent`.
-fn hex_block(out: &mut String, bytes: &[u8], indent: &str, per_line: usize) {
-    for chunk in bytes.chunks(per_line.max(1)) {
-        let _ = writeln!(out, "{indent}{}", hex(chunk, ":"));
-    }
-}
-
 /// The public key's size in bits, as [`Key::bits`](crate::Key::bits) reads it from the
 /// SubjectPublicKeyInfo (RSA modulus, curve size, 256 for Ed25519, DSA and DH prime size), plus
 /// Ed448 (456, as OpenSSL reports it), which `Key` does not name; `None` when unknown.
@@ -99,41 +71,584 @@ pub(crate) fn public_key_bits(cert: &X509Certificate<'_>) -> Option<usize> {
     }
 }
 
-fn general_name(name: &GeneralName<'_>) -> String {
-    match name {
-        GeneralName::DNSName(s) => format!("DNS:{}", s.escape_debug()),
-        GeneralName::RFC822Name(s) => format!("email:{}", s.escape_debug()),
-        GeneralName::URI(s) => format!("URI:{}", s.escape_debug()),
-        GeneralName::IPAddress(b) => match super::ip_from_bytes(b) {
-            Some(ip) => format!("IP Address:{ip}"),
-            None => format!("IP Address:<invalid {}>", hex(b, ":")),
-        },
-        GeneralName::DirectoryName(n) => format!("DirName:{}", to_line(n)),
-        GeneralName::RegisteredID(oid) => format!("Registered ID:{}", oid.dotted()),
-        GeneralName::OtherName(oid, _) => format!("othername:{}", oid.dotted()),
-        _ => "<unsupported>".to_owned(),
+/// OpenSSL's long names (`OBJ_nid2ln`) for the OIDs the dump names: signature and key
+/// algorithms, extensions, extended key usages and access methods.
+const LONG_NAMES: &[(&str, &str)] = &[
+    ("1.2.840.113549.1.1.1", "rsaEncryption"),
+    ("1.2.840.113549.1.1.2", "md2WithRSAEncryption"),
+    ("1.2.840.113549.1.1.4", "md5WithRSAEncryption"),
+    ("1.2.840.113549.1.1.5", "sha1WithRSAEncryption"),
+    ("1.2.840.113549.1.1.10", "rsassaPss"),
+    ("1.2.840.113549.1.1.11", "sha256WithRSAEncryption"),
+    ("1.2.840.113549.1.1.12", "sha384WithRSAEncryption"),
+    ("1.2.840.113549.1.1.13", "sha512WithRSAEncryption"),
+    ("1.2.840.113549.1.1.14", "sha224WithRSAEncryption"),
+    ("1.2.840.10045.2.1", "id-ecPublicKey"),
+    ("1.2.840.10045.4.1", "ecdsa-with-SHA1"),
+    ("1.2.840.10045.4.3.1", "ecdsa-with-SHA224"),
+    ("1.2.840.10045.4.3.2", "ecdsa-with-SHA256"),
+    ("1.2.840.10045.4.3.3", "ecdsa-with-SHA384"),
+    ("1.2.840.10045.4.3.4", "ecdsa-with-SHA512"),
+    ("1.2.840.10040.4.1", "dsaEncryption"),
+    ("1.2.840.10040.4.3", "dsaWithSHA1"),
+    ("2.16.840.1.101.3.4.3.1", "dsa_with_SHA224"),
+    ("2.16.840.1.101.3.4.3.2", "dsa_with_SHA256"),
+    ("1.3.101.110", "X25519"),
+    ("1.3.101.111", "X448"),
+    ("1.3.101.112", "ED25519"),
+    ("1.3.101.113", "ED448"),
+    ("2.5.29.14", "X509v3 Subject Key Identifier"),
+    ("2.5.29.15", "X509v3 Key Usage"),
+    ("2.5.29.16", "X509v3 Private Key Usage Period"),
+    ("2.5.29.17", "X509v3 Subject Alternative Name"),
+    ("2.5.29.18", "X509v3 Issuer Alternative Name"),
+    ("2.5.29.19", "X509v3 Basic Constraints"),
+    ("2.5.29.30", "X509v3 Name Constraints"),
+    ("2.5.29.31", "X509v3 CRL Distribution Points"),
+    ("2.5.29.32", "X509v3 Certificate Policies"),
+    ("2.5.29.32.0", "X509v3 Any Policy"),
+    ("2.5.29.33", "X509v3 Policy Mappings"),
+    ("2.5.29.35", "X509v3 Authority Key Identifier"),
+    ("2.5.29.36", "X509v3 Policy Constraints"),
+    ("2.5.29.37", "X509v3 Extended Key Usage"),
+    ("2.5.29.37.0", "Any Extended Key Usage"),
+    ("2.5.29.46", "X509v3 Freshest CRL"),
+    ("2.5.29.54", "X509v3 Inhibit Any Policy"),
+    ("1.3.6.1.5.5.7.1.1", "Authority Information Access"),
+    ("1.3.6.1.5.5.7.1.11", "Subject Information Access"),
+    ("1.3.6.1.5.5.7.1.24", "TLS Feature"),
+    ("1.3.6.1.4.1.11129.2.4.2", "CT Precertificate SCTs"),
+    ("1.3.6.1.4.1.11129.2.4.3", "CT Precertificate Poison"),
+    ("2.16.840.1.113730.1.1", "Netscape Cert Type"),
+    ("2.16.840.1.113730.1.13", "Netscape Comment"),
+    ("1.3.6.1.5.5.7.3.1", "TLS Web Server Authentication"),
+    ("1.3.6.1.5.5.7.3.2", "TLS Web Client Authentication"),
+    ("1.3.6.1.5.5.7.3.3", "Code Signing"),
+    ("1.3.6.1.5.5.7.3.4", "E-mail Protection"),
+    ("1.3.6.1.5.5.7.3.5", "IPSec End System"),
+    ("1.3.6.1.5.5.7.3.6", "IPSec Tunnel"),
+    ("1.3.6.1.5.5.7.3.7", "IPSec User"),
+    ("1.3.6.1.5.5.7.3.8", "Time Stamping"),
+    ("1.3.6.1.5.5.7.3.9", "OCSP Signing"),
+    ("1.3.6.1.5.5.7.48.1", "OCSP"),
+    ("1.3.6.1.5.5.7.48.2", "CA Issuers"),
+    ("1.3.6.1.5.5.7.48.3", "Time Stamping"),
+    ("1.3.6.1.5.5.7.48.5", "CA Repository"),
+];
+
+/// The named curves: OID, OpenSSL's short name (`ASN1 OID:`), NIST name (`NIST CURVE:`).
+const CURVES: &[(&str, &str, Option<&str>)] = &[
+    ("1.2.840.10045.3.1.1", "prime192v1", Some("P-192")),
+    ("1.3.132.0.33", "secp224r1", Some("P-224")),
+    ("1.2.840.10045.3.1.7", "prime256v1", Some("P-256")),
+    ("1.3.132.0.34", "secp384r1", Some("P-384")),
+    ("1.3.132.0.35", "secp521r1", Some("P-521")),
+    ("1.3.132.0.10", "secp256k1", None),
+    ("1.3.36.3.3.2.8.1.1.7", "brainpoolP256r1", None),
+    ("1.3.36.3.3.2.8.1.1.11", "brainpoolP384r1", None),
+    ("1.3.36.3.3.2.8.1.1.13", "brainpoolP512r1", None),
+];
+
+/// `i2a_ASN1_OBJECT`: OpenSSL's long name of `dotted`, or `dotted` itself.
+fn long_name(dotted: &str) -> String {
+    LONG_NAMES
+        .iter()
+        .find(|(o, _)| *o == dotted)
+        .map_or_else(|| dotted.to_owned(), |(_, n)| (*n).to_owned())
+}
+
+fn oid_long_name(oid: &Oid<'_>) -> String {
+    long_name(&oid.dotted())
+}
+
+/// The dotted form of an OID's contents.
+fn dotted_contents(contents: &[u8]) -> String {
+    Oid::new(std::borrow::Cow::Borrowed(contents)).dotted()
+}
+
+fn hex(bytes: &[u8], sep: &str) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// `i2s_ASN1_OCTET_STRING`: uppercase hex, colon-separated.
+fn upper_hex(bytes: &[u8]) -> String {
+    hex(bytes, ":").to_uppercase()
+}
+
+/// `X509_NAME_oneline`: `/C=US/O=Example/CN=x`, each value's bytes as they are encoded, bytes
+/// outside printable ASCII as `\xHH`, `/` and `+` escaped with a backslash; a GeneralString
+/// whose bytes are UCS-4 with three zero bytes out of four keeps only the fourth.
+fn oneline(name: &X509Name<'_>) -> String {
+    let mut out = String::new();
+    for attr in name.iter_attributes() {
+        let value = attr.attr_value();
+        let data = value.data;
+        let general_string = value.tag().0 == 27;
+        let mut keep = [true; 4];
+        if general_string && data.len() % 4 == 0 {
+            let mut nonzero = [false; 4];
+            for (j, &b) in data.iter().enumerate() {
+                if b != 0 {
+                    nonzero[j & 3] = true;
+                }
+            }
+            if !(nonzero[0] || nonzero[1] || nonzero[2]) {
+                keep = [false, false, false, true];
+            }
+        }
+        out.push('/');
+        out.push_str(&short_name(&attr.attr_type().dotted()));
+        out.push('=');
+        for (j, &b) in data.iter().enumerate() {
+            if !keep[j & 3] {
+                continue;
+            }
+            match b {
+                b'/' | b'+' => {
+                    out.push('\\');
+                    out.push(char::from(b));
+                }
+                b' '..=b'~' => out.push(char::from(b)),
+                _ => {
+                    let _ = write!(out, "\\x{b:02X}");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `X509_NAME_print` (what `X509_print` uses, `XN_FLAG_COMPAT`): the one-line form without
+/// its first `/`, each `/` followed by one or two capital letters and `=` written as `, `.
+pub(crate) fn compat_name(name: &X509Name<'_>) -> String {
+    let line = oneline(name);
+    let b = line.as_bytes();
+    let Some(rest) = b.get(1..) else {
+        return String::new();
+    };
+    let upper = |i: usize| rest.get(i).is_some_and(u8::is_ascii_uppercase);
+    let is = |i: usize, c: u8| rest.get(i) == Some(&c);
+    let mut out = Vec::with_capacity(rest.len() + 8);
+    for (i, &c) in rest.iter().enumerate() {
+        if c == b'/' && upper(i + 1) && (is(i + 2, b'=') || (upper(i + 2) && is(i + 3, b'='))) {
+            out.extend_from_slice(b", ");
+        } else {
+            out.push(c);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The serial number line(s): decimal and hex when it fits OpenSSL's `long`, else the bytes.
+fn serial_lines(out: &mut String, raw: &[u8], magnitude: &[u8]) {
+    let negative = raw.first().is_some_and(|b| b & 0x80 != 0);
+    let small = (magnitude.len() <= 8)
+        .then(|| {
+            magnitude
+                .iter()
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+        })
+        .filter(|&v| {
+            // ASN1_INTEGER_get: a positive value above LONG_MAX fails; so does -1, which it
+            // returns for failures too.
+            if negative {
+                v <= 1u64 << 63 && v != 1
+            } else {
+                v <= i64::MAX as u64
+            }
+        });
+    out.push_str("        Serial Number:");
+    match small {
+        Some(v) => {
+            let neg = if negative { "-" } else { "" };
+            let _ = writeln!(out, " {neg}{v} ({neg}0x{v:x})");
+        }
+        None => {
+            if negative {
+                out.push_str(" (Negative)");
+            }
+            let _ = writeln!(out, "\n            {}", hex(magnitude, ":"));
+        }
     }
 }
 
-/// The dump; see [`Certificate::to_text`](super::Certificate::to_text).
+/// `X509_signature_dump`: 18 bytes a line, `:` after every byte but the last.
+fn signature_dump(out: &mut String, bytes: &[u8], indent: usize) {
+    for (i, b) in bytes.iter().enumerate() {
+        if i % 18 == 0 {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&" ".repeat(indent));
+        }
+        let sep = if i + 1 == bytes.len() { "" } else { ":" };
+        let _ = write!(out, "{b:02x}{sep}");
+    }
+    out.push('\n');
+}
+
+/// OpenSSL's `print_labeled_buf`, each line under `indent`: the label, then 15 bytes a line.
+fn labeled_buf(out: &mut String, indent: &str, label: &str, bytes: &[u8]) {
+    let _ = writeln!(out, "{indent}{label}");
+    for (i, b) in bytes.iter().enumerate() {
+        if i % 15 == 0 {
+            if i > 0 {
+                out.push('\n');
+            }
+            let _ = write!(out, "{indent}    ");
+        }
+        let sep = if i + 1 == bytes.len() { "" } else { ":" };
+        let _ = write!(out, "{b:02x}{sep}");
+    }
+    out.push('\n');
+}
+
+/// OpenSSL's `print_labeled_bignum` for a non-negative INTEGER's contents, under `indent`.
+fn labeled_bignum(out: &mut String, indent: &str, label: &str, contents: &[u8]) {
+    let first = contents
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(contents.len());
+    let magnitude = contents.get(first..).unwrap_or_default();
+    if magnitude.is_empty() {
+        let _ = writeln!(out, "{indent}{label} 0");
+        return;
+    }
+    if magnitude.len() <= 8 {
+        let v = magnitude
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        let _ = writeln!(out, "{indent}{label} {v} (0x{v:x})");
+        return;
+    }
+    let _ = writeln!(out, "{indent}{label}");
+    let mut bytes: Vec<u8> = Vec::with_capacity(magnitude.len() + 1);
+    if magnitude.first().is_some_and(|b| b & 0x80 != 0) {
+        bytes.push(0);
+    }
+    bytes.extend_from_slice(magnitude);
+    let _ = write!(out, "{indent}    ");
+    for (i, b) in bytes.iter().enumerate() {
+        if i % 15 == 0 && i > 0 {
+            let _ = write!(out, ":\n{indent}    ");
+        } else if i > 0 {
+            out.push(':');
+        }
+        let _ = write!(out, "{b:02x}");
+    }
+    out.push('\n');
+}
+
+/// The public key as OpenSSL's text encoders print it, every line under 16 spaces.
+fn public_key(out: &mut String, cert: &X509Certificate<'_>) {
+    let indent = " ".repeat(16);
+    let spki = cert.public_key();
+    let algorithm = spki.algorithm.algorithm.dotted();
+    let key = &spki.subject_public_key.data;
+    match algorithm.as_str() {
+        "1.2.840.113549.1.1.1" => {
+            let parts = single(key, SEQUENCE).and_then(|seq| {
+                let mut r = Reader::new(seq.contents);
+                let n = r.expect(INTEGER)?;
+                let e = r.expect(INTEGER)?;
+                Some((n.contents, e.contents))
+            });
+            if let Some((n, e)) = parts {
+                let bits = crate::der::positive_integer_bits(n).unwrap_or(0);
+                let _ = writeln!(out, "{indent}Public-Key: ({bits} bit)");
+                labeled_bignum(out, &indent, "Modulus:", n);
+                labeled_bignum(out, &indent, "Exponent:", e);
+                return;
+            }
+        }
+        "1.2.840.10045.2.1" => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .filter(|p| p.tag().0 == u32::from(OID))
+                .map(|p| dotted_contents(p.data))
+                .and_then(|oid| CURVES.iter().find(|(o, _, _)| *o == oid));
+            if let (Some(&(_, name, nist)), Some(bits)) = (curve, public_key_bits(cert)) {
+                let _ = writeln!(out, "{indent}Public-Key: ({bits} bit)");
+                labeled_buf(out, &indent, "pub:", key);
+                let _ = writeln!(out, "{indent}ASN1 OID: {name}");
+                if let Some(nist) = nist {
+                    let _ = writeln!(out, "{indent}NIST CURVE: {nist}");
+                }
+                return;
+            }
+        }
+        "1.3.101.112" | "1.3.101.113" => {
+            let kind = if algorithm.ends_with("112") {
+                "ED25519"
+            } else {
+                "ED448"
+            };
+            let _ = writeln!(out, "{indent}{kind} Public-Key:");
+            labeled_buf(out, &indent, "pub:", key);
+            return;
+        }
+        _ => {}
+    }
+    match public_key_bits(cert) {
+        Some(bits) => {
+            let _ = writeln!(out, "{indent}Public-Key: ({bits} bit)");
+        }
+        None => {
+            let _ = writeln!(out, "{indent}Unable to load Public Key");
+        }
+    }
+}
+
+/// An IP address entry as OpenSSL prints it: dotted quad, or eight uppercase hex groups
+/// without zero compression.
+fn ip_text(bytes: &[u8]) -> String {
+    match bytes.len() {
+        4 => bytes
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join("."),
+        16 => bytes
+            .chunks(2)
+            .map(|c| {
+                let hi = c.first().copied().unwrap_or(0);
+                let lo = c.get(1).copied().unwrap_or(0);
+                format!("{:X}", u16::from_be_bytes([hi, lo]))
+            })
+            .collect::<Vec<_>>()
+            .join(":"),
+        _ => "<invalid>".to_owned(),
+    }
+}
+
+/// `i2v_GENERAL_NAME`, as `name:value`; `None` where OpenSSL would fail (a NUL in a string).
+fn general_name(name: &GeneralName<'_>) -> Option<String> {
+    let text = |kind: &str, s: &str| (!s.contains('\0')).then(|| format!("{kind}:{s}"));
+    match name {
+        GeneralName::DNSName(s) => text("DNS", s),
+        GeneralName::RFC822Name(s) => text("email", s),
+        GeneralName::URI(s) => text("URI", s),
+        GeneralName::IPAddress(b) => Some(format!("IP Address:{}", ip_text(b))),
+        GeneralName::DirectoryName(n) => Some(format!("DirName:{}", oneline(n))),
+        GeneralName::RegisteredID(oid) => Some(format!("Registered ID:{}", oid_long_name(oid))),
+        GeneralName::OtherName(..) => Some("othername:<unsupported>".to_owned()),
+        GeneralName::X400Address(_) => Some("X400Name:<unsupported>".to_owned()),
+        GeneralName::EDIPartyName(_) => Some("EdiPartyName:<unsupported>".to_owned()),
+        _ => None,
+    }
+}
+
+fn general_names(names: &[GeneralName<'_>]) -> Option<Vec<String>> {
+    names.iter().map(general_name).collect()
+}
+
+/// Non-multiline `X509V3_EXT_val_prn`: the values joined by `, ` on one indented line.
+fn one_line(indent: &str, values: &[String]) -> String {
+    if values.is_empty() {
+        return format!("{indent}<EMPTY>\n");
+    }
+    format!("{indent}{}", values.join(", "))
+}
+
+/// Multiline `X509V3_EXT_val_prn`: one indented line for each value.
+fn lines(indent: &str, values: &[String]) -> String {
+    if values.is_empty() {
+        return format!("{indent}<EMPTY>\n");
+    }
+    values
+        .iter()
+        .map(|v| format!("{indent}{v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+const KEY_USAGES: [&str; 9] = [
+    "Digital Signature",
+    "Non Repudiation",
+    "Key Encipherment",
+    "Data Encipherment",
+    "Key Agreement",
+    "Certificate Sign",
+    "CRL Sign",
+    "Encipher Only",
+    "Decipher Only",
+];
+
+const NS_CERT_TYPES: [&str; 8] = [
+    "SSL Client",
+    "SSL Server",
+    "S/MIME",
+    "Object Signing",
+    "Unused",
+    "SSL CA",
+    "S/MIME CA",
+    "Object Signing CA",
+];
+
+/// The names of the bits set in a DER BIT STRING's contents, bit 0 first.
+fn bit_names(contents: &[u8], names: &[&str]) -> Vec<String> {
+    let data = contents.get(1..).unwrap_or_default();
+    names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            data.get(i / 8)
+                .is_some_and(|byte| byte & (0x80 >> (i % 8)) != 0)
+        })
+        .map(|(_, n)| (*n).to_owned())
+        .collect()
+}
+
+/// An extension's body as `X509V3_EXT_print` writes it (without the newline after it), or
+/// `None` when OpenSSL would fall back to printing its raw bytes.
+fn extension_body(oid: &str, value: &[u8], parsed: &ParsedExtension<'_>) -> Option<String> {
+    let indent = " ".repeat(16);
+    Some(match (oid, parsed) {
+        ("2.5.29.14", ParsedExtension::SubjectKeyIdentifier(k)) => {
+            format!("{indent}{}", upper_hex(k.0))
+        }
+        ("2.5.29.35", ParsedExtension::AuthorityKeyIdentifier(aki)) => {
+            let named = aki.authority_cert_issuer.is_some() || aki.authority_cert_serial.is_some();
+            let mut values = Vec::new();
+            if let Some(k) = &aki.key_identifier {
+                let prefix = if named { "keyid:" } else { "" };
+                values.push(format!("{prefix}{}", upper_hex(k.0)));
+            }
+            if let Some(issuer) = &aki.authority_cert_issuer {
+                values.extend(general_names(issuer)?);
+            }
+            if let Some(serial) = aki.authority_cert_serial {
+                values.push(format!("serial:{}", upper_hex(serial)));
+            }
+            lines(&indent, &values)
+        }
+        ("2.5.29.19", ParsedExtension::BasicConstraints(bc)) => {
+            let mut values = vec![format!("CA:{}", if bc.ca { "TRUE" } else { "FALSE" })];
+            if let Some(n) = bc.path_len_constraint {
+                values.push(format!("pathlen:{n}"));
+            }
+            one_line(&indent, &values)
+        }
+        ("2.5.29.15", ParsedExtension::KeyUsage(_)) => {
+            let bits = single(value, BIT_STRING)?;
+            one_line(&indent, &bit_names(bits.contents, &KEY_USAGES))
+        }
+        ("2.16.840.1.113730.1.1", ParsedExtension::NSCertType(_)) => {
+            let bits = single(value, BIT_STRING)?;
+            one_line(&indent, &bit_names(bits.contents, &NS_CERT_TYPES))
+        }
+        ("2.5.29.37", ParsedExtension::ExtendedKeyUsage(_)) => {
+            let seq = single(value, SEQUENCE)?;
+            let mut r = Reader::new(seq.contents);
+            let mut values = Vec::new();
+            while !r.is_empty() {
+                values.push(long_name(&dotted_contents(r.expect(OID)?.contents)));
+            }
+            one_line(&indent, &values)
+        }
+        ("2.5.29.17", ParsedExtension::SubjectAlternativeName(san)) => {
+            one_line(&indent, &general_names(&san.general_names)?)
+        }
+        ("2.5.29.18", ParsedExtension::IssuerAlternativeName(ian)) => {
+            one_line(&indent, &general_names(&ian.general_names)?)
+        }
+        ("2.5.29.32", ParsedExtension::CertificatePolicies(policies)) => {
+            if policies.iter().any(|p| p.policy_qualifiers.is_some()) {
+                return None;
+            }
+            policies
+                .iter()
+                .map(|p| format!("{indent}Policy: {}", oid_long_name(&p.policy_id)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        ("2.5.29.31", ParsedExtension::CRLDistributionPoints(points)) => {
+            let mut parts = Vec::new();
+            for point in points.iter() {
+                if point.reasons.is_some() || point.crl_issuer.is_some() {
+                    return None;
+                }
+                match &point.distribution_point {
+                    Some(DistributionPointName::FullName(names)) => {
+                        let mut text = format!("{indent}Full Name:\n");
+                        let names: Vec<String> = general_names(names)?
+                            .into_iter()
+                            .map(|n| format!("{indent}  {n}"))
+                            .collect();
+                        text.push_str(&names.join("\n"));
+                        parts.push(text);
+                    }
+                    Some(_) => return None,
+                    None => parts.push(String::new()),
+                }
+            }
+            parts.join("\n")
+        }
+        ("1.3.6.1.5.5.7.1.1", ParsedExtension::AuthorityInfoAccess(aia)) => {
+            let values: Option<Vec<String>> = aia
+                .accessdescs
+                .iter()
+                .map(|d| {
+                    let name = general_name(&d.access_location)?;
+                    let (kind, rest) = name.split_once(':')?;
+                    Some(format!(
+                        "{} - {kind}:{rest}",
+                        oid_long_name(&d.access_method)
+                    ))
+                })
+                .collect();
+            lines(&indent, &values?)
+        }
+        ("2.16.840.1.113730.1.13", ParsedExtension::NsCertComment(comment)) => {
+            format!("{indent}{comment}")
+        }
+        ("2.5.29.54", ParsedExtension::InhibitAnyPolicy(p)) => {
+            format!("{indent}{}", p.skip_certs)
+        }
+        _ => return None,
+    })
+}
+
+/// `ASN1_STRING_print` of an extension OpenSSL cannot show otherwise: its bytes, each
+/// non-printable one (line breaks excepted) as `.`.
+fn raw_extension(value: &[u8]) -> String {
+    value
+        .iter()
+        .map(|&b| match b {
+            b' '..=b'~' | b'\n' | b'\r' => char::from(b),
+            _ => '.',
+        })
+        .collect()
+}
+
+/// The dump; see [`Certificate::to_text`](super::Certificate::to_text). `serial` is the
+/// serial number's magnitude.
 pub(crate) fn to_text(cert: &X509Certificate<'_>, serial: &[u8]) -> String {
-    let mut out = String::new();
+    let mut out = String::from("Certificate:\n    Data:\n");
     let version = cert.version().0;
-    let _ = writeln!(out, "Certificate:\n    Data:");
-    let _ = writeln!(
-        out,
-        "        Version: {} (0x{version:x})",
-        u64::from(version) + 1
-    );
-    let _ = writeln!(out, "        Serial Number:");
-    hex_block(&mut out, serial, "            ", 16);
+    if version <= 2 {
+        let _ = writeln!(
+            out,
+            "        Version: {} (0x{version:x})",
+            u64::from(version) + 1
+        );
+    } else {
+        let _ = writeln!(out, "        Version: Unknown ({version})");
+    }
+    serial_lines(&mut out, cert.raw_serial(), serial);
     let _ = writeln!(
         out,
         "        Signature Algorithm: {}",
-        oid_name(&cert.tbs_certificate.signature.algorithm)
+        oid_long_name(&cert.tbs_certificate.signature.algorithm)
     );
-    let _ = writeln!(out, "        Issuer: {}", to_line(cert.issuer()));
-    let _ = writeln!(out, "        Validity");
+    let _ = writeln!(out, "        Issuer: {}", compat_name(cert.issuer()));
+    out.push_str("        Validity\n");
     let _ = writeln!(
         out,
         "            Not Before: {}",
@@ -144,104 +659,47 @@ pub(crate) fn to_text(cert: &X509Certificate<'_>, serial: &[u8]) -> String {
         "            Not After : {}",
         format_time(cert.validity().not_after.timestamp())
     );
-    let _ = writeln!(out, "        Subject: {}", to_line(cert.subject()));
-    let _ = writeln!(out, "        Subject Public Key Info:");
+    let _ = writeln!(out, "        Subject: {}", compat_name(cert.subject()));
+    out.push_str("        Subject Public Key Info:\n");
     let _ = writeln!(
         out,
         "            Public Key Algorithm: {}",
-        oid_name(&cert.public_key().algorithm.algorithm)
+        oid_long_name(&cert.public_key().algorithm.algorithm)
     );
-    match public_key_bits(cert) {
-        Some(bits) => {
-            let _ = writeln!(out, "                Public-Key: ({bits} bit)");
-        }
-        None => {
-            let _ = writeln!(out, "                Public-Key: (unknown size)");
-        }
+    public_key(&mut out, cert);
+    if let Some(uid) = &cert.tbs_certificate.issuer_uid {
+        out.push_str("        Issuer Unique ID: ");
+        signature_dump(&mut out, &uid.0.data, 12);
     }
-    let exts = extensions(cert);
-    if !exts.is_empty() {
-        let _ = writeln!(out, "        X509v3 extensions:");
+    if let Some(uid) = &cert.tbs_certificate.subject_uid {
+        out.push_str("        Subject Unique ID: ");
+        signature_dump(&mut out, &uid.0.data, 12);
     }
-    let parsed = cert.extensions();
-    for (i, ext) in exts.iter().enumerate() {
-        let critical = if ext.is_critical { " critical" } else { "" };
-        let _ = writeln!(out, "            {}:{critical}", ext.name);
-        let indent = "                ";
-        let line = match &ext.value {
-            ExtensionValue::BasicConstraints { ca, path_length } => {
-                let ca = if *ca { "TRUE" } else { "FALSE" };
-                match path_length {
-                    Some(n) => format!("CA:{ca}, pathlen:{n}"),
-                    None => format!("CA:{ca}"),
-                }
+    let extensions = cert.extensions();
+    if !extensions.is_empty() {
+        out.push_str("        X509v3 extensions:\n");
+    }
+    for ext in extensions {
+        let oid = ext.oid.dotted();
+        let critical = if ext.critical { "critical" } else { "" };
+        let _ = writeln!(out, "            {}: {critical}", long_name(&oid));
+        match extension_body(&oid, ext.value, ext.parsed_extension()) {
+            Some(body) => out.push_str(&body),
+            None => {
+                let _ = write!(out, "{}{}", " ".repeat(16), raw_extension(ext.value));
             }
-            ExtensionValue::KeyUsage(v)
-            | ExtensionValue::ExtendedKeyUsage(v)
-            | ExtensionValue::CrlDistributionPoints(v) => v.join(", "),
-            ExtensionValue::CertificatePolicies(v) => v
-                .iter()
-                .map(|p| format!("Policy: {p}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            ExtensionValue::SubjectAlternativeName(names) => {
-                // Show every entry, not only the DNS, e-mail and IP ones.
-                match parsed.get(i).map(|e| e.parsed_extension()) {
-                    Some(x509_parser::extensions::ParsedExtension::SubjectAlternativeName(s)) => s
-                        .general_names
-                        .iter()
-                        .map(general_name)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    _ => names
-                        .iter()
-                        .map(|n| match n {
-                            AlternativeName::Dns(s) => format!("DNS:{}", s.escape_debug()),
-                            AlternativeName::Email(s) => format!("email:{}", s.escape_debug()),
-                            AlternativeName::Ip(ip) => format!("IP Address:{ip}"),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }
-            }
-            ExtensionValue::AuthorityKeyIdentifier {
-                key_identifier,
-                serial,
-            } => {
-                let mut parts = Vec::new();
-                if let Some(k) = key_identifier {
-                    parts.push(hex(k, ":").to_uppercase());
-                }
-                if let Some(s) = serial {
-                    parts.push(format!("serial:{}", hex(s, ":").to_uppercase()));
-                }
-                parts.join(", ")
-            }
-            ExtensionValue::SubjectKeyIdentifier(k) => hex(k, ":").to_uppercase(),
-            ExtensionValue::AuthorityInformationAccess { ocsp, ca_issuers } => ocsp
-                .iter()
-                .map(|u| format!("OCSP - URI:{u}"))
-                .chain(ca_issuers.iter().map(|u| format!("CA Issuers - URI:{u}")))
-                .collect::<Vec<_>>()
-                .join(", "),
-            ExtensionValue::Raw(der) => {
-                let shown = der.get(..64).unwrap_or(der);
-                let more = if der.len() > shown.len() { ":..." } else { "" };
-                format!("{}{more}", hex(shown, ":"))
-            }
-        };
-        let _ = writeln!(out, "{indent}{line}");
+        }
+        out.push('\n');
     }
     let _ = writeln!(
         out,
         "    Signature Algorithm: {}",
-        oid_name(&cert.signature_algorithm.algorithm)
+        oid_long_name(&cert.signature_algorithm.algorithm)
     );
-    let _ = writeln!(out, "    Signature Value:");
-    hex_block(&mut out, &cert.signature_value.data, "        ", 18);
+    out.push_str("    Signature Value:\n");
+    signature_dump(&mut out, &cert.signature_value.data, 8);
     out
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,6 +61,8 @@ impl Certificate {
                 .with_purpose(None)
                 .with_key_strength(config.key_strength)
                 .with_strict_profile(config.strict_certificate_profile);
-        backend.verify_chain(&request)
+        backend
+            .verify_chain(&request)
+            .map(|errors| super::with_blacklist_errors(chain, errors))
     }
 }

@@ -1,5 +1,5 @@
 //! The block ciphers of encrypted keys, all in CBC mode with PKCS#7 padding: AES-128, AES-192
-//! and AES-256, and for older keys DES-EDE3 and DES.
+//! and AES-256, and for older keys DES-EDE3, DES and RC2 (with 40, 64 or 128-bit keys).
 //!
 //! Decryption works in place, in the caller's buffer, so the caller decides how the plaintext
 //! is wiped. A padding error is what a wrong passphrase looks like, and is reported as
@@ -18,6 +18,12 @@ pub(super) enum CbcCipher {
     Aes256,
     DesEde3,
     Des,
+    /// RC2 with a 40-bit key (effective key length 40).
+    Rc2_40,
+    /// RC2 with a 64-bit key (effective key length 64).
+    Rc2_64,
+    /// RC2 with a 128-bit key (effective key length 128).
+    Rc2_128,
 }
 
 impl CbcCipher {
@@ -27,7 +33,9 @@ impl CbcCipher {
             Self::Aes128 => 16,
             Self::Aes192 | Self::DesEde3 => 24,
             Self::Aes256 => 32,
-            Self::Des => 8,
+            Self::Des | Self::Rc2_64 => 8,
+            Self::Rc2_40 => 5,
+            Self::Rc2_128 => 16,
         }
     }
 
@@ -35,7 +43,7 @@ impl CbcCipher {
     pub(super) fn iv_len(self) -> usize {
         match self {
             Self::Aes128 | Self::Aes192 | Self::Aes256 => 16,
-            Self::DesEde3 | Self::Des => 8,
+            Self::DesEde3 | Self::Des | Self::Rc2_40 | Self::Rc2_64 | Self::Rc2_128 => 8,
         }
     }
 
@@ -64,6 +72,8 @@ impl CbcCipher {
             Self::Aes256 => decrypt::<aes::Aes256>(key, iv, buf),
             Self::DesEde3 => decrypt::<des::TdesEde3>(key, iv, buf),
             Self::Des => decrypt::<des::Des>(key, iv, buf),
+            // RC2's effective key length is the key's, as these schemes want it.
+            Self::Rc2_40 | Self::Rc2_64 | Self::Rc2_128 => decrypt::<rc2::Rc2>(key, iv, buf),
         }
     }
 
@@ -85,6 +95,7 @@ impl CbcCipher {
             Self::Aes256 => encrypt::<aes::Aes256>(key, iv, buf, len),
             Self::DesEde3 => encrypt::<des::TdesEde3>(key, iv, buf, len),
             Self::Des => encrypt::<des::Des>(key, iv, buf, len),
+            Self::Rc2_40 | Self::Rc2_64 | Self::Rc2_128 => encrypt::<rc2::Rc2>(key, iv, buf, len),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Encrypted PKCS#8 (`EncryptedPrivateKeyInfo`, PEM label `ENCRYPTED PRIVATE KEY`).
 //!
 //! Reads PBES2 with PBKDF2 (HMAC-SHA1, -SHA224, -SHA256, -SHA384 or -SHA512) or scrypt, and
-//! AES-128/192/256-CBC, DES-EDE3-CBC or DES-CBC; writes PBES2 with PBKDF2-HMAC-SHA256 and
+//! AES-128/192/256-CBC, DES-EDE3-CBC or DES-CBC, and (in `pbe`) PBES1 and the PKCS#12 schemes; writes PBES2 with PBKDF2-HMAC-SHA256 and
 //! AES-256-CBC, OpenSSL's defaults. The `pkcs5` crate reads and writes the parameters' ASN.1;
 //! the key derivation and the decryption happen here, into buffers wiped on drop. Parameters
 //! that would make a forged key cost minutes or gigabytes to try are refused.
@@ -49,31 +49,6 @@ const CIPHERS: [&[u8]; 5] = [
     &[0x2b, 0x0e, 0x03, 0x02, 0x07],
 ];
 
-/// Schemes met in the wild that this library does not decrypt: PBES1 (PKCS#5 v1.5) and the
-/// PKCS#12 password-based schemes, by the last arcs of their OIDs.
-const UNSUPPORTED_SCHEMES: [(&[u8], &str); 12] = [
-    (&[0x05, 0x01], "pbeWithMD2AndDES-CBC (PBES1)"),
-    (&[0x05, 0x03], "pbeWithMD5AndDES-CBC (PBES1)"),
-    (&[0x05, 0x04], "pbeWithMD2AndRC2-CBC (PBES1)"),
-    (&[0x05, 0x06], "pbeWithMD5AndRC2-CBC (PBES1)"),
-    (&[0x05, 0x0a], "pbeWithSHA1AndDES-CBC (PBES1)"),
-    (&[0x05, 0x0b], "pbeWithSHA1AndRC2-CBC (PBES1)"),
-    (&[0x0c, 0x01, 0x01], "pbeWithSHAAnd128BitRC4 (PKCS#12)"),
-    (&[0x0c, 0x01, 0x02], "pbeWithSHAAnd40BitRC4 (PKCS#12)"),
-    (
-        &[0x0c, 0x01, 0x03],
-        "pbeWithSHAAnd3-KeyTripleDES-CBC (PKCS#12)",
-    ),
-    (
-        &[0x0c, 0x01, 0x04],
-        "pbeWithSHAAnd2-KeyTripleDES-CBC (PKCS#12)",
-    ),
-    (&[0x0c, 0x01, 0x05], "pbeWithSHAAnd128BitRC2-CBC (PKCS#12)"),
-    (&[0x0c, 0x01, 0x06], "pbewithSHAAnd40BitRC2-CBC (PKCS#12)"),
-];
-/// 1.2.840.113549.1: the arc of PKCS#5 and PKCS#12 OIDs.
-const PKCS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01];
-
 /// Whether `der` has the shape of an `EncryptedPrivateKeyInfo`:
 /// `SEQUENCE { AlgorithmIdentifier, OCTET STRING }`. (A `PrivateKeyInfo` starts with an
 /// INTEGER.)
@@ -85,7 +60,7 @@ pub(super) fn is_encrypted(der: &[u8]) -> bool {
 }
 
 /// An OID's contents in dotted form, for messages.
-fn dotted(oid: &[u8]) -> String {
+pub(super) fn dotted(oid: &[u8]) -> String {
     pkcs5::ObjectIdentifier::from_bytes(oid).map_or_else(
         |_| {
             let hex: Vec<String> = oid.iter().map(|b| format!("{b:02x}")).collect();
@@ -145,27 +120,14 @@ fn check_supported(params: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// The [`Error::Key`] for an encryption scheme other than PBES2.
-fn unsupported_scheme(oid: &[u8]) -> Error {
-    let name = oid
-        .strip_prefix(PKCS)
-        .and_then(|tail| UNSUPPORTED_SCHEMES.iter().find(|(arcs, _)| *arcs == tail))
-        .map_or("", |(_, name)| name);
-    if name.is_empty() {
-        Error::Key(format!("unsupported key encryption scheme {}", dotted(oid)))
-    } else {
-        Error::Key(format!(
-            "unsupported key encryption scheme {name}, {}: re-encrypt the key with PBES2",
-            dotted(oid)
-        ))
-    }
-}
-
 /// Decrypts an `EncryptedPrivateKeyInfo` and returns the `PrivateKeyInfo` inside, in a buffer
 /// wiped on drop.
 ///
+/// PBES1 and the PKCS#12 schemes are handed to [`super::pbe`].
+///
 /// Fails with [`Error::Key`] when the structure is malformed or names a scheme, key derivation
 /// or cipher this library does not support (or parameters too costly to try),
+/// [`Error::UnavailableCipher`] for the PBES1 schemes over MD2,
 /// [`Error::PassphraseRequired`] when `passphrase` is empty, and [`Error::WrongPassphrase`]
 /// when the padding comes out wrong. (The caller checks that the plaintext is a key.)
 pub(super) fn decrypt(der: &[u8], passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
@@ -175,8 +137,14 @@ pub(super) fn decrypt(der: &[u8], passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>
     let scheme = r.expect(SEQUENCE).ok_or_else(malformed)?;
     let ciphertext = r.expect(OCTET_STRING).ok_or_else(malformed)?;
     let (oid, params) = algorithm(Some(scheme)).ok_or_else(malformed)?;
+    if super::pbe::name(oid).is_some() {
+        return super::pbe::decrypt(oid, params, ciphertext.contents, passphrase);
+    }
     if oid != PBES2 {
-        return Err(unsupported_scheme(oid));
+        return Err(Error::Key(format!(
+            "unsupported key encryption scheme {}",
+            dotted(oid)
+        )));
     }
     let params = params.filter(|p| p.tag == SEQUENCE).ok_or_else(malformed)?;
     check_supported(params.contents)?;

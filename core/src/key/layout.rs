@@ -3,9 +3,10 @@
 //! [`private`] and [`public`] recognise the layout (PKCS#8, PKCS#1, SEC 1 and OpenSSL's
 //! traditional DSA layout for private keys; SubjectPublicKeyInfo and PKCS#1 `RSAPublicKey` for
 //! public keys), check the structure the algorithm calls for, and read the algorithm, the curve
-//! and the size in bits. The two layouts [`KeyFormat`] has no name for are converted on the way
-//! in: traditional DSA to PKCS#8, `RSAPublicKey` to SubjectPublicKeyInfo. [`to_pkcs8`] wraps
-//! PKCS#1 and SEC 1 keys in PKCS#8 the way `openssl pkcs8 -topk8 -nocrypt` does.
+//! and the size in bits. Keys keep the layout they came in, except PKCS#1 `RSAPublicKey`, which
+//! becomes SubjectPublicKeyInfo. [`to_pkcs8`] wraps PKCS#1, SEC 1 and traditional DSA keys in
+//! PKCS#8 the way `openssl pkcs8 -topk8 -nocrypt` does, and [`canonical`] gives the encoding
+//! keys are compared by.
 
 use zeroize::Zeroizing;
 
@@ -289,27 +290,49 @@ fn pkcs8(der: &[u8], mut r: Reader<'_>) -> Option<Decoded> {
     })
 }
 
-/// PKCS#1 `RSAPrivateKey` (nine INTEGERs, maybe more primes) or OpenSSL's traditional DSA
-/// layout (six INTEGERs), which is converted to PKCS#8.
-fn pkcs1_or_dsa(der: &[u8], r: Reader<'_>) -> Option<Decoded> {
-    let mut integers = Vec::with_capacity(8);
-    let mut probe = r;
-    while probe.peek_tag() == Some(INTEGER) && integers.len() < 9 {
-        integers.push(probe.next()?);
+/// The INTEGERs after the version of OpenSSL's traditional DSA layout: `p, q, g, y, x`.
+/// `None` when `contents` (of the outer SEQUENCE, version included) is not one.
+fn dsa_integers(contents: &[u8]) -> Option<[Tlv<'_>; 5]> {
+    let mut r = Reader::new(contents);
+    r.expect(INTEGER)?; // version
+    let mut integers = Vec::with_capacity(5);
+    while r.peek_tag() == Some(INTEGER) && integers.len() < 6 {
+        integers.push(r.next()?);
     }
-    if let ([p, q, g, _y, x], true) = (integers.as_slice(), probe.is_empty()) {
-        let bits = positive_integer_bits(p.contents)?;
-        let oid = element(OID, &[ID_DSA]);
-        let dss_parms = element(SEQUENCE, &[p.whole, q.whole, g.whole]);
-        let algorithm_id = element(SEQUENCE, &[&oid, &dss_parms]);
-        let private_key = element(OCTET_STRING, &[x.whole]);
+    if !r.is_empty() {
+        return None;
+    }
+    integers.try_into().ok()
+}
+
+/// The PKCS#8 form of a traditional DSA key's parts.
+fn dsa_to_pkcs8([p, q, g, _y, x]: &[Tlv<'_>; 5]) -> Zeroizing<Vec<u8>> {
+    let oid = element(OID, &[ID_DSA]);
+    let dss_parms = element(SEQUENCE, &[p.whole, q.whole, g.whole]);
+    let algorithm_id = element(SEQUENCE, &[&oid, &dss_parms]);
+    let private_key = element(OCTET_STRING, &[x.whole]);
+    element(SEQUENCE, &[VERSION_0, &algorithm_id, &private_key])
+}
+
+/// PKCS#1 `RSAPrivateKey` (nine INTEGERs, maybe more primes) or OpenSSL's traditional DSA
+/// layout (six INTEGERs), each kept as it is.
+fn pkcs1_or_dsa(der: &[u8], r: Reader<'_>) -> Option<Decoded> {
+    let mut count = 0;
+    let mut probe = r;
+    while probe.peek_tag() == Some(INTEGER) && count < 9 {
+        probe.next()?;
+        count += 1;
+    }
+    if count == 5 && probe.is_empty() {
+        let outer = single(der, SEQUENCE)?;
+        let [p, ..] = dsa_integers(outer.contents)?;
         return Some(Decoded {
             layout: Layout::DsaTraditional,
-            format: KeyFormat::Pkcs8,
+            format: KeyFormat::Dsa,
             algorithm: KeyAlgorithm::Dsa,
             curve: None,
-            bits: Some(bits),
-            der: element(SEQUENCE, &[VERSION_0, &algorithm_id, &private_key]),
+            bits: Some(positive_integer_bits(p.contents)?),
+            der: Zeroizing::new(der.to_vec()),
         });
     }
     Some(Decoded {
@@ -427,6 +450,13 @@ fn rsa_public(der: &[u8]) -> Option<Decoded> {
 pub(super) fn to_pkcs8(format: KeyFormat, der: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
     match format {
         KeyFormat::Pkcs8 => Ok(Zeroizing::new(der.to_vec())),
+        KeyFormat::Dsa => {
+            let malformed = || Error::Key("malformed DSA private key".into());
+            let outer = single(der, SEQUENCE).ok_or_else(malformed)?;
+            Ok(dsa_to_pkcs8(
+                &dsa_integers(outer.contents).ok_or_else(malformed)?,
+            ))
+        }
         KeyFormat::Pkcs1 => {
             let oid = element(OID, &[RSA_ENCRYPTION]);
             let algorithm_id = element(SEQUENCE, &[&oid, NULL_PARAMS]);
@@ -452,4 +482,50 @@ pub(super) fn to_pkcs8(format: KeyFormat, der: &[u8]) -> Result<Zeroizing<Vec<u8
             "a public key has no PKCS#8 form and cannot be encrypted".into(),
         )),
     }
+}
+
+/// The encoding two keys are compared by, whatever layout they came in (Qt compares keys by
+/// algorithm, type, size and a canonical encoding): a public key's SubjectPublicKeyInfo; a
+/// private key's PKCS#8 form without attributes or public key, rsaEncryption's parameters
+/// always NULL, and an EC key's curve in the algorithm's parameters, its inner key holding
+/// only version and private value. A key whose PKCS#8 form cannot be made (a SEC 1 key
+/// without a curve) is compared by its own bytes.
+pub(super) fn canonical(format: KeyFormat, der: &[u8]) -> Zeroizing<Vec<u8>> {
+    if format == KeyFormat::Spki {
+        return Zeroizing::new(der.to_vec());
+    }
+    match to_pkcs8(format, der) {
+        Ok(pkcs8) => canonical_pkcs8(&pkcs8).unwrap_or(pkcs8),
+        Err(_) => Zeroizing::new(der.to_vec()),
+    }
+}
+
+fn canonical_pkcs8(pkcs8: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let outer = single(pkcs8, SEQUENCE)?;
+    let mut r = Reader::new(outer.contents);
+    r.expect(INTEGER)?;
+    let algorithm = r.expect(SEQUENCE)?;
+    let private_key = r.expect(OCTET_STRING)?;
+    let (oid, params) = algorithm_identifier(algorithm.contents)?;
+    let oid_element = element(OID, &[oid]);
+    let (algorithm_id, private_key) = match oid {
+        RSA_ENCRYPTION => (
+            element(SEQUENCE, &[&oid_element, NULL_PARAMS]),
+            Zeroizing::new(private_key.whole.to_vec()),
+        ),
+        ID_EC_PUBLIC_KEY => {
+            let inner = sec1_parts(single(private_key.contents, SEQUENCE)?.contents)?;
+            let params = params.filter(|p| p.tag != NULL).or(inner.params)?;
+            let inner = element(SEQUENCE, &[inner.version.whole, inner.private_key.whole]);
+            (
+                element(SEQUENCE, &[&oid_element, params.whole]),
+                element(OCTET_STRING, &[&inner]),
+            )
+        }
+        _ => (
+            Zeroizing::new(algorithm.whole.to_vec()),
+            Zeroizing::new(private_key.whole.to_vec()),
+        ),
+    };
+    Some(element(SEQUENCE, &[VERSION_0, &algorithm_id, &private_key]))
 }

@@ -21,6 +21,7 @@ mod block_cipher;
 pub(crate) mod encrypted;
 mod layout;
 mod legacy_pem;
+mod pbe;
 mod pem;
 #[cfg(test)]
 mod tests;
@@ -53,11 +54,10 @@ pub enum KeyType {
     PublicKey,
 }
 
-/// The DER layout of a key's bytes.
+/// The DER layout of a key's bytes: the layout it was read in, kept for output.
 ///
-/// Two more layouts are read and converted on the way in, since backends take them in these
-/// forms: OpenSSL's traditional `DSA PRIVATE KEY` becomes [`Pkcs8`](Self::Pkcs8), and PKCS#1
-/// `RSA PUBLIC KEY` becomes [`Spki`](Self::Spki).
+/// One more layout is read and converted on the way in: PKCS#1 `RSA PUBLIC KEY` becomes
+/// [`Spki`](Self::Spki), as Qt writes public keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyFormat {
     /// PKCS#8 `PrivateKeyInfo` (PEM label `PRIVATE KEY`).
@@ -66,6 +66,9 @@ pub enum KeyFormat {
     Pkcs1,
     /// SEC 1 `ECPrivateKey` (PEM label `EC PRIVATE KEY`).
     Sec1,
+    /// OpenSSL's traditional DSA layout, `SEQUENCE { version, p, q, g, y, x }` (PEM label
+    /// `DSA PRIVATE KEY`).
+    Dsa,
     /// X.509 `SubjectPublicKeyInfo` (PEM label `PUBLIC KEY`).
     Spki,
 }
@@ -127,12 +130,17 @@ impl EllipticCurve {
 /// # }
 /// ```
 ///
-/// Two keys are equal, and hash alike, when their algorithm, type, layout ([`format`]) and DER
-/// bytes are equal: the same RSA key held as PKCS#1 and as PKCS#8 gives two unequal values
-/// (compare [`to_pkcs8_der`] to see through the layout). Curve and size follow from the bytes.
+/// Two keys are equal, and hash alike, when they are the same key, as in Qt: same algorithm,
+/// type and size, and the same canonical encoding (a public key's SubjectPublicKeyInfo, a
+/// private key's PKCS#8 form without optional parts). The layout ([`format`]) is not part of
+/// equality: the same RSA key read from PKCS#1 and from PKCS#8 is one key, and a key written
+/// with [`to_pem_encrypted`] (always PKCS#8) reads back equal to the original. The layout is
+/// kept for [`to_der`] and [`to_pem`], which give back what was read.
 ///
 /// [`format`]: Self::format
-/// [`to_pkcs8_der`]: Self::to_pkcs8_der
+/// [`to_pem_encrypted`]: Self::to_pem_encrypted
+/// [`to_der`]: Self::to_der
+/// [`to_pem`]: Self::to_pem
 #[derive(Clone)]
 pub struct Key {
     algorithm: KeyAlgorithm,
@@ -141,12 +149,15 @@ pub struct Key {
     curve: Option<EllipticCurve>,
     bits: Option<u32>,
     der: Zeroizing<Vec<u8>>,
+    /// What equality and hashing compare (see [`layout::canonical`]).
+    canonical: Zeroizing<Vec<u8>>,
 }
 
 impl Key {
     /// Reads a key of type `key_type` from DER, detecting the layout (PKCS#8, PKCS#1, SEC 1 or
-    /// OpenSSL's traditional DSA layout for private keys; SubjectPublicKeyInfo or PKCS#1
-    /// `RSAPublicKey` for public keys) and the algorithm.
+    /// OpenSSL's traditional DSA layout for private keys, each kept as it is; SubjectPublicKeyInfo
+    /// or PKCS#1 `RSAPublicKey`, which becomes SubjectPublicKeyInfo, for public keys) and the
+    /// algorithm.
     ///
     /// Fails with [`Error::Key`] when the bytes are not a key of that type and with
     /// [`Error::PassphraseRequired`] for an encrypted PKCS#8 key (see
@@ -160,12 +171,14 @@ impl Key {
     /// (unused for anything else).
     ///
     /// Encrypted keys may use PBES2 with PBKDF2 (HMAC-SHA1, -SHA224, -SHA256, -SHA384 or
-    /// -SHA512) or scrypt, and AES-128/192/256-CBC, DES-EDE3-CBC or DES-CBC. Fails with
-    /// [`Error::PassphraseRequired`] when the key is encrypted and `passphrase` is empty,
-    /// [`Error::WrongPassphrase`] when it does not decrypt the key, and [`Error::Key`] for
-    /// malformed input or an unsupported scheme (the message names it: PBES1 and the PKCS#12
-    /// schemes are not supported), as well as for PBKDF2 above 10 million iterations or scrypt
-    /// above 32 MiB of memory.
+    /// -SHA512) or scrypt, and AES-128/192/256-CBC, DES-EDE3-CBC or DES-CBC; PBES1 (PKCS#5
+    /// v1.5: MD5 or SHA-1 with DES-CBC or RC2-CBC); or the PKCS#12 schemes (SHA-1 with two- or
+    /// three-key triple DES, 40 or 128-bit RC2, 40 or 128-bit RC4), as Qt reads them. Fails
+    /// with [`Error::PassphraseRequired`] when the key is encrypted and `passphrase` is empty,
+    /// [`Error::WrongPassphrase`] when it does not decrypt the key, [`Error::UnavailableCipher`]
+    /// for the PBES1 schemes over MD2 (which this library does not implement), and
+    /// [`Error::Key`] for malformed input or an unsupported scheme (the message names it), as
+    /// well as for more than 10 million iterations or scrypt above 32 MiB of memory.
     pub fn from_der_with_passphrase(
         der: &[u8],
         key_type: KeyType,
@@ -279,6 +292,7 @@ impl Key {
 
     fn from_decoded(decoded: Decoded, key_type: KeyType) -> Key {
         Key {
+            canonical: layout::canonical(decoded.format, &decoded.der),
             algorithm: decoded.algorithm,
             key_type,
             format: decoded.format,
@@ -332,6 +346,7 @@ impl Key {
             KeyFormat::Pkcs8 => "PRIVATE KEY",
             KeyFormat::Pkcs1 => "RSA PRIVATE KEY",
             KeyFormat::Sec1 => "EC PRIVATE KEY",
+            KeyFormat::Dsa => "DSA PRIVATE KEY",
             KeyFormat::Spki => "PUBLIC KEY",
         };
         pem::encode(label, &self.der)
@@ -339,7 +354,7 @@ impl Key {
 
     /// The private key as a PKCS#8 `PrivateKeyInfo`, as `openssl pkcs8 -topk8 -nocrypt`
     /// writes it: a PKCS#8 key unchanged, a PKCS#1 key under rsaEncryption, a SEC 1 key under
-    /// id-ecPublicKey with its curve.
+    /// id-ecPublicKey with its curve, a traditional DSA key under id-dsa with its parameters.
     ///
     /// Fails with [`Error::InvalidInput`] for a public key, and with [`Error::Key`] for a SEC 1
     /// key that does not name its curve.
@@ -381,11 +396,10 @@ impl Key {
 
 impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
-        // Curve and size are read from the bytes: equal bytes, equal curve and size.
         self.algorithm == other.algorithm
             && self.key_type == other.key_type
-            && self.format == other.format
-            && self.der == other.der
+            && self.bits == other.bits
+            && self.canonical == other.canonical
     }
 }
 
@@ -396,8 +410,8 @@ impl std::hash::Hash for Key {
         (
             self.algorithm,
             self.key_type,
-            self.format,
-            self.der.as_slice(),
+            self.bits,
+            self.canonical.as_slice(),
         )
             .hash(state);
     }
