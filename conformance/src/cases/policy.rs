@@ -365,6 +365,25 @@ pub(super) fn cases() -> Vec<Case> {
         })
         .collect();
     cases.push(Case::single(
+        "policy/certificate_verify_asks_no_purpose",
+        needs(),
+        |b| {
+            // Qt's QSslCertificate::verify checks no purpose: a client-authentication
+            // certificate is not InvalidPurpose there. (The default configuration trusts the
+            // system's roots, which do not know the test root.)
+            let pki = Pki::get();
+            let found = Certificate::verify_with(&pki.client.chain, None, Some(b))
+                .map_err(|e| e.to_string())?;
+            let wanted = [SslError::with_certificate(
+                SslErrorKind::UnableToGetLocalIssuerCertificate,
+                pki.client.leaf().clone(),
+            )];
+            check(same_errors(&found, &wanted), || {
+                format!("expected {}, found {}", describe(&wanted), describe(&found))
+            })
+        },
+    ));
+    cases.push(Case::single(
         "policy/strict_profile_and_relaxed",
         needs(),
         strict_profile,
