@@ -69,6 +69,9 @@ pub struct Pki {
     /// A server leaf from `root` for `*.example.test` and the internationalised
     /// `bücher.example` (in its ASCII form, `xn--bcher-kva.example`).
     pub wildcard: Identity,
+    /// A server leaf issued by an intermediate from `root` whose basicConstraints say it is
+    /// no CA; the chain is leaf, intermediate.
+    pub under_non_ca: Identity,
     /// A server leaf from `root` valid for 10 days only (its root stays valid for 30).
     pub short_lived: Identity,
     /// A server leaf from `root` that `crl` revokes.
@@ -366,6 +369,12 @@ impl Pki {
             deep,
             forged: Forgeries::generate(&root),
             short_lived: root.issue(short_lived, false),
+            under_non_ca: {
+                let mut params = ca_params("polytls intermediate that is no CA");
+                params.is_ca = IsCa::ExplicitNoCa;
+                let not_ca = root.intermediate_with(params);
+                not_ca.issue(leaf_params("under a non-CA", &NAMES, false), true)
+            },
             wildcard: root.issue(
                 leaf_params(
                     "wildcard",

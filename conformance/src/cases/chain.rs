@@ -112,6 +112,24 @@ pub(super) const SCENARIOS: &[Scenario] = &[
         depth: 2,
         errors: none,
     },
+    // tst_QSslSocket: an intermediate that is no CA.
+    Scenario {
+        name: "intermediate_that_is_no_ca",
+        identity: |p| &p.under_non_ca,
+        chain: |p| p.under_non_ca.chain.clone(),
+        anchors: root,
+        depth: 0,
+        errors: |p| {
+            // Invalid as a CA, so for the purpose too; and, by the strict profile,
+            // keyCertSign on a certificate that is no CA.
+            let intermediate = &p.under_non_ca.chain[1];
+            vec![
+                (SslErrorKind::InvalidCaCertificate, intermediate.clone()),
+                (SslErrorKind::InvalidPurpose, intermediate.clone()),
+                (SslErrorKind::UnspecifiedError, intermediate.clone()),
+            ]
+        },
+    },
     // An attacker's chains: every problem but a bad signature (or an untrusted root) is one
     // a client might ignore; the list must name that one too.
     Scenario {
