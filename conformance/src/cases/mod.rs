@@ -4,6 +4,7 @@ mod attack;
 mod certificate;
 mod chain;
 mod data;
+mod dtls;
 mod external;
 mod forgery;
 mod handshake;
@@ -36,6 +37,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(server::cases());
     cases.extend(refusal::cases());
     cases.extend(external::cases());
+    cases.extend(dtls::cases());
     cases.extend(attack::cases());
     cases.extend(registry::cases());
     cases
