@@ -17,6 +17,7 @@ use std::time::SystemTime;
 use zeroize::Zeroizing;
 
 use crate::certificate::{CertificateInfo, Pkcs12};
+pub use crate::dtls::engine::{DtlsEngine, DtlsEngineParams, DtlsRead};
 use crate::{
     Certificate, Crl, EncodingFormat, Error, ImplementedClass, Key, KeyStrength, KeyType, KeyUsage,
     PeerName, PeerVerifyMode, Purpose, SslCipher, SslConfiguration, SslError, SslMode, SslProtocol,
@@ -150,6 +151,15 @@ pub trait TlsBackend: Send + Sync + 'static {
     fn new_tls_engine(&self, params: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {
         let _ = params;
         Err(Error::unsupported(self.name(), "TLS sockets"))
+    }
+
+    /// The Dtls class: creates the engine for one DTLS association.
+    ///
+    /// Fails as [`new_tls_engine`](Self::new_tls_engine) does, and with
+    /// [`Error::Unsupported`] (the default) when the backend has no DTLS.
+    fn new_dtls_engine(&self, params: DtlsEngineParams<'_>) -> Result<Box<dyn DtlsEngine>, Error> {
+        let _ = params;
+        Err(Error::unsupported(self.name(), "DTLS"))
     }
 }
 

@@ -38,6 +38,7 @@ pub mod certificate;
 pub mod cipher;
 pub mod configuration;
 mod der;
+pub mod dtls;
 pub mod error;
 pub mod key;
 pub mod mode;
@@ -62,6 +63,10 @@ pub use certificate::{
 };
 pub use cipher::SslCipher;
 pub use configuration::{SslConfiguration, SslOption};
+pub use dtls::{
+    Dtls, DtlsClientVerifier, DtlsEngine, DtlsEngineParams, DtlsError, DtlsRead,
+    GeneratorParameters, HandshakeState,
+};
 pub use error::Error;
 pub use key::{EllipticCurve, Key, KeyAlgorithm, KeyFormat, KeyType};
 pub use mode::{PeerVerifyMode, SslMode};

@@ -173,6 +173,25 @@ impl Verification {
         state.panic = None;
     }
 
+    /// Whether a handler panicked in this handshake (the panic is kept for `take_panic`).
+    pub(crate) fn has_panic(&self) -> bool {
+        self.lock().panic.is_some()
+    }
+
+    /// Those of `errors` that the ignore list (or ignoring everything) does not cover now:
+    /// what DTLS checks again when a stopped handshake is resumed.
+    pub(crate) fn not_ignored(&self, errors: &[SslError]) -> Vec<SslError> {
+        let state = self.lock();
+        if state.ignore_all {
+            return Vec::new();
+        }
+        errors
+            .iter()
+            .filter(|e| !state.ignore_list.contains(e))
+            .cloned()
+            .collect()
+    }
+
     /// Records `errors` and decides, as [`VerificationHook::decide`] documents. A handler
     /// that panics refuses (see the module documentation).
     pub(crate) fn judge(&self, errors: Vec<SslError>) -> bool {

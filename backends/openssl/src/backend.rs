@@ -3,12 +3,13 @@
 
 use openssl::version;
 use polytls::{
-    Certificate, CertificateInfo, ChainVerification, EncodingFormat, EngineParams, Error,
-    ImplementedClass, Key, KeyType, Pkcs12, ProtocolVersion, SslCipher, SslError, SslProtocol,
-    SupportedFeature, TlsBackend, TlsEngine,
+    Certificate, CertificateInfo, ChainVerification, DtlsEngine, DtlsEngineParams, EncodingFormat,
+    EngineParams, Error, ImplementedClass, Key, KeyType, Pkcs12, ProtocolVersion, SslCipher,
+    SslError, SslProtocol, SupportedFeature, TlsBackend, TlsEngine,
 };
 use zeroize::Zeroizing;
 
+use crate::dtls::OpenSslDtlsEngine;
 use crate::{certificate, config, engine::OpenSslEngine, key, verify};
 
 /// The backend's registry name.
@@ -92,6 +93,8 @@ impl TlsBackend for OpenSslBackend {
             ImplementedClass::Socket,
             ImplementedClass::Certificate,
             ImplementedClass::Key,
+            ImplementedClass::Dtls,
+            ImplementedClass::DtlsCookie,
         ]
     }
 
@@ -113,6 +116,8 @@ impl TlsBackend for OpenSslBackend {
             SslProtocol::TlsV1_2OrLater,
             SslProtocol::TlsV1_3,
             SslProtocol::TlsV1_3OrLater,
+            SslProtocol::DtlsV1_2,
+            SslProtocol::DtlsV1_2OrLater,
             SslProtocol::AnyProtocol,
             SslProtocol::SecureProtocols,
         ]
@@ -160,6 +165,10 @@ impl TlsBackend for OpenSslBackend {
     fn new_tls_engine(&self, params: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {
         polytls::backend::refuse_unclaimed(self, &params)?;
         Ok(Box::new(OpenSslEngine::new(&params)?))
+    }
+
+    fn new_dtls_engine(&self, params: DtlsEngineParams<'_>) -> Result<Box<dyn DtlsEngine>, Error> {
+        Ok(Box::new(OpenSslDtlsEngine::new(&params)?))
     }
 }
 

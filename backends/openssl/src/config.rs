@@ -243,7 +243,10 @@ fn private_key(key: &Key) -> Result<PKey<Private>, Error> {
 }
 
 /// Installs the local certificate chain and private key.
-fn set_identity(builder: &mut SslContextBuilder, config: &SslConfiguration) -> Result<(), Error> {
+pub(crate) fn set_identity(
+    builder: &mut SslContextBuilder,
+    config: &SslConfiguration,
+) -> Result<(), Error> {
     let mut chain = config.local_certificate_chain.iter();
     if let Some(leaf) = chain.next() {
         let leaf = verify::to_x509(leaf)?;
@@ -271,7 +274,10 @@ fn set_identity(builder: &mut SslContextBuilder, config: &SslConfiguration) -> R
 }
 
 /// The trust store when verifying, and a server's list of acceptable client CAs.
-fn set_trust(builder: &mut SslContextBuilder, params: &EngineParams<'_>) -> Result<(), Error> {
+pub(crate) fn set_trust(
+    builder: &mut SslContextBuilder,
+    params: &EngineParams<'_>,
+) -> Result<(), Error> {
     let config = params.config;
     if params.verify_mode == PeerVerifyMode::VerifyPeer {
         let store = match &config.ca_certificates {

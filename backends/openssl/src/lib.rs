@@ -23,6 +23,7 @@ mod backend;
 mod certificate;
 mod config;
 mod context_cache;
+mod dtls;
 mod engine;
 mod key;
 mod verify;

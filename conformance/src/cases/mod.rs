@@ -5,6 +5,7 @@ mod certificate;
 mod chain;
 mod data;
 mod differential;
+mod dtls;
 mod external;
 mod forgery;
 mod handshake;
@@ -42,6 +43,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(refusal::cases());
     cases.extend(qt::cases());
     cases.extend(external::cases());
+    cases.extend(dtls::cases());
     cases.extend(attack::cases());
     cases.extend(registry::cases());
     cases

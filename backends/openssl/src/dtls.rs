@@ -1,0 +1,477 @@
+//! [`OpenSslDtlsEngine`]: one DTLS association over OpenSSL as a sans-IO
+//! [`DtlsEngine`].
+//!
+//! OpenSSL runs over [`Datagrams`], a transport of the engine's own whose every read is one
+//! whole datagram from the peer (or "would block") and whose every write is one datagram to
+//! send, queued until the front end sends it. OpenSSL's DTLS state machine does the rest:
+//! fragmentation of handshake messages at the MTU it is given (`SSL_set_mtu`, with MTU
+//! queries off since the transport is not a socket), retransmission on its timer (1 s
+//! doubling to 60 s, read with `DTLSv1_get_timeout` and fired with
+//! `DTLSv1_handle_timeout`), replay detection and the silent discarding of records that do
+//! not authenticate.
+//!
+//! The context is built per association from the configuration, with the TLS engine's
+//! identity, trust and verification code (`config`, `verify`), so both report the same
+//! errors. A server fed a ClientHello verified by core's cookie verifier continues the
+//! exchange with `DTLSv1_listen`, whose cookie callback accepts exactly the cookie core
+//! verified: OpenSSL then numbers its messages as after a HelloVerifyRequest of its own.
+
+use std::collections::VecDeque;
+use std::ffi::{c_int, c_long, c_void};
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use foreign_types::ForeignTypeRef;
+use openssl::error::ErrorStack;
+use openssl::ssl::{
+    ErrorCode, Ssl, SslContextBuilder, SslMethod, SslOptions, SslSessionCacheMode, SslStream,
+    SslVersion,
+};
+use openssl_sys as ffi;
+use polytls::{
+    DtlsEngine, DtlsEngineParams, DtlsRead, EngineParams, Error, PeerName, SessionInfo, SslCipher,
+    SslMode, SslOption, SslProtocol,
+};
+
+use crate::backend::NAME;
+use crate::config::{openssl_failure, set_identity, set_trust};
+use crate::verify::{self, VerifyState};
+
+extern "C" {
+    // OpenSSL 1.1.0 and later; not declared by `openssl-sys`.
+    fn DTLSv1_listen(s: *mut ffi::SSL, client: *mut c_void) -> c_int;
+    fn BIO_ADDR_new() -> *mut c_void;
+    fn BIO_ADDR_free(addr: *mut c_void);
+    // OpenSSL 1.1.1 and later.
+    fn DTLS_get_data_mtu(s: *const ffi::SSL) -> usize;
+}
+
+/// `DTLS_CTRL_GET_TIMEOUT` and `DTLS_CTRL_HANDLE_TIMEOUT`, the controls behind OpenSSL's
+/// `DTLSv1_get_timeout` and `DTLSv1_handle_timeout` macros.
+const DTLS_CTRL_GET_TIMEOUT: c_int = 73;
+const DTLS_CTRL_HANDLE_TIMEOUT: c_int = 74;
+
+/// `struct timeval` as OpenSSL fills it: two `long`s on every platform polytls builds for
+/// (LP64 Unix, where `time_t` and `suseconds_t` are `long`, and Windows, whose `timeval` is
+/// declared with `long`s).
+#[repr(C)]
+struct Timeval {
+    tv_sec: c_long,
+    tv_usec: c_long,
+}
+
+/// The largest datagram OpenSSL may read in one go.
+const MAX_DATAGRAM: usize = 16 * 1024 + 2048;
+
+/// The engine's datagram transport (see the module documentation).
+#[derive(Default)]
+struct Datagrams {
+    incoming: VecDeque<Vec<u8>>,
+    outgoing: VecDeque<Vec<u8>>,
+    /// Sent datagrams' buffers, reused for the next ones.
+    spare: Vec<Vec<u8>>,
+}
+
+impl Datagrams {
+    fn push_incoming(&mut self, datagram: &[u8]) {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(datagram);
+        self.incoming.push_back(buf);
+    }
+
+    fn recycle(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < 16 {
+            self.spare.push(buf);
+        }
+    }
+}
+
+impl io::Read for Datagrams {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(datagram) = self.incoming.pop_front() else {
+            return Err(io::ErrorKind::WouldBlock.into());
+        };
+        // OpenSSL reads with a buffer larger than any datagram; a longer one is cut, and
+        // then fails authentication like any damaged datagram.
+        let n = datagram.len().min(buf.len());
+        buf[..n].copy_from_slice(&datagram[..n]);
+        self.recycle(datagram);
+        Ok(n)
+    }
+}
+
+impl io::Write for Datagrams {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(data);
+        self.outgoing.push_back(buf);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Drops errors other code left in this thread's OpenSSL error queue.
+fn clear_errors() {
+    let _ = ErrorStack::get();
+}
+
+/// The version range a DTLS selector allows, or `None` for selectors this engine refuses.
+fn version_range(protocol: SslProtocol) -> Option<(SslVersion, Option<SslVersion>)> {
+    match protocol {
+        SslProtocol::DtlsV1_2 => Some((SslVersion::DTLS1_2, Some(SslVersion::DTLS1_2))),
+        SslProtocol::DtlsV1_2OrLater | SslProtocol::SecureProtocols => {
+            Some((SslVersion::DTLS1_2, None))
+        }
+        _ => None,
+    }
+}
+
+/// One DTLS association over OpenSSL (see the module documentation).
+pub(crate) struct OpenSslDtlsEngine {
+    stream: SslStream<Datagrams>,
+    verify: Arc<VerifyState>,
+    server: bool,
+    handshaking: bool,
+    /// The cookie core verified, which the cookie callback accepts (server only).
+    expected_cookie: Arc<Mutex<Vec<u8>>>,
+    scratch: Vec<u8>,
+    closed: bool,
+}
+
+impl OpenSslDtlsEngine {
+    /// An association ready to start its handshake.
+    ///
+    /// Fails with [`Error::Unsupported`] for a protocol other than DTLS 1.2 or for settings
+    /// this engine does not implement (cipher choice, ALPN, PSK, OCSP, tickets, curves), with
+    /// [`Error::Certificate`] or [`Error::Key`] when OpenSSL rejects the local identity, with
+    /// [`Error::InvalidInput`] for an MTU OpenSSL refuses or a peer name it cannot verify,
+    /// and with [`Error::Io`] when OpenSSL fails internally.
+    pub(crate) fn new(params: &DtlsEngineParams<'_>) -> Result<OpenSslDtlsEngine, Error> {
+        let config = params.config;
+        let server = match params.mode {
+            SslMode::SslServerMode => true,
+            SslMode::SslClientMode => false,
+            SslMode::UnencryptedMode => {
+                return Err(Error::InvalidInput(
+                    "a DTLS engine needs client or server mode".into(),
+                ))
+            }
+        };
+        let refused = if version_range(config.protocol).is_none() {
+            Some(format!("protocol {} for DTLS", config.protocol))
+        } else if config.ciphers.is_some() {
+            Some("choosing DTLS cipher suites".into())
+        } else if !config.allowed_next_protocols.is_empty() {
+            Some("ALPN over DTLS".into())
+        } else if config.pre_shared_key_identity_hint.is_some() {
+            Some("pre-shared keys over DTLS".into())
+        } else if config.ocsp_stapling_enabled {
+            Some("OCSP stapling over DTLS".into())
+        } else if !config.session_ticket.is_empty() {
+            Some("resuming a DTLS session".into())
+        } else if !config.elliptic_curves.is_empty() {
+            Some("choosing elliptic curves".into())
+        } else {
+            None
+        };
+        if let Some(what) = refused {
+            return Err(Error::unsupported(NAME, what));
+        }
+        let tls_params = EngineParams::new(
+            params.mode,
+            config,
+            params.peer_name,
+            params.verifier.clone(),
+        );
+        let failed = |e: ErrorStack| openssl_failure("OpenSSL DTLS context", &e);
+        let mut builder = SslContextBuilder::new(SslMethod::dtls()).map_err(failed)?;
+        if let Some((min, max)) = version_range(config.protocol) {
+            builder.set_min_proto_version(Some(min)).map_err(failed)?;
+            builder.set_max_proto_version(max).map_err(failed)?;
+        }
+        // No tickets: polytls does not resume sessions, and OpenSSL packs a server's ticket
+        // with its last flight into a datagram beyond the MTU.
+        builder.set_options(
+            SslOptions::NO_COMPRESSION
+                | SslOptions::NO_RENEGOTIATION
+                | SslOptions::NO_QUERY_MTU
+                | SslOptions::NO_TICKET,
+        );
+        builder.set_session_cache_mode(SslSessionCacheMode::OFF);
+        set_identity(&mut builder, config)?;
+        set_trust(&mut builder, &tls_params)?;
+        let expected_cookie = Arc::new(Mutex::new(Vec::new()));
+        if server {
+            builder
+                .set_session_id_context(b"polytls-dtls")
+                .map_err(failed)?;
+            // Cookies are made by core's verifier; OpenSSL never issues one.
+            builder.set_cookie_generate_cb(|_, _| Err(ErrorStack::get()));
+            let expected = Arc::clone(&expected_cookie);
+            builder.set_cookie_verify_cb(move |_, cookie| {
+                let expected = expected.lock().unwrap_or_else(|p| p.into_inner());
+                !expected.is_empty() && expected.as_slice() == cookie
+            });
+        }
+        let context = builder.build();
+        let mut ssl = Ssl::new(&context).map_err(failed)?;
+        let verify = verify::install(&mut ssl, &tls_params)?;
+        ssl.set_mtu(u32::from(params.mtu)).map_err(|e| {
+            Error::InvalidInput(format!("OpenSSL refuses an MTU of {}: {e}", params.mtu))
+        })?;
+        if server {
+            ssl.set_accept_state();
+        } else {
+            let sni = params
+                .peer_name
+                .and_then(PeerName::dns_name)
+                .filter(|_| !config.test_ssl_option(SslOption::DisableServerNameIndication));
+            if let Some(name) = sni {
+                ssl.set_hostname(name).map_err(|e| {
+                    Error::InvalidInput(format!("'{name}' cannot be sent as a server name: {e}"))
+                })?;
+            }
+            ssl.set_connect_state();
+        }
+        let stream = SslStream::new(ssl, Datagrams::default()).map_err(failed)?;
+        Ok(OpenSslDtlsEngine {
+            stream,
+            verify,
+            server,
+            handshaking: true,
+            expected_cookie,
+            scratch: Vec::new(),
+            closed: false,
+        })
+    }
+
+    fn ssl_ptr(&self) -> *mut ffi::SSL {
+        self.stream.ssl().as_ptr()
+    }
+
+    /// Runs OpenSSL's handshake as far as the datagrams received allow.
+    fn step(&mut self) -> Result<bool, Error> {
+        if !self.handshaking {
+            return Ok(true);
+        }
+        clear_errors();
+        match self.stream.do_handshake() {
+            Ok(()) => {
+                self.handshaking = false;
+                Ok(true)
+            }
+            Err(e) if matches!(e.code(), ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => Ok(false),
+            Err(e) => Err(Error::Handshake {
+                message: format!("OpenSSL DTLS handshake: {e}"),
+                alert: None,
+            }),
+        }
+    }
+}
+
+impl DtlsEngine for OpenSslDtlsEngine {
+    fn handshake(&mut self, datagram: Option<&[u8]>) -> Result<bool, Error> {
+        if let Some(datagram) = datagram {
+            self.stream.get_mut().push_incoming(datagram);
+        }
+        let done = self.step();
+        // A datagram OpenSSL did not take (none is left unless it failed) is not kept for
+        // later: the peer retransmits.
+        self.stream.get_mut().incoming.clear();
+        done
+    }
+
+    fn accept_verified_hello(&mut self, hello: &[u8], cookie: &[u8]) -> Result<bool, Error> {
+        if !self.server || !self.handshaking {
+            return Err(Error::InvalidState(
+                "only a server that has not started accepts a verified ClientHello".into(),
+            ));
+        }
+        *self
+            .expected_cookie
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = cookie.to_vec();
+        self.stream.get_mut().push_incoming(hello);
+        clear_errors();
+        // SAFETY: `BIO_ADDR_new` returns a fresh address or null; it is freed below and not
+        // used after. The `Ssl` is valid for the engine's life and has not started a
+        // handshake; `DTLSv1_listen` reads the ClientHello from the engine's transport (the
+        // `SslStream`'s BIO, alive as long as the stream) and writes only to it.
+        let listened = unsafe {
+            let addr = BIO_ADDR_new();
+            if addr.is_null() {
+                return Err(openssl_failure("OpenSSL BIO_ADDR", &ErrorStack::get()));
+            }
+            let r = DTLSv1_listen(self.ssl_ptr(), addr);
+            BIO_ADDR_free(addr);
+            r
+        };
+        self.stream.get_mut().incoming.clear();
+        self.stream.get_mut().outgoing.clear();
+        if listened <= 0 {
+            return Err(Error::Handshake {
+                message: format!(
+                    "OpenSSL refused the verified ClientHello: {}",
+                    ErrorStack::get()
+                ),
+                alert: None,
+            });
+        }
+        self.step()
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        let mut tv = Timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        };
+        // SAFETY: the `Ssl` is valid; `DTLS_CTRL_GET_TIMEOUT` writes one `struct timeval`
+        // (laid out as `Timeval`, see there) through the pointer, which lives on this stack.
+        let running = unsafe {
+            ffi::SSL_ctrl(
+                self.ssl_ptr(),
+                DTLS_CTRL_GET_TIMEOUT,
+                0,
+                (&mut tv as *mut Timeval).cast(),
+            )
+        };
+        if running != 1 {
+            return None;
+        }
+        let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
+        let micros = u32::try_from(tv.tv_usec.clamp(0, 999_999)).unwrap_or(0);
+        Some(Duration::new(secs, micros * 1000))
+    }
+
+    fn handle_timeout(&mut self) -> Result<bool, Error> {
+        clear_errors();
+        // SAFETY: the `Ssl` is valid; the control takes no argument and writes only to the
+        // engine's transport.
+        let r = unsafe {
+            ffi::SSL_ctrl(
+                self.ssl_ptr(),
+                DTLS_CTRL_HANDLE_TIMEOUT,
+                0,
+                std::ptr::null_mut(),
+            )
+        };
+        match r {
+            r if r > 0 => Ok(true),
+            0 => Ok(false),
+            _ => Err(Error::Timeout),
+        }
+    }
+
+    fn encrypt(&mut self, plaintext: &[u8]) -> Result<(), Error> {
+        if self.handshaking || self.closed {
+            return Err(Error::InvalidState(
+                "DTLS data can only be sent once the handshake completed".into(),
+            ));
+        }
+        let max = self.max_plaintext();
+        if plaintext.len() > max {
+            return Err(Error::InvalidInput(format!(
+                "a datagram of {} bytes does not fit in one DTLS record at this MTU (at most {max})",
+                plaintext.len()
+            )));
+        }
+        if plaintext.is_empty() {
+            return Ok(());
+        }
+        clear_errors();
+        match self.stream.ssl_write(plaintext) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::Protocol(format!("OpenSSL DTLS write: {e}"))),
+        }
+    }
+
+    fn decrypt(&mut self, datagram: &[u8], out: &mut Vec<u8>) -> Result<DtlsRead, Error> {
+        if self.closed {
+            return Ok(DtlsRead::Closed);
+        }
+        self.stream.get_mut().push_incoming(datagram);
+        if self.scratch.len() < MAX_DATAGRAM {
+            self.scratch.resize(MAX_DATAGRAM, 0);
+        }
+        clear_errors();
+        let read = self.stream.ssl_read(&mut self.scratch);
+        self.stream.get_mut().incoming.clear();
+        match read {
+            Ok(n) => {
+                out.extend_from_slice(&self.scratch[..n]);
+                Ok(DtlsRead::Data(n))
+            }
+            Err(e) if e.code() == ErrorCode::ZERO_RETURN => {
+                self.closed = true;
+                Ok(DtlsRead::Closed)
+            }
+            Err(e) if matches!(e.code(), ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => {
+                Ok(DtlsRead::Nothing)
+            }
+            Err(e) => Err(Error::Protocol(format!("OpenSSL DTLS read: {e}"))),
+        }
+    }
+
+    fn max_plaintext(&self) -> usize {
+        if self.handshaking {
+            return 0;
+        }
+        // SAFETY: the `Ssl` is valid; the call only reads its state.
+        unsafe { DTLS_get_data_mtu(self.ssl_ptr()) }
+    }
+
+    fn send_close_notify(&mut self) {
+        if !self.closed {
+            clear_errors();
+            let _ = self.stream.shutdown();
+            self.closed = true;
+        }
+    }
+
+    fn send_queued(&mut self, send: &mut dyn FnMut(&[u8]) -> io::Result<usize>) -> io::Result<()> {
+        let pipe = self.stream.get_mut();
+        while let Some(datagram) = pipe.outgoing.front() {
+            send(datagram)?;
+            if let Some(sent) = pipe.outgoing.pop_front() {
+                pipe.recycle(sent);
+            }
+        }
+        Ok(())
+    }
+
+    fn session(&self) -> SessionInfo {
+        let mut info = SessionInfo::new();
+        if self.handshaking {
+            return info;
+        }
+        let ssl = self.stream.ssl();
+        info.protocol = match ssl.version2() {
+            Some(SslVersion::DTLS1_2) => SslProtocol::DtlsV1_2,
+            Some(SslVersion::DTLS1) => SslProtocol::DtlsV1_0,
+            _ => SslProtocol::UnknownProtocol,
+        };
+        info.cipher = ssl
+            .current_cipher()
+            .map(|c| SslCipher::from_id(u16::from_be_bytes(c.protocol_id()), info.protocol));
+        if self.server {
+            info.peer_chain.extend(
+                ssl.peer_certificate()
+                    .and_then(|leaf| self.verify.certificate(&leaf)),
+            );
+        }
+        if let Some(chain) = ssl.peer_cert_chain() {
+            info.peer_chain.extend(
+                chain
+                    .iter()
+                    .filter_map(|cert| self.verify.certificate(cert)),
+            );
+        }
+        info
+    }
+}

@@ -1,0 +1,888 @@
+//! DTLS, after Qt's tst_qdtls and tst_qdtlscookie: the `Dtls` front end and the cookie
+//! verifier over loopback UDP, for every client x server pair that claims DTLS, and against
+//! `openssl s_server -dtls1_2` / `s_client -dtls1_2`.
+//!
+//! Every socket reads with a timeout taken from the association's retransmission timer (or
+//! a short poll), and every exchange has an overall deadline, so a silent peer fails a case
+//! instead of hanging it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use polytls::{
+    Dtls, DtlsClientVerifier, DtlsError, Error, HandshakeState, ImplementedClass, SslConfiguration,
+    SslMode, SslProtocol,
+};
+
+use crate::case::{Case, Needs};
+use crate::cases::external::Peer;
+use crate::harness::{check, client_config, server_config, TempDir, IO_TIMEOUT};
+use crate::pki::Pki;
+
+/// What a DTLS case needs from a side.
+fn needs_dtls() -> Needs {
+    Needs {
+        classes: vec![ImplementedClass::Dtls],
+        protocols: vec![SslProtocol::DtlsV1_2],
+        ..Needs::default()
+    }
+}
+
+/// What a server verifying cookies needs.
+fn needs_cookie() -> Needs {
+    let mut needs = needs_dtls();
+    needs.classes.push(ImplementedClass::DtlsCookie);
+    needs
+}
+
+fn dtls_client_config() -> SslConfiguration {
+    SslConfiguration {
+        protocol: SslProtocol::DtlsV1_2,
+        ..client_config()
+    }
+}
+
+fn dtls_server_config() -> SslConfiguration {
+    SslConfiguration {
+        protocol: SslProtocol::DtlsV1_2,
+        ..server_config(&Pki::get().server)
+    }
+}
+
+fn udp() -> Result<UdpSocket, String> {
+    UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))
+}
+
+fn addr(socket: &UdpSocket) -> Result<SocketAddr, String> {
+    socket.local_addr().map_err(|e| e.to_string())
+}
+
+/// Receives one datagram, waiting at most `wait`; `None` on timeout.
+fn recv(socket: &UdpSocket, wait: Duration) -> Result<Option<(Vec<u8>, SocketAddr)>, String> {
+    socket
+        .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+        .map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 65_536];
+    match socket.recv_from(&mut buf) {
+        Ok((n, from)) => {
+            buf.truncate(n);
+            Ok(Some((buf, from)))
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(format!("recv: {e}")),
+    }
+}
+
+/// How long to wait for the next handshake datagram: the retransmission timer, or a poll.
+fn wait_for(dtls: &Dtls) -> Duration {
+    dtls.timeout()
+        .unwrap_or(Duration::from_millis(200))
+        .min(Duration::from_millis(200))
+}
+
+/// Drives `dtls` until its handshake is complete or stopped on verification errors. A
+/// server that has not started takes its peer from the first datagram.
+fn drive(dtls: &mut Dtls, socket: &UdpSocket) -> Result<(), Error> {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while !matches!(
+        dtls.handshake_state(),
+        HandshakeState::HandshakeComplete | HandshakeState::PeerVerificationFailed
+    ) {
+        if Instant::now() > deadline {
+            return Err(Error::Timeout);
+        }
+        let received =
+            recv(socket, wait_for(dtls)).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        match received {
+            Some((datagram, from)) => {
+                if dtls.handshake_state() == HandshakeState::HandshakeNotStarted
+                    && dtls.ssl_mode() == SslMode::SslServerMode
+                {
+                    dtls.set_peer(from.ip(), from.port(), None)?;
+                }
+                dtls.do_handshake(socket, &datagram)?;
+            }
+            None => {
+                dtls.handle_timeout(socket)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A client `Dtls` on `backend` aimed at `server` (verifying `localhost`), its handshake
+/// started.
+fn start_client(
+    backend: &str,
+    config: SslConfiguration,
+    server: SocketAddr,
+    socket: &UdpSocket,
+) -> Result<Dtls, Error> {
+    let mut dtls = Dtls::with_backend(SslMode::SslClientMode, backend)?;
+    dtls.set_dtls_configuration(config)?;
+    dtls.set_peer(server.ip(), server.port(), Some("localhost"))?;
+    dtls.do_handshake(socket, &[])?;
+    Ok(dtls)
+}
+
+type ServerSetup = Box<dyn FnOnce(&mut Dtls) + Send>;
+
+/// One side of an association: the `Dtls` and its socket.
+type Side = (Dtls, UdpSocket);
+
+/// Runs a handshake between a client on `client_backend` and a server on `server_backend`
+/// over loopback UDP; returns both associations and their sockets.
+fn pair(
+    client_backend: &str,
+    client_config: SslConfiguration,
+    server_backend: &str,
+    server_setup: ServerSetup,
+) -> Result<(Side, Side), String> {
+    let server_socket = udp()?;
+    let client_socket = udp()?;
+    let server_addr = addr(&server_socket)?;
+    let server_backend = server_backend.to_owned();
+    let server = std::thread::spawn(move || -> Result<(Dtls, UdpSocket), String> {
+        let mut dtls = Dtls::with_backend(SslMode::SslServerMode, &server_backend)
+            .map_err(|e| e.to_string())?;
+        dtls.set_dtls_configuration(dtls_server_config())
+            .map_err(|e| e.to_string())?;
+        server_setup(&mut dtls);
+        drive(&mut dtls, &server_socket).map_err(|e| format!("server: {e}"))?;
+        Ok((dtls, server_socket))
+    });
+    let client = (|| {
+        let mut dtls = start_client(client_backend, client_config, server_addr, &client_socket)?;
+        drive(&mut dtls, &client_socket)?;
+        Ok::<_, Error>(dtls)
+    })();
+    let server = server
+        .join()
+        .map_err(|_| "the server thread panicked".to_string())?;
+    let client = client.map_err(|e| format!("client: {e}"))?;
+    Ok(((client, client_socket), server?))
+}
+
+/// Sends `data` from `from` and checks `to` decrypts exactly it.
+fn exchange(
+    from: &mut Dtls,
+    from_socket: &UdpSocket,
+    to: &mut Dtls,
+    to_socket: &UdpSocket,
+    data: &[u8],
+) -> Result<(), String> {
+    from.write_datagram_encrypted(from_socket, data)
+        .map_err(|e| format!("write: {e}"))?;
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while Instant::now() < deadline {
+        let Some((datagram, _)) = recv(to_socket, Duration::from_millis(200))? else {
+            continue;
+        };
+        let plain = to
+            .decrypt_datagram(to_socket, &datagram)
+            .map_err(|e| format!("decrypt: {e}"))?;
+        if !plain.is_empty() {
+            return check(plain == data, || {
+                format!(
+                    "decrypted {} bytes, not the {} sent",
+                    plain.len(),
+                    data.len()
+                )
+            });
+        }
+    }
+    Err("the datagram never arrived".into())
+}
+
+fn handshake_and_data(client: &str, server: &str, shutdown_by_client: bool) -> Result<(), String> {
+    let ((mut c, cs), (mut s, ss)) = pair(client, dtls_client_config(), server, Box::new(|_| {}))?;
+    for (name, d) in [("client", &c), ("server", &s)] {
+        check(d.is_connection_encrypted(), || {
+            format!("{name} not encrypted")
+        })?;
+        check(d.session_protocol() == SslProtocol::DtlsV1_2, || {
+            format!("{name} negotiated {}", d.session_protocol())
+        })?;
+        check(d.session_cipher().is_some(), || {
+            format!("{name} has no cipher")
+        })?;
+        check(d.dtls_error() == DtlsError::NoError, || {
+            format!("{name}: {}", d.dtls_error())
+        })?;
+    }
+    check(!c.peer_certificate_chain().is_empty(), || {
+        "client saw no server chain".into()
+    })?;
+    exchange(&mut c, &cs, &mut s, &ss, b"ping over DTLS")?;
+    exchange(&mut s, &ss, &mut c, &cs, b"pong over DTLS")?;
+    let big = vec![0xa5u8; 1200];
+    exchange(&mut c, &cs, &mut s, &ss, &big)?;
+    let (closer, closer_socket, other, other_socket) = if shutdown_by_client {
+        (&mut c, &cs, &mut s, &ss)
+    } else {
+        (&mut s, &ss, &mut c, &cs)
+    };
+    closer.shutdown(closer_socket).map_err(|e| e.to_string())?;
+    check(
+        closer.handshake_state() == HandshakeState::HandshakeNotStarted,
+        || "shutdown left a state".into(),
+    )?;
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while Instant::now() < deadline {
+        if let Some((datagram, _)) = recv(other_socket, Duration::from_millis(200))? {
+            let plain = other
+                .decrypt_datagram(other_socket, &datagram)
+                .map_err(|e| e.to_string())?;
+            check(plain.is_empty(), || "data after close_notify".into())?;
+            if other.dtls_error() == DtlsError::RemoteClosedConnectionError {
+                return check(!other.is_connection_encrypted(), || {
+                    "still encrypted after close_notify".into()
+                });
+            }
+        }
+    }
+    Err("close_notify never arrived".into())
+}
+
+/// tst_qdtlscookie's verifyClient, then the handshake: the verifier answers the first hello
+/// with a HelloVerifyRequest no larger than it, verifies the second, and a server `Dtls`
+/// takes the verified hello and completes the handshake.
+fn verifier_then_handshake(client: &str, server: &str) -> Result<(), String> {
+    let server_socket = udp()?;
+    let client_socket = udp()?;
+    let server_addr = addr(&server_socket)?;
+    let mut c = start_client(client, dtls_client_config(), server_addr, &client_socket)
+        .map_err(|e| e.to_string())?;
+    let mut verifier = DtlsClientVerifier::new();
+    let (hello, from) = recv(&server_socket, IO_TIMEOUT)?.ok_or("no ClientHello")?;
+    let verified = verifier
+        .verify_client(&server_socket, &hello, from.ip(), from.port())
+        .map_err(|e| e.to_string())?;
+    check(!verified, || "a hello without a cookie was verified".into())?;
+    check(verifier.dtls_error() == DtlsError::NoError, || {
+        verifier.dtls_error_string().into()
+    })?;
+    let (request, _) = recv(&client_socket, IO_TIMEOUT)?.ok_or("no HelloVerifyRequest")?;
+    check(request.len() <= hello.len(), || {
+        format!(
+            "HelloVerifyRequest of {} bytes for a hello of {}",
+            request.len(),
+            hello.len()
+        )
+    })?;
+    c.do_handshake(&client_socket, &request)
+        .map_err(|e| e.to_string())?;
+    let (second, from2) = recv(&server_socket, IO_TIMEOUT)?.ok_or("no second ClientHello")?;
+    check(from2 == from, || "the hello came from elsewhere".into())?;
+    for _ in 0..2 {
+        let ok = verifier
+            .verify_client(&server_socket, &second, from.ip(), from.port())
+            .map_err(|e| e.to_string())?;
+        check(ok && verifier.verified_hello() == second.as_slice(), || {
+            "the hello with its cookie was not verified".into()
+        })?;
+    }
+    let wrong_port = verifier
+        .verify_client(&server_socket, &second, from.ip(), from.port() ^ 1)
+        .map_err(|e| e.to_string())?;
+    check(!wrong_port && verifier.verified_hello().is_empty(), || {
+        "a cookie verified for another port".into()
+    })?;
+    check(verifier.dtls_error() == DtlsError::NoError, || {
+        "a fishy datagram set an error".into()
+    })?;
+    // The verifier sent a HelloVerifyRequest to the wrong port; nobody listens there.
+    let server_backend = server.to_owned();
+    let params = verifier.cookie_generator_parameters();
+    let server_thread = std::thread::spawn(move || -> Result<Dtls, String> {
+        let mut s = Dtls::with_backend(SslMode::SslServerMode, &server_backend)
+            .map_err(|e| e.to_string())?;
+        s.set_dtls_configuration(dtls_server_config())
+            .map_err(|e| e.to_string())?;
+        s.set_cookie_generator_parameters(params)
+            .map_err(|e| e.to_string())?;
+        s.set_peer(from.ip(), from.port(), None)
+            .map_err(|e| e.to_string())?;
+        s.do_handshake(&server_socket, &second)
+            .map_err(|e| format!("verified hello: {e}"))?;
+        check(
+            s.handshake_state() == HandshakeState::HandshakeInProgress,
+            || "the verified hello did not start the handshake".into(),
+        )?;
+        drive(&mut s, &server_socket).map_err(|e| format!("server: {e}"))?;
+        Ok(s)
+    });
+    let client_result = drive(&mut c, &client_socket);
+    let s = server_thread
+        .join()
+        .map_err(|_| "server thread panicked".to_string())??;
+    client_result.map_err(|e| format!("client: {e}"))?;
+    check(
+        c.is_connection_encrypted() && s.is_connection_encrypted(),
+        || "not encrypted".into(),
+    )
+}
+
+/// Qt's setPeer checks, and the calls that are refused once the handshake started.
+fn set_peer_validation(backend: &str) -> Result<(), String> {
+    let mut dtls =
+        Dtls::with_backend(SslMode::SslClientMode, backend).map_err(|e| e.to_string())?;
+    let invalid = [
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        IpAddr::V4(Ipv4Addr::BROADCAST),
+        IpAddr::V4(Ipv4Addr::new(224, 0, 0, 1)),
+        IpAddr::V6("ff02::1".parse().map_err(|_| "ff02::1")?),
+    ];
+    for address in invalid {
+        let refused = matches!(
+            dtls.set_peer(address, 4433, None),
+            Err(Error::InvalidInput(_))
+        );
+        check(
+            refused && dtls.dtls_error() == DtlsError::InvalidInputParameters,
+            || format!("{address} accepted"),
+        )?;
+        check(dtls.peer_address().is_none(), || {
+            format!("{address} was kept")
+        })?;
+    }
+    let socket = udp()?;
+    let target = udp()?;
+    let target = addr(&target)?;
+    dtls.set_peer(target.ip(), target.port(), Some("localhost"))
+        .map_err(|e| e.to_string())?;
+    check(dtls.dtls_error() == DtlsError::NoError, || {
+        "a good peer left the error".into()
+    })?;
+    dtls.do_handshake(&socket, &[]).map_err(|e| e.to_string())?;
+    check(
+        dtls.handshake_state() == HandshakeState::HandshakeInProgress,
+        || "handshake not in progress".into(),
+    )?;
+    let op = |r: Result<(), Error>, d: &Dtls, what: &str| {
+        check(
+            matches!(r, Err(Error::InvalidState(_)))
+                && d.dtls_error() == DtlsError::InvalidOperation,
+            || format!("{what} accepted after the handshake started"),
+        )
+    };
+    let r = dtls.set_peer(target.ip(), target.port(), None);
+    op(r, &dtls, "set_peer")?;
+    let r = dtls.set_peer_verification_name("other");
+    op(r, &dtls, "set_peer_verification_name")?;
+    let r = dtls.set_dtls_configuration(dtls_client_config());
+    op(r, &dtls, "set_dtls_configuration")?;
+    let r = dtls.do_handshake(&socket, &[]);
+    check(
+        matches!(r, Err(Error::InvalidInput(_)))
+            && dtls.dtls_error() == DtlsError::InvalidInputParameters,
+        || "an empty datagram continued the handshake".into(),
+    )?;
+    dtls.abort_handshake(&socket).map_err(|e| e.to_string())?;
+    check(
+        dtls.handshake_state() == HandshakeState::HandshakeNotStarted,
+        || "abort left a state".into(),
+    )?;
+    dtls.set_peer(target.ip(), target.port(), None)
+        .map_err(|e| e.to_string())
+}
+
+/// Qt's precondition checks before any handshake: each call fails with Qt's kind.
+fn preconditions(backend: &str) -> Result<(), String> {
+    let socket = udp()?;
+    let mut client =
+        Dtls::with_backend(SslMode::SslClientMode, backend).map_err(|e| e.to_string())?;
+    let r = client.do_handshake(&socket, &[]);
+    check(
+        matches!(r, Err(Error::InvalidState(_)))
+            && client.dtls_error() == DtlsError::InvalidOperation,
+        || "a handshake without a peer".into(),
+    )?;
+    let invalid_op = |d: &Dtls, failed: bool, what: &str| {
+        check(
+            failed
+                && d.dtls_error() == DtlsError::InvalidOperation
+                && !d.dtls_error_string().is_empty(),
+            || format!("{what}: {:?}", d.dtls_error()),
+        )
+    };
+    let failed = client.write_datagram_encrypted(&socket, b"x").is_err();
+    invalid_op(&client, failed, "write before the handshake")?;
+    let failed = client.decrypt_datagram(&socket, b"x").is_err();
+    invalid_op(&client, failed, "decrypt before the handshake")?;
+    let failed = client.shutdown(&socket).is_err();
+    invalid_op(&client, failed, "shutdown before the handshake")?;
+    let failed = client.resume_handshake(&socket).is_err();
+    invalid_op(&client, failed, "resume before the handshake")?;
+    let failed = client.abort_handshake(&socket).is_err();
+    invalid_op(&client, failed, "abort before the handshake")?;
+    check(matches!(client.handle_timeout(&socket), Ok(false)), || {
+        "a timeout without a handshake".into()
+    })?;
+    check(client.timeout().is_none(), || {
+        "a timer without a handshake".into()
+    })?;
+    let mut server =
+        Dtls::with_backend(SslMode::SslServerMode, backend).map_err(|e| e.to_string())?;
+    server
+        .set_dtls_configuration(dtls_server_config())
+        .map_err(|e| e.to_string())?;
+    server
+        .set_peer(IpAddr::V4(Ipv4Addr::LOCALHOST), 9, None)
+        .map_err(|e| e.to_string())?;
+    let r = server.do_handshake(&socket, &[]);
+    check(
+        matches!(r, Err(Error::InvalidInput(_)))
+            && server.dtls_error() == DtlsError::InvalidInputParameters,
+        || "a server started without a ClientHello".into(),
+    )?;
+    // Garbage as a first datagram starts nothing and creates no state.
+    server
+        .do_handshake(&socket, b"not a ClientHello")
+        .map_err(|e| e.to_string())?;
+    check(
+        server.handshake_state() == HandshakeState::HandshakeNotStarted,
+        || "garbage started a handshake".into(),
+    )?;
+    check(
+        Dtls::with_backend(SslMode::UnencryptedMode, backend).is_err(),
+        || "an unencrypted DTLS association".into(),
+    )
+}
+
+/// A backend that does not claim Dtls refuses it with Unsupported, in the front end and in
+/// its factory.
+fn refusal(backend: &str) -> Result<(), String> {
+    if polytls::is_class_implemented(ImplementedClass::Dtls, Some(backend)) {
+        return Ok(());
+    }
+    check(
+        matches!(
+            Dtls::with_backend(SslMode::SslClientMode, backend),
+            Err(Error::Unsupported { .. })
+        ),
+        || "Dtls created on a backend without DTLS".into(),
+    )?;
+    let b = polytls::Registry::global()
+        .backend(Some(backend))
+        .map_err(|e| e.to_string())?;
+    let config = dtls_client_config();
+    struct Accept;
+    impl polytls::VerificationHook for Accept {
+        fn decide(&self, _: &[polytls::Certificate], _: Vec<polytls::SslError>) -> bool {
+            true
+        }
+    }
+    let params = polytls::DtlsEngineParams::new(
+        SslMode::SslClientMode,
+        &config,
+        None,
+        Arc::new(Accept),
+        1200,
+    );
+    check(
+        matches!(b.new_dtls_engine(params), Err(Error::Unsupported { .. })),
+        || "the DTLS factory did not refuse".into(),
+    )
+}
+
+/// An oversized write is refused, nothing is sent, and the association goes on.
+fn oversized_write(client: &str, server: &str) -> Result<(), String> {
+    let ((mut c, cs), (mut s, ss)) = pair(client, dtls_client_config(), server, Box::new(|_| {}))?;
+    let max = c.max_datagram_size();
+    check(max > 1000 && max < 1500, || format!("max datagram {max}"))?;
+    let r = c.write_datagram_encrypted(&cs, &vec![1u8; max + 1]);
+    check(
+        matches!(r, Err(Error::InvalidInput(_))) && c.dtls_error() == DtlsError::TlsNonFatalError,
+        || format!("oversized write: {r:?}"),
+    )?;
+    check(c.is_connection_encrypted(), || {
+        "the association ended".into()
+    })?;
+    exchange(&mut c, &cs, &mut s, &ss, &vec![2u8; max])
+}
+
+/// Where the relay is, and what it did.
+struct Relay {
+    addr: SocketAddr,
+    largest: Arc<AtomicUsize>,
+    dropped: Arc<AtomicUsize>,
+}
+
+/// A UDP relay between one client and `server`: drops the first datagram of each direction,
+/// sends every third datagram twice and holds every fifth back until the next one has gone
+/// (reordering); records the largest datagram seen. Stops after `life`.
+fn relay(server: SocketAddr, life: Duration) -> Result<Relay, String> {
+    let socket = udp()?;
+    let relay_addr = addr(&socket)?;
+    let largest = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let (l, d) = (Arc::clone(&largest), Arc::clone(&dropped));
+    std::thread::spawn(move || {
+        let end = Instant::now() + life;
+        let mut client: Option<SocketAddr> = None;
+        let mut counts = [0usize; 2];
+        let mut held: [Option<Vec<u8>>; 2] = [None, None];
+        while Instant::now() < end {
+            let Ok(Some((datagram, from))) = recv(&socket, Duration::from_millis(50)) else {
+                continue;
+            };
+            let (dir, to) = if from == server {
+                match client {
+                    Some(c) => (1, c),
+                    None => continue,
+                }
+            } else {
+                client = Some(from);
+                (0, server)
+            };
+            l.fetch_max(datagram.len(), Ordering::Relaxed);
+            counts[dir] += 1;
+            let n = counts[dir];
+            if n == 1 {
+                d.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if n % 5 == 0 && held[dir].is_none() {
+                held[dir] = Some(datagram);
+                continue;
+            }
+            let _ = socket.send_to(&datagram, to);
+            if n % 3 == 0 {
+                let _ = socket.send_to(&datagram, to);
+            }
+            if let Some(late) = held[dir].take() {
+                let _ = socket.send_to(&late, to);
+            }
+        }
+    });
+    Ok(Relay {
+        addr: relay_addr,
+        largest,
+        dropped,
+    })
+}
+
+/// The handshake completes through a relay that loses, duplicates and reorders datagrams,
+/// by retransmission on the timer (the handshake-timeout event fires); with `mtu_hint`,
+/// every datagram fits the MTU.
+fn lossy(client: &str, server: &str, mtu_hint: u16) -> Result<(), String> {
+    let server_socket = udp()?;
+    let client_socket = udp()?;
+    let relay = relay(addr(&server_socket)?, IO_TIMEOUT)?;
+    let server_backend = server.to_owned();
+    let done = Arc::new(AtomicBool::new(false));
+    let server_done = Arc::clone(&done);
+    let server_thread = std::thread::spawn(move || -> Result<Vec<u8>, String> {
+        let mut s = Dtls::with_backend(SslMode::SslServerMode, &server_backend)
+            .map_err(|e| e.to_string())?;
+        s.set_dtls_configuration(dtls_server_config())
+            .map_err(|e| e.to_string())?;
+        s.set_mtu_hint(mtu_hint);
+        drive(&mut s, &server_socket).map_err(|e| format!("server: {e}"))?;
+        // Keep answering: the client may need the last flight again, and sends data.
+        let deadline = Instant::now() + IO_TIMEOUT;
+        let mut got = Vec::new();
+        while !server_done.load(Ordering::Relaxed) && Instant::now() < deadline {
+            if let Some((d, _)) = recv(&server_socket, Duration::from_millis(50))? {
+                got.extend(
+                    s.decrypt_datagram(&server_socket, &d)
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+        }
+        Ok(got)
+    });
+    let timeouts = Arc::new(AtomicUsize::new(0));
+    let client_result = (|| {
+        let mut c = Dtls::with_backend(SslMode::SslClientMode, client)?;
+        c.set_dtls_configuration(dtls_client_config())?;
+        c.set_mtu_hint(mtu_hint);
+        let t = Arc::clone(&timeouts);
+        c.on_handshake_timeout(move || {
+            t.fetch_add(1, Ordering::Relaxed);
+        });
+        c.set_peer(relay.addr.ip(), relay.addr.port(), Some("localhost"))?;
+        c.do_handshake(&client_socket, &[])?;
+        drive(&mut c, &client_socket)?;
+        // Several datagrams: the relay may hold one back until the next.
+        for _ in 0..3 {
+            c.write_datagram_encrypted(&client_socket, b"through the relay")?;
+        }
+        Ok::<_, Error>(c)
+    })();
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while client_result.is_ok() && Instant::now() < deadline && !server_thread.is_finished() {
+        // Give the server the data, then stop it.
+        if recv(&client_socket, Duration::from_millis(300))?.is_none() {
+            break;
+        }
+    }
+    done.store(true, Ordering::Relaxed);
+    let got = server_thread
+        .join()
+        .map_err(|_| "server thread panicked".to_string())??;
+    let c = client_result.map_err(|e| format!("client: {e}"))?;
+    check(got.starts_with(b"through the relay"), || {
+        format!("the server got {:?}", String::from_utf8_lossy(&got))
+    })?;
+    check(relay.dropped.load(Ordering::Relaxed) >= 2, || {
+        "the relay dropped nothing".into()
+    })?;
+    check(timeouts.load(Ordering::Relaxed) > 0, || {
+        "the client never retransmitted".into()
+    })?;
+    if mtu_hint > 0 {
+        let largest = relay.largest.load(Ordering::Relaxed);
+        check(largest <= 256, || {
+            format!("a datagram of {largest} bytes at MTU 256")
+        })?;
+        check(c.max_datagram_size() < 256, || {
+            "max datagram above the MTU".into()
+        })?;
+    }
+    Ok(())
+}
+
+/// `openssl s_server -dtls1_2` as the peer of a polytls client.
+fn against_s_server(backend: &str) -> Result<(), String> {
+    let dir = TempDir::new()?;
+    let pki = Pki::get();
+    let cert = dir.write_certs("server.pem", &pki.server.chain)?;
+    let key = dir.write("server.key", pki.server.key.to_pem().as_bytes())?;
+    let probe = udp()?;
+    let port = addr(&probe)?.port();
+    drop(probe);
+    let mut child = Command::new("openssl")
+        .args([
+            "s_server",
+            "-dtls1_2",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-naccept",
+            "1",
+        ])
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start openssl s_server: {e}"))?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let peer = Peer(child);
+    let mut lines = BufReader::new(stdout).lines();
+    // s_server says ACCEPT once it listens.
+    loop {
+        let line = lines
+            .next()
+            .ok_or("s_server exited before accepting")?
+            .map_err(|e| e.to_string())?;
+        if line.starts_with("ACCEPT") {
+            break;
+        }
+    }
+    let socket = udp()?;
+    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+    let mut c =
+        start_client(backend, dtls_client_config(), server, &socket).map_err(|e| e.to_string())?;
+    drive(&mut c, &socket).map_err(|e| format!("handshake with s_server: {e}"))?;
+    check(c.session_protocol() == SslProtocol::DtlsV1_2, || {
+        format!("negotiated {}", c.session_protocol())
+    })?;
+    c.write_datagram_encrypted(&socket, b"hello s_server\n")
+        .map_err(|e| e.to_string())?;
+    let mut saw = false;
+    for line in lines.by_ref() {
+        let line = line.map_err(|e| e.to_string())?;
+        if line.contains("hello s_server") {
+            saw = true;
+            break;
+        }
+    }
+    check(saw, || "s_server never printed the datagram".into())?;
+    stdin
+        .write_all(b"hello polytls\n")
+        .map_err(|e| e.to_string())?;
+    stdin.flush().map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut got = Vec::new();
+    while Instant::now() < deadline && !got.ends_with(b"hello polytls\n") {
+        if let Some((d, _)) = recv(&socket, Duration::from_millis(200))? {
+            got.extend(c.decrypt_datagram(&socket, &d).map_err(|e| e.to_string())?);
+        }
+    }
+    check(got.ends_with(b"hello polytls\n"), || {
+        format!("got {:?} from s_server", String::from_utf8_lossy(&got))
+    })?;
+    c.shutdown(&socket).map_err(|e| e.to_string())?;
+    drop(stdin);
+    drop(peer);
+    Ok(())
+}
+
+/// `openssl s_client -dtls1_2` as the peer of a polytls server verifying cookies.
+fn against_s_client(backend: &str) -> Result<(), String> {
+    let dir = TempDir::new()?;
+    let ca = dir.write_certs("root.pem", std::slice::from_ref(&Pki::get().root))?;
+    let socket = udp()?;
+    let port = addr(&socket)?.port();
+    let mut child = Command::new("openssl")
+        .args([
+            "s_client",
+            "-dtls1_2",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-quiet",
+            "-verify_return_error",
+        ])
+        .args(["-verify_hostname", "localhost", "-CAfile"])
+        .arg(&ca)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start openssl s_client: {e}"))?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let mut stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut stderr = child.stderr.take().ok_or("no stderr")?;
+    let mut peer = Peer(child);
+    let mut s = Dtls::with_backend(SslMode::SslServerMode, backend).map_err(|e| e.to_string())?;
+    s.set_dtls_configuration(dtls_server_config())
+        .map_err(|e| e.to_string())?;
+    if let Err(e) = drive(&mut s, &socket) {
+        let _ = peer.0.kill();
+        let mut said = String::new();
+        let _ = stderr.read_to_string(&mut said);
+        return Err(format!(
+            "handshake with s_client: {e}; s_client said: {}",
+            said.trim()
+        ));
+    }
+    stdin
+        .write_all(b"ping from s_client\n")
+        .map_err(|e| e.to_string())?;
+    stdin.flush().map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut got = Vec::new();
+    while Instant::now() < deadline && !got.ends_with(b"ping from s_client\n") {
+        if let Some((d, _)) = recv(&socket, Duration::from_millis(200))? {
+            got.extend(s.decrypt_datagram(&socket, &d).map_err(|e| e.to_string())?);
+        }
+    }
+    check(got.ends_with(b"ping from s_client\n"), || {
+        format!("got {:?} from s_client", String::from_utf8_lossy(&got))
+    })?;
+    s.write_datagram_encrypted(&socket, b"pong from polytls\n")
+        .map_err(|e| e.to_string())?;
+    let mut out = [0u8; 18];
+    stdout
+        .read_exact(&mut out)
+        .map_err(|e| format!("s_client output: {e}"))?;
+    check(&out == b"pong from polytls\n", || {
+        format!("s_client printed {:?}", String::from_utf8_lossy(&out))
+    })?;
+    s.shutdown(&socket).map_err(|e| e.to_string())?;
+    drop(stdin);
+    Ok(())
+}
+
+/// A client accepting DTLS 1.2 or later negotiates DTLS 1.2 with a DTLS 1.2 server.
+fn or_later(client: &str, server: &str) -> Result<(), String> {
+    let config = SslConfiguration {
+        protocol: SslProtocol::DtlsV1_2OrLater,
+        ..dtls_client_config()
+    };
+    let ((c, _), (s, _)) = pair(client, config, server, Box::new(|_| {}))?;
+    check(
+        c.session_protocol() == SslProtocol::DtlsV1_2
+            && s.session_protocol() == SslProtocol::DtlsV1_2,
+        || {
+            format!(
+                "negotiated {} / {}",
+                c.session_protocol(),
+                s.session_protocol()
+            )
+        },
+    )
+}
+
+/// The cases of this module.
+pub(super) fn cases() -> Vec<Case> {
+    vec![
+        Case::single("dtls/refusal/unclaimed", Needs::default(), refusal),
+        Case::single(
+            "dtls/set_peer_validation",
+            needs_dtls(),
+            set_peer_validation,
+        ),
+        Case::single("dtls/preconditions", needs_cookie(), preconditions),
+        Case::pair(
+            "dtls/handshake/client_shutdown",
+            needs_dtls(),
+            needs_cookie(),
+            |c, s| handshake_and_data(c, s, true),
+        ),
+        Case::pair(
+            "dtls/handshake/server_shutdown",
+            needs_dtls(),
+            needs_cookie(),
+            |c, s| handshake_and_data(c, s, false),
+        ),
+        Case::pair(
+            "dtls/cookie/verifier_then_handshake",
+            needs_dtls(),
+            needs_cookie(),
+            verifier_then_handshake,
+        ),
+        Case::pair(
+            "dtls/write/oversized",
+            needs_dtls(),
+            needs_cookie(),
+            oversized_write,
+        ),
+        Case::pair(
+            "dtls/retransmission/lossy_relay",
+            needs_dtls(),
+            needs_cookie(),
+            |c, s| lossy(c, s, 0),
+        ),
+        Case::pair(
+            "dtls/fragmentation/mtu_256",
+            needs_dtls(),
+            needs_cookie(),
+            |c, s| lossy(c, s, 256),
+        ),
+        Case::pair(
+            "dtls/protocols/client_DtlsV1_2OrLater",
+            needs_dtls().and_protocol(SslProtocol::DtlsV1_2OrLater),
+            needs_cookie(),
+            or_later,
+        ),
+        Case::single(
+            "external/openssl_s_server/DtlsV1_2",
+            needs_dtls().and_tool("openssl"),
+            against_s_server,
+        ),
+        Case::single(
+            "external/openssl_s_client/DtlsV1_2",
+            needs_cookie().and_tool("openssl"),
+            against_s_client,
+        ),
+    ]
+}

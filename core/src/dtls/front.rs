@@ -1,0 +1,800 @@
+//! [`Dtls`]: one DTLS association over a [`UdpSocket`], after Qt's `QDtls`.
+//!
+//! The front end owns what Qt's `QDtls` owns: the peer's address and verification name, the
+//! handshake state, the MTU hint, the server's cookie parameters, the retransmission timer and
+//! the verification decision. The decision is the one [`SslSocket`](crate::SslSocket) uses
+//! (ignore lists, the errors handler), with Qt's DTLS twist: errors nobody ignored do not end
+//! the handshake at once but leave it in [`HandshakeState::PeerVerificationFailed`], from where
+//! the caller ignores them and [`resume_handshake`](Dtls::resume_handshake)s, or
+//! [`abort_handshake`](Dtls::abort_handshake)s. Nothing is encrypted or decrypted before the
+//! decision.
+//!
+//! Every call checks Qt's preconditions first, in Qt's order, and records the outcome as a
+//! [`DtlsError`] kind with a message ([`dtls_error`](Dtls::dtls_error),
+//! [`dtls_error_string`](Dtls::dtls_error_string)); a successful call clears it. The
+//! application reads datagrams from the socket itself and hands those from the peer to
+//! [`do_handshake`](Dtls::do_handshake) or [`decrypt_datagram`](Dtls::decrypt_datagram); while
+//! the handshake runs it waits at most [`timeout`](Dtls::timeout) for one, and calls
+//! [`handle_timeout`](Dtls::handle_timeout) when none came.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::cookie::Check;
+use super::engine::{DtlsEngine, DtlsEngineParams, DtlsRead};
+use super::{
+    check_peer_address, DtlsClientVerifier, DtlsError, GeneratorParameters, HandshakeState,
+};
+use crate::verification::Verification;
+use crate::{
+    Certificate, Error, ImplementedClass, PeerName, PeerVerifyMode, Registry, SessionInfo,
+    SslCipher, SslConfiguration, SslError, SslErrorKind, SslErrorsDecision, SslMode, SslProtocol,
+    TlsBackend, VerificationHook,
+};
+
+/// The smallest MTU an engine is given (OpenSSL's and RFC 6347's floor).
+pub const MIN_MTU: u16 = 256;
+/// An Ethernet MTU, from which IP and UDP headers are taken when no hint is set.
+const LINK_MTU: u16 = 1500;
+
+type TimeoutHandler = Box<dyn FnMut() + Send>;
+
+/// The engine's view of the verification decision: the decision is recorded, and the
+/// handshake goes on on the wire either way (the front end withholds the association until
+/// the errors are ignored), except when a handler panicked, which refuses the peer at once.
+struct DtlsHook(Verification);
+
+impl VerificationHook for DtlsHook {
+    fn decide(&self, _peer_chain: &[Certificate], errors: Vec<SslError>) -> bool {
+        self.0.judge(errors) || !self.0.has_panic()
+    }
+}
+
+/// One DTLS association (Qt's `QDtls`); see the module documentation.
+pub struct Dtls {
+    backend: Arc<dyn TlsBackend>,
+    mode: SslMode,
+    config: SslConfiguration,
+    peer: Option<SocketAddr>,
+    verification_name: Option<String>,
+    mtu_hint: u16,
+    cookies: DtlsClientVerifier,
+    engine: Option<Box<dyn DtlsEngine>>,
+    state: HandshakeState,
+    verification: Verification,
+    peer_errors: Vec<SslError>,
+    session: SessionInfo,
+    error: DtlsError,
+    error_string: String,
+    on_timeout: Option<TimeoutHandler>,
+}
+
+impl std::fmt::Debug for Dtls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dtls")
+            .field("backend", &self.backend.name())
+            .field("mode", &self.mode)
+            .field("peer", &self.peer)
+            .field("state", &self.state)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dtls {
+    /// An association for `mode` on the active backend, with the default DTLS configuration
+    /// ([`SslConfiguration::default_dtls_configuration`]).
+    ///
+    /// Fails with [`Error::NoBackend`] when there is no backend, with [`Error::InvalidInput`]
+    /// for `UnencryptedMode`, and with [`Error::Unsupported`] when the backend does not
+    /// implement the Dtls class.
+    pub fn new(mode: SslMode) -> Result<Dtls, Error> {
+        let backend = Registry::global().backend_for_new_object(None)?;
+        Dtls::with_backend_object(mode, backend)
+    }
+
+    /// An association for `mode` on the backend named `backend`.
+    ///
+    /// Fails as [`new`](Self::new) does, and with [`Error::UnknownBackend`] for an unknown
+    /// name.
+    pub fn with_backend(mode: SslMode, backend: &str) -> Result<Dtls, Error> {
+        let backend = Registry::global().backend(Some(backend))?;
+        Dtls::with_backend_object(mode, backend)
+    }
+
+    /// An association for `mode` on `backend` directly (for backends that are not
+    /// registered).
+    ///
+    /// Fails as [`new`](Self::new) does.
+    pub fn with_backend_object(mode: SslMode, backend: Arc<dyn TlsBackend>) -> Result<Dtls, Error> {
+        if mode == SslMode::UnencryptedMode {
+            return Err(Error::InvalidInput(
+                "a DTLS association is a client or a server".into(),
+            ));
+        }
+        if !backend
+            .implemented_classes()
+            .contains(&ImplementedClass::Dtls)
+        {
+            return Err(Error::unsupported(backend.name(), "DTLS"));
+        }
+        Ok(Dtls {
+            backend,
+            mode,
+            config: SslConfiguration::default_dtls_configuration(),
+            peer: None,
+            verification_name: None,
+            mtu_hint: 0,
+            cookies: DtlsClientVerifier::new(),
+            engine: None,
+            state: HandshakeState::HandshakeNotStarted,
+            verification: Verification::default(),
+            peer_errors: Vec::new(),
+            session: SessionInfo::new(),
+            error: DtlsError::NoError,
+            error_string: String::new(),
+            on_timeout: None,
+        })
+    }
+
+    // ---- errors ---------------------------------------------------------------------------
+
+    fn fail(&mut self, kind: DtlsError, error: Error) -> Error {
+        self.error = kind;
+        self.error_string = error.to_string();
+        error
+    }
+
+    fn invalid_operation(&mut self, message: &str) -> Error {
+        self.fail(
+            DtlsError::InvalidOperation,
+            Error::InvalidState(message.into()),
+        )
+    }
+
+    fn invalid_input(&mut self, message: &str) -> Error {
+        self.fail(
+            DtlsError::InvalidInputParameters,
+            Error::InvalidInput(message.into()),
+        )
+    }
+
+    fn clear_error(&mut self) {
+        self.error = DtlsError::NoError;
+        self.error_string.clear();
+    }
+
+    /// The kind of the last error, or [`DtlsError::NoError`] after a successful call.
+    pub fn dtls_error(&self) -> DtlsError {
+        self.error
+    }
+
+    /// The last error as text, or an empty string.
+    pub fn dtls_error_string(&self) -> &str {
+        &self.error_string
+    }
+
+    // ---- setup ----------------------------------------------------------------------------
+
+    /// Client or server.
+    pub fn ssl_mode(&self) -> SslMode {
+        self.mode
+    }
+
+    /// The name of the backend this association runs on.
+    pub fn backend_name(&self) -> &str {
+        self.backend.name()
+    }
+
+    /// Sets the peer's address and port, and (when given) the name its certificate is
+    /// verified against (Qt's `setPeer`). Without a name, a client verifies the address.
+    ///
+    /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) once the
+    /// handshake started, and with [`Error::InvalidInput`]
+    /// ([`DtlsError::InvalidInputParameters`]) for an unspecified, broadcast or multicast
+    /// address.
+    pub fn set_peer(
+        &mut self,
+        address: IpAddr,
+        port: u16,
+        verification_name: Option<&str>,
+    ) -> Result<(), Error> {
+        if self.state != HandshakeState::HandshakeNotStarted {
+            return Err(self.invalid_operation("Cannot set peer after handshake started"));
+        }
+        if let Err(e) = check_peer_address(address) {
+            return Err(self.fail(DtlsError::InvalidInputParameters, e));
+        }
+        self.clear_error();
+        self.peer = Some(SocketAddr::new(address, port));
+        self.verification_name = verification_name.map(str::to_owned);
+        Ok(())
+    }
+
+    /// The peer's address, once set.
+    pub fn peer_address(&self) -> Option<IpAddr> {
+        self.peer.map(|p| p.ip())
+    }
+
+    /// The peer's port, or 0.
+    pub fn peer_port(&self) -> u16 {
+        self.peer.map_or(0, |p| p.port())
+    }
+
+    /// The name the peer's certificate is verified against, if one was set.
+    pub fn peer_verification_name(&self) -> Option<&str> {
+        self.verification_name.as_deref()
+    }
+
+    /// Sets the name the peer's certificate is verified against (Qt's
+    /// `setPeerVerificationName`).
+    ///
+    /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) once the
+    /// handshake started.
+    pub fn set_peer_verification_name(&mut self, name: &str) -> Result<(), Error> {
+        if self.state != HandshakeState::HandshakeNotStarted {
+            return Err(
+                self.invalid_operation("Cannot set verification name after handshake started")
+            );
+        }
+        self.clear_error();
+        self.verification_name = Some(name.to_owned());
+        Ok(())
+    }
+
+    /// Sets the path MTU (the largest IP packet), discovered or guessed; 0 (the default)
+    /// means 1500. It takes effect at the next handshake; the engine subtracts IP and UDP
+    /// headers and never goes below 256 bytes per datagram.
+    pub fn set_mtu_hint(&mut self, mtu: u16) {
+        self.mtu_hint = mtu;
+    }
+
+    /// The MTU hint, or 0 when none was set.
+    pub fn mtu_hint(&self) -> u16 {
+        self.mtu_hint
+    }
+
+    /// The largest datagram the engine may send to this peer.
+    fn datagram_mtu(&self) -> u16 {
+        let link = if self.mtu_hint == 0 {
+            LINK_MTU
+        } else {
+            self.mtu_hint
+        };
+        let headers = match self.peer.map(|p| p.ip()) {
+            Some(IpAddr::V6(_)) => 48,
+            _ => 28,
+        };
+        link.saturating_sub(headers).max(MIN_MTU)
+    }
+
+    /// Sets the secret and hash a server checks cookies with; a server verifies a
+    /// ClientHello's cookie itself when cookie verification is on (the default), so this
+    /// must match the [`DtlsClientVerifier`] in front of it when that one has its own.
+    ///
+    /// Fails with [`Error::InvalidInput`] ([`DtlsError::InvalidInputParameters`]) for an
+    /// empty secret.
+    pub fn set_cookie_generator_parameters(
+        &mut self,
+        params: GeneratorParameters,
+    ) -> Result<(), Error> {
+        match self.cookies.set_cookie_generator_parameters(params) {
+            Ok(()) => {
+                self.clear_error();
+                Ok(())
+            }
+            Err(e) => Err(self.fail(DtlsError::InvalidInputParameters, e)),
+        }
+    }
+
+    /// The secret and hash cookies are checked with.
+    pub fn cookie_generator_parameters(&self) -> GeneratorParameters {
+        self.cookies.cookie_generator_parameters()
+    }
+
+    /// Replaces the configuration (Qt's `setDtlsConfiguration`).
+    ///
+    /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) once the
+    /// handshake started.
+    pub fn set_dtls_configuration(&mut self, config: SslConfiguration) -> Result<(), Error> {
+        if self.state != HandshakeState::HandshakeNotStarted {
+            return Err(self.invalid_operation("Cannot set configuration after handshake started"));
+        }
+        self.clear_error();
+        self.config = config;
+        Ok(())
+    }
+
+    /// The configuration.
+    pub fn dtls_configuration(&self) -> &SslConfiguration {
+        &self.config
+    }
+
+    // ---- verification ---------------------------------------------------------------------
+
+    /// Ignores the errors equal (kind and certificate) to one of `errors` in this
+    /// association's handshakes, before the handshake or once it stopped in
+    /// [`HandshakeState::PeerVerificationFailed`] (then [`resume_handshake`](Self::resume_handshake)).
+    pub fn ignore_verification_errors(&mut self, errors: &[SslError]) {
+        self.verification.ignore_list(errors);
+    }
+
+    /// Calls `handler` with the verification problems during the handshake; it may ignore
+    /// them (as [`SslSocket::on_ssl_errors`](crate::SslSocket::on_ssl_errors) does).
+    pub fn on_ssl_errors(
+        &mut self,
+        handler: impl FnMut(&mut SslErrorsDecision<'_>) + Send + 'static,
+    ) {
+        self.verification.set_ssl_errors_handler(Box::new(handler));
+    }
+
+    /// Calls `handler` for each verification problem as it is found.
+    pub fn on_peer_verify_error(&mut self, handler: impl FnMut(&SslError) + Send + 'static) {
+        self.verification
+            .set_peer_verify_error_handler(Box::new(handler));
+    }
+
+    /// Calls `handler` each time [`handle_timeout`](Self::handle_timeout) retransmits
+    /// (Qt's `handshakeTimeout` signal).
+    pub fn on_handshake_timeout(&mut self, handler: impl FnMut() + Send + 'static) {
+        self.on_timeout = Some(Box::new(handler));
+    }
+
+    /// The verification problems of the last handshake, ignored or not.
+    pub fn peer_verification_errors(&self) -> &[SslError] {
+        &self.peer_errors
+    }
+
+    // ---- handshake ------------------------------------------------------------------------
+
+    /// Where the handshake is.
+    pub fn handshake_state(&self) -> HandshakeState {
+        self.state
+    }
+
+    /// Whether the handshake completed and the peer was accepted.
+    pub fn is_connection_encrypted(&self) -> bool {
+        self.state == HandshakeState::HandshakeComplete
+    }
+
+    /// The negotiated cipher suite, once encrypted.
+    pub fn session_cipher(&self) -> Option<SslCipher> {
+        self.is_connection_encrypted()
+            .then_some(self.session.cipher)
+            .flatten()
+    }
+
+    /// The negotiated version (`DtlsV1_2`), or `UnknownProtocol` when not encrypted.
+    pub fn session_protocol(&self) -> SslProtocol {
+        if self.is_connection_encrypted() {
+            self.session.protocol
+        } else {
+            SslProtocol::UnknownProtocol
+        }
+    }
+
+    /// The peer's certificates as it sent them, leaf first, once the handshake finished.
+    pub fn peer_certificate_chain(&self) -> &[Certificate] {
+        &self.session.peer_chain
+    }
+
+    /// Starts or continues the handshake (Qt's `doHandshake`): a client's first call sends
+    /// the ClientHello (`datagram` is ignored, pass `&[]`); a server's first call takes the
+    /// ClientHello. With cookie verification on (the default), a server answers a ClientHello
+    /// without a valid cookie for the peer with a HelloVerifyRequest, stays in
+    /// [`HandshakeState::HandshakeNotStarted`] and returns `Ok`, and ignores a datagram that is
+    /// not a ClientHello; it never creates an engine for an unverified client. Later calls
+    /// take the peer's datagrams. The handshake's datagrams are sent to the peer through
+    /// `socket`.
+    ///
+    /// Fails, recording Qt's error kind, with [`Error::InvalidState`]
+    /// ([`DtlsError::InvalidOperation`]) without a peer or once the handshake is over, with
+    /// [`Error::InvalidInput`] ([`DtlsError::InvalidInputParameters`]) for a server's empty
+    /// datagram, with [`Error::Unsupported`] or the configuration's error
+    /// ([`DtlsError::TlsInitializationError`]) when the engine cannot be set up, with
+    /// [`Error::Verification`] ([`DtlsError::PeerVerificationError`]) when the handshake
+    /// finished but the peer's identity was not accepted, with [`Error::Io`]
+    /// ([`DtlsError::UnderlyingSocketError`]) when the socket fails, and with
+    /// [`Error::Handshake`] or [`Error::Protocol`] ([`DtlsError::TlsFatalError`]) when the
+    /// handshake failed; the state is then `HandshakeNotStarted`.
+    pub fn do_handshake(&mut self, socket: &UdpSocket, datagram: &[u8]) -> Result<(), Error> {
+        match self.state {
+            HandshakeState::HandshakeNotStarted => self.start_handshake(socket, datagram),
+            HandshakeState::HandshakeInProgress => self.continue_handshake(socket, datagram),
+            _ => {
+                Err(self
+                    .invalid_operation("Cannot start/continue handshake, invalid handshake state"))
+            }
+        }
+    }
+
+    fn start_handshake(&mut self, socket: &UdpSocket, datagram: &[u8]) -> Result<(), Error> {
+        let Some(peer) = self.peer else {
+            return Err(self.invalid_operation(
+                "To start a handshake you must set peer's address and port first",
+            ));
+        };
+        let server = self.mode == SslMode::SslServerMode;
+        if server && datagram.is_empty() {
+            return Err(self.invalid_input(
+                "To start a handshake, DTLS server requires non-empty datagram (client hello)",
+            ));
+        }
+        if let Err(e) = self.config.validate(server, true) {
+            return Err(self.fail(DtlsError::TlsInitializationError, e));
+        }
+        let cookie = if server && self.config.dtls_cookie_verification_enabled {
+            if !self
+                .backend
+                .implemented_classes()
+                .contains(&ImplementedClass::DtlsCookie)
+            {
+                let e = Error::unsupported(
+                    self.backend.name(),
+                    "DTLS cookie verification (turn dtls_cookie_verification_enabled off)",
+                );
+                return Err(self.fail(DtlsError::TlsInitializationError, e));
+            }
+            match self.cookies.check(datagram, peer) {
+                Check::Verified(hello) => Some(hello.cookie.to_vec()),
+                Check::Challenge(request) => {
+                    self.clear_error();
+                    return match socket.send_to(&request, peer) {
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(self.fail(DtlsError::UnderlyingSocketError, Error::Io(e))),
+                    };
+                }
+                Check::Garbage => {
+                    self.clear_error();
+                    return Ok(());
+                }
+            }
+        } else {
+            None
+        };
+        let peer_name = match (&self.verification_name, server) {
+            (_, true) => None,
+            (Some(name), false) if !name.is_empty() => match PeerName::parse(name) {
+                Ok(name) => Some(name),
+                Err(e) => return Err(self.fail(DtlsError::TlsInitializationError, e)),
+            },
+            (_, false) => Some(PeerName::Ip(peer.ip())),
+        };
+        self.verification.reset(false);
+        self.peer_errors.clear();
+        self.session = SessionInfo::new();
+        let hook: Arc<dyn VerificationHook> = Arc::new(DtlsHook(self.verification.clone()));
+        let params = DtlsEngineParams::new(
+            self.mode,
+            &self.config,
+            peer_name.as_ref(),
+            hook,
+            self.datagram_mtu(),
+        );
+        let engine = match self.backend.new_dtls_engine(params) {
+            Ok(engine) => engine,
+            Err(e) => return Err(self.fail(DtlsError::TlsInitializationError, e)),
+        };
+        self.engine = Some(engine);
+        self.state = HandshakeState::HandshakeInProgress;
+        self.clear_error();
+        let step = match (&cookie, server) {
+            (Some(cookie), _) => self.with_engine(|e| e.accept_verified_hello(datagram, cookie)),
+            (None, true) => self.with_engine(|e| e.handshake(Some(datagram))),
+            (None, false) => self.with_engine(|e| e.handshake(None)),
+        };
+        self.after_step(socket, step)
+    }
+
+    fn continue_handshake(&mut self, socket: &UdpSocket, datagram: &[u8]) -> Result<(), Error> {
+        if datagram.is_empty() {
+            return Err(self
+                .invalid_input("A valid, non-empty datagram is needed to continue the handshake"));
+        }
+        self.clear_error();
+        let step = self.with_engine(|e| e.handshake(Some(datagram)));
+        self.after_step(socket, step)
+    }
+
+    fn with_engine<T>(
+        &mut self,
+        f: impl FnOnce(&mut dyn DtlsEngine) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match self.engine.as_mut() {
+            Some(engine) => f(engine.as_mut()),
+            None => Err(Error::InvalidState("no DTLS engine".into())),
+        }
+    }
+
+    /// Sends what the engine queued, to the peer.
+    fn flush(&mut self, socket: &UdpSocket) -> Result<(), Error> {
+        let (Some(engine), Some(peer)) = (self.engine.as_mut(), self.peer) else {
+            return Ok(());
+        };
+        let sent = engine.send_queued(&mut |datagram| socket.send_to(datagram, peer));
+        sent.map_err(|e| self.fail(DtlsError::UnderlyingSocketError, Error::Io(e)))
+    }
+
+    /// Sends the engine's output after a handshake step and acts on the step's outcome.
+    fn after_step(&mut self, socket: &UdpSocket, step: Result<bool, Error>) -> Result<(), Error> {
+        let flushed = self.flush(socket);
+        match step {
+            Ok(true) => {
+                flushed?;
+                self.finish_handshake(socket)
+            }
+            Ok(false) => flushed,
+            Err(e) => Err(self.handshake_failed(e)),
+        }
+    }
+
+    /// Ends a failed handshake: the engine is dropped (its alert was sent), the state goes
+    /// back to `HandshakeNotStarted`, and a handler's panic is resumed.
+    fn handshake_failed(&mut self, e: Error) -> Error {
+        self.engine = None;
+        self.state = HandshakeState::HandshakeNotStarted;
+        if let Some(panic) = self.verification.take_panic() {
+            std::panic::resume_unwind(panic);
+        }
+        match (self.verification.refused(), e) {
+            (Some(errors), _) => {
+                self.peer_errors = self.verification.found();
+                self.fail(
+                    DtlsError::PeerVerificationError,
+                    Error::Verification(errors),
+                )
+            }
+            (None, e @ Error::Verification(_)) => self.fail(DtlsError::PeerVerificationError, e),
+            (None, e @ Error::Timeout) => self.fail(DtlsError::TlsFatalError, e),
+            (None, e @ Error::Io(_)) => self.fail(DtlsError::UnderlyingSocketError, e),
+            (None, e) => self.fail(DtlsError::TlsFatalError, e),
+        }
+    }
+
+    fn finish_handshake(&mut self, socket: &UdpSocket) -> Result<(), Error> {
+        if let Some(engine) = self.engine.as_ref() {
+            self.session = engine.session();
+        }
+        let server = self.mode == SslMode::SslServerMode;
+        let verifies =
+            self.config.peer_verify_mode.resolve(self.mode) == PeerVerifyMode::VerifyPeer;
+        if server && verifies && self.session.peer_chain.is_empty() {
+            let missing = vec![SslError::new(SslErrorKind::NoPeerCertificate)];
+            if self.config.missing_certificate_is_fatal {
+                self.abort_engine(socket);
+                return Err(self.fail(
+                    DtlsError::PeerVerificationError,
+                    Error::Verification(missing),
+                ));
+            }
+            self.verification.judge(missing);
+        } else if verifies && !self.verification.was_asked() {
+            self.abort_engine(socket);
+            let e = Error::Handshake {
+                message: format!(
+                    "the {} backend completed the handshake without verifying the peer",
+                    self.backend.name()
+                ),
+                alert: None,
+            };
+            return Err(self.fail(DtlsError::TlsFatalError, e));
+        }
+        self.peer_errors = self.verification.found();
+        if let Some(refused) = self.verification.refused() {
+            self.state = HandshakeState::PeerVerificationFailed;
+            return Err(self.fail(
+                DtlsError::PeerVerificationError,
+                Error::Verification(refused),
+            ));
+        }
+        self.state = HandshakeState::HandshakeComplete;
+        Ok(())
+    }
+
+    /// Sends close_notify (when the engine still can) and forgets the engine.
+    fn abort_engine(&mut self, socket: &UdpSocket) {
+        if let Some(engine) = self.engine.as_mut() {
+            engine.send_close_notify();
+        }
+        let _ = self.flush(socket);
+        self.engine = None;
+        self.state = HandshakeState::HandshakeNotStarted;
+    }
+
+    /// How long the application may wait for the peer's next handshake datagram before it
+    /// calls [`handle_timeout`](Self::handle_timeout); `None` when no handshake timer runs.
+    pub fn timeout(&self) -> Option<Duration> {
+        match (self.state, self.engine.as_ref()) {
+            (HandshakeState::HandshakeInProgress, Some(engine)) => engine.timeout(),
+            _ => None,
+        }
+    }
+
+    /// Retransmits the last handshake flight when its timer has passed (Qt's
+    /// `handleTimeout`), doubling the timer (1 s up to 60 s), and fires the handshake-timeout
+    /// handler. Returns `Ok(true)` when it retransmitted, `Ok(false)` when the timer has not
+    /// passed or none runs.
+    ///
+    /// Fails with [`Error::Io`] ([`DtlsError::UnderlyingSocketError`]) when the socket fails,
+    /// and with [`Error::Timeout`] ([`DtlsError::TlsFatalError`]) when the engine gives up;
+    /// the state is then `HandshakeNotStarted`.
+    pub fn handle_timeout(&mut self, socket: &UdpSocket) -> Result<bool, Error> {
+        self.clear_error();
+        if self.state != HandshakeState::HandshakeInProgress {
+            return Ok(false);
+        }
+        match self.timeout() {
+            Some(left) if left.is_zero() => {}
+            _ => return Ok(false),
+        }
+        match self.with_engine(|e| e.handle_timeout()) {
+            Ok(retransmitted) => {
+                if retransmitted {
+                    if let Some(handler) = self.on_timeout.as_mut() {
+                        handler();
+                    }
+                }
+                self.flush(socket)?;
+                Ok(retransmitted)
+            }
+            Err(e) => {
+                let _ = self.flush(socket);
+                Err(self.handshake_failed(e))
+            }
+        }
+    }
+
+    /// Completes a handshake stopped in [`HandshakeState::PeerVerificationFailed`] once every
+    /// error that stopped it is ignored (Qt's `resumeHandshake`).
+    ///
+    /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) in any other
+    /// state, and with [`Error::Verification`] ([`DtlsError::PeerVerificationError`]) listing
+    /// the errors still not ignored (the state stays).
+    pub fn resume_handshake(&mut self, socket: &UdpSocket) -> Result<(), Error> {
+        let _ = socket;
+        if self.state != HandshakeState::PeerVerificationFailed {
+            return Err(self.invalid_operation("Cannot resume, not in VerificationError state"));
+        }
+        let refused = self.verification.refused().unwrap_or_default();
+        let left = self.verification.not_ignored(&refused);
+        if !left.is_empty() {
+            return Err(self.fail(DtlsError::PeerVerificationError, Error::Verification(left)));
+        }
+        self.clear_error();
+        self.state = HandshakeState::HandshakeComplete;
+        Ok(())
+    }
+
+    /// Ends a handshake in progress or stopped on verification errors (Qt's
+    /// `abortHandshake`): a stopped one is closed with close_notify; the state goes back to
+    /// `HandshakeNotStarted`.
+    ///
+    /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) when no handshake
+    /// is in progress or stopped.
+    pub fn abort_handshake(&mut self, socket: &UdpSocket) -> Result<(), Error> {
+        match self.state {
+            HandshakeState::PeerVerificationFailed => self.abort_engine(socket),
+            HandshakeState::HandshakeInProgress => {
+                self.engine = None;
+                self.state = HandshakeState::HandshakeNotStarted;
+            }
+            _ => return Err(self.invalid_operation("No handshake in progress, nothing to abort")),
+        }
+        self.clear_error();
+        Ok(())
+    }
+
+    /// Sends close_notify and ends the association (Qt's `shutdown`); the state goes back to
+    /// `HandshakeNotStarted`.
+    ///
+    /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) when not
+    /// encrypted, and with [`Error::Io`] ([`DtlsError::UnderlyingSocketError`]) when the alert
+    /// cannot be sent (the association is ended all the same).
+    pub fn shutdown(&mut self, socket: &UdpSocket) -> Result<(), Error> {
+        if !self.is_connection_encrypted() {
+            return Err(self.invalid_operation("Cannot send shutdown alert, not encrypted"));
+        }
+        self.clear_error();
+        if let Some(engine) = self.engine.as_mut() {
+            engine.send_close_notify();
+        }
+        let sent = self.flush(socket);
+        self.engine = None;
+        self.state = HandshakeState::HandshakeNotStarted;
+        sent
+    }
+
+    // ---- data -----------------------------------------------------------------------------
+
+    /// The largest datagram [`write_datagram_encrypted`](Self::write_datagram_encrypted)
+    /// takes now (0 when not encrypted).
+    pub fn max_datagram_size(&self) -> usize {
+        match (self.is_connection_encrypted(), self.engine.as_ref()) {
+            (true, Some(engine)) => engine.max_plaintext(),
+            _ => 0,
+        }
+    }
+
+    /// Encrypts `datagram` into one record and sends it to the peer (Qt's
+    /// `writeDatagramEncrypted`). Returns the bytes sent on the wire.
+    ///
+    /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) when not
+    /// encrypted, with [`Error::InvalidInput`] ([`DtlsError::TlsNonFatalError`]) when
+    /// `datagram` is larger than [`max_datagram_size`](Self::max_datagram_size) (nothing is
+    /// sent; the association goes on), and with [`Error::Io`]
+    /// ([`DtlsError::UnderlyingSocketError`]) when the socket fails.
+    pub fn write_datagram_encrypted(
+        &mut self,
+        socket: &UdpSocket,
+        datagram: &[u8],
+    ) -> Result<usize, Error> {
+        if !self.is_connection_encrypted() {
+            return Err(self.invalid_operation("Cannot write a datagram, not in encrypted state"));
+        }
+        self.clear_error();
+        if let Err(e) = self.with_engine(|engine| engine.encrypt(datagram)) {
+            let kind = match e {
+                Error::InvalidInput(_) => DtlsError::TlsNonFatalError,
+                _ => DtlsError::TlsFatalError,
+            };
+            return Err(self.fail(kind, e));
+        }
+        let (Some(engine), Some(peer)) = (self.engine.as_mut(), self.peer) else {
+            return Ok(0);
+        };
+        let mut written = 0;
+        let sent = engine.send_queued(&mut |d| {
+            let n = socket.send_to(d, peer)?;
+            written += n;
+            Ok(n)
+        });
+        match sent {
+            Ok(()) => Ok(written),
+            Err(e) => Err(self.fail(DtlsError::UnderlyingSocketError, Error::Io(e))),
+        }
+    }
+
+    /// Decrypts one datagram from the peer (Qt's `decryptDatagram`) and returns its
+    /// application data: empty for an empty datagram, for one holding no application data
+    /// (an answer the engine owed the peer is then sent through `socket`), and when the peer
+    /// closed the association with close_notify, after which
+    /// [`dtls_error`](Self::dtls_error) is [`DtlsError::RemoteClosedConnectionError`] and the
+    /// state `HandshakeNotStarted`.
+    ///
+    /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) when not
+    /// encrypted, with [`Error::Io`] ([`DtlsError::UnderlyingSocketError`]) when the socket
+    /// fails, and with [`Error::Protocol`] ([`DtlsError::TlsFatalError`]) when the peer sent a
+    /// fatal alert (the association is over).
+    pub fn decrypt_datagram(
+        &mut self,
+        socket: &UdpSocket,
+        datagram: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        if !self.is_connection_encrypted() {
+            return Err(self.invalid_operation("Cannot read a datagram, not in encrypted state"));
+        }
+        self.clear_error();
+        if datagram.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        let read = self.with_engine(|engine| engine.decrypt(datagram, &mut out));
+        let flushed = self.flush(socket);
+        match read {
+            Ok(DtlsRead::Data(_) | DtlsRead::Nothing) => flushed.map(|()| out),
+            Ok(DtlsRead::Closed) => {
+                self.engine = None;
+                self.state = HandshakeState::HandshakeNotStarted;
+                self.error = DtlsError::RemoteClosedConnectionError;
+                self.error_string = "The DTLS connection has been closed".into();
+                Ok(Vec::new())
+            }
+            Err(e) => {
+                self.engine = None;
+                self.state = HandshakeState::HandshakeNotStarted;
+                Err(self.fail(DtlsError::TlsFatalError, e))
+            }
+        }
+    }
+}
