@@ -30,8 +30,8 @@ use openssl::ssl::{
 };
 use openssl_sys as ffi;
 use polytls::{
-    DtlsEngine, DtlsEngineParams, DtlsRead, EngineParams, Error, PeerName, SessionInfo, SslCipher,
-    SslMode, SslOption, SslProtocol,
+    DtlsEngine, DtlsEngineParams, DtlsRead, EngineParams, Error, PeerName, SessionInfo, SslMode,
+    SslOption, SslProtocol,
 };
 
 use crate::backend::NAME;
@@ -446,32 +446,9 @@ impl DtlsEngine for OpenSslDtlsEngine {
     }
 
     fn session(&self) -> SessionInfo {
-        let mut info = SessionInfo::new();
         if self.handshaking {
-            return info;
+            return SessionInfo::new();
         }
-        let ssl = self.stream.ssl();
-        info.protocol = match ssl.version2() {
-            Some(SslVersion::DTLS1_2) => SslProtocol::DtlsV1_2,
-            Some(SslVersion::DTLS1) => SslProtocol::DtlsV1_0,
-            _ => SslProtocol::UnknownProtocol,
-        };
-        info.cipher = ssl
-            .current_cipher()
-            .map(|c| SslCipher::from_id(u16::from_be_bytes(c.protocol_id()), info.protocol));
-        if self.server {
-            info.peer_chain.extend(
-                ssl.peer_certificate()
-                    .and_then(|leaf| self.verify.certificate(&leaf)),
-            );
-        }
-        if let Some(chain) = ssl.peer_cert_chain() {
-            info.peer_chain.extend(
-                chain
-                    .iter()
-                    .filter_map(|cert| self.verify.certificate(cert)),
-            );
-        }
-        info
+        crate::engine::session_facts(self.stream.ssl(), self.server, &self.verify)
     }
 }

@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use foreign_types::ForeignTypeRef;
 use openssl::error::ErrorStack;
-use openssl::ssl::{self, ErrorCode, NameType, Ssl, SslStream, SslVersion};
+use openssl::ssl::{self, ErrorCode, NameType, Ssl, SslRef, SslStream, SslVersion};
 use openssl_sys as ffi;
 use polytls::{
     AlertType, EngineParams, Error, PeerName, PlaintextRead, SessionInfo, SslCipher, SslError,
@@ -754,39 +754,45 @@ impl TlsEngine for OpenSslEngine {
     }
 
     fn session(&self) -> SessionInfo {
-        let mut info = SessionInfo::new();
         if self.handshaking {
-            return info;
+            return SessionInfo::new();
         }
         let ssl = self.stream.ssl();
-        info.protocol = match ssl.version2() {
-            Some(SslVersion::TLS1_3) => SslProtocol::TlsV1_3,
-            Some(SslVersion::TLS1_2) => SslProtocol::TlsV1_2,
-            Some(SslVersion::TLS1_1) => SslProtocol::TlsV1_1,
-            Some(SslVersion::TLS1) => SslProtocol::TlsV1_0,
-            _ => SslProtocol::UnknownProtocol,
-        };
-        info.cipher = ssl
-            .current_cipher()
-            .map(|c| SslCipher::from_id(u16::from_be_bytes(c.protocol_id()), info.protocol));
-        if self.server {
-            // On a server, OpenSSL keeps the client's leaf apart from the rest of its chain.
-            info.peer_chain.extend(
-                ssl.peer_certificate()
-                    .and_then(|leaf| self.verify.certificate(&leaf)),
-            );
-        }
-        if let Some(chain) = ssl.peer_cert_chain() {
-            info.peer_chain.extend(
-                chain
-                    .iter()
-                    .filter_map(|cert| self.verify.certificate(cert)),
-            );
-        }
+        let mut info = session_facts(ssl, self.server, &self.verify);
         info.alpn_protocol = ssl.selected_alpn_protocol().map(<[u8]>::to_vec);
         if self.server {
             info.server_name = ssl.servername(NameType::HOST_NAME).map(str::to_owned);
         }
         info
     }
+}
+
+/// The facts of an established TLS or DTLS session that both engines report: the version,
+/// the cipher, and the peer's chain as the verification converted it (`verify`). On a server,
+/// OpenSSL keeps the client's leaf apart from the rest of its chain.
+pub(crate) fn session_facts(ssl: &SslRef, server: bool, verify: &VerifyState) -> SessionInfo {
+    let mut info = SessionInfo::new();
+    info.protocol = match ssl.version2() {
+        Some(SslVersion::TLS1_3) => SslProtocol::TlsV1_3,
+        Some(SslVersion::TLS1_2) => SslProtocol::TlsV1_2,
+        Some(SslVersion::TLS1_1) => SslProtocol::TlsV1_1,
+        Some(SslVersion::TLS1) => SslProtocol::TlsV1_0,
+        Some(SslVersion::DTLS1_2) => SslProtocol::DtlsV1_2,
+        Some(SslVersion::DTLS1) => SslProtocol::DtlsV1_0,
+        _ => SslProtocol::UnknownProtocol,
+    };
+    info.cipher = ssl
+        .current_cipher()
+        .map(|c| SslCipher::from_id(u16::from_be_bytes(c.protocol_id()), info.protocol));
+    if server {
+        info.peer_chain.extend(
+            ssl.peer_certificate()
+                .and_then(|leaf| verify.certificate(&leaf)),
+        );
+    }
+    if let Some(chain) = ssl.peer_cert_chain() {
+        info.peer_chain
+            .extend(chain.iter().filter_map(|cert| verify.certificate(cert)));
+    }
+    info
 }
