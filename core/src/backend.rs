@@ -257,7 +257,7 @@ pub struct ChainVerification<'a> {
     /// issuer has no valid list among them is
     /// [`CertificateStatusUnknown`](crate::SslErrorKind::CertificateStatusUnknown).
     pub crls: &'a [Crl],
-    /// How strong every key but the trust anchor's must be.
+    /// How strong every key of the chain, the trust anchor's included, must be.
     pub key_strength: KeyStrength,
     /// Whether the strict RFC 5280 profile applies (see
     /// [`SslConfiguration::strict_certificate_profile`]); on unless changed.

@@ -94,8 +94,8 @@ impl KeyUsage {
     }
 }
 
-/// How strong the keys of a chain must be (the leaf's and every CA's but the trust anchor's),
-/// as OpenSSL's security levels count it. A weaker key is reported as
+/// How strong the keys of a chain must be (every certificate's, the trust anchor's
+/// included), as OpenSSL's security levels count it. A weaker key is reported as
 /// [`SslErrorKind::UnspecifiedError`](crate::SslErrorKind) naming its certificate, which is
 /// what Qt reports for OpenSSL's "key too small".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]

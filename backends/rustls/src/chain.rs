@@ -392,6 +392,8 @@ pub(crate) struct Anchors {
     /// Each anchor's certificate and what the checks read from it (`None` when it cannot be
     /// parsed: then nothing is reported about it).
     certificates: Vec<(Certificate, Option<Facts>)>,
+    /// The key strengths each anchor's key meets (OpenSSL checks the anchor's key too).
+    strong_enough: Vec<Vec<KeyStrength>>,
 }
 
 impl Anchors {
@@ -407,6 +409,16 @@ impl Anchors {
                 continue;
             };
             anchors.webpki.push(anchor.to_owned());
+            anchors.strong_enough.push(
+                [
+                    KeyStrength::Legacy,
+                    KeyStrength::Standard,
+                    KeyStrength::High,
+                ]
+                .into_iter()
+                .filter(|strength| strength.allows(&certificate))
+                .collect(),
+            );
             anchors.certificates.push((certificate, Facts::parse(der)));
         }
         anchors
@@ -428,10 +440,15 @@ impl Anchors {
         now: u64,
         role: Role,
         strict: Option<(usize, usize)>,
+        key_strength: KeyStrength,
     ) -> Vec<SslError> {
         let Some(index) = self.webpki.iter().position(|a| std::ptr::eq(a, anchor)) else {
             return Vec::new();
         };
+        let weak = self
+            .strong_enough
+            .get(index)
+            .is_some_and(|strengths| !strengths.contains(&key_strength));
         let Some((certificate, Some(facts))) = self.certificates.get(index) else {
             return Vec::new();
         };
@@ -443,6 +460,9 @@ impl Anchors {
         }
         kinds.extend(facts.issuer_problems(role, true, strict.is_some()));
         if strict.is_some_and(|(index, length)| facts.breaks_strict_profile(index, length)) {
+            kinds.push(SslErrorKind::UnspecifiedError);
+        }
+        if weak {
             kinds.push(SslErrorKind::UnspecifiedError);
         }
         kinds
@@ -639,7 +659,7 @@ pub(crate) struct ChainCheck<'a> {
     pub(crate) role: Role,
     /// The time the chain must be valid at.
     pub(crate) now: UnixTime,
-    /// How strong every key but the anchor's must be.
+    /// How strong every key of the chain, the anchor's included, must be.
     pub(crate) key_strength: KeyStrength,
     /// The revocation lists to check the leaf against, if any were given.
     pub(crate) crls: &'a [&'a CertRevocationList<'a>],
@@ -746,7 +766,10 @@ impl<'a> ChainCheck<'a> {
         }
         if let Some(anchor) = anchor {
             let strict = self.strict.then_some((length - 1, length));
-            errors.extend(self.anchors.problems(anchor, now, self.role, strict));
+            errors.extend(
+                self.anchors
+                    .problems(anchor, now, self.role, strict, self.key_strength),
+            );
         }
         if walk.broken.is_empty() {
             self.recheck(&walk, errors);
@@ -922,9 +945,9 @@ impl<'a> ChainCheck<'a> {
     /// issuer first, up to `anchor`) and webpki does not look at: a path longer than the depth
     /// limit (reported at its first certificate beyond the limit, and nothing beyond that is
     /// looked at), the leaf's and intermediates' key usage and RFC 5280 profile, key
-    /// strength, and the anchor's validity and fitness as an issuer. All but the anchor's
-    /// validity depends on the certificates alone, and is remembered for the paths seen most
-    /// recently ([`ProvenCache`]).
+    /// strength, and the anchor's validity, fitness as an issuer and key strength. All but
+    /// the anchor's checks depends on the certificates alone, and is remembered for the paths
+    /// seen most recently ([`ProvenCache`]).
     fn proven(
         &self,
         used: &[CertificateDer<'_>],
@@ -956,10 +979,13 @@ impl<'a> ChainCheck<'a> {
             let kept = used.len();
             let length = 2 + kept;
             let strict = self.strict.then_some((length - 1, length));
-            errors.extend(
-                self.anchors
-                    .problems(anchor, self.now.as_secs(), self.role, strict),
-            );
+            errors.extend(self.anchors.problems(
+                anchor,
+                self.now.as_secs(),
+                self.role,
+                strict,
+                self.key_strength,
+            ));
         }
     }
 

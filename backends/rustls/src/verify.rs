@@ -167,7 +167,7 @@ pub(crate) struct Checker {
     pub(crate) anchors: Arc<Anchors>,
     /// The most CA certificates allowed between the leaf and its anchor; `None` for no limit.
     pub(crate) depth: Option<u32>,
-    /// How strong every key but the anchor's must be.
+    /// How strong every key of the chain, the anchor's included, must be.
     pub(crate) key_strength: KeyStrength,
     /// Revocation lists to check the leaf against (none in handshakes).
     pub(crate) crls: Vec<CertRevocationList<'static>>,
