@@ -8,8 +8,9 @@ use crate::{Certificate, Error, PeerName, SslConfiguration, SslError};
 impl Certificate {
     /// Verifies `chain` (leaf first, then intermediates in any order) with the active backend,
     /// against the default configuration's CA certificates (the system's, loaded on first
-    /// use, unless the default configuration sets them), its peer verify depth and key
-    /// strength; and, when `host_name` is given, checks that the leaf is valid for it. As
+    /// use, unless the default configuration sets them), its peer verify depth, key strength
+    /// and certificate profile; and, when `host_name` is given, checks that the leaf is valid
+    /// for it. Blacklisted certificates are reported too. As
     /// Qt's `QSslCertificate::verify`, it asks for no purpose: a certificate for client
     /// authentication only is accepted (a [`ChainVerification`] names a purpose). Returns
     /// every problem found, each naming its certificate; an empty list means the chain is
