@@ -11,7 +11,9 @@ use std::sync::Arc;
 use polytls::{Error, SslSocket};
 
 use crate::case::{Case, Needs};
-use crate::harness::{check, client_config, memory_pair, server_config, would_block, MemoryStream};
+use crate::harness::{
+    check, client_config, memory_pair, server_config, would_block, MemoryStream, Socket,
+};
 use crate::pki::Pki;
 
 /// A [`MemoryStream`] whose writes can be made to fail with `WouldBlock` at will.
@@ -115,9 +117,13 @@ fn close_retried(c: &str, s: &str) -> Result<(), String> {
     check(got == b"last words", || format!("received {got:?}"))
 }
 
-/// A client whose `on_ssl_errors` handler panics: the handshake is refused with an alert the
-/// server receives, the panic reaches the caller, and the socket is failed afterwards.
-fn panicking_handler(c: &str, s: &str) -> Result<(), String> {
+/// The thread of a server, returning its handshake's result.
+type ServerThread = std::thread::JoinHandle<Result<(), Error>>;
+
+/// A client socket (backend `c`, trusting the test root, verifying `localhost`) connected to
+/// a server (backend `s`) presenting the self-signed certificate on its own thread, which
+/// returns the server's handshake result. The client's handshake is not started.
+fn against_self_signed_server(c: &str, s: &str) -> Result<(Socket, ServerThread), String> {
     let (client, server) = crate::harness::tcp_pair()?;
     let peer = std::thread::spawn({
         let s = s.to_owned();
@@ -131,6 +137,13 @@ fn panicking_handler(c: &str, s: &str) -> Result<(), String> {
     let mut socket = SslSocket::with_backend(client, c).map_err(|e| e.to_string())?;
     socket.set_ssl_configuration(client_config());
     socket.set_peer_verify_name("localhost");
+    Ok((socket, peer))
+}
+
+/// A client whose `on_ssl_errors` handler panics: the handshake is refused with an alert the
+/// server receives, the panic reaches the caller, and the socket is failed afterwards.
+fn panicking_handler(c: &str, s: &str) -> Result<(), String> {
+    let (mut socket, peer) = against_self_signed_server(c, s)?;
     socket.on_ssl_errors(|_| panic!("handler panicked on purpose"));
     let result = catch_unwind(AssertUnwindSafe(|| {
         socket
@@ -264,19 +277,7 @@ pub(super) fn cases() -> Vec<Case> {
             |c, s| {
                 // A client that refused the server holds a failed session: nothing can be
                 // reported as sent on it.
-                let (client, server) = crate::harness::tcp_pair()?;
-                let peer = std::thread::spawn({
-                    let s = s.to_owned();
-                    move || {
-                        let mut socket = SslSocket::with_backend(server, &s)?;
-                        socket.set_ssl_configuration(server_config(&Pki::get().self_signed));
-                        socket.start_server_encryption()?;
-                        socket.handshake()
-                    }
-                });
-                let mut socket = SslSocket::with_backend(client, c).map_err(|e| e.to_string())?;
-                socket.set_ssl_configuration(client_config());
-                socket.set_peer_verify_name("localhost");
+                let (mut socket, peer) = against_self_signed_server(c, s)?;
                 socket
                     .start_client_encryption()
                     .map_err(|e| e.to_string())?;
