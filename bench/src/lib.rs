@@ -13,8 +13,6 @@
 //! report.
 
 // Linking the backends registers them with polytls.
-use polytls_openssl as _;
-use polytls_rustls as _;
 
 pub mod alloc;
 pub mod inmem;

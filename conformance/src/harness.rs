@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use polytls::{Certificate, Error, SslConfiguration, SslErrorKind, SslSocket};
 
+use crate::frontend;
 use crate::pki::{Identity, Pki};
 
 /// How long any single read may block before a case gives up.
@@ -111,20 +112,18 @@ pub fn handshake(
         }
     };
     let server_backend = server_backend.to_owned();
-    let server = std::thread::spawn(move || -> Result<Socket, Error> {
+    let server = frontend::spawn(move || -> Result<Socket, Error> {
         let mut socket = SslSocket::with_backend(server_stream, &server_backend)?;
         server_setup(&mut socket);
         socket.start_server_encryption()?;
-        socket.handshake()?;
-        Ok(socket)
+        frontend::handshake(socket)
     });
     let client = (|| -> Result<Socket, Error> {
         let mut socket = SslSocket::with_backend(client_stream, client_backend)?;
         socket.set_peer_verify_name("localhost");
         client_setup(&mut socket);
         socket.start_client_encryption()?;
-        socket.handshake()?;
-        Ok(socket)
+        frontend::handshake(socket)
     })();
     // A client that failed has dropped its connection by now, so the server cannot wait
     // forever.
@@ -248,7 +247,7 @@ pub fn run_both(
     client: impl FnOnce() -> Result<(), String>,
     server: impl FnOnce() -> Result<(), String> + Send + 'static,
 ) -> Result<(), String> {
-    let server = std::thread::spawn(server);
+    let server = frontend::spawn(server);
     let client = client();
     let server = server
         .join()

@@ -19,6 +19,7 @@ pub mod case;
 mod cases;
 pub mod chains;
 pub mod corpus;
+pub mod frontend;
 pub mod harness;
 pub mod matrix;
 pub mod mock;
@@ -27,6 +28,8 @@ pub mod pki;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
+
+pub use frontend::FrontEnd;
 
 #[cfg(feature = "openssl")]
 use polytls_openssl as _;
@@ -149,6 +152,21 @@ fn under_ci() -> bool {
 /// Runs `case` against `target`: skips it when a claim or tool is missing, and otherwise runs it
 /// on its own thread, turning a panic or a hang (over [`CASE_TIMEOUT`]) into a failure.
 pub fn run_case(case: &Arc<Case>, target: &Target) -> CaseResult {
+    run_case_on(case, target, FrontEnd::Blocking)
+}
+
+/// The front ends `case` runs on against `target`: both for a two-sided case, the blocking
+/// one otherwise.
+pub fn front_ends(case: &Case, target: &Target) -> Vec<FrontEnd> {
+    match (&case.body, target) {
+        (case::Body::Pair(_), Target::Pair { .. }) => vec![FrontEnd::Blocking, FrontEnd::Tokio],
+        _ => vec![FrontEnd::Blocking],
+    }
+}
+
+/// [`run_case`] with the case's handshakes on `front_end`; the result's case name carries the
+/// front end's [prefix](FrontEnd::prefix).
+pub fn run_case_on(case: &Arc<Case>, target: &Target, front_end: FrontEnd) -> CaseResult {
     let claims = match target {
         Target::Single(b) => case
             .needs
@@ -176,22 +194,23 @@ pub fn run_case(case: &Arc<Case>, target: &Target) -> CaseResult {
             Status::Failed(format!("{reason}, but CI must install it"))
         }
         Some(reason) => Status::Skipped(reason),
-        None => run_isolated(case, target),
+        None => run_isolated(case, target, front_end),
     };
     CaseResult {
-        case: case.name.clone(),
+        case: format!("{}{}", front_end.prefix(), case.name),
         target: target.clone(),
         status,
         claims,
     }
 }
 
-fn run_isolated(case: &Arc<Case>, target: &Target) -> Status {
+fn run_isolated(case: &Arc<Case>, target: &Target, front_end: FrontEnd) -> Status {
     let (tx, rx) = mpsc::channel();
     let (case, target) = (case.clone(), target.clone());
     let spawned = std::thread::Builder::new()
         .name(case.name.clone())
         .spawn(move || {
+            frontend::set_current(front_end);
             let outcome =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| case.run(&target)));
             let _ = tx.send(outcome);
@@ -218,14 +237,19 @@ fn run_isolated(case: &Arc<Case>, target: &Target) -> Status {
 /// order.
 pub fn run(plan: &Plan, jobs: usize) -> Vec<CaseResult> {
     let cases = all_cases();
-    let work: Vec<(Arc<Case>, Target)> = plan
+    let work: Vec<(Arc<Case>, Target, FrontEnd)> = plan
         .targets()
         .into_iter()
         .flat_map(|t| {
             cases
                 .iter()
                 .filter(|c| c.fits(&t))
-                .map(|c| (c.clone(), t.clone()))
+                .flat_map(|c| {
+                    front_ends(c, &t)
+                        .into_iter()
+                        .map(|f| (c.clone(), t.clone(), f))
+                        .collect::<Vec<_>>()
+                })
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -235,10 +259,10 @@ pub fn run(plan: &Plan, jobs: usize) -> Vec<CaseResult> {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((case, target)) = work.get(i) else {
+                let Some((case, target, front_end)) = work.get(i) else {
                     break;
                 };
-                let result = run_case(case, target);
+                let result = run_case_on(case, target, *front_end);
                 results
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -259,15 +283,20 @@ pub fn test_main(plan: Plan) -> ! {
     let cases = all_cases();
     let mut trials = Vec::new();
     for target in plan.targets() {
-        for case in cases.iter().filter(|c| c.fits(&target)) {
-            let name = format!("{}::{}", target.label(), case.name);
+        for (case, front_end) in cases
+            .iter()
+            .filter(|c| c.fits(&target))
+            .flat_map(|c| front_ends(c, &target).into_iter().map(move |f| (c, f)))
+        {
+            let name = format!("{}{}::{}", front_end.prefix(), target.label(), case.name);
             let skip = case.skip_reason(&target);
             let (case, target) = (case.clone(), target.clone());
-            let trial =
-                libtest_mimic::Trial::test(name, move || match run_case(&case, &target).status {
+            let trial = libtest_mimic::Trial::test(name, move || {
+                match run_case_on(&case, &target, front_end).status {
                     Status::Passed | Status::Skipped(_) => Ok(()),
                     Status::Failed(message) => Err(message.into()),
-                });
+                }
+            });
             trials.push(match skip {
                 Some(reason) if !(reason.starts_with("SKIPPED: external") && under_ci()) => {
                     if reason.starts_with("SKIPPED") {

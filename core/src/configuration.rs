@@ -74,7 +74,7 @@ pub struct SslConfiguration {
     /// Whether a DTLS server verifies cookies before creating state.
     pub dtls_cookie_verification_enabled: bool,
     /// Whether the handshake stops on each verification error until the program decides, from
-    /// the [`on_handshake_interrupted_on_error`](crate::SslSocket::on_handshake_interrupted_on_error)
+    /// the [`on_handshake_interrupted_on_error`](crate::Session::on_handshake_interrupted_on_error)
     /// handler (Qt's early error reporting). Supported with every backend.
     pub handshake_must_interrupt_on_error: bool,
     /// Whether a missing peer certificate under `VerifyPeer` fails the handshake even if

@@ -47,8 +47,11 @@ pub mod policy;
 pub mod protocol;
 pub mod registry;
 pub mod server;
+pub mod session;
 pub mod socket;
 pub mod ssl_error;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod verification;
 
 pub use alert::{AlertLevel, AlertType};
@@ -75,7 +78,8 @@ pub use policy::{Crl, KeyStrength, KeyUsage, Purpose};
 pub use protocol::{ProtocolVersion, SslProtocol};
 pub use registry::Registry;
 pub use server::SslServer;
-pub use socket::{ReadTimeout, SslSocket};
+pub use session::{Session, DEFAULT_PENDING_LIMIT};
+pub use socket::{ConnectOptions, ReadTimeout, SslSocket};
 pub use ssl_error::{SslError, SslErrorKind};
 pub use verification::{HandshakeInterruption, SslErrorsDecision};
 

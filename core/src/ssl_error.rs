@@ -112,7 +112,7 @@ impl fmt::Display for SslErrorKind {
 /// (Qt's `QSslError`).
 ///
 /// Two errors are equal when kind and certificate are equal; that is how an ignore list
-/// given to [`SslSocket::ignore_ssl_errors_list`](crate::SslSocket::ignore_ssl_errors_list)
+/// given to [`Session::ignore_ssl_errors_list`](crate::Session::ignore_ssl_errors_list)
 /// matches the errors found.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SslError {

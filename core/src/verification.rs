@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::{Certificate, SslError, VerificationHook};
 
-/// Handed to an [`on_ssl_errors`](crate::SslSocket::on_ssl_errors) handler: the errors found and
+/// Handed to an [`on_ssl_errors`](crate::Session::on_ssl_errors) handler: the errors found and
 /// the means to ignore them (Qt's `ignoreSslErrors()` called from the `sslErrors` slot).
 pub struct SslErrorsDecision<'a> {
     errors: &'a [SslError],
@@ -43,7 +43,7 @@ impl SslErrorsDecision<'_> {
     }
 }
 
-/// Handed to an [`on_handshake_interrupted_on_error`](crate::SslSocket::on_handshake_interrupted_on_error)
+/// Handed to an [`on_handshake_interrupted_on_error`](crate::Session::on_handshake_interrupted_on_error)
 /// handler while the handshake is stopped on one error (Qt's `handshakeInterruptedOnError`
 /// signal): the error, and the means to go on (Qt's `continueInterruptedHandshake()`, called
 /// from the slot).

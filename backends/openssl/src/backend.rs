@@ -2,7 +2,7 @@
 //! (the claims the conformance suite checks), and the factory for its engines.
 
 use openssl::version;
-use polytls::{
+use polytls_core::{
     Certificate, CertificateInfo, ChainVerification, DtlsEngine, DtlsEngineParams, EncodingFormat,
     EngineParams, Error, ImplementedClass, Key, KeyType, Pkcs12, ProtocolVersion, SslCipher,
     SslError, SslProtocol, SupportedFeature, TlsBackend, TlsEngine,
@@ -163,7 +163,7 @@ impl TlsBackend for OpenSslBackend {
     }
 
     fn new_tls_engine(&self, params: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {
-        polytls::backend::refuse_unclaimed(self, &params)?;
+        polytls_core::backend::refuse_unclaimed(self, &params)?;
         Ok(Box::new(OpenSslEngine::new(&params)?))
     }
 

@@ -13,8 +13,8 @@ use openssl::hash::MessageDigest;
 use openssl::pkcs12::Pkcs12 as OpenSslPkcs12;
 use openssl::x509::{X509NameRef, X509Ref, X509VerifyResult, X509};
 use openssl_sys as ffi;
-use polytls::certificate::{pkcs12_iteration_check, NameEntry, RawExtension};
-use polytls::{AlternativeName, Certificate, CertificateInfo, Error, Key, KeyType, Pkcs12};
+use polytls_core::certificate::{pkcs12_iteration_check, NameEntry, RawExtension};
+use polytls_core::{AlternativeName, Certificate, CertificateInfo, Error, Key, KeyType, Pkcs12};
 
 use crate::verify::to_certificate;
 

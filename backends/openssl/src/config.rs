@@ -19,7 +19,7 @@ use openssl::ssl::{
 use openssl::stack::Stack;
 use openssl::x509::X509Name;
 use openssl_sys as ffi;
-use polytls::{
+use polytls_core::{
     EngineParams, Error, Key, KeyFormat, PeerVerifyMode, ProtocolVersion, SslCipher,
     SslConfiguration, SslMode, SslOption,
 };

@@ -33,7 +33,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use openssl::ssl::SslContext;
-use polytls::{EngineParams, Error, PeerVerifyMode, SslConfiguration, SslMode};
+use polytls_core::{EngineParams, Error, PeerVerifyMode, SslConfiguration, SslMode};
 
 use crate::config::build_context;
 use crate::verify;
@@ -128,20 +128,20 @@ mod tests {
     use std::sync::Arc;
 
     use foreign_types::ForeignType;
-    use polytls::{EngineParams, SslConfiguration, SslMode, VerificationHook};
+    use polytls_core::{EngineParams, SslConfiguration, SslMode, VerificationHook};
 
     use super::*;
 
     struct Accept;
 
     impl VerificationHook for Accept {
-        fn decide(&self, _: &[polytls::Certificate], _: Vec<polytls::SslError>) -> bool {
+        fn decide(&self, _: &[polytls_core::Certificate], _: Vec<polytls_core::SslError>) -> bool {
             true
         }
     }
 
     fn context(mode: SslMode, config: &SslConfiguration) -> SslContext {
-        let name = polytls::PeerName::parse("localhost").expect("a valid name");
+        let name = polytls_core::PeerName::parse("localhost").expect("a valid name");
         let params = EngineParams::new(mode, config, Some(&name), Arc::new(Accept));
         context_for(&params).expect("context")
     }

@@ -29,7 +29,7 @@ use openssl::ssl::{
     SslVersion,
 };
 use openssl_sys as ffi;
-use polytls::{
+use polytls_core::{
     DtlsEngine, DtlsEngineParams, DtlsRead, EngineParams, Error, PeerName, SessionInfo, SslMode,
     SslOption, SslProtocol,
 };

@@ -34,7 +34,7 @@ use foreign_types::ForeignTypeRef;
 use openssl::error::ErrorStack;
 use openssl::ssl::{self, ErrorCode, NameType, Ssl, SslRef, SslStream, SslVersion};
 use openssl_sys as ffi;
-use polytls::{
+use polytls_core::{
     AlertType, EngineParams, Error, PeerName, PlaintextRead, SessionInfo, SslCipher, SslError,
     SslErrorKind, SslMode, SslOption, SslProtocol, TlsEngine,
 };

@@ -18,7 +18,7 @@ use std::cell::Cell;
 use openssl::error::ErrorStack;
 use openssl::pkey::{Id, PKey, Private};
 use openssl::symm::Cipher;
-use polytls::{EncodingFormat, Error, Key, KeyFormat, KeyType};
+use polytls_core::{EncodingFormat, Error, Key, KeyFormat, KeyType};
 use zeroize::Zeroizing;
 
 /// The label of the first PEM block in `data`, if any.
@@ -118,7 +118,7 @@ fn to_key(key: &PKey<Private>, pkcs8: bool) -> Result<Key, Error> {
     Key::from_der(&der, KeyType::PrivateKey)
 }
 
-/// Reads a key with OpenSSL (see [`polytls::TlsBackend::read_key`]).
+/// Reads a key with OpenSSL (see [`polytls_core::TlsBackend::read_key`]).
 ///
 /// Fails with [`Error::Key`] on malformed input and [`Error::PassphraseRequired`] /
 /// [`Error::WrongPassphrase`] for an encrypted key.
@@ -157,7 +157,7 @@ pub(crate) fn read(
     }
 }
 
-/// Writes a key with OpenSSL (see [`polytls::TlsBackend::write_key`]): the key's own layout,
+/// Writes a key with OpenSSL (see [`polytls_core::TlsBackend::write_key`]): the key's own layout,
 /// or encrypted PKCS#8 (AES-256-CBC, OpenSSL's PBKDF2 defaults) with a passphrase.
 ///
 /// Fails with [`Error::InvalidInput`] when a passphrase is given for a public key or is empty,

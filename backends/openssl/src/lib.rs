@@ -1,18 +1,18 @@
 //! The OpenSSL backend of polytls, registered under the name `"openssl"`.
 //!
-//! Linking this crate makes the backend available to [`polytls`]: it registers itself at link
-//! time, so `polytls::available_backends()` lists `"openssl"` and sockets can be created with it.
+//! Linking this crate makes the backend available to [`polytls_core`]: it registers itself at link
+//! time, so `polytls_core::available_backends()` lists `"openssl"` and sockets can be created with it.
 //! The crate is a translation table between OpenSSL (through the `openssl` crate) and polytls'
 //! backend contract:
 //!
 //! - `backend`: [`OpenSslBackend`], what the library is and can do;
-//! - `config`: an [`SslConfiguration`](polytls::SslConfiguration) turned into an OpenSSL context;
+//! - `config`: an [`SslConfiguration`](polytls_core::SslConfiguration) turned into an OpenSSL context;
 //! - `context_cache`: the contexts shared by sessions with an equal configuration;
-//! - `engine`: one TLS session as a sans-IO [`TlsEngine`](polytls::TlsEngine);
+//! - `engine`: one TLS session as a sans-IO [`TlsEngine`](polytls_core::TlsEngine);
 //! - `certificate` and `key`: the Certificate and Key classes, OpenSSL's parsers and encoders
 //!   (and PKCS#12 import) behind polytls' backend-neutral values;
 //! - `verify`: OpenSSL's certificate verification results turned into
-//!   [`SslError`](polytls::SslError)s for the front end's decision.
+//!   [`SslError`](polytls_core::SslError)s for the front end's decision.
 //!
 //! Behaviour worth knowing: a server whose ALPN list shares no protocol with the client's
 //! aborts the handshake with a `no_application_protocol` alert; host names are matched against
@@ -33,4 +33,4 @@ mod tests;
 
 pub use backend::OpenSslBackend;
 
-polytls::register_backend!(crate::OpenSslBackend::new());
+polytls_core::register_backend!(crate::OpenSslBackend::new());

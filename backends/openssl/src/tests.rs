@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use polytls::{
+use polytls_core::{
     AlertType, Certificate, EngineParams, Error, Key, KeyType, PeerVerifyMode, PlaintextRead,
     SslCipher, SslConfiguration, SslError, SslErrorKind, SslMode, SslProtocol, TlsBackend,
     TlsEngine, VerificationHook,
@@ -206,7 +206,7 @@ fn engine(
     peer_name: Option<&str>,
     hook: Arc<Recorder>,
 ) -> Box<dyn TlsEngine> {
-    let name = peer_name.map(|n| polytls::PeerName::parse(n).expect("a valid test name"));
+    let name = peer_name.map(|n| polytls_core::PeerName::parse(n).expect("a valid test name"));
     let params = EngineParams::new(mode, config, name.as_ref(), hook);
     OpenSslBackend::new()
         .new_tls_engine(params)
@@ -737,7 +737,7 @@ fn alpn_without_overlap_fails_with_an_alert() {
 #[test]
 fn disabled_sni_is_not_sent() {
     let mut client = client_config();
-    client.set_ssl_option(polytls::SslOption::DisableServerNameIndication, true);
+    client.set_ssl_option(polytls_core::SslOption::DisableServerNameIndication, true);
     let p = connect(&client, &server_config(&pki().server));
     assert_eq!(p.server.session().server_name, None);
     // Nor is an IP literal.

@@ -33,7 +33,7 @@ use openssl::x509::{
     X509Crl, X509Ref, X509StoreContext, X509StoreContextRef, X509VerifyResult, X509,
 };
 use openssl_sys as ffi;
-use polytls::{
+use polytls_core::{
     Certificate, ChainVerification, EngineParams, Error, PeerName, PeerVerifyMode, Purpose,
     SslError, SslErrorKind, SslMode, VerificationHook,
 };

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use polytls::{
+use polytls_core::{
     Certificate, ChainVerification, EngineParams, Error, ImplementedClass, ProtocolVersion,
     SslCipher, SslError, SslProtocol, SupportedFeature, TlsBackend, TlsEngine,
 };
@@ -279,7 +279,7 @@ impl TlsBackend for RustlsBackend {
     /// cipher list with no suite usable by the selected versions), and [`Error::Key`] or
     /// [`Error::Certificate`] when rustls rejects the local key or certificate.
     fn new_tls_engine(&self, params: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {
-        polytls::backend::refuse_unclaimed(self, &params)?;
+        polytls_core::backend::refuse_unclaimed(self, &params)?;
         let (connection, session) = crate::config::connection(self, &params)?;
         Ok(Box::new(crate::engine::RustlsEngine::new(
             connection, session,

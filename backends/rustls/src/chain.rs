@@ -35,7 +35,7 @@ use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use polytls::{Certificate, KeyStrength, Purpose, SslError, SslErrorKind};
+use polytls_core::{Certificate, KeyStrength, Purpose, SslError, SslErrorKind};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use webpki::{

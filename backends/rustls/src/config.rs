@@ -44,7 +44,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use polytls::{
+use polytls_core::{
     EngineParams, Error, Key, KeyFormat, PeerVerifyMode, ProtocolVersion, SslCipher,
     SslConfiguration, SslMode, SslOption, SslProtocol,
 };
@@ -225,9 +225,9 @@ pub(crate) fn connection(
 
 /// Builds the rustls configuration for `config` on side `mode` (a client or a server) with
 /// The trust anchors webpki makes of `certificates` (those it cannot use are skipped).
-pub(crate) fn anchors_of(certificates: &[polytls::Certificate]) -> Arc<Anchors> {
+pub(crate) fn anchors_of(certificates: &[polytls_core::Certificate]) -> Arc<Anchors> {
     Arc::new(Anchors::from_ders(
-        certificates.iter().map(polytls::Certificate::to_der),
+        certificates.iter().map(polytls_core::Certificate::to_der),
     ))
 }
 

@@ -1,4 +1,4 @@
-//! [`RustlsEngine`]: the [`TlsEngine`](polytls::TlsEngine) over rustls' sans-IO `Connection`,
+//! [`RustlsEngine`]: the [`TlsEngine`](polytls_core::TlsEngine) over rustls' sans-IO `Connection`,
 //! and the translation of rustls errors into polytls errors.
 //!
 //! rustls already does what the contract asks: one `read` per `read_tls`, transport EOF
@@ -12,7 +12,7 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use polytls::{
+use polytls_core::{
     AlertType, Error, PlaintextRead, SessionInfo, SslCipher, SslError, SslErrorKind, SslProtocol,
 };
 use rustls::Connection;
@@ -67,7 +67,7 @@ fn map_error(error: rustls::Error) -> Error {
     }
 }
 
-impl polytls::TlsEngine for RustlsEngine {
+impl polytls_core::TlsEngine for RustlsEngine {
     fn read_tls(&mut self, rd: &mut dyn Read) -> io::Result<usize> {
         self.conn.read_tls(rd)
     }

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use polytls::{
+use polytls_core::{
     AlertType, Certificate, EngineParams, Error, Key, KeyType, PeerVerifyMode, PlaintextRead,
     SslCipher, SslConfiguration, SslError, SslErrorKind, SslMode, SslOption, SslProtocol,
     TlsBackend, TlsEngine, VerificationHook,
@@ -129,7 +129,7 @@ fn engine(
     peer_name: Option<&str>,
     hook: Arc<Hook>,
 ) -> Result<Box<dyn TlsEngine>, Error> {
-    let name = peer_name.map(polytls::PeerName::parse).transpose()?;
+    let name = peer_name.map(polytls_core::PeerName::parse).transpose()?;
     RustlsBackend::new().new_tls_engine(EngineParams::new(mode, config, name.as_ref(), hook))
 }
 
@@ -794,7 +794,7 @@ fn equal_configurations_share_the_rustls_configuration_not_the_session_state() {
     let client = client_config(vec![ca.cert.clone()]);
     let new = |mode, config: &SslConfiguration, name: Option<&str>, hook: &Arc<Hook>| {
         let hook: Arc<dyn VerificationHook> = hook.clone();
-        let name = name.map(|n| polytls::PeerName::parse(n).unwrap());
+        let name = name.map(|n| polytls_core::PeerName::parse(n).unwrap());
         backend
             .new_tls_engine(EngineParams::new(mode, config, name.as_ref(), hook))
             .unwrap()
@@ -872,7 +872,7 @@ fn accepted_chains_are_accepted_by_webpki_used_directly() {
     let backend = RustlsBackend::new();
     let algorithms =
         rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
-    let host = polytls::PeerName::parse("localhost").unwrap();
+    let host = polytls_core::PeerName::parse("localhost").unwrap();
     let name = ServerName::try_from("localhost").unwrap();
     let (mut accepted, mut compared) = (0, 0);
     for seed in [0xd1ff_0001, 0xd1ff_0002, 0xd1ff_0003] {
@@ -882,7 +882,7 @@ fn accepted_chains_are_accepted_by_webpki_used_directly() {
             }
             compared += 1;
             let request =
-                polytls::ChainVerification::new(&case.chain, Some(&host), Some(&case.anchors))
+                polytls_core::ChainVerification::new(&case.chain, Some(&host), Some(&case.anchors))
                     .with_purpose(case.purpose);
             if !backend.verify_chain(&request).unwrap().is_empty() {
                 continue;

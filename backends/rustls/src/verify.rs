@@ -24,7 +24,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
-use polytls::{Certificate, KeyStrength, PeerName, SslError, SslErrorKind, VerificationHook};
+use polytls_core::{Certificate, KeyStrength, PeerName, SslError, SslErrorKind, VerificationHook};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -70,7 +70,7 @@ pub(crate) struct Session {
     /// The client's host check (`Skip` on a server).
     pub(crate) host: HostCheck,
     /// Server: a client without a certificate is refused inside the handshake (see
-    /// [`EngineParams::require_peer_certificate`](polytls::EngineParams)).
+    /// [`EngineParams::require_peer_certificate`](polytls_core::EngineParams)).
     pub(crate) require_certificate: bool,
     /// The peer's certificates as the verification converted them for the hook (those with a
     /// certificate's outer structure, in order), so that the engine's session report does not

@@ -321,7 +321,7 @@ impl Dtls {
     }
 
     /// Calls `handler` with the verification problems during the handshake; it may ignore
-    /// them (as [`SslSocket::on_ssl_errors`](crate::SslSocket::on_ssl_errors) does).
+    /// them (as [`Session::on_ssl_errors`](crate::Session::on_ssl_errors) does).
     pub fn on_ssl_errors(
         &mut self,
         handler: impl FnMut(&mut SslErrorsDecision<'_>) + Send + 'static,

@@ -13,8 +13,6 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use polytls::{Certificate, EncodingFormat, SslSocket};
-use polytls_openssl as _;
-use polytls_rustls as _;
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

@@ -10,8 +10,6 @@
 use std::io::{BufRead, BufReader, Write};
 
 use polytls::{Certificate, EncodingFormat, Key, KeyType, SslServer, SslSocket};
-use polytls_openssl as _;
-use polytls_rustls as _;
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

@@ -6,8 +6,6 @@
 //! ```
 
 // Linking a backend crate is all it takes to register it.
-use polytls_openssl as _;
-use polytls_rustls as _;
 
 fn main() {
     let active = polytls::active_backend();

@@ -1,0 +1,386 @@
+//! [`SslServer`]: a blocking TLS listener (Qt's `QSslServer`).
+//!
+//! The listener is served by a thread of its own, and each connection's handshake by another,
+//! under its own time limit: a client that connects and says nothing holds one handshake slot
+//! until its time runs out, and delays nobody. [`accept`](SslServer::accept) hands out
+//! connections whose handshake completed; the ones that failed are reported to
+//! [`on_error_occurred`](SslServer::on_error_occurred), naming the peer.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), polytls::Error> {
+//! use std::io::{Read, Write};
+//! use polytls::{Certificate, EncodingFormat, Key, KeyType, SslServer};
+//!
+//! let mut server = SslServer::bind("127.0.0.1:8443")?;
+//! let mut config = server.ssl_configuration().clone();
+//! config.local_certificate_chain = Certificate::list_from_file("server.pem", EncodingFormat::Pem)?;
+//! config.private_key = Some(Key::from_file("server.key", EncodingFormat::Pem, KeyType::PrivateKey)?);
+//! server.set_ssl_configuration(config);
+//! server.on_error_occurred(|peer, error| eprintln!("{peer}: {error}"));
+//! for connection in server.incoming() {
+//!     let mut socket = connection?;
+//!     std::thread::spawn(move || {
+//!         let _ = socket.write_all(b"hello\n");
+//!         let _ = socket.close();
+//!     });
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod settings;
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::{Error, Registry, SslSocket, TlsBackend};
+pub(crate) use settings::{server_settings_methods, ServerSettings};
+pub use settings::{
+    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_MAX_PENDING_HANDSHAKES,
+};
+
+/// A TLS server socket: a TCP listener whose connections come out encrypted.
+pub struct SslServer {
+    settings: ServerSettings,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+/// What the server, its listener thread and its handshake threads share.
+struct Shared {
+    /// The settings a connection accepted now gets.
+    settings: Mutex<Arc<ServerSettings>>,
+    /// The listener, until the listener thread takes it.
+    listener: Mutex<Option<TcpListener>>,
+    queue: Mutex<Queue>,
+    /// Signalled when a connection or an error joins the queue.
+    arrived: Condvar,
+    /// Signalled when a handshake ends or a connection is taken: the listener may go on.
+    room: Condvar,
+    closed: AtomicBool,
+}
+
+#[derive(Default)]
+struct Queue {
+    handshaking: usize,
+    ready: VecDeque<SslSocket<TcpStream>>,
+    /// The listener's own failures (not a client's), for `accept` to report.
+    errors: VecDeque<Error>,
+}
+
+impl std::fmt::Debug for SslServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SslServer")
+            .field("local_addr", &self.local_addr)
+            .field("backend", &self.settings.backend.name())
+            .field("handshake_timeout", &self.settings.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A change to a server's settings, handed to new connections when it ends.
+struct SettingsGuard<'a> {
+    server: &'a mut SslServer,
+}
+
+impl Deref for SettingsGuard<'_> {
+    type Target = ServerSettings;
+
+    fn deref(&self) -> &ServerSettings {
+        &self.server.settings
+    }
+}
+
+impl DerefMut for SettingsGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ServerSettings {
+        &mut self.server.settings
+    }
+}
+
+impl Drop for SettingsGuard<'_> {
+    fn drop(&mut self) {
+        *lock(&self.server.shared.settings) = Arc::new(self.server.settings.clone());
+    }
+}
+
+/// Locks `mutex`, going on past a panic of another holder (every update here is one step).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl SslServer {
+    /// Listens on `addr` with the active backend and the default configuration (which needs a
+    /// local certificate and key before the first connection).
+    ///
+    /// Fails with [`Error::Io`] naming the address when it cannot be bound, and
+    /// [`Error::NoBackend`] when no backend is available.
+    pub fn bind(addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<SslServer, Error> {
+        let backend = Registry::global().backend_for_new_object(None)?;
+        Self::from_listener(bind(addr)?, backend)
+    }
+
+    /// Listens on `addr` with the backend named `backend`.
+    ///
+    /// Fails with [`Error::UnknownBackend`] for an unknown name, and as [`bind`](Self::bind).
+    pub fn bind_with_backend(
+        addr: impl ToSocketAddrs + std::fmt::Debug,
+        backend: &str,
+    ) -> Result<SslServer, Error> {
+        let backend = Registry::global().backend(Some(backend))?;
+        Self::from_listener(bind(addr)?, backend)
+    }
+
+    /// Serves connections from an existing listener with `backend`: the listener thread
+    /// starts now, and connections get the settings in force when they arrive (so configure
+    /// the server before clients can connect).
+    ///
+    /// Fails with [`Error::Io`] when the listener's address cannot be read or its thread
+    /// cannot be started.
+    pub fn from_listener(
+        listener: TcpListener,
+        backend: Arc<dyn TlsBackend>,
+    ) -> Result<SslServer, Error> {
+        let settings = ServerSettings::new(backend);
+        let server = SslServer {
+            local_addr: listener.local_addr()?,
+            shared: Arc::new(Shared {
+                settings: Mutex::new(Arc::new(settings.clone())),
+                listener: Mutex::new(Some(listener)),
+                queue: Mutex::new(Queue::default()),
+                arrived: Condvar::new(),
+                room: Condvar::new(),
+                closed: AtomicBool::new(false),
+            }),
+            settings,
+        };
+        server.start()?;
+        Ok(server)
+    }
+
+    /// The address the server listens on.
+    ///
+    /// Never fails today; the `Result` is kept for listeners whose address is not known.
+    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
+        Ok(self.local_addr)
+    }
+
+    fn settings(&self) -> &ServerSettings {
+        &self.settings
+    }
+
+    fn settings_mut(&mut self) -> SettingsGuard<'_> {
+        SettingsGuard { server: self }
+    }
+
+    server_settings_methods!();
+
+    /// Waits for the next connection whose handshake completed.
+    ///
+    /// Fails with [`Error::Io`] when the listener itself fails (a client's failure is
+    /// reported to [`on_error_occurred`](Self::on_error_occurred), not here); the server stays
+    /// usable.
+    pub fn accept(&self) -> Result<SslSocket<TcpStream>, Error> {
+        self.next(None)
+    }
+
+    /// Like [`accept`](Self::accept), waiting at most `timeout`.
+    ///
+    /// Fails with [`Error::Timeout`] when no connection completed in time, and as
+    /// [`accept`](Self::accept) does.
+    pub fn accept_within(&self, timeout: Duration) -> Result<SslSocket<TcpStream>, Error> {
+        self.next(Some(Instant::now() + timeout))
+    }
+
+    /// An endless iterator of [`accept`](Self::accept) results.
+    pub fn incoming(&self) -> impl Iterator<Item = Result<SslSocket<TcpStream>, Error>> + '_ {
+        std::iter::repeat_with(|| self.accept())
+    }
+
+    /// The number of handshakes running now.
+    pub fn pending_handshakes(&self) -> usize {
+        lock(&self.shared.queue).handshaking
+    }
+
+    /// The number of established connections waiting for [`accept`](Self::accept).
+    pub fn pending_connections(&self) -> usize {
+        lock(&self.shared.queue).ready.len()
+    }
+
+    fn next(&self, deadline: Option<Instant>) -> Result<SslSocket<TcpStream>, Error> {
+        let shared = &*self.shared;
+        let mut queue = lock(&shared.queue);
+        loop {
+            if let Some(error) = queue.errors.pop_front() {
+                return Err(error);
+            }
+            if let Some(socket) = queue.ready.pop_front() {
+                shared.room.notify_one();
+                return Ok(socket);
+            }
+            queue = match deadline {
+                None => shared
+                    .arrived
+                    .wait(queue)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::Timeout);
+                    }
+                    shared
+                        .arrived
+                        .wait_timeout(queue, left)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    /// Starts the listener thread.
+    ///
+    /// Fails with [`Error::Io`] when the thread cannot be started.
+    fn start(&self) -> Result<(), Error> {
+        let Some(listener) = lock(&self.shared.listener).take() else {
+            return Ok(());
+        };
+        let shared = Arc::clone(&self.shared);
+        std::thread::Builder::new()
+            .name(format!("polytls-server {}", self.local_addr))
+            .spawn(move || listen(&shared, &listener))?;
+        Ok(())
+    }
+}
+
+impl Drop for SslServer {
+    /// Stops the listener thread. Handshakes already running finish on their own threads,
+    /// within their time limit, and their connections are closed.
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.room.notify_all();
+        if lock(&self.shared.listener).is_none() {
+            // The listener thread may be waiting in `accept`: one connection wakes it.
+            let mut wake = self.local_addr;
+            if wake.ip().is_unspecified() {
+                wake.set_ip(match wake {
+                    SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                    SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        }
+    }
+}
+
+/// Binds `addr`.
+///
+/// Fails with [`Error::Io`] naming the address.
+fn bind(addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<TcpListener, Error> {
+    TcpListener::bind(&addr).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("listening on {addr:?}: {e}"),
+        ))
+    })
+}
+
+/// The listener thread: accepts while there is room, and hands each connection to a
+/// handshake thread of its own.
+fn listen(shared: &Arc<Shared>, listener: &TcpListener) {
+    loop {
+        {
+            let mut queue = lock(&shared.queue);
+            loop {
+                if shared.closed.load(Ordering::SeqCst) {
+                    return;
+                }
+                let settings = Arc::clone(&lock(&shared.settings));
+                if queue.handshaking < settings.max_pending_handshakes
+                    && queue.ready.len() < settings.max_pending_connections
+                {
+                    break;
+                }
+                queue = shared
+                    .room
+                    .wait(queue)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+        match listener.accept() {
+            Ok(_) if shared.closed.load(Ordering::SeqCst) => return,
+            Ok((stream, peer)) => {
+                lock(&shared.queue).handshaking += 1;
+                let settings = Arc::clone(&lock(&shared.settings));
+                let for_thread = Arc::clone(shared);
+                let spawned = std::thread::Builder::new()
+                    .name(format!("polytls-handshake {peer}"))
+                    .spawn(move || {
+                        let result = handshake(&settings, stream, peer);
+                        finish(&for_thread, &settings, peer, result);
+                    });
+                if let Err(e) = spawned {
+                    let mut queue = lock(&shared.queue);
+                    queue.handshaking -= 1;
+                    queue.errors.push_back(Error::Io(e));
+                    shared.arrived.notify_one();
+                }
+            }
+            Err(e) => {
+                lock(&shared.queue).errors.push_back(Error::Io(e));
+                shared.arrived.notify_one();
+                // Out of file descriptors and the like: give the system a moment.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// One connection's handshake, within the server's time limit (reads and writes alike).
+///
+/// Fails as [`SslSocket::wait_for_encrypted`] does.
+fn handshake(
+    settings: &ServerSettings,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Result<SslSocket<TcpStream>, Error> {
+    let limit = settings.handshake_timeout.max(Duration::from_millis(1));
+    stream.set_write_timeout(Some(limit))?;
+    let _ = stream.set_nodelay(true);
+    let mut socket = SslSocket::from_parts(stream, settings.session_for(peer));
+    socket.start_server_encryption()?;
+    socket.wait_for_encrypted(Some(limit))?;
+    socket.get_ref().set_write_timeout(None)?;
+    Ok(socket)
+}
+
+/// Queues an established connection for `accept`, or reports a failed one.
+fn finish(
+    shared: &Shared,
+    settings: &ServerSettings,
+    peer: SocketAddr,
+    result: Result<SslSocket<TcpStream>, Error>,
+) {
+    let failed = match result {
+        Ok(socket) => {
+            let mut queue = lock(&shared.queue);
+            queue.handshaking -= 1;
+            queue.ready.push_back(socket);
+            shared.arrived.notify_one();
+            None
+        }
+        Err(error) => {
+            lock(&shared.queue).handshaking -= 1;
+            Some(error)
+        }
+    };
+    shared.room.notify_one();
+    if let Some(error) = failed {
+        settings.report(peer, &error);
+    }
+}

@@ -1,0 +1,376 @@
+//! [`Session`]: one TLS connection's state, and the sans-IO driver both front ends run.
+//!
+//! Everything between the socket API and the engine lives here once: the state machine
+//! (unencrypted, handshaking, encrypted, closed, failed), the queue of data written before the
+//! handshake ends, the verification decision (ignore lists and handlers), events, and
+//! close_notify and truncation. The driver performs no I/O of its own: each call is handed the
+//! transport as a `Read + Write` that may block (the blocking [`SslSocket`](crate::SslSocket)
+//! passes its stream) or may fail with `WouldBlock` (the tokio stream passes a non-blocking
+//! view of its transport). Either way a call can be repeated after `WouldBlock` and nothing it
+//! accepted is lost.
+//!
+//! Users meet a `Session` through a front end, which dereferences to it: every setting and
+//! every fact of the connection (`set_peer_verify_name`, `on_ssl_errors`, `session_cipher`,
+//! ...) is a method here, the same on both front ends.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), polytls::Error> {
+//! use polytls::{PeerVerifyMode, SslSocket};
+//!
+//! let mut socket = SslSocket::new(std::net::TcpStream::connect("example.com:443")?)?;
+//! // These are `Session` methods, reached through the socket.
+//! socket.set_peer_verify_mode(PeerVerifyMode::VerifyPeer);
+//! socket.set_peer_verify_name("example.com");
+//! socket.start_client_encryption()?;
+//! socket.handshake()?;
+//! println!("{:?}", socket.session_cipher());
+//! # Ok(())
+//! # }
+//! ```
+
+mod driver;
+mod engine;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use crate::verification::{HandshakeInterruption, Verification};
+use crate::{
+    Certificate, Key, PeerVerifyMode, SessionInfo, SslCipher, SslConfiguration, SslError,
+    SslErrorsDecision, SslMode, SslProtocol, TlsBackend,
+};
+use engine::Engine;
+
+/// The default for [`Session::set_pending_write_limit`]: 1 MiB.
+pub const DEFAULT_PENDING_LIMIT: usize = 1 << 20;
+
+/// Where the connection is in its life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum State {
+    /// Plain bytes pass straight through.
+    Unencrypted,
+    /// The engine exists and the handshake has not finished.
+    Handshaking,
+    /// Application data flows through the engine.
+    Encrypted,
+    /// This side sent close_notify: no more writes.
+    Closed,
+    /// The session failed; the message says why.
+    Failed(String),
+}
+
+/// The handlers of a connection's events (other than verification's).
+#[derive(Default)]
+struct Events {
+    encrypted: Option<Box<dyn FnMut() + Send>>,
+    mode_changed: Option<Box<dyn FnMut(SslMode) + Send>>,
+    encrypted_bytes_written: Option<Box<dyn FnMut(usize) + Send>>,
+}
+
+impl Events {
+    /// Reports `n` ciphertext bytes written to the transport (nothing for 0).
+    fn written(&mut self, n: usize) {
+        if n > 0 {
+            if let Some(handler) = self.encrypted_bytes_written.as_mut() {
+                handler(n);
+            }
+        }
+    }
+}
+
+/// Plaintext written during the handshake, sent in order once it completes.
+#[derive(Debug)]
+struct Pending {
+    /// `data[sent..]` is not yet handed to the engine.
+    data: Vec<u8>,
+    sent: usize,
+    /// The most plaintext `data[sent..]` may hold.
+    limit: usize,
+}
+
+impl Pending {
+    /// Bytes still to hand to the engine.
+    fn queued(&self) -> usize {
+        self.data.len() - self.sent
+    }
+}
+
+/// One TLS connection: its configuration, state, verification decision and events, and the
+/// facts of its session once established.
+///
+/// A `Session` is reached through a front end ([`SslSocket`](crate::SslSocket), or the tokio
+/// stream behind the `tokio` feature), which dereferences to it; the front end adds the
+/// transport and the calls that move bytes.
+pub struct Session {
+    backend: Arc<dyn TlsBackend>,
+    /// Shared with other connections (and servers) until a setter here changes it.
+    config: Arc<SslConfiguration>,
+    mode: SslMode,
+    state: State,
+    engine: Option<Engine>,
+    pending: Pending,
+    peer_verify_name: Option<String>,
+    verification: Verification,
+    info: SessionInfo,
+    /// The transport reached end of stream.
+    transport_eof: bool,
+    events: Events,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("backend", &self.backend.name())
+            .field("mode", &self.mode)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// An unencrypted connection that will use `backend` and the default configuration.
+    pub(crate) fn new(backend: Arc<dyn TlsBackend>) -> Session {
+        Session {
+            backend,
+            config: SslConfiguration::shared_default_configuration(),
+            mode: SslMode::UnencryptedMode,
+            state: State::Unencrypted,
+            engine: None,
+            pending: Pending {
+                data: Vec::new(),
+                sent: 0,
+                limit: DEFAULT_PENDING_LIMIT,
+            },
+            peer_verify_name: None,
+            verification: Verification::default(),
+            info: SessionInfo::new(),
+            transport_eof: false,
+            events: Events::default(),
+        }
+    }
+
+    /// Sets the most plaintext queued while the handshake runs (default
+    /// [`DEFAULT_PENDING_LIMIT`], 1 MiB; at least 1 byte is always accepted). Data already
+    /// queued stays queued.
+    pub fn set_pending_write_limit(&mut self, bytes: usize) {
+        self.pending.limit = bytes.max(1);
+    }
+
+    /// The most plaintext queued while the handshake runs.
+    pub fn pending_write_limit(&self) -> usize {
+        self.pending.limit
+    }
+
+    /// The name of the backend this connection uses.
+    pub fn backend_name(&self) -> &str {
+        self.backend.name()
+    }
+
+    // ---- configuration ------------------------------------------------------------------
+
+    /// The configuration the next handshake will use.
+    pub fn ssl_configuration(&self) -> &SslConfiguration {
+        &self.config
+    }
+
+    /// Replaces the configuration for the next handshake. It takes an [`SslConfiguration`] or
+    /// an `Arc<SslConfiguration>`: connections that are handed clones of one `Arc` share the
+    /// configuration instead of each holding a copy (the setters below copy it first, for this
+    /// connection only).
+    pub fn set_ssl_configuration(&mut self, config: impl Into<Arc<SslConfiguration>>) {
+        self.config = config.into();
+    }
+
+    /// The configuration the next handshake will use, shared.
+    pub fn shared_ssl_configuration(&self) -> Arc<SslConfiguration> {
+        Arc::clone(&self.config)
+    }
+
+    /// The configuration, for a change that concerns this connection only (copied first if it
+    /// is shared).
+    fn config_mut(&mut self) -> &mut SslConfiguration {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Sets the local certificate chain (leaf first).
+    pub fn set_local_certificate_chain(&mut self, chain: Vec<Certificate>) {
+        self.config_mut().local_certificate_chain = chain;
+    }
+
+    /// The local certificate chain (leaf first).
+    pub fn local_certificate_chain(&self) -> &[Certificate] {
+        &self.config.local_certificate_chain
+    }
+
+    /// The local leaf certificate, if any.
+    pub fn local_certificate(&self) -> Option<&Certificate> {
+        self.config.local_certificate()
+    }
+
+    /// Sets the private key of the local certificate.
+    pub fn set_private_key(&mut self, key: Key) {
+        self.config_mut().private_key = Some(key);
+    }
+
+    /// The private key of the local certificate, if any.
+    pub fn private_key(&self) -> Option<&Key> {
+        self.config.private_key.as_ref()
+    }
+
+    /// Sets whether and how the peer's certificate is verified.
+    pub fn set_peer_verify_mode(&mut self, mode: PeerVerifyMode) {
+        self.config_mut().peer_verify_mode = mode;
+    }
+
+    /// How the peer's certificate is verified.
+    pub fn peer_verify_mode(&self) -> PeerVerifyMode {
+        self.config.peer_verify_mode
+    }
+
+    /// Sets the longest peer chain accepted (0: no limit).
+    pub fn set_peer_verify_depth(&mut self, depth: u32) {
+        self.config_mut().peer_verify_depth = depth;
+    }
+
+    /// The longest peer chain accepted (0: no limit).
+    pub fn peer_verify_depth(&self) -> u32 {
+        self.config.peer_verify_depth
+    }
+
+    /// Sets the name the server's certificate is verified against (and sent as SNI), instead
+    /// of the host connected to: a host name or an IP literal, read as
+    /// [`PeerName::parse`](crate::PeerName::parse) reads it when the handshake starts (which
+    /// refuses a name that is not one).
+    pub fn set_peer_verify_name(&mut self, name: impl Into<String>) {
+        self.peer_verify_name = Some(name.into());
+    }
+
+    /// The name the server's certificate is verified against, if set.
+    pub fn peer_verify_name(&self) -> Option<&str> {
+        self.peer_verify_name.as_deref()
+    }
+
+    // ---- verification decisions and events ------------------------------------------------
+
+    /// Ignores every verification error of the coming handshake (Qt's `ignoreSslErrors()`).
+    pub fn ignore_ssl_errors(&mut self) {
+        self.verification.ignore_all();
+    }
+
+    /// Ignores exactly these errors (kind and certificate); any other error still fails the
+    /// handshake.
+    pub fn ignore_ssl_errors_list(&mut self, errors: &[SslError]) {
+        self.verification.ignore_list(errors);
+    }
+
+    /// Calls `handler` for each verification problem as it is found, during the handshake.
+    pub fn on_peer_verify_error(&mut self, handler: impl FnMut(&SslError) + Send + 'static) {
+        self.verification
+            .set_peer_verify_error_handler(Box::new(handler));
+    }
+
+    /// With `handshake_must_interrupt_on_error` set (Qt's early error reporting), calls
+    /// `handler` during the handshake for each verification error not ignored beforehand, one
+    /// at a time; the handshake goes on past an error only if the handler calls
+    /// [`continue_handshake`](HandshakeInterruption::continue_handshake) (Qt's
+    /// `continueInterruptedHandshake()`), and otherwise fails with
+    /// [`Error::Verification`](crate::Error::Verification). The
+    /// [`on_ssl_errors`](Self::on_ssl_errors) handler is not asked in this mode. Works with
+    /// every backend: engines report problems synchronously, from inside the handshake.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), polytls::Error> {
+    /// use polytls::{SslConfiguration, SslErrorKind, SslSocket};
+    ///
+    /// let mut config = SslConfiguration::default_configuration();
+    /// config.handshake_must_interrupt_on_error = true;
+    /// let mut socket = SslSocket::new(std::net::TcpStream::connect("device.local:443")?)?;
+    /// socket.set_ssl_configuration(config);
+    /// socket.set_peer_verify_name("device.local");
+    /// socket.on_handshake_interrupted_on_error(|stop| {
+    ///     // Decide now, with the handshake held: here, accept only an expired certificate.
+    ///     if stop.error().kind() == SslErrorKind::CertificateExpired {
+    ///         stop.continue_handshake();
+    ///     }
+    /// });
+    /// socket.start_client_encryption()?;
+    /// socket.handshake()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_handshake_interrupted_on_error(
+        &mut self,
+        handler: impl FnMut(&mut HandshakeInterruption<'_>) + Send + 'static,
+    ) {
+        self.verification
+            .set_interruption_handler(Box::new(handler));
+    }
+
+    /// Calls `handler` with the list of verification problems, during the handshake; it may
+    /// ignore some or all of them. The handshake continues only if all are ignored.
+    pub fn on_ssl_errors(
+        &mut self,
+        handler: impl FnMut(&mut SslErrorsDecision<'_>) + Send + 'static,
+    ) {
+        self.verification.set_ssl_errors_handler(Box::new(handler));
+    }
+
+    /// Calls `handler` once the handshake has completed.
+    pub fn on_encrypted(&mut self, handler: impl FnMut() + Send + 'static) {
+        self.events.encrypted = Some(Box::new(handler));
+    }
+
+    /// Calls `handler` when the connection's mode changes.
+    pub fn on_mode_changed(&mut self, handler: impl FnMut(SslMode) + Send + 'static) {
+        self.events.mode_changed = Some(Box::new(handler));
+    }
+
+    /// Calls `handler` with the number of ciphertext bytes each time some are written to the
+    /// transport.
+    pub fn on_encrypted_bytes_written(&mut self, handler: impl FnMut(usize) + Send + 'static) {
+        self.events.encrypted_bytes_written = Some(Box::new(handler));
+    }
+
+    // ---- state -----------------------------------------------------------------------------
+
+    /// Whether the connection is unencrypted, a TLS client or a TLS server.
+    pub fn mode(&self) -> SslMode {
+        self.mode
+    }
+
+    /// Whether the handshake has completed and the session is open.
+    pub fn is_encrypted(&self) -> bool {
+        self.state == State::Encrypted
+    }
+
+    /// The negotiated protocol version, or `UnknownProtocol` before the handshake completes.
+    pub fn session_protocol(&self) -> SslProtocol {
+        self.info.protocol
+    }
+
+    /// The negotiated cipher suite, if the handshake completed.
+    pub fn session_cipher(&self) -> Option<SslCipher> {
+        self.info.cipher
+    }
+
+    /// The peer's leaf certificate, if it sent one.
+    pub fn peer_certificate(&self) -> Option<&Certificate> {
+        self.info.peer_chain.first()
+    }
+
+    /// The certificates the peer sent, leaf first.
+    pub fn peer_certificate_chain(&self) -> &[Certificate] {
+        &self.info.peer_chain
+    }
+
+    /// The ALPN protocol both sides agreed on, if any.
+    pub fn negotiated_application_protocol(&self) -> Option<&[u8]> {
+        self.info.alpn_protocol.as_deref()
+    }
+
+    /// The verification problems found in the last handshake, ignored or not.
+    pub fn ssl_handshake_errors(&self) -> Vec<SslError> {
+        self.verification.found()
+    }
+}

@@ -1,0 +1,228 @@
+//! The driver's rules that need no real engine: the judgement a verifying session cannot
+//! skip, and a fresh connection's state.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use super::DEFAULT_PENDING_LIMIT;
+use crate::{
+    Certificate, EngineParams, Error, ImplementedClass, Key, PeerVerifyMode, PlaintextRead,
+    SessionInfo, SslCipher, SslConfiguration, SslMode, SslProtocol, SslSocket, SupportedFeature,
+    TlsBackend, TlsEngine,
+};
+
+/// A backend that only has a name (sockets here never start a handshake).
+struct Stub;
+
+impl TlsBackend for Stub {
+    fn name(&self) -> &str {
+        "stub"
+    }
+    fn library_version_number(&self) -> u64 {
+        0
+    }
+    fn library_version_string(&self) -> String {
+        String::new()
+    }
+    fn implemented_classes(&self) -> Vec<ImplementedClass> {
+        Vec::new()
+    }
+    fn supported_features(&self) -> Vec<SupportedFeature> {
+        Vec::new()
+    }
+    fn supported_protocols(&self) -> Vec<SslProtocol> {
+        Vec::new()
+    }
+    fn supported_ciphers(&self) -> Vec<SslCipher> {
+        Vec::new()
+    }
+    fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error> {
+        Ok(Vec::new())
+    }
+}
+
+/// A backend whose engines complete every handshake at once without asking the hook and
+/// report `peer_chain` as the peer's certificates: what a resumed session, a suite without
+/// certificates or a buggy backend looks like to the front end.
+struct Careless {
+    peer_chain: Vec<Certificate>,
+}
+
+struct CarelessEngine {
+    peer_chain: Vec<Certificate>,
+    closed: bool,
+}
+
+impl TlsBackend for Careless {
+    fn name(&self) -> &str {
+        "careless"
+    }
+    fn library_version_number(&self) -> u64 {
+        0
+    }
+    fn library_version_string(&self) -> String {
+        String::new()
+    }
+    fn implemented_classes(&self) -> Vec<ImplementedClass> {
+        vec![ImplementedClass::Socket]
+    }
+    fn supported_features(&self) -> Vec<SupportedFeature> {
+        Vec::new()
+    }
+    fn supported_protocols(&self) -> Vec<SslProtocol> {
+        vec![SslProtocol::SecureProtocols]
+    }
+    fn supported_ciphers(&self) -> Vec<SslCipher> {
+        Vec::new()
+    }
+    fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error> {
+        Ok(Vec::new())
+    }
+    fn new_tls_engine(&self, _: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {
+        Ok(Box::new(CarelessEngine {
+            peer_chain: self.peer_chain.clone(),
+            closed: false,
+        }))
+    }
+}
+
+impl TlsEngine for CarelessEngine {
+    fn read_tls(&mut self, _: &mut dyn io::Read) -> io::Result<usize> {
+        Ok(0)
+    }
+    fn process(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+    fn wants_write(&self) -> bool {
+        false
+    }
+    fn write_tls(&mut self, _: &mut dyn io::Write) -> io::Result<usize> {
+        Ok(0)
+    }
+    fn is_handshaking(&self) -> bool {
+        false
+    }
+    fn read_plaintext(&mut self, _: &mut [u8]) -> Result<PlaintextRead, Error> {
+        Ok(PlaintextRead::NeedMore)
+    }
+    fn write_plaintext(&mut self, buf: &[u8]) -> Result<usize, Error> {
+        Ok(buf.len())
+    }
+    fn send_close_notify(&mut self) {
+        self.closed = true;
+    }
+    fn session(&self) -> SessionInfo {
+        SessionInfo {
+            peer_chain: self.peer_chain.clone(),
+            ..SessionInfo::new()
+        }
+    }
+}
+
+fn careless(peer_chain: Vec<Certificate>, mode: PeerVerifyMode) -> SslSocket<io::Cursor<Vec<u8>>> {
+    let backend = Arc::new(Careless { peer_chain });
+    let mut socket = SslSocket::with_backend_object(io::Cursor::new(Vec::new()), backend);
+    socket.set_peer_verify_mode(mode);
+    socket.set_peer_verify_name("localhost");
+    socket
+}
+
+/// A certificate for the careless engine to report (its contents do not matter here).
+fn some_certificate() -> Certificate {
+    let pem = include_str!("../../../conformance/corpus/duplicate-attributes.pem");
+    Certificate::from_pem(pem.as_bytes()).expect("the corpus certificate parses")
+}
+
+#[test]
+fn a_verifying_session_that_was_never_judged_is_refused() {
+    let mut client = careless(vec![some_certificate()], PeerVerifyMode::VerifyPeer);
+    client.start_client_encryption().unwrap();
+    match client.handshake() {
+        Err(Error::Handshake { message, .. }) => {
+            assert!(message.contains("without verifying the peer"), "{message}")
+        }
+        other => panic!("accepted unjudged: {other:?}"),
+    }
+    assert!(!client.is_encrypted());
+    assert!(client.write(b"secret").is_err());
+
+    // A server that verifies and got a certificate nobody judged: refused too.
+    let mut server = careless(vec![some_certificate()], PeerVerifyMode::VerifyPeer);
+    let mut ed25519 = vec![0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b];
+    ed25519.extend([0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+    ed25519.extend([7u8; 32]);
+    server.set_local_certificate_chain(vec![some_certificate()]);
+    server.set_private_key(Key::from_der(&ed25519, crate::KeyType::PrivateKey).unwrap());
+    server.start_server_encryption().unwrap();
+    assert!(matches!(server.handshake(), Err(Error::Handshake { .. })));
+    assert!(!server.is_encrypted());
+}
+
+#[test]
+fn sessions_that_do_not_verify_need_no_judgement() {
+    for mode in [PeerVerifyMode::VerifyNone, PeerVerifyMode::QueryPeer] {
+        let mut client = careless(vec![some_certificate()], mode);
+        client.start_client_encryption().unwrap();
+        client.handshake().unwrap();
+        assert!(client.is_encrypted());
+    }
+}
+
+fn socket() -> SslSocket<io::Cursor<Vec<u8>>> {
+    SslSocket::with_backend_object(io::Cursor::new(Vec::new()), Arc::new(Stub))
+}
+
+/// tst_QSslSocket::constructing: a fresh socket is unencrypted, has no session, no peer
+/// and no local chain, and holds the default configuration.
+#[test]
+fn a_fresh_socket() {
+    let socket = socket();
+    assert_eq!(socket.mode(), SslMode::UnencryptedMode);
+    assert!(!socket.is_encrypted());
+    assert_eq!(socket.session_protocol(), SslProtocol::UnknownProtocol);
+    assert_eq!(socket.session_cipher(), None);
+    assert!(socket.peer_certificate().is_none());
+    assert!(socket.peer_certificate_chain().is_empty());
+    assert!(socket.local_certificate_chain().is_empty());
+    assert!(socket.local_certificate().is_none());
+    assert!(socket.private_key().is_none());
+    assert!(socket.ssl_handshake_errors().is_empty());
+    assert_eq!(socket.negotiated_application_protocol(), None);
+    assert_eq!(socket.peer_verify_name(), None);
+    assert_eq!(socket.pending_write_limit(), DEFAULT_PENDING_LIMIT);
+    assert_eq!(
+        *socket.ssl_configuration(),
+        SslConfiguration::default_configuration()
+    );
+}
+
+#[test]
+fn shared_configurations_are_copied_on_change() {
+    let shared = Arc::new(SslConfiguration {
+        peer_verify_depth: 0,
+        allowed_next_protocols: vec![b"h2".to_vec()],
+        ..SslConfiguration::default()
+    });
+    let (mut a, mut b) = (socket(), socket());
+    a.set_ssl_configuration(Arc::clone(&shared));
+    b.set_ssl_configuration(Arc::clone(&shared));
+    assert!(Arc::ptr_eq(&a.shared_ssl_configuration(), &shared));
+
+    a.set_peer_verify_mode(PeerVerifyMode::VerifyNone);
+    assert_eq!(a.peer_verify_mode(), PeerVerifyMode::VerifyNone);
+    assert_eq!(b.peer_verify_mode(), PeerVerifyMode::AutoVerifyPeer);
+    assert_eq!(shared.peer_verify_mode, PeerVerifyMode::AutoVerifyPeer);
+    assert!(Arc::ptr_eq(&b.shared_ssl_configuration(), &shared));
+    assert_eq!(
+        a.ssl_configuration().allowed_next_protocols,
+        [b"h2".to_vec()]
+    );
+
+    // A plain configuration still works, and the default is Qt's.
+    assert_eq!(
+        *socket().ssl_configuration(),
+        SslConfiguration::default_configuration()
+    );
+    b.set_ssl_configuration(SslConfiguration::default());
+    assert_eq!(*b.ssl_configuration(), SslConfiguration::default());
+}

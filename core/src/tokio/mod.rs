@@ -1,0 +1,13 @@
+//! The tokio front end (feature `tokio`): [`TlsStream`] over any `AsyncRead + AsyncWrite`,
+//! and [`SslServer`], a listener whose handshakes run as tasks of their own.
+//!
+//! Both run the same [`Session`](crate::Session) driver as the blocking front end, handing it
+//! a non-blocking view of the transport for the length of each poll: the same verification
+//! decision, events, queue and close_notify rules, on every backend.
+
+mod io;
+mod server;
+mod stream;
+
+pub use server::SslServer;
+pub use stream::TlsStream;
