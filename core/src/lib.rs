@@ -79,7 +79,9 @@ pub use protocol::{ProtocolVersion, SslProtocol};
 pub use registry::Registry;
 pub use server::SslServer;
 pub use session::{Session, DEFAULT_PENDING_LIMIT};
-pub use socket::{ConnectOptions, ReadTimeout, SslSocket};
+pub use socket::{
+    ConnectOptions, ReadTimeout, SslSocket, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT,
+};
 pub use ssl_error::{SslError, SslErrorKind};
 pub use verification::{HandshakeInterruption, SslErrorsDecision};
 

@@ -1,6 +1,7 @@
 //! Runs the example programs as a user would: the echo server and the client against each
 //! other on loopback for every pair of backends, and the backend listing with and without
-//! `POLYTLS_BACKEND`.
+//! `POLYTLS_BACKEND`, the tokio echo server, hyper over the tokio stream (server and GET), and
+//! the `s_client` tool.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -40,7 +41,13 @@ fn self_signed_files(dir: &TempDir) -> (PathBuf, PathBuf) {
 
 /// Starts `echo_server --once` with `extra` arguments; returns it and the port it listens on.
 fn start_echo_server(cert: &Path, key: &Path, extra: &[&str]) -> (Child, String) {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_echo_server"))
+    start_server(env!("CARGO_BIN_EXE_echo_server"), cert, key, extra)
+}
+
+/// Starts the server program `program` with `--once` and `extra` arguments; returns it and
+/// the port it listens on.
+fn start_server(program: &str, cert: &Path, key: &Path, extra: &[&str]) -> (Child, String) {
+    let mut server = Command::new(program)
         .args([cert.to_str().unwrap(), key.to_str().unwrap(), "0", "--once"])
         .args(extra)
         .stdout(Stdio::piped())
@@ -95,6 +102,8 @@ fn client_refuses_an_untrusted_server() {
         .args(["localhost", &port])
         .output()
         .unwrap();
+    // The server goes on after a failed handshake (`--once` counts served connections).
+    let _ = server.kill();
     let _ = server.wait();
     assert!(!client.status.success());
     let stderr = String::from_utf8_lossy(&client.stderr);
@@ -132,4 +141,119 @@ fn list_backends_honours_the_environment() {
         listing.contains("protocols: ") && listing.contains("TlsV1_3"),
         "{listing}"
     );
+}
+
+#[test]
+fn tokio_echo_server_and_client_on_every_backend() {
+    let dir = TempDir::new("tokio-echo");
+    let (cert_path, key_path) = self_signed_files(&dir);
+    for backend in ["openssl", "rustls"] {
+        let (mut server, port) = start_server(
+            env!("CARGO_BIN_EXE_tokio_echo_server"),
+            &cert_path,
+            &key_path,
+            &["--backend", backend],
+        );
+        let client = Command::new(env!("CARGO_BIN_EXE_client"))
+            .args(["localhost", &port, "--backend", backend])
+            .args(["--ca", cert_path.to_str().unwrap(), "--send", "over tokio"])
+            .output()
+            .unwrap();
+        let status = server.wait().unwrap();
+        assert!(
+            client.status.success(),
+            "{backend}: {}",
+            String::from_utf8_lossy(&client.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&client.stdout), "OVER TOKIO\n");
+        assert!(status.success());
+    }
+}
+
+#[test]
+fn hyper_get_from_the_hyper_server_on_every_pair_of_backends() {
+    let dir = TempDir::new("hyper");
+    let (cert_path, key_path) = self_signed_files(&dir);
+    for server_backend in ["openssl", "rustls"] {
+        for client_backend in ["openssl", "rustls"] {
+            let (mut server, port) = start_server(
+                env!("CARGO_BIN_EXE_https_server"),
+                &cert_path,
+                &key_path,
+                &["--backend", server_backend],
+            );
+            let get = Command::new(env!("CARGO_BIN_EXE_https_get"))
+                .arg(format!("https://localhost:{port}/some/path"))
+                .args([
+                    "--backend",
+                    client_backend,
+                    "--ca",
+                    cert_path.to_str().unwrap(),
+                ])
+                .output()
+                .unwrap();
+            let status = server.wait().unwrap();
+            let stdout = String::from_utf8_lossy(&get.stdout);
+            assert!(
+                get.status.success(),
+                "{client_backend} -> {server_backend}: {}",
+                String::from_utf8_lossy(&get.stderr)
+            );
+            assert!(stdout.starts_with("HTTP/1.1 200 OK\n"), "{stdout}");
+            assert!(
+                stdout.contains(&format!("hello from polytls over {server_backend} TlsV1_3"))
+                    && stdout.contains("you asked for /some/path"),
+                "{stdout}"
+            );
+            assert!(status.success());
+        }
+    }
+}
+
+#[test]
+fn s_client_shows_the_session_and_the_verification_errors() {
+    let dir = TempDir::new("s-client");
+    let (cert_path, key_path) = self_signed_files(&dir);
+    for backend in ["openssl", "rustls"] {
+        // Trusted: the chain, protocol, cipher and ALPN are shown.
+        let (mut server, port) = start_echo_server(&cert_path, &key_path, &[]);
+        let run = Command::new(env!("CARGO_BIN_EXE_s_client"))
+            .args(["localhost", &port, "--backend", backend])
+            .args(["--ca", cert_path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let _ = server.wait();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{backend}: {stdout} {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        for expected in [
+            &format!("backend: {backend}") as &str,
+            "  0 s:",
+            "protocol: TlsV1_3",
+            "cipher: TLS_",
+            "alpn: none",
+        ] {
+            assert!(
+                stdout.contains(expected),
+                "{backend}: no {expected:?} in {stdout}"
+            );
+        }
+        // Untrusted: the problem is shown and the exit status says so.
+        let (mut server, port) = start_echo_server(&cert_path, &key_path, &[]);
+        let run = Command::new(env!("CARGO_BIN_EXE_s_client"))
+            .args(["localhost", &port, "--backend", backend])
+            .output()
+            .unwrap();
+        let _ = server.kill();
+        let _ = server.wait();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(!run.status.success(), "{backend}: {stdout}");
+        assert!(
+            stdout.contains("verify error: ") && stdout.contains("self-signed"),
+            "{backend}: {stdout}"
+        );
+    }
 }
