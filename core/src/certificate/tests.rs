@@ -1418,3 +1418,91 @@ fn to_text_is_openssls_x509_print() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// ASN.1 encodings, as Qt's tests expect them.
+
+/// tst_QAsn1Element::integer, toBool and invalid, where certificates hold them: serial numbers
+/// of Qt's integer rows read as Qt prints them; an INTEGER that is empty or not in its shortest
+/// form (a serial, the version) refuses the certificate, as OpenSSL refuses it. A BOOLEAN (the
+/// critical flag) must be one octet; 00 reads as false and any other octet as true, as OpenSSL
+/// reads it (Qt's own ASN.1 reader, used without OpenSSL, refuses octets other than 00 and ff).
+#[test]
+fn integer_and_boolean_encodings_in_certificates() {
+    for (contents, printed) in [
+        (&[0x00][..], "00"),
+        (&[0x7f], "7f"),
+        (&[0x00, 0x80], "80"),
+        (&[0x01, 0x00], "01:00"),
+    ] {
+        let c = cert(Spec {
+            serial: contents.to_vec(),
+            ..Spec::default()
+        });
+        assert_eq!(c.serial_number(), printed);
+    }
+    let refused = |what: &str, spec: Spec| {
+        assert!(
+            matches!(
+                Certificate::from_der(&build(spec)),
+                Err(Error::Certificate(_))
+            ),
+            "{what}"
+        );
+    };
+    for serial in [&[][..], &[0x00, 0x01], &[0xff, 0x80]] {
+        refused(
+            &format!("serial {serial:02x?}"),
+            Spec {
+                serial: serial.to_vec(),
+                ..Spec::default()
+            },
+        );
+    }
+    // The version, [0] { INTEGER 2 }, padded to 02 02 00 02.
+    let der = build(Spec::default());
+    let outer = crate::der::single(&der, 0x30).unwrap();
+    let mut parts = crate::der::Reader::new(outer.contents);
+    let tbs = parts.next().unwrap();
+    let rest = &outer.contents[tbs.whole.len()..];
+    let version = [0xa0, 0x03, 0x02, 0x01, 0x02];
+    assert_eq!(tbs.contents[..5], version);
+    let padded = [
+        &[0xa0, 0x04, 0x02, 0x02, 0x00, 0x02][..],
+        &tbs.contents[5..],
+    ]
+    .concat();
+    let der = tlv(0x30, &[tlv(0x30, &padded), rest.to_vec()].concat());
+    assert!(matches!(
+        Certificate::from_der(&der),
+        Err(Error::Certificate(_))
+    ));
+    let ski = |critical: &[u8]| {
+        seq(&[
+            oid("2.5.29.14"),
+            tlv(0x01, critical),
+            tlv(0x04, &tlv(0x04, &[1, 2])),
+        ])
+    };
+    refused(
+        "a critical flag of two octets",
+        Spec {
+            extensions: vec![ski(&[0xff, 0xff])],
+            ..Spec::default()
+        },
+    );
+    refused(
+        "an empty critical flag",
+        Spec {
+            extensions: vec![ski(&[])],
+            ..Spec::default()
+        },
+    );
+    for (octet, critical) in [(0x00, false), (0x02, true), (0xff, true)] {
+        let c = cert(Spec {
+            extensions: vec![ski(&[octet])],
+            ..Spec::default()
+        });
+        assert_eq!(c.extensions()[0].is_critical, critical, "{octet:02x}");
+    }
+}
