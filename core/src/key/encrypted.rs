@@ -300,6 +300,7 @@ mod tests {
     use pkcs5::pbes2::Pbkdf2Params;
 
     use super::*;
+    use crate::key::tests::unhex;
 
     fn pbkdf2(
         prf: Pbkdf2Prf,
@@ -321,13 +322,6 @@ mod tests {
 
     /// Pseudo-random function, password, salt, iterations, the derived key in hex.
     type Vector<'a> = (Pbkdf2Prf, &'a [u8], &'a [u8], u32, &'a str);
-
-    fn unhex(text: &str) -> Vec<u8> {
-        (0..text.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-            .collect()
-    }
 
     /// tst_QPasswordDigestor::pbkdf2Vectors: the key derivation of encrypted keys against
     /// RFC 6070's PBKDF2-HMAC-SHA1 vectors and some of RFC 3962's, and RFC 7914's

@@ -27,6 +27,14 @@ fn have_openssl() -> bool {
     })
 }
 
+/// The bytes of a hex string (even length, no separators).
+pub(super) fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
 /// Returns from the test, loudly, when the `openssl` command is not installed.
 macro_rules! require_openssl {
     () => {
