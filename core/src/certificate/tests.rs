@@ -1528,6 +1528,57 @@ fn pem_output_byte_for_byte() {
     }
 }
 
+/// tst_QSslCertificate::constructor_device: the encoding is the one asked for, never guessed:
+/// DER read as PEM gives no certificate, PEM read as DER is malformed.
+#[test]
+fn the_encoding_asked_for_is_used() {
+    let der = fixed_certificate(35);
+    assert!(Certificate::list_from_data(&der, EncodingFormat::Pem)
+        .unwrap_or_default()
+        .is_empty());
+    assert!(matches!(
+        Certificate::from_data(&der, EncodingFormat::Pem),
+        Err(Error::Certificate(_))
+    ));
+    assert!(matches!(
+        Certificate::from_data(FULL_LINES_PEM.as_bytes(), EncodingFormat::Der),
+        Err(Error::Certificate(_))
+    ));
+    assert_eq!(
+        Certificate::from_data(&der, EncodingFormat::Der).unwrap(),
+        Certificate::from_data(FULL_LINES_PEM.as_bytes(), EncodingFormat::Pem).unwrap()
+    );
+}
+
+/// tst_QSslCertificate::threadSafeConstMethods: clones of one certificate read on two threads
+/// at once give the same answers.
+#[test]
+fn accessors_agree_across_threads() {
+    let leaf = made().leaf.clone();
+    let read = |c: Certificate| {
+        move || {
+            (
+                c.effective_date_unix(),
+                c.expiry_date_unix(),
+                c.extensions().len(),
+                c.issuer_common_names(),
+                c.issuer_info_attributes(),
+                c.public_key().unwrap(),
+                c.serial_number(),
+                c.subject_info_attributes(),
+                c.to_pem(),
+                c.to_text(),
+                c.version(),
+            )
+        }
+    };
+    let one = std::thread::spawn(read(leaf.clone()));
+    let two = std::thread::spawn(read(leaf.clone()));
+    let (one, two) = (one.join().unwrap(), two.join().unwrap());
+    assert_eq!(one, two);
+    assert_eq!(one, read(leaf)());
+}
+
 /// tst_QAsn1Element::dateTime (the rows that are dates) and tst_QSslCertificate::certInfo and
 /// largeExpirationDate: UTCTime years 50 to 99 are 1950 to 1999 and 00 to 49 are 2000 to 2049;
 /// GeneralizedTime carries later years.
