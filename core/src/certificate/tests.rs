@@ -1667,9 +1667,21 @@ fn malformed_validity_times_are_refused() {
 
 /// tst_QSslCertificate::subjectIssuerDisplayName: the display name is the first CN, else the
 /// first O, else the first OU, else empty, wherever they stand in the name, for the subject
-/// and the issuer alike.
+/// and the issuer alike; tst_QSslCertificate::multipleCommonNames: every CN is kept, in order.
 #[test]
 fn display_names_fall_back_from_cn_to_o_to_ou() {
+    let two = cert(Spec {
+        subject: seq(&[
+            rdn("2.5.4.3", UTF8, b"www.example.com"),
+            rdn("2.5.4.3", UTF8, b"www2.example.com"),
+        ]),
+        ..Spec::default()
+    });
+    assert_eq!(
+        two.subject_common_names(),
+        ["www.example.com", "www2.example.com"]
+    );
+    assert_eq!(two.subject_display_name(), "www.example.com");
     let organisation = seq(&[
         rdn("2.5.4.6", PRINTABLE, b"NO"),
         rdn("2.5.4.11", UTF8, b"Foundations"),
