@@ -13,8 +13,8 @@ use polytls::{
 
 use crate::case::{Case, Needs};
 use crate::harness::{
-    check, client_config, configure, handshake, server_config, tcp_pair, verification_kinds,
-    with_identity, Socket,
+    against_server, check, client_config, configure, handshake, server_config, tcp_pair,
+    verification_kinds, with_identity, Socket,
 };
 use crate::pki::Pki;
 
@@ -370,20 +370,12 @@ fn socket_cases() -> Vec<Case> {
 /// encrypted; a wait on a socket that is encrypted already returns at once, even with no time
 /// left.
 fn wait_without_a_limit(c: &str, s: &str) -> Result<(), String> {
-    let (client, server) = tcp_pair()?;
-    let peer = std::thread::spawn({
-        let s = s.to_owned();
-        move || -> Result<(), Error> {
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            let mut socket = SslSocket::with_backend(server, &s)?;
-            socket.set_ssl_configuration(server_config(&Pki::get().server));
-            socket.start_server_encryption()?;
-            socket.handshake()
-        }
-    });
-    let mut socket = SslSocket::with_backend(client, c).map_err(|e| e.to_string())?;
-    socket.set_ssl_configuration(client_config());
-    socket.set_peer_verify_name("localhost");
+    let (mut socket, peer) = against_server(
+        c,
+        s,
+        &Pki::get().server,
+        std::time::Duration::from_millis(300),
+    )?;
     socket
         .start_client_encryption()
         .map_err(|e| e.to_string())?;
