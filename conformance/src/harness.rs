@@ -39,6 +39,35 @@ pub fn tcp_pair() -> Result<(TcpStream, TcpStream), String> {
     Ok((client, server))
 }
 
+/// The thread of a server, returning its handshake's result.
+pub type ServerThread = std::thread::JoinHandle<Result<(), Error>>;
+
+/// A client socket (backend `c`, trusting the test root, verifying `localhost`) connected to
+/// a server (backend `s`) presenting `identity` on its own thread, which starts its handshake
+/// after `delay` and returns its result. The client's handshake is not started.
+pub fn against_server(
+    c: &str,
+    s: &str,
+    identity: &'static Identity,
+    delay: Duration,
+) -> Result<(Socket, ServerThread), String> {
+    let (client, server) = tcp_pair()?;
+    let peer = std::thread::spawn({
+        let s = s.to_owned();
+        move || {
+            std::thread::sleep(delay);
+            let mut socket = SslSocket::with_backend(server, &s)?;
+            socket.set_ssl_configuration(server_config(identity));
+            socket.start_server_encryption()?;
+            socket.handshake()
+        }
+    });
+    let mut socket = SslSocket::with_backend(client, c).map_err(|e| e.to_string())?;
+    socket.set_ssl_configuration(client_config());
+    socket.set_peer_verify_name("localhost");
+    Ok((socket, peer))
+}
+
 /// A client configuration that trusts only the test root.
 pub fn client_config() -> SslConfiguration {
     SslConfiguration {

@@ -32,8 +32,9 @@ pub(crate) struct Tlv<'a> {
 /// Splits the first element off `input`: the element and what follows it.
 pub(crate) fn tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
     let (&tag, rest) = input.split_first()?;
-    if tag & 0x1f == 0x1f {
-        // High tag numbers never occur in key structures.
+    if tag & 0x1f == 0x1f || tag == 0 {
+        // High tag numbers never occur in key structures; tag 0 is end-of-contents, which
+        // DER never uses.
         return None;
     }
     let (&first, rest) = rest.split_first()?;
@@ -132,6 +133,18 @@ pub(crate) fn positive_integer_bits(contents: &[u8]) -> Option<u32> {
         .checked_add(8 - top.leading_zeros())
 }
 
+/// Whether `contents` are an INTEGER's contents as DER writes them: at least one octet, and
+/// no leading octet that only repeats the sign of the next (`00` before a clear top bit, `ff`
+/// before a set one).
+pub(crate) fn is_minimal_integer(contents: &[u8]) -> bool {
+    match contents {
+        [] => false,
+        [0x00, next, ..] => next & 0x80 != 0,
+        [0xff, next, ..] => next & 0x80 == 0,
+        _ => true,
+    }
+}
+
 /// The length of a DER header announcing `len` contents octets.
 fn header_len(len: usize) -> usize {
     match len {
@@ -184,6 +197,63 @@ mod tests {
         assert_eq!(positive_integer_bits(&[0x80]), None);
         assert_eq!(positive_integer_bits(&[0x00]), None);
         assert_eq!(positive_integer_bits(&[]), None);
+    }
+
+    /// tst_QAsn1Element::integer: 0, 127, 128 and 256 in their shortest forms; an empty
+    /// INTEGER or one padded with a sign octet it does not need is not DER.
+    #[test]
+    fn minimal_integers() {
+        for contents in [
+            &[0x00][..],
+            &[0x7f],
+            &[0x00, 0x80],
+            &[0x01, 0x00],
+            &[0x80],
+            &[0xff],
+        ] {
+            assert!(is_minimal_integer(contents), "{contents:02x?}");
+        }
+        for contents in [
+            &[][..],
+            &[0x00, 0x7f],
+            &[0x00, 0x00],
+            &[0xff, 0x80],
+            &[0xff, 0xff],
+        ] {
+            assert!(!is_minimal_integer(contents), "{contents:02x?}");
+        }
+        assert_eq!(positive_integer_bits(&[0x7f]), Some(7));
+        assert_eq!(positive_integer_bits(&[0x00, 0x80]), Some(8));
+        assert_eq!(positive_integer_bits(&[0x01, 0x00]), Some(9));
+    }
+
+    /// tst_QAsn1Element::invalid: nothing, an element of tag 0, and an element shorter than
+    /// its length are no elements; tst_QAsn1Element::octetString: 0, 1, 127 and 128 octets
+    /// with the header DER gives them.
+    #[test]
+    fn invalid_elements_and_exact_headers() {
+        assert!(tlv(&[]).is_none());
+        assert!(tlv(&[0x00, 0x01, 0x00]).is_none());
+        assert!(tlv(&[0x00, 0x00]).is_none());
+        assert!(tlv(&[0x04, 0x01]).is_none());
+        assert!(tlv(&[0x04]).is_none());
+        assert!(tlv(&[0x04, 0x80]).is_none(), "indefinite length");
+        assert!(tlv(&[0x1f, 0x01, 0x00]).is_none(), "high tag number");
+        for (len, header) in [
+            (0usize, &[0x04, 0x00][..]),
+            (1, &[0x04, 0x01]),
+            (127, &[0x04, 0x7f]),
+            (128, &[0x04, 0x81, 0x80]),
+            (256, &[0x04, 0x82, 0x01, 0x00]),
+        ] {
+            let contents = vec![0; len];
+            let encoded = element(OCTET_STRING, &[&contents]);
+            assert_eq!(&encoded[..header.len()], header, "{len} octets");
+            assert_eq!(encoded.len(), header.len() + len);
+            let (parsed, rest) = tlv(&encoded).unwrap();
+            assert!(rest.is_empty());
+            assert_eq!(parsed.contents, &contents[..]);
+        }
     }
 
     #[test]

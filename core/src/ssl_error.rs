@@ -163,27 +163,89 @@ mod tests {
 
     use super::*;
 
-    /// tst_QSslError::hash: errors are equal, and hash alike, by kind and certificate.
+    /// Two certificates of one test run, made by rcgen.
+    fn two_certificates() -> (Certificate, Certificate) {
+        let make = |name: &str| {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+            Certificate::from_der(params.self_signed(&key).unwrap().der()).unwrap()
+        };
+        (make("one.example"), make("two.example"))
+    }
+
+    /// tst_QSslError::hash: errors are equal, and hash alike, by kind and certificate: equal
+    /// errors collapse in a set, an error of another kind or about another certificate (or
+    /// about none) does not.
     #[test]
     fn errors_in_a_hash_set() {
-        let pem = include_str!("../../conformance/corpus/duplicate-attributes.pem");
-        let cert = Certificate::from_pem(pem.as_bytes()).unwrap();
+        let (one, two) = two_certificates();
         let mut set = HashSet::new();
         assert!(set.insert(SslError::new(SslErrorKind::NoError)));
         assert!(!set.insert(SslError::new(SslErrorKind::NoError)));
         assert!(set.insert(SslError::new(SslErrorKind::CertificateExpired)));
         assert!(set.insert(SslError::with_certificate(
             SslErrorKind::CertificateExpired,
-            cert.clone()
+            one.clone()
         )));
         assert!(!set.insert(SslError::with_certificate(
             SslErrorKind::CertificateExpired,
-            cert.clone()
+            one.clone()
         )));
-        assert_eq!(set.len(), 3);
+        assert!(set.insert(SslError::with_certificate(
+            SslErrorKind::CertificateExpired,
+            two.clone()
+        )));
+        assert!(set.insert(SslError::with_certificate(
+            SslErrorKind::SelfSignedCertificate,
+            one.clone()
+        )));
+        assert_eq!(set.len(), 5);
         assert!(set.contains(&SslError::with_certificate(
             SslErrorKind::CertificateExpired,
-            cert
+            two
         )));
+        assert!(!set.contains(&SslError::with_certificate(
+            SslErrorKind::HostNameMismatch,
+            one
+        )));
+    }
+
+    /// tst_QSslError::constructing: an error of no kind says "No error" and concerns no
+    /// certificate.
+    #[test]
+    fn no_error() {
+        let error = SslError::new(SslErrorKind::NoError);
+        assert_eq!(error.kind(), SslErrorKind::NoError);
+        assert_eq!(error.kind().message(), "No error");
+        assert_eq!(error.to_string(), "No error");
+        assert!(error.certificate().is_none());
+    }
+
+    /// tst_QSslError::nonDefaultConstructors: every kind, with and without a certificate,
+    /// keeps its kind, and only NoError says "No error"; each says something of its own
+    /// (the two "certificate status is unknown" kinds aside, whose texts are Qt's).
+    #[test]
+    fn every_kind_with_and_without_a_certificate() {
+        let (certificate, _) = two_certificates();
+        let mut messages = HashSet::new();
+        for &kind in SslErrorKind::ALL {
+            for error in [
+                SslError::new(kind),
+                SslError::with_certificate(kind, certificate.clone()),
+            ] {
+                assert_eq!(error.kind(), kind);
+                assert_eq!(kind.message() == "No error", kind == SslErrorKind::NoError);
+                assert!(!kind.message().is_empty());
+            }
+            let with = SslError::with_certificate(kind, certificate.clone());
+            assert_eq!(with.certificate(), Some(&certificate));
+            assert!(with.to_string().starts_with(kind.message()));
+            messages.insert(kind.message());
+        }
+        assert_eq!(messages.len(), SslErrorKind::ALL.len() - 1);
+        assert_eq!(
+            SslErrorKind::ALL.last(),
+            Some(&SslErrorKind::UnspecifiedError)
+        );
     }
 }

@@ -7,12 +7,14 @@ use std::io::{Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use polytls::{Error, SslSocket};
 
 use crate::case::{Case, Needs};
 use crate::harness::{
-    check, client_config, memory_pair, server_config, would_block, MemoryStream, Socket,
+    against_server, check, client_config, memory_pair, server_config, would_block, MemoryStream,
+    ServerThread, Socket,
 };
 use crate::pki::Pki;
 
@@ -117,27 +119,10 @@ fn close_retried(c: &str, s: &str) -> Result<(), String> {
     check(got == b"last words", || format!("received {got:?}"))
 }
 
-/// The thread of a server, returning its handshake's result.
-type ServerThread = std::thread::JoinHandle<Result<(), Error>>;
-
-/// A client socket (backend `c`, trusting the test root, verifying `localhost`) connected to
-/// a server (backend `s`) presenting the self-signed certificate on its own thread, which
-/// returns the server's handshake result. The client's handshake is not started.
+/// A client socket (backend `c`) connected to a server (backend `s`) presenting the
+/// self-signed certificate on its own thread (see [`against_server`]).
 fn against_self_signed_server(c: &str, s: &str) -> Result<(Socket, ServerThread), String> {
-    let (client, server) = crate::harness::tcp_pair()?;
-    let peer = std::thread::spawn({
-        let s = s.to_owned();
-        move || {
-            let mut socket = SslSocket::with_backend(server, &s)?;
-            socket.set_ssl_configuration(server_config(&Pki::get().self_signed));
-            socket.start_server_encryption()?;
-            socket.handshake()
-        }
-    });
-    let mut socket = SslSocket::with_backend(client, c).map_err(|e| e.to_string())?;
-    socket.set_ssl_configuration(client_config());
-    socket.set_peer_verify_name("localhost");
-    Ok((socket, peer))
+    against_server(c, s, &Pki::get().self_signed, Duration::ZERO)
 }
 
 /// A client whose `on_ssl_errors` handler panics: the handshake is refused with an alert the

@@ -13,8 +13,8 @@ use polytls::{
 
 use crate::case::{Case, Needs};
 use crate::harness::{
-    check, client_config, configure, handshake, server_config, tcp_pair, verification_kinds,
-    with_identity, Socket,
+    against_server, check, client_config, configure, handshake, server_config, tcp_pair,
+    verification_kinds, with_identity, Socket,
 };
 use crate::pki::Pki;
 
@@ -356,7 +356,38 @@ fn socket_cases() -> Vec<Case> {
                 )
             },
         ),
+        Case::pair(
+            "qt/wait_for_encrypted_without_a_limit",
+            verifying(),
+            Needs::socket(),
+            wait_without_a_limit,
+        ),
     ]
+}
+
+/// tst_QSslSocket::waitForEncryptedMinusOne and waitForMinusOne: a wait with no limit (Qt's
+/// -1) lasts as long as the handshake, here behind a server that answers late, and ends
+/// encrypted; a wait on a socket that is encrypted already returns at once, even with no time
+/// left.
+fn wait_without_a_limit(c: &str, s: &str) -> Result<(), String> {
+    let (mut socket, peer) = against_server(
+        c,
+        s,
+        &Pki::get().server,
+        std::time::Duration::from_millis(300),
+    )?;
+    socket
+        .start_client_encryption()
+        .map_err(|e| e.to_string())?;
+    let waited = socket.wait_for_encrypted(None);
+    peer.join()
+        .map_err(|_| "the server panicked".to_string())?
+        .map_err(|e| format!("server: {e}"))?;
+    waited.map_err(|e| format!("wait without a limit: {e}"))?;
+    check(socket.is_encrypted(), || "not encrypted".into())?;
+    socket
+        .wait_for_encrypted(Some(std::time::Duration::ZERO))
+        .map_err(|e| format!("wait when encrypted: {e}"))
 }
 
 /// The cases of this module.

@@ -101,12 +101,18 @@ impl Certificate {
     /// Wraps one DER-encoded certificate.
     ///
     /// Fails with [`Error::Certificate`] when `der` is not exactly one well-formed certificate
-    /// (empty, truncated, trailing data, or not a certificate at all).
+    /// (empty, truncated, trailing data, or not a certificate at all). Well-formed includes
+    /// validity times that are dates (a notBefore or notAfter that is no valid UTCTime or
+    /// GeneralizedTime refuses the certificate, as Qt's backends other than OpenSSL do) and a
+    /// serial number INTEGER in its shortest form (as OpenSSL requires).
     pub fn from_der(der: &[u8]) -> Result<Certificate, Error> {
         if der.is_empty() {
             return Err(Error::Certificate("empty DER input".into()));
         }
         match X509Certificate::from_der(der) {
+            Ok(([], c)) if !crate::der::is_minimal_integer(c.raw_serial()) => Err(
+                Error::Certificate("the serial number is not a DER INTEGER".into()),
+            ),
             Ok(([], _)) => Ok(Certificate { der: der.into() }),
             Ok(_) => Err(Error::Certificate(
                 "trailing data after the certificate".into(),

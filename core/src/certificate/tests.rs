@@ -107,6 +107,7 @@ struct Spec {
     not_before: Vec<u8>,
     not_after: Vec<u8>,
     extensions: Vec<Vec<u8>>,
+    public_key: Vec<u8>,
 }
 
 impl Default for Spec {
@@ -119,6 +120,7 @@ impl Default for Spec {
             not_before: utc("240101000000Z"),
             not_after: utc("340101000000Z"),
             extensions: Vec::new(),
+            public_key: spki(),
         }
     }
 }
@@ -144,7 +146,7 @@ fn build(spec: Spec) -> Vec<u8> {
         spec.issuer,
         seq(&[spec.not_before, spec.not_after]),
         spec.subject,
-        spki(),
+        spec.public_key,
     ]);
     if !spec.extensions.is_empty() {
         tbs.push(tlv(0xa3, &seq(&spec.extensions)));
@@ -1417,4 +1419,425 @@ fn to_text_is_openssls_x509_print() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// PEM output, validity times and display names, as Qt's tests expect them.
+
+/// An Ed25519 SubjectPublicKeyInfo of fixed bytes, so that a certificate built with it is the
+/// same on every run.
+fn fixed_spki() -> Vec<u8> {
+    let mut key = vec![0u8];
+    key.extend([0x42; 32]);
+    seq(&[seq(&[oid("1.3.101.112")]), tlv(0x03, &key)])
+}
+
+/// A certificate of fixed bytes whose subject CN is `n` letters long.
+fn fixed_certificate(n: usize) -> Vec<u8> {
+    build(Spec {
+        subject: cn(&"p".repeat(n)),
+        public_key: fixed_spki(),
+        ..Spec::default()
+    })
+}
+
+/// `fixed_certificate(35)`, 192 bytes of DER, as `openssl x509 -outform PEM` writes it: its
+/// base64 fills all four lines.
+const FULL_LINES_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIG9MIGkoAMCAQICAQEwCgYIKoZIzj0EAwIwEjEQMA4GA1UEAwwHVGVzdCBDQTAe
+Fw0yNDAxMDEwMDAwMDBaFw0zNDAxMDEwMDAwMDBaMC4xLDAqBgNVBAMMI3BwcHBw
+cHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwMCowBQYDK2VwAyEAQkJCQkJC
+QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkIwCgYIKoZIzj0EAwIDCAABAgMEBQYH
+-----END CERTIFICATE-----
+";
+
+/// Base64 (RFC 4648, with padding), written out here so that the PEM writer is checked against
+/// something other than itself.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 0x3f) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// tst_QSslCertificate::task256066toPem, toPemOrDer and certInfo: `to_pem` is the text OpenSSL
+/// (and so Qt) writes, byte for byte: the BEGIN line, the base64 of the DER in lines of 64
+/// columns, the END line, each ended by `\n` alone. A body whose base64 fills its last line
+/// (a DER length that is a multiple of 48) gets no empty line, and the text reads back as the
+/// same certificate, also with CRLF line endings or without the final newline.
+#[test]
+fn pem_output_byte_for_byte() {
+    let der = fixed_certificate(35);
+    assert_eq!(der.len(), 192, "the fixed certificate fills its last line");
+    let full = Certificate::from_der(&der).unwrap();
+    assert_eq!(full.to_pem(), FULL_LINES_PEM);
+    for text in [
+        FULL_LINES_PEM.to_owned(),
+        FULL_LINES_PEM.replace('\n', "\r\n"),
+        FULL_LINES_PEM.trim_end().to_owned(),
+        format!("{FULL_LINES_PEM}  \n\n"),
+    ] {
+        let read = Certificate::from_pem(text.as_bytes()).unwrap();
+        assert_eq!(read, full, "{text:?}");
+        assert_eq!(read.to_pem(), FULL_LINES_PEM, "{text:?}");
+    }
+
+    // Every length of the last line, against the base64 written out above and, where the
+    // command is installed, against `openssl x509 -outform PEM`.
+    let openssl = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    for n in 0..48 {
+        let der = fixed_certificate(n);
+        let pem = Certificate::from_der(&der).unwrap().to_pem();
+        let body = base64(&der);
+        let mut expected = String::from("-----BEGIN CERTIFICATE-----\n");
+        for line in body.as_bytes().chunks(64) {
+            expected.push_str(std::str::from_utf8(line).unwrap());
+            expected.push('\n');
+        }
+        expected.push_str("-----END CERTIFICATE-----\n");
+        assert_eq!(pem, expected, "CN of {n} letters");
+        if openssl {
+            let tmp = TempDir::new(&format!("pem-{n}"));
+            std::fs::write(tmp.0.join("c.der"), &der).unwrap();
+            openssl_in(
+                &tmp.0,
+                &[
+                    "x509", "-inform", "DER", "-in", "c.der", "-outform", "PEM", "-out", "c.pem",
+                ],
+            );
+            let theirs = std::fs::read_to_string(tmp.0.join("c.pem")).unwrap();
+            assert_eq!(pem, theirs, "CN of {n} letters, against OpenSSL");
+        }
+    }
+}
+
+/// tst_QSslCertificate::constructor_device: the encoding is the one asked for, never guessed:
+/// DER read as PEM gives no certificate, PEM read as DER is malformed.
+#[test]
+fn the_encoding_asked_for_is_used() {
+    let der = fixed_certificate(35);
+    assert!(Certificate::list_from_data(&der, EncodingFormat::Pem)
+        .unwrap_or_default()
+        .is_empty());
+    assert!(matches!(
+        Certificate::from_data(&der, EncodingFormat::Pem),
+        Err(Error::Certificate(_))
+    ));
+    assert!(matches!(
+        Certificate::from_data(FULL_LINES_PEM.as_bytes(), EncodingFormat::Der),
+        Err(Error::Certificate(_))
+    ));
+    assert_eq!(
+        Certificate::from_data(&der, EncodingFormat::Der).unwrap(),
+        Certificate::from_data(FULL_LINES_PEM.as_bytes(), EncodingFormat::Pem).unwrap()
+    );
+}
+
+/// tst_QSslCertificate::threadSafeConstMethods: clones of one certificate read on two threads
+/// at once give the same answers.
+#[test]
+fn accessors_agree_across_threads() {
+    let leaf = made().leaf.clone();
+    let read = |c: Certificate| {
+        move || {
+            (
+                c.effective_date_unix(),
+                c.expiry_date_unix(),
+                c.extensions().len(),
+                c.issuer_common_names(),
+                c.issuer_info_attributes(),
+                c.public_key().unwrap(),
+                c.serial_number(),
+                c.subject_info_attributes(),
+                c.to_pem(),
+                c.to_text(),
+                c.version(),
+            )
+        }
+    };
+    let one = std::thread::spawn(read(leaf.clone()));
+    let two = std::thread::spawn(read(leaf.clone()));
+    let (one, two) = (one.join().unwrap(), two.join().unwrap());
+    assert_eq!(one, two);
+    assert_eq!(one, read(leaf)());
+}
+
+/// tst_QAsn1Element::dateTime (the rows that are dates) and tst_QSslCertificate::certInfo and
+/// largeExpirationDate: UTCTime years 50 to 99 are 1950 to 1999 and 00 to 49 are 2000 to 2049;
+/// GeneralizedTime carries later years.
+#[test]
+fn validity_times_as_qt_reads_them() {
+    for (element, unix) in [
+        (utc("070417074026Z"), 1_176_795_626),
+        (utc("501224055500Z"), -600_285_900),
+        (utc("991224055500Z"), 946_014_900),
+        (utc("001224055500Z"), 977_637_300),
+        (utc("491224055500Z"), 2_523_938_100),
+        (generalized("20510829095341Z"), 2_576_915_621),
+    ] {
+        let c = cert(Spec {
+            not_before: element.clone(),
+            not_after: element.clone(),
+            ..Spec::default()
+        });
+        assert_eq!(c.effective_date_unix(), unix, "{element:02x?}");
+        assert_eq!(c.expiry_date_unix(), unix, "{element:02x?}");
+    }
+}
+
+/// tst_QSslCertificate::invalidDateTime and tst_QAsn1Element::dateTime (the rows that are not
+/// dates): a notBefore or notAfter that is no valid time refuses the certificate, as
+/// `Certificate::from_der` documents (Qt: "on other backends we don't get a certificate at
+/// all"; on OpenSSL a certificate with invalid dates). The same bytes framed as a peer's
+/// certificate read as the epoch: accessors of a certificate polytls cannot parse are empty.
+#[test]
+fn malformed_validity_times_are_refused() {
+    let malformed = [
+        // Qt's rows.
+        ("UTCTime of 12 characters", utc("07041707402Z")),
+        ("UTCTime ending in Y", utc("070417074026Y")),
+        ("UTCTime year -9", utc("-91224055500Z")),
+        ("UTCTime year *9", utc("*91224055500Z")),
+        ("UTCTime year 5*", utc("5*1224055500Z")),
+        ("UTCTime year AB", utc("AB1224055500Z")),
+        ("UTCTime year +1", utc("+11224055500Z")),
+        (
+            "GeneralizedTime of 14 characters",
+            generalized("2051082909534Z"),
+        ),
+        (
+            "GeneralizedTime ending in Y",
+            generalized("20510829095341Y"),
+        ),
+        ("GeneralizedTime month +8", generalized("2051+829095341Z")),
+        ("GeneralizedTime day +9", generalized("205108+9095341Z")),
+        // Digits, but no date.
+        ("month 13", utc("241301000000Z")),
+        ("February 30", utc("240230000000Z")),
+        ("hour 24", utc("240101240000Z")),
+        ("minute 60", utc("240101006000Z")),
+        ("an empty UTCTime", utc("")),
+        ("an INTEGER", tlv(0x02, &[0x01])),
+    ];
+    for (what, element) in malformed {
+        for (field, spec) in [
+            (
+                "notBefore",
+                Spec {
+                    not_before: element.clone(),
+                    ..Spec::default()
+                },
+            ),
+            (
+                "notAfter",
+                Spec {
+                    not_after: element.clone(),
+                    ..Spec::default()
+                },
+            ),
+        ] {
+            let der = build(spec);
+            assert!(
+                matches!(Certificate::from_der(&der), Err(Error::Certificate(_))),
+                "{field} {what}: {element:02x?}"
+            );
+            let framed = Certificate::from_peer_der(&der).unwrap();
+            assert_eq!(framed.effective_date_unix(), 0, "{field} {what}");
+            assert_eq!(framed.expiry_date_unix(), 0, "{field} {what}");
+        }
+    }
+}
+
+/// tst_QSslCertificate::subjectIssuerDisplayName: the display name is the first CN, else the
+/// first O, else the first OU, else empty, wherever they stand in the name, for the subject
+/// and the issuer alike; tst_QSslCertificate::multipleCommonNames: every CN is kept, in order.
+#[test]
+fn display_names_fall_back_from_cn_to_o_to_ou() {
+    let two = cert(Spec {
+        subject: seq(&[
+            rdn("2.5.4.3", UTF8, b"www.example.com"),
+            rdn("2.5.4.3", UTF8, b"www2.example.com"),
+        ]),
+        ..Spec::default()
+    });
+    assert_eq!(
+        two.subject_common_names(),
+        ["www.example.com", "www2.example.com"]
+    );
+    assert_eq!(two.subject_display_name(), "www.example.com");
+    let organisation = seq(&[
+        rdn("2.5.4.6", PRINTABLE, b"NO"),
+        rdn("2.5.4.11", UTF8, b"Foundations"),
+        rdn("2.5.4.10", UTF8, b"R&D"),
+        rdn("2.5.4.10", UTF8, b"Second Org"),
+    ]);
+    let unit = seq(&[
+        rdn("2.5.4.6", PRINTABLE, b"NO"),
+        rdn("2.5.4.11", UTF8, b"Foundations"),
+    ]);
+    let common_name_last = seq(&[
+        rdn("2.5.4.10", UTF8, b"R&D"),
+        rdn("2.5.4.11", UTF8, b"Foundations"),
+        rdn("2.5.4.3", UTF8, b"YOUR name"),
+    ]);
+    for (name, expected) in [
+        (common_name_last, "YOUR name"),
+        (organisation, "R&D"),
+        (unit, "Foundations"),
+        (seq(&[rdn("2.5.4.6", PRINTABLE, b"NO")]), ""),
+    ] {
+        let c = cert(Spec {
+            issuer: name.clone(),
+            subject: name,
+            ..Spec::default()
+        });
+        assert_eq!(c.subject_display_name(), expected);
+        assert_eq!(c.issuer_display_name(), expected);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ASN.1 encodings, as Qt's tests expect them.
+
+/// tst_QAsn1Element::integer, toBool and invalid, where certificates hold them: serial numbers
+/// of Qt's integer rows read as Qt prints them; an INTEGER that is empty or not in its shortest
+/// form (a serial, the version) refuses the certificate, as OpenSSL refuses it. A BOOLEAN (the
+/// critical flag) must be one octet; 00 reads as false and any other octet as true, as OpenSSL
+/// reads it (Qt's own ASN.1 reader, used without OpenSSL, refuses octets other than 00 and ff).
+#[test]
+fn integer_and_boolean_encodings_in_certificates() {
+    for (contents, printed) in [
+        (&[0x00][..], "00"),
+        (&[0x7f], "7f"),
+        (&[0x00, 0x80], "80"),
+        (&[0x01, 0x00], "01:00"),
+    ] {
+        let c = cert(Spec {
+            serial: contents.to_vec(),
+            ..Spec::default()
+        });
+        assert_eq!(c.serial_number(), printed);
+    }
+    let refused = |what: &str, spec: Spec| {
+        assert!(
+            matches!(
+                Certificate::from_der(&build(spec)),
+                Err(Error::Certificate(_))
+            ),
+            "{what}"
+        );
+    };
+    for serial in [&[][..], &[0x00, 0x01], &[0xff, 0x80]] {
+        refused(
+            &format!("serial {serial:02x?}"),
+            Spec {
+                serial: serial.to_vec(),
+                ..Spec::default()
+            },
+        );
+    }
+    // The version, [0] { INTEGER 2 }, padded to 02 02 00 02.
+    let der = build(Spec::default());
+    let outer = crate::der::single(&der, 0x30).unwrap();
+    let mut parts = crate::der::Reader::new(outer.contents);
+    let tbs = parts.next().unwrap();
+    let rest = &outer.contents[tbs.whole.len()..];
+    let version = [0xa0, 0x03, 0x02, 0x01, 0x02];
+    assert_eq!(tbs.contents[..5], version);
+    let padded = [
+        &[0xa0, 0x04, 0x02, 0x02, 0x00, 0x02][..],
+        &tbs.contents[5..],
+    ]
+    .concat();
+    let der = tlv(0x30, &[tlv(0x30, &padded), rest.to_vec()].concat());
+    assert!(matches!(
+        Certificate::from_der(&der),
+        Err(Error::Certificate(_))
+    ));
+    let ski = |critical: &[u8]| {
+        seq(&[
+            oid("2.5.29.14"),
+            tlv(0x01, critical),
+            tlv(0x04, &tlv(0x04, &[1, 2])),
+        ])
+    };
+    refused(
+        "a critical flag of two octets",
+        Spec {
+            extensions: vec![ski(&[0xff, 0xff])],
+            ..Spec::default()
+        },
+    );
+    refused(
+        "an empty critical flag",
+        Spec {
+            extensions: vec![ski(&[])],
+            ..Spec::default()
+        },
+    );
+    for (octet, critical) in [(0x00, false), (0x02, true), (0xff, true)] {
+        let c = cert(Spec {
+            extensions: vec![ski(&[octet])],
+            ..Spec::default()
+        });
+        assert_eq!(c.extensions()[0].is_critical, critical, "{octet:02x}");
+    }
+}
+
+/// tst_QAsn1Element::objectIdentifier: an OID's DER reads as its dotted text, and is named as
+/// OpenSSL (so Qt) names it, by its dotted text when OpenSSL has no name for it; lookups take
+/// either.
+#[test]
+fn object_identifiers_and_their_names() {
+    let attribute = |oid_contents: &[u8], value: &[u8]| {
+        tlv(0x31, &seq(&[tlv(0x06, oid_contents), tlv(UTF8, value)]))
+    };
+    let c = cert(Spec {
+        subject: seq(&[
+            attribute(&[0x2a, 0x03, 0x04], b"one"),
+            attribute(
+                &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x05],
+                b"tea",
+            ),
+        ]),
+        extensions: vec![seq(&[
+            tlv(0x06, &[0x2a, 0x03, 0x04]),
+            tlv(0x04, &tlv(0x05, &[])),
+        ])],
+        ..Spec::default()
+    });
+    assert_eq!(c.subject_info_attributes(), ["1.2.3.4", "favouriteDrink"]);
+    assert_eq!(c.subject_info_by_oid("1.2.3.4"), ["one"]);
+    assert_eq!(c.subject_info_by_oid("0.9.2342.19200300.100.1.5"), ["tea"]);
+    assert_eq!(c.subject_info_by_oid("favouriteDrink"), ["tea"]);
+    assert_eq!(
+        c.info().subject,
+        [
+            ("1.2.3.4".to_owned(), Some("one".to_owned())),
+            (
+                "0.9.2342.19200300.100.1.5".to_owned(),
+                Some("tea".to_owned())
+            ),
+        ]
+    );
+    let extension = &c.extensions()[0];
+    assert_eq!(extension.oid, "1.2.3.4");
+    assert_eq!(extension.name, "1.2.3.4");
 }

@@ -294,3 +294,148 @@ pub(super) fn encrypt(
     let ciphertext = element(OCTET_STRING, &[buf.get(..len).unwrap_or_default()]);
     Ok(element(SEQUENCE, &[scheme, &ciphertext]))
 }
+
+#[cfg(test)]
+mod tests {
+    use pkcs5::pbes2::Pbkdf2Params;
+
+    use super::*;
+    use crate::key::tests::unhex;
+
+    fn pbkdf2(
+        prf: Pbkdf2Prf,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+        len: usize,
+    ) -> Result<Vec<u8>, Error> {
+        let kdf = Kdf::Pbkdf2(Pbkdf2Params {
+            salt,
+            iteration_count: iterations,
+            key_length: None,
+            prf,
+        });
+        let mut key = vec![0; len];
+        derive_key(&kdf, password, &mut key)?;
+        Ok(key)
+    }
+
+    /// Pseudo-random function, password, salt, iterations, the derived key in hex.
+    type Vector<'a> = (Pbkdf2Prf, &'a [u8], &'a [u8], u32, &'a str);
+
+    /// tst_QPasswordDigestor::pbkdf2Vectors: the key derivation of encrypted keys against
+    /// RFC 6070's PBKDF2-HMAC-SHA1 vectors and some of RFC 3962's, and RFC 7914's
+    /// PBKDF2-HMAC-SHA256 vector.
+    #[test]
+    fn pbkdf2_vectors() {
+        let sha1 = Pbkdf2Prf::HmacWithSha1;
+        let athena = b"ATHENA.MIT.EDUraeburn";
+        let vectors: [Vector<'_>; 9] = [
+            (
+                sha1,
+                b"password",
+                b"salt",
+                1,
+                "0c60c80f961f0e71f3a9b524af6012062fe037a6",
+            ),
+            (
+                sha1,
+                b"password",
+                b"salt",
+                2,
+                "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957",
+            ),
+            (
+                sha1,
+                b"password",
+                b"salt",
+                4096,
+                "4b007901b765489abead49d926f721d065a429c1",
+            ),
+            (
+                sha1,
+                b"passwordPASSWORDpassword",
+                b"saltSALTsaltSALTsaltSALTsaltSALTsalt",
+                4096,
+                "3d2eec4fe41c849b80c8d83662c0e44a8b291a964cf2f07038",
+            ),
+            (
+                sha1,
+                b"pass\0word",
+                b"sa\0lt",
+                4096,
+                "56fa6aa75548099dcc37d7f03425e0c3",
+            ),
+            (
+                sha1,
+                b"password",
+                athena,
+                1,
+                "cdedb5281bb2f801565a1122b2563515",
+            ),
+            (
+                sha1,
+                b"password",
+                athena,
+                1200,
+                "5c08eb61fdf71e4e4ec3cf6ba1f5512ba7e52ddbc5e5142f708a31e2e62b1e13",
+            ),
+            (
+                sha1,
+                &[b'X'; 65],
+                b"pass phrase exceeds block size",
+                1200,
+                "9ccad6d468770cd51b10e6a68721be61",
+            ),
+            (
+                Pbkdf2Prf::HmacWithSha256,
+                b"passwd",
+                b"salt",
+                1,
+                "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc\
+                 49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783",
+            ),
+        ];
+        for (prf, password, salt, iterations, expected) in vectors {
+            let expected = unhex(expected);
+            assert_eq!(
+                pbkdf2(prf, password, salt, iterations, expected.len()).unwrap(),
+                expected,
+                "{password:?} {salt:?} {iterations}"
+            );
+        }
+    }
+
+    /// tst_QPasswordDigestor::inputSanityChecks, for PBKDF2 as encrypted keys use it: no
+    /// iterations, more than the limit (RFC 6070's 16777216-iteration vector among them), and a
+    /// key length that does not fit the cipher are refused, never computed.
+    #[test]
+    fn pbkdf2_refusals() {
+        let sha1 = Pbkdf2Prf::HmacWithSha1;
+        for iterations in [0, MAX_PBKDF2_ITERATIONS + 1, 16_777_216] {
+            assert!(
+                matches!(
+                    pbkdf2(sha1, b"password", b"salt", iterations, 20),
+                    Err(Error::Key(_))
+                ),
+                "{iterations}"
+            );
+        }
+        let kdf = Kdf::Pbkdf2(Pbkdf2Params {
+            salt: b"saltsalt",
+            iteration_count: 1,
+            key_length: Some(16),
+            prf: sha1,
+        });
+        assert!(matches!(
+            derive_key(&kdf, b"password", &mut [0; 32]),
+            Err(Error::Key(_))
+        ));
+        let mut key = [0; 16];
+        derive_key(&kdf, b"password", &mut key).unwrap();
+        assert_eq!(
+            key[..],
+            pbkdf2(sha1, b"password", b"saltsalt", 1, 16).unwrap()[..]
+        );
+    }
+}

@@ -337,13 +337,41 @@ mod tests {
         assert_eq!(hex(&iv), "79993dfe048d3b76");
     }
 
+    /// tst_QPasswordDigestor::pbkdf1Vectors: PBKDF1 with SHA-1 against the vector Qt uses
+    /// (password "password", salt 78578E5A5D63CB06, 1000 iterations, 16 bytes), and with MD5
+    /// against Python's `hashlib` run on the same input.
+    #[test]
+    fn pbkdf1_vectors() {
+        let salt = [0x78, 0x57, 0x8e, 0x5a, 0x5d, 0x63, 0xcb, 0x06];
+        assert_eq!(
+            hex(&pbkdf1(Pbkdf1::Sha1, b"password", &salt, 1000)),
+            "dc19847e05c64d2faf10ebfb4a3d2a20"
+        );
+        assert_eq!(
+            hex(&pbkdf1(Pbkdf1::Md5, b"password", &salt, 1000)),
+            "c11246e6b87e77a09ab0643de76e1ea7"
+        );
+        // One iteration is the digest of passphrase and salt.
+        assert_eq!(
+            &pbkdf1(Pbkdf1::Sha1, b"pass", b"saltsalt", 1)[..],
+            &sha1::Sha1::digest(b"passsaltsalt")[..16]
+        );
+    }
+
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// tst_QPasswordDigestor::inputSanityChecks (no iterations, or a negative count, is
+    /// refused) and tst_QAsn1Element::integer's values as iteration counts.
     #[test]
     fn iteration_counts() {
         assert_eq!(iteration_count(&[0x08, 0x00]), Some(2048));
+        assert_eq!(iteration_count(&[0x7f]), Some(127));
+        assert_eq!(iteration_count(&[0x00, 0x80]), Some(128));
+        assert_eq!(iteration_count(&[0x01, 0x00]), Some(256));
+        assert_eq!(iteration_count(&[]), None);
+        assert_eq!(iteration_count(&[0xf6]), None); // -10
         assert_eq!(iteration_count(&[0x00]), None);
         assert_eq!(iteration_count(&[0xff]), None); // negative
         assert_eq!(iteration_count(&[0x7f, 0xff, 0xff, 0xff]), None); // too many

@@ -27,6 +27,14 @@ fn have_openssl() -> bool {
     })
 }
 
+/// The bytes of a hex string (even length, no separators).
+pub(super) fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
 /// Returns from the test, loudly, when the `openssl` command is not installed.
 macro_rules! require_openssl {
     () => {
@@ -268,6 +276,131 @@ fn legacy_encrypt(label: &str, der: &[u8], passphrase: &[u8], cipher: &str) -> V
     let iv_hex: String = iv.iter().map(|b| format!("{b:02X}")).collect();
     let (begin, rest) = body.split_once('\n').expect("PEM lines");
     format!("{begin}\nProc-Type: 4,ENCRYPTED\nDEK-Info: {cipher},{iv_hex}\n\n{rest}").into_bytes()
+}
+
+// ---------------------------------------------------------------------------------------------
+// PEM text and passphrases of plain keys (tst_QSslKey::toPemOrDer, noPassphraseChecks)
+
+/// RFC 8410's example Ed25519 private key (its section 10.3): 48 bytes of DER, so its base64
+/// fills one line exactly.
+const ED25519_PRIVATE_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC
+-----END PRIVATE KEY-----
+";
+
+/// Its public key, as `openssl pkey -pubout` writes it.
+const ED25519_PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=
+-----END PUBLIC KEY-----
+";
+
+/// A P-256 test key made once by `openssl genpkey` (PKCS#8): a body of three lines, the last
+/// one short.
+const EC_PKCS8_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgjM4osV9bG+DM0Zqo
+Cc3cltflX5/PgbcrpsjawFN0QqOhRANCAASzxBx0GhEttOrPKv0uIzWzLcfyC36a
+LvlD06M7ZApNpdmJmUvEk6AvQ1+3TMIRTJ2v9AkaNcvWq1xfC/6c6NPS
+-----END PRIVATE KEY-----
+";
+
+/// The same key as `openssl pkey -traditional` writes it (SEC 1).
+const EC_SEC1_PEM: &str = "-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIIzOKLFfWxvgzNGaqAnN3JbX5V+fz4G3K6bI2sBTdEKjoAoGCCqGSM49
+AwEHoUQDQgAEs8QcdBoRLbTqzyr9LiM1sy3H8gt+mi75Q9OjO2QKTaXZiZlLxJOg
+L0Nft0zCEUydr/QJGjXL1qtcXwv+nOjT0g==
+-----END EC PRIVATE KEY-----
+";
+
+/// Its public key, as `openssl pkey -pubout` writes it.
+const EC_PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEs8QcdBoRLbTqzyr9LiM1sy3H8gt+
+mi75Q9OjO2QKTaXZiZlLxJOgL0Nft0zCEUydr/QJGjXL1qtcXwv+nOjT0g==
+-----END PUBLIC KEY-----
+";
+
+/// The fixed keys: text, type and the layout it reads as.
+const FIXED_KEYS: [(&str, KeyType, KeyFormat); 5] = [
+    (ED25519_PRIVATE_PEM, KeyType::PrivateKey, KeyFormat::Pkcs8),
+    (ED25519_PUBLIC_PEM, KeyType::PublicKey, KeyFormat::Spki),
+    (EC_PKCS8_PEM, KeyType::PrivateKey, KeyFormat::Pkcs8),
+    (EC_SEC1_PEM, KeyType::PrivateKey, KeyFormat::Sec1),
+    (EC_PUBLIC_PEM, KeyType::PublicKey, KeyFormat::Spki),
+];
+
+/// tst_QSslKey::toPemOrDer: `to_pem` writes back the text a key was read from, byte for byte
+/// (as Qt compares it, with CRs removed): the label of its layout, 64-column lines, a final
+/// newline; `to_der` gives back the DER. Checked on fixed keys, and on every key the `openssl`
+/// command makes when it is installed.
+#[test]
+fn to_pem_gives_back_the_text_read() {
+    for (text, key_type, format) in FIXED_KEYS {
+        let key = Key::from_pem(text.as_bytes(), key_type).expect("a fixed key");
+        assert_eq!(key.format(), format, "{text}");
+        assert_eq!(&*key.to_pem(), text);
+        let crlf = text.replace('\n', "\r\n");
+        let again = Key::from_pem(crlf.as_bytes(), key_type).expect("CRLF text");
+        assert_eq!(&*again.to_pem(), text);
+        let der = key.to_der().to_vec();
+        let from_der = Key::from_der(&der, key_type).expect("its DER");
+        assert_eq!(from_der.to_der(), &der[..]);
+        assert_eq!(&*from_der.to_pem(), text);
+    }
+    // The two layouts of the EC key are one key, each written in its own layout.
+    assert_eq!(
+        private_pem(EC_PKCS8_PEM.as_bytes()),
+        private_pem(EC_SEC1_PEM.as_bytes())
+    );
+    require_openssl!();
+    for sample in samples() {
+        let name = sample.name;
+        assert_eq!(sample.key().to_pem().as_bytes(), &sample.pem[..], "{name}");
+        let public = sample.public_pem();
+        assert_eq!(
+            public_pem(&public).to_pem().as_bytes(),
+            &public[..],
+            "{name} public"
+        );
+        if matches!(
+            sample.algorithm,
+            KeyAlgorithm::Rsa | KeyAlgorithm::Ec | KeyAlgorithm::Dsa
+        ) && name != "RSA-PSS"
+        {
+            let text = traditional(sample);
+            assert_eq!(
+                private_pem(&text).to_pem().as_bytes(),
+                &text[..],
+                "{name} traditional"
+            );
+        }
+    }
+}
+
+/// tst_QSslKey::noPassphraseChecks: a key that is not encrypted reads the same with no
+/// passphrase, an empty one and one given needlessly, as PEM and as DER, private and public.
+#[test]
+fn plain_keys_ignore_the_passphrase() {
+    for (text, key_type, _) in FIXED_KEYS {
+        let plain = Key::from_pem(text.as_bytes(), key_type).expect("a fixed key");
+        let der = plain.to_der().to_vec();
+        for passphrase in [&b""[..], b"xxx", b"WRONG!"] {
+            let read = |data: &[u8], format| {
+                Key::from_data_with_passphrase(data, format, key_type, passphrase)
+            };
+            assert_eq!(
+                read(text.as_bytes(), EncodingFormat::Pem).outcome(),
+                Ok(plain.clone())
+            );
+            assert_eq!(read(&der, EncodingFormat::Der).outcome(), Ok(plain.clone()));
+            assert_eq!(
+                Key::from_pem_with_passphrase(text.as_bytes(), key_type, passphrase).outcome(),
+                Ok(plain.clone())
+            );
+            assert_eq!(
+                Key::from_der_with_passphrase(&der, key_type, passphrase).outcome(),
+                Ok(plain.clone())
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
