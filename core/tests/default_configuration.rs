@@ -7,7 +7,7 @@ use std::io::Cursor;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use polytls::{
+use polytls_core::{
     Certificate, Error, ImplementedClass, SslCipher, SslConfiguration, SslProtocol, SslServer,
     SslSocket, SupportedFeature, TlsBackend,
 };
@@ -47,7 +47,7 @@ fn socket() -> SslSocket<Cursor<Vec<u8>>> {
 }
 
 fn server() -> SslServer {
-    SslServer::from_listener(TcpListener::bind("127.0.0.1:0").unwrap(), Arc::new(Stub))
+    SslServer::from_listener(TcpListener::bind("127.0.0.1:0").unwrap(), Arc::new(Stub)).unwrap()
 }
 
 fn ca(name: &str) -> Certificate {
