@@ -35,6 +35,15 @@ impl<T: AsyncWrite + Unpin> Write for SyncIo<'_, '_, T> {
         }
     }
 
+    /// One call for several buffers (rustls hands its queued records this way), so that a
+    /// flight goes out in one write, as it does on a blocking stream.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match Pin::new(&mut *self.io).poll_write_vectored(self.cx, bufs) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         match Pin::new(&mut *self.io).poll_flush(self.cx) {
             Poll::Ready(result) => result,
