@@ -1,5 +1,5 @@
 //! The two front ends a case runs on: the blocking [`SslSocket`] and the tokio
-//! [`TlsStream`](polytls::tokio::TlsStream).
+//! [`TlsStream`].
 //!
 //! Every two-sided case runs once per front end. The harness drives each handshake it runs
 //! ([`harness::handshake`](crate::harness::handshake) and everything built on it) on the

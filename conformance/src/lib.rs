@@ -159,7 +159,10 @@ pub fn run_case(case: &Arc<Case>, target: &Target) -> CaseResult {
 /// one otherwise.
 pub fn front_ends(case: &Case, target: &Target) -> Vec<FrontEnd> {
     match (&case.body, target) {
-        (case::Body::Pair(_), Target::Pair { .. }) => vec![FrontEnd::Blocking, FrontEnd::Tokio],
+        // The `tokio/` cases drive the tokio front end themselves.
+        (case::Body::Pair(_), Target::Pair { .. }) if !case.name.starts_with("tokio/") => {
+            vec![FrontEnd::Blocking, FrontEnd::Tokio]
+        }
         _ => vec![FrontEnd::Blocking],
     }
 }

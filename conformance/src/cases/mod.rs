@@ -13,12 +13,14 @@ mod interrupt;
 mod key;
 mod lifecycle;
 mod names;
+mod on_tokio;
 mod policy;
 mod qt;
 mod refusal;
 mod registry;
 mod robustness;
 mod server;
+
 mod verification;
 
 use crate::case::Case;
@@ -40,6 +42,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(lifecycle::cases());
     cases.extend(robustness::cases());
     cases.extend(server::cases());
+    cases.extend(on_tokio::cases());
     cases.extend(refusal::cases());
     cases.extend(qt::cases());
     cases.extend(external::cases());

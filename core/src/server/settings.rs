@@ -18,19 +18,22 @@ pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 256;
 /// `maxPendingConnections` default, 30).
 pub const DEFAULT_MAX_PENDING_CONNECTIONS: usize = 30;
 
+/// A server handler: the peer's address, and what the event carries.
 type Handler<A> = Arc<dyn Fn(SocketAddr, A) + Send + Sync>;
+type ErrorHandler = Arc<dyn Fn(SocketAddr, &SslError) + Send + Sync>;
+type ErrorsHandler = Arc<dyn Fn(SocketAddr, &mut SslErrorsDecision<'_>) + Send + Sync>;
+type InterruptionHandler = Arc<dyn Fn(SocketAddr, &mut HandshakeInterruption<'_>) + Send + Sync>;
+type FailureHandler = Arc<dyn Fn(SocketAddr, &Error) + Send + Sync>;
 
 /// A server's handlers: each is called with the peer address of the connection it concerns,
 /// from the task or thread that runs that connection's handshake.
 #[derive(Clone, Default)]
 pub(crate) struct ServerEvents {
     pub(crate) started_encryption_handshake: Option<Handler<()>>,
-    pub(crate) peer_verify_error: Option<Arc<dyn Fn(SocketAddr, &SslError) + Send + Sync>>,
-    pub(crate) ssl_errors:
-        Option<Arc<dyn Fn(SocketAddr, &mut SslErrorsDecision<'_>) + Send + Sync>>,
-    pub(crate) interrupted:
-        Option<Arc<dyn Fn(SocketAddr, &mut HandshakeInterruption<'_>) + Send + Sync>>,
-    pub(crate) error_occurred: Option<Arc<dyn Fn(SocketAddr, &Error) + Send + Sync>>,
+    pub(crate) peer_verify_error: Option<ErrorHandler>,
+    pub(crate) ssl_errors: Option<ErrorsHandler>,
+    pub(crate) interrupted: Option<InterruptionHandler>,
+    pub(crate) error_occurred: Option<FailureHandler>,
 }
 
 /// Everything a server hands each connection it accepts.

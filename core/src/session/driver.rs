@@ -193,8 +193,10 @@ impl Session {
         }
         loop {
             // What the engine answered while reading (a no_renegotiation alert, a key update)
-            // goes out before the transport is read: the peer may be waiting for it.
-            let flushed = match self.flushed(io, false) {
+            // goes out before the transport is read: the peer may be waiting for it. A
+            // transport that takes no more does not stop the read: the peer may be writing
+            // too, and waits for us to read.
+            let flushed = match self.sent_what_fits(io) {
                 Ok(flushed) => flushed,
                 Err(e) => return Err(self.fail(e)),
             };
@@ -222,7 +224,7 @@ impl Session {
                     return Err(self.fail(e));
                 }
             }
-            let read = match self.flushed(io, false) {
+            let read = match self.sent_what_fits(io) {
                 Ok(flushed) => flushed.read_tls(io),
                 Err(e) => return Err(self.fail(e)),
             };
@@ -337,6 +339,17 @@ impl Session {
             .as_mut()
             .ok_or_else(|| Error::InvalidState("no engine".into()))?;
         engine.send_queued(io, wrote, &mut |n| events.written(n))
+    }
+
+    /// Sends what the engine queued as far as the transport takes it, and returns the proof
+    /// that the transport may be read (see [`Engine::send_what_fits`]).
+    fn sent_what_fits<'a, T: Write>(&'a mut self, io: &mut T) -> Result<Flushed<'a>, Error> {
+        let events = &mut self.events;
+        let engine = self
+            .engine
+            .as_mut()
+            .ok_or_else(|| Error::InvalidState("no engine".into()))?;
+        engine.send_what_fits(io, &mut |n| events.written(n))
     }
 
     /// Lets the engine process what was read, writing what it produces straight to `io` when

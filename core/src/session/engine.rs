@@ -1,13 +1,14 @@
 //! The engine as the driver holds it, with the one rule of the engine contract that matters
 //! most carried by a type: the transport is read only once everything the engine produced has
-//! been sent.
+//! been offered to it.
 //!
 //! A peer that waits for our reply while we wait for its next message is a deadlock no test
 //! catches until a transport buffers differently. So the engine's reading calls
 //! ([`read_tls`](Flushed::read_tls) and [`read_plaintext_from`](Flushed::read_plaintext_from))
-//! exist only on [`Flushed`], which only [`Engine::send_queued`] hands out, after the queue is
-//! empty and the transport flushed. Every other call may leave output queued, and the next read
-//! has to send it first.
+//! exist only on [`Flushed`], which only [`Engine::send_queued`] (everything sent and the
+//! transport flushed) and [`Engine::send_what_fits`] (sent until the transport would block:
+//! a peer that is itself writing must still be read, or both sides wait on full buffers) hand
+//! out. Every other call may leave output queued, and the next read has to offer it first.
 
 use std::io::{self, Read, Write};
 
@@ -82,9 +83,40 @@ impl Engine {
     pub(crate) fn send_queued<W: Write>(
         &mut self,
         wr: &mut W,
-        mut wrote: bool,
+        wrote: bool,
         written: &mut dyn FnMut(usize),
     ) -> Result<Flushed<'_>, Error> {
+        self.send(wr, wrote, written)?;
+        Ok(Flushed {
+            engine: &mut *self.inner,
+        })
+    }
+
+    /// Like [`send_queued`](Self::send_queued), but a transport that would block ends the
+    /// sending without failing: what it did not take stays queued, and the proof is handed
+    /// out all the same (the transport has the waker for when it can take more).
+    ///
+    /// Fails as [`send_queued`](Self::send_queued) does, `WouldBlock` excepted.
+    pub(crate) fn send_what_fits<W: Write>(
+        &mut self,
+        wr: &mut W,
+        written: &mut dyn FnMut(usize),
+    ) -> Result<Flushed<'_>, Error> {
+        match self.send(wr, false, written) {
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => other?,
+        }
+        Ok(Flushed {
+            engine: &mut *self.inner,
+        })
+    }
+
+    fn send<W: Write>(
+        &mut self,
+        wr: &mut W,
+        mut wrote: bool,
+        written: &mut dyn FnMut(usize),
+    ) -> Result<(), Error> {
         while self.inner.wants_write() {
             match self.inner.write_tls(wr) {
                 Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
@@ -99,9 +131,7 @@ impl Engine {
         if wrote {
             wr.flush()?;
         }
-        Ok(Flushed {
-            engine: &mut *self.inner,
-        })
+        Ok(())
     }
 }
 

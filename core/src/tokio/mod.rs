@@ -7,7 +7,9 @@
 
 mod io;
 mod server;
+mod split;
 mod stream;
 
 pub use server::SslServer;
+pub use split::{ReadHalf, WriteHalf};
 pub use stream::TlsStream;

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::io::{ready, SyncIo};
+use super::{ReadHalf, WriteHalf};
 use crate::{ConnectOptions, Error, Registry, Session, SslConfiguration, SslMode, TlsBackend};
 
 /// A TLS stream over an async transport: the tokio counterpart of
@@ -122,9 +123,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> TlsStream<T> {
     }
 
     /// Splits the stream into a read half and a write half that can be used from two tasks
-    /// (tokio's [`split`](tokio::io::split)); they share the session behind a lock.
-    pub fn split(self) -> (ReadHalf<Self>, WriteHalf<Self>) {
-        tokio::io::split(self)
+    /// at once; they share the session behind a lock, and each half's task is woken for the
+    /// transport's readiness in either direction (see [`ReadHalf`]).
+    pub fn split(self) -> (ReadHalf<T>, WriteHalf<T>) {
+        super::split::split(self)
     }
 
     /// A client handshake over `io` with the active backend and the default configuration,
