@@ -37,6 +37,7 @@ pub mod capability;
 pub mod certificate;
 pub mod cipher;
 pub mod configuration;
+pub mod context_cache;
 mod der;
 pub mod dtls;
 pub mod error;

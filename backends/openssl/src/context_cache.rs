@@ -3,7 +3,8 @@
 //! Building an `SslContext` parses the private key, the local chain and the trust anchors and
 //! allocates a certificate store; done per session it cost more than the handshake itself.
 //! [`context_for`] hands every engine with the same parameters the same context instead (an
-//! `SslContext` is reference-counted and safe to use from several threads).
+//! `SslContext` is reference-counted and safe to use from several threads), through core's
+//! [`ContextCache`], which the rustls backend uses too.
 //!
 //! - **Shared** (the context, built by `config::build_context`): protocol range and security
 //!   level, cipher lists, options and modes, local certificate chain and private key, trust
@@ -15,7 +16,7 @@
 //!   peer's certificate must match, the SNI name, the connect or accept state.
 //!
 //! The key is everything the context is built from: the mode, the verify mode with
-//! `AutoVerifyPeer` resolved, the whole [`SslConfiguration`], and, when the context trusts the
+//! `AutoVerifyPeer` resolved, the whole [`SslConfiguration`](polytls_core::SslConfiguration), and, when the context trusts the
 //! system's CA certificates, where OpenSSL finds them (`SSL_CERT_FILE` / `SSL_CERT_DIR`), so
 //! that changing those takes effect for new sessions as before. The cache holds the
 //! [`CAPACITY`] most recently used contexts; an evicted context lives on until its last session
@@ -30,10 +31,10 @@
 //! must not be resumed on another, which would skip that one's verification hook.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use openssl::ssl::SslContext;
-use polytls_core::{EngineParams, Error, PeerVerifyMode, SslConfiguration, SslMode};
+use polytls_core::context_cache::ContextCache;
+use polytls_core::{EngineParams, Error, PeerVerifyMode};
 
 use crate::config::build_context;
 use crate::verify;
@@ -44,28 +45,9 @@ pub(crate) const CAPACITY: usize = 16;
 /// Where OpenSSL finds the system trust anchors: (CA file, CA directories).
 type SystemLocations = (Option<PathBuf>, Vec<PathBuf>);
 
-/// What a context is built from.
-#[derive(PartialEq, Eq)]
-struct ContextKey {
-    mode: SslMode,
-    verify_mode: PeerVerifyMode,
-    config: SslConfiguration,
-    /// The system trust store's locations when the context trusts it, otherwise `None`.
-    system_trust: Option<SystemLocations>,
-}
-
-impl ContextKey {
-    /// Whether this key describes the context for `params` (compared without cloning them).
-    fn matches(&self, params: &EngineParams<'_>, system_trust: &Option<SystemLocations>) -> bool {
-        self.mode == params.mode
-            && self.verify_mode == params.verify_mode
-            && self.system_trust == *system_trust
-            && self.config == *params.config
-    }
-}
-
-/// The cached contexts, least recently used first.
-static CONTEXTS: Mutex<Vec<(ContextKey, SslContext)>> = Mutex::new(Vec::new());
+/// The cached contexts; the extra part of the key is where the system trust store was found,
+/// when the context trusts it.
+static CONTEXTS: ContextCache<Option<SystemLocations>, SslContext> = ContextCache::new(CAPACITY);
 
 /// The system trust store's locations when a context for `params` trusts it.
 fn system_trust(params: &EngineParams<'_>) -> Option<SystemLocations> {
@@ -73,54 +55,12 @@ fn system_trust(params: &EngineParams<'_>) -> Option<SystemLocations> {
         .then(verify::default_locations)
 }
 
-/// Looks `params` up, marking a hit as the most recently used.
-fn lookup(
-    contexts: &mut Vec<(ContextKey, SslContext)>,
-    params: &EngineParams<'_>,
-    system_trust: &Option<SystemLocations>,
-) -> Option<SslContext> {
-    let position = contexts
-        .iter()
-        .rposition(|(key, _)| key.matches(params, system_trust))?;
-    let entry = contexts.remove(position);
-    let context = entry.1.clone();
-    contexts.push(entry);
-    Some(context)
-}
-
 /// The context for a session with these parameters: the cached one, or a new one (then
 /// cached).
 ///
 /// Fails as `config::build_context` does.
 pub(crate) fn context_for(params: &EngineParams<'_>) -> Result<SslContext, Error> {
-    let system_trust = system_trust(params);
-    let locked = || {
-        CONTEXTS
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    };
-    if let Some(context) = lookup(&mut locked(), params, &system_trust) {
-        return Ok(context);
-    }
-    let built = build_context(params)?;
-    let mut contexts = locked();
-    // Another thread may have built the same context meanwhile: use the one already shared.
-    if let Some(context) = lookup(&mut contexts, params, &system_trust) {
-        return Ok(context);
-    }
-    if contexts.len() >= CAPACITY {
-        contexts.remove(0);
-    }
-    contexts.push((
-        ContextKey {
-            mode: params.mode,
-            verify_mode: params.verify_mode,
-            config: params.config.clone(),
-            system_trust,
-        },
-        built.clone(),
-    ));
-    Ok(built)
+    CONTEXTS.get_or_build(params, system_trust(params), |_| build_context(params))
 }
 
 #[cfg(test)]
@@ -172,6 +112,6 @@ mod tests {
             filler.allowed_next_protocols = vec![format!("filler-{n}").into_bytes()];
             context(SslMode::SslClientMode, &filler);
         }
-        assert!(CONTEXTS.lock().map_or(true, |c| c.len() <= CAPACITY));
+        assert!(CONTEXTS.len() <= CAPACITY);
     }
 }

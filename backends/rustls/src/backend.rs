@@ -6,7 +6,7 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use polytls_core::{
     Certificate, ChainVerification, EngineParams, Error, ImplementedClass, ProtocolVersion,
@@ -18,7 +18,7 @@ use crate::chain::Anchors;
 use crate::verify::{Checker, HostCheck};
 use webpki::{CertRevocationList, OwnedCertRevocationList};
 
-use crate::config::ConfigCache;
+use crate::config::{ConfigCache, CACHE_SIZE};
 
 /// The backend's registry name.
 pub(crate) const NAME: &str = "rustls";
@@ -60,7 +60,7 @@ pub struct RustlsBackend {
     system_roots: Mutex<Option<SystemRoots>>,
     /// The rustls configurations built recently, shared by sessions with an equal
     /// configuration (see the `config` module).
-    configs: Mutex<ConfigCache>,
+    configs: ConfigCache,
 }
 
 impl RustlsBackend {
@@ -68,15 +68,13 @@ impl RustlsBackend {
     pub fn new() -> RustlsBackend {
         RustlsBackend {
             system_roots: Mutex::new(None),
-            configs: Mutex::new(ConfigCache::default()),
+            configs: ConfigCache::new(CACHE_SIZE),
         }
     }
 
-    /// The cache of built configurations, locked (only engine creation uses it).
-    pub(crate) fn configs(&self) -> MutexGuard<'_, ConfigCache> {
-        self.configs
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The cache of built configurations (only engine creation uses it).
+    pub(crate) fn configs(&self) -> &ConfigCache {
+        &self.configs
     }
 
     /// The system trust anchors for verification, loaded once and reloaded when `SSL_CERT_FILE`

@@ -41,7 +41,6 @@
 //! - `DisableServerCipherPreference`: the server follows the client's suite order; by default it
 //!   follows its own (rustls' `ignore_client_order`).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use polytls_core::{
@@ -59,6 +58,8 @@ use rustls::{
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
+use polytls_core::context_cache::ContextCache;
+
 use crate::backend::{RustlsBackend, NAME, PROTOCOLS, VERSIONS};
 use crate::chain::Anchors;
 use crate::verify::{Checker, ClientVerifier, HostCheck, ServerVerifier, Session};
@@ -73,92 +74,34 @@ pub(crate) fn cipher_of_suite(suite: &SupportedCipherSuite) -> SslCipher {
 }
 
 /// How many built configurations a backend keeps (the most recently used ones).
-const CACHE_SIZE: usize = 16;
+pub(crate) const CACHE_SIZE: usize = 16;
 
 /// A built rustls configuration, for one side.
 #[derive(Clone)]
-enum Built {
+pub(crate) enum Built {
     Client(Arc<ClientConfig>),
     Server(Arc<ServerConfig>),
 }
 
-/// One cached configuration and what it was built from.
-struct Entry {
-    config: SslConfiguration,
-    mode: SslMode,
-    verify_mode: PeerVerifyMode,
-    /// The system trust anchors it verifies against, when it uses them: a reload of the
-    /// system store makes the entry stale.
-    system_anchors: Option<Arc<Anchors>>,
-    built: Built,
-}
+/// The extra part of a configuration's cache key: the system trust anchors it verifies
+/// against, when it uses them, compared by identity (a reload of the system store makes the
+/// entry stale).
+#[derive(Clone)]
+pub(crate) struct SystemAnchors(Option<Arc<Anchors>>);
 
-impl Entry {
-    fn matches(
-        &self,
-        config: &SslConfiguration,
-        mode: SslMode,
-        verify_mode: PeerVerifyMode,
-        system_anchors: Option<&Arc<Anchors>>,
-    ) -> bool {
-        self.mode == mode
-            && self.verify_mode == verify_mode
-            && match (&self.system_anchors, system_anchors) {
-                (None, None) => true,
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                _ => false,
-            }
-            && self.config == *config
+impl PartialEq for SystemAnchors {
+    fn eq(&self, other: &SystemAnchors) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 }
 
 /// The rustls configurations a backend built, most recently used first, at most
-/// [`CACHE_SIZE`]. Only engine creation touches it.
-#[derive(Default)]
-pub(crate) struct ConfigCache {
-    entries: VecDeque<Entry>,
-}
-
-impl ConfigCache {
-    /// The configuration built for this key, moved to the front.
-    fn get(
-        &mut self,
-        config: &SslConfiguration,
-        mode: SslMode,
-        verify_mode: PeerVerifyMode,
-        system_anchors: Option<&Arc<Anchors>>,
-    ) -> Option<Built> {
-        let index = self
-            .entries
-            .iter()
-            .position(|e| e.matches(config, mode, verify_mode, system_anchors))?;
-        let entry = self.entries.remove(index)?;
-        let built = entry.built.clone();
-        self.entries.push_front(entry);
-        Some(built)
-    }
-
-    /// Adds an entry at the front, replacing an equal one and dropping the least recently used
-    /// beyond [`CACHE_SIZE`].
-    fn insert(&mut self, entry: Entry) {
-        self.entries.retain(|e| {
-            !e.matches(
-                &entry.config,
-                entry.mode,
-                entry.verify_mode,
-                entry.system_anchors.as_ref(),
-            )
-        });
-        self.entries.push_front(entry);
-        self.entries.truncate(CACHE_SIZE);
-    }
-
-    /// How many configurations are cached.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
-}
+/// [`CACHE_SIZE`]: core's cache, which the OpenSSL backend uses too.
+pub(crate) type ConfigCache = ContextCache<SystemAnchors, Built>;
 
 /// Builds the rustls connection for `params`, and the per-session state its verifiers report
 /// to (see [`RustlsEngine`](crate::engine::RustlsEngine)).
@@ -186,25 +129,14 @@ pub(crate) fn connection(
         && config.ca_certificates.is_none())
     .then(|| backend.system_trust_anchors());
 
-    let cached = backend
-        .configs()
-        .get(config, mode, verify_mode, system_anchors.as_ref());
-    let built = match cached {
-        Some(built) => built,
-        None => {
-            // Built without holding the lock: two threads may build the same configuration
-            // at once, and the later one replaces the earlier in the cache.
-            let built = build(config, mode, verify_mode, system_anchors.clone())?;
-            backend.configs().insert(Entry {
-                config: config.clone(),
-                mode,
-                verify_mode,
-                system_anchors,
-                built: built.clone(),
-            });
-            built
-        }
-    };
+    // Built without holding the cache's lock; two threads building the same configuration at
+    // once both get the one cached first.
+    let built =
+        backend
+            .configs()
+            .get_or_build(params, SystemAnchors(system_anchors), |anchors| {
+                build(config, mode, verify_mode, anchors.0.clone())
+            })?;
 
     let invalid = |e: rustls::Error| Error::InvalidInput(format!("rustls: {e}"));
     match built {

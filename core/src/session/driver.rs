@@ -103,6 +103,13 @@ impl Session {
         }
         loop {
             if let Err(e) = self.flushed(io, false) {
+                if is_broken(&e) && !self.engine_mut()?.is_handshaking() {
+                    // The handshake is complete, and the peer closed before taking our last
+                    // messages (TLS 1.3 session tickets): they are dropped, and what the peer
+                    // sent before it closed is still there to read.
+                    self.discard_queued();
+                    return self.finish_handshake(io);
+                }
                 let e = self.peer_reason(io, e);
                 return Err(self.fail(e));
             }
@@ -140,13 +147,7 @@ impl Session {
     /// which names the peer's reason, replaces `broken`. What the engine had queued is
     /// dropped, as the transport refused it. Any other error is returned as it is.
     fn peer_reason<T: Read + Write>(&mut self, io: &mut T, broken: Error) -> Error {
-        let is_broken = matches!(&broken, Error::Io(e) if matches!(
-            e.kind(),
-            io::ErrorKind::BrokenPipe
-                | io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-        ));
-        let Some(engine) = self.engine.as_mut().filter(|_| is_broken) else {
+        let Some(engine) = self.engine.as_mut().filter(|_| is_broken(&broken)) else {
             return broken;
         };
         // A few records at most: the alert, perhaps behind the rest of the peer's flight.
@@ -163,6 +164,13 @@ impl Session {
             }
         }
         broken
+    }
+
+    /// Drops what the engine queued: the transport refused it for good.
+    fn discard_queued(&mut self) {
+        if let Some(engine) = self.engine.as_mut() {
+            let _ = engine.send_queued(&mut io::sink(), false, &mut |_| {});
+        }
     }
 
     /// Records that the transport's time ran out during the handshake: the connection fails
@@ -485,4 +493,12 @@ impl Session {
         }
         error
     }
+}
+
+/// Whether `error` says the transport broke under a write: the peer closed or reset.
+fn is_broken(error: &Error) -> bool {
+    matches!(error, Error::Io(e) if matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+    ))
 }
