@@ -2,15 +2,18 @@
 //! do not reach. Both ends are `TlsStream`s over tokio loopback connections.
 
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use polytls::tokio::TlsStream;
 use polytls::{SslConfiguration, SslMode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::case::{Case, Needs};
-use crate::harness::{check, client_config, server_config, IO_TIMEOUT};
+use crate::harness::{check, client_config, server_config, Rng, IO_TIMEOUT};
 use crate::pki::Pki;
 
 /// Runs `f` on a two-worker runtime, within the suite's I/O limit.
@@ -60,7 +63,10 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 /// Writes `data` through the write half and shuts it down (close_notify), while the read half
 /// reads to the end; returns what was read.
-async fn exchange(stream: TlsStream<TcpStream>, data: Vec<u8>) -> Result<Vec<u8>, String> {
+async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
+    stream: TlsStream<T>,
+    data: Vec<u8>,
+) -> Result<Vec<u8>, String> {
     let (mut reader, mut writer) = stream.split();
     let write = async move {
         writer
@@ -83,6 +89,75 @@ async fn exchange(stream: TlsStream<TcpStream>, data: Vec<u8>) -> Result<Vec<u8>
     let (wrote, got) = tokio::join!(write, read);
     wrote?;
     got
+}
+
+/// A transport that behaves as badly as a transport may: any poll may be `Pending` (the task is
+/// woken at once, as a transport that became ready again would), and every read and write
+/// moves a random, often tiny, number of bytes.
+struct Chaos {
+    inner: DuplexStream,
+    rng: Rng,
+}
+
+impl Chaos {
+    /// Whether this poll is refused, waking the task as a ready transport would.
+    fn refuse(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.rng.below(3) == 0 {
+            cx.waker().wake_by_ref();
+            return true;
+        }
+        false
+    }
+}
+
+impl AsyncRead for Chaos {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.refuse(cx) {
+            return Poll::Pending;
+        }
+        let most = 1 + self.rng.below(buf.remaining().clamp(1, 700));
+        let mut small = ReadBuf::new(&mut buf.initialize_unfilled()[..most]);
+        match Pin::new(&mut self.inner).poll_read(cx, &mut small) {
+            Poll::Ready(Ok(())) => {
+                let n = small.filled().len();
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+impl AsyncWrite for Chaos {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.refuse(cx) {
+            return Poll::Pending;
+        }
+        let most = 1 + self.rng.below(buf.len().clamp(1, 700));
+        Pin::new(&mut self.inner).poll_write(cx, &buf[..most.min(buf.len())])
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.refuse(cx) {
+            return Poll::Pending;
+        }
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.refuse(cx) {
+            return Poll::Pending;
+        }
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// The cases of this module.
@@ -148,6 +223,46 @@ pub(super) fn cases() -> Vec<Case> {
                             .is_err_and(|e| e.kind() == std::io::ErrorKind::UnexpectedEof),
                         || format!("a truncated stream ended with {end:?}"),
                     )
+                })
+            },
+        ),
+        Case::pair(
+            "tokio/a_chaotic_transport_loses_nothing",
+            Needs::socket(),
+            Needs::socket(),
+            |c, s| {
+                run(async {
+                    let (a, b) = tokio::io::duplex(4096);
+                    let chaos = |inner, seed| Chaos {
+                        inner,
+                        rng: Rng::new(seed),
+                    };
+                    let mut client =
+                        TlsStream::with_backend(chaos(a, 7), c).map_err(|e| e.to_string())?;
+                    client.set_ssl_configuration(client_config());
+                    client.set_peer_verify_name("localhost");
+                    let mut server =
+                        TlsStream::with_backend(chaos(b, 8), s).map_err(|e| e.to_string())?;
+                    server.set_ssl_configuration(server_config(&Pki::get().server));
+                    client
+                        .start_client_encryption()
+                        .map_err(|e| e.to_string())?;
+                    server
+                        .start_server_encryption()
+                        .map_err(|e| e.to_string())?;
+                    let (up, down) = (pattern(1 << 20, 3), pattern(1 << 20, 4));
+                    let (got_up, got_down) =
+                        tokio::join!(exchange(server, down.clone()), exchange(client, up.clone()));
+                    let (got_up, got_down) = (got_up?, got_down?);
+                    check(got_up == up, || {
+                        format!("the server read {} bytes, not the 1 MiB sent", got_up.len())
+                    })?;
+                    check(got_down == down, || {
+                        format!(
+                            "the client read {} bytes, not the 1 MiB sent",
+                            got_down.len()
+                        )
+                    })
                 })
             },
         ),

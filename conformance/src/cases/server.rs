@@ -111,6 +111,17 @@ impl TestServer {
         }
     }
 
+    /// Accepts one connection within `within` and drops it.
+    fn accept_one(&self, within: Duration) -> Result<(), String> {
+        match self {
+            TestServer::Blocking(server) => server.accept_within(within).map(drop),
+            TestServer::Tokio(runtime, server) => {
+                runtime.block_on(server.accept_within(within)).map(drop)
+            }
+        }
+        .map_err(|e| e.to_string())
+    }
+
     /// Expects no connection to be handed out within `within`.
     fn expect_none(&self, within: Duration) -> Result<(), String> {
         let got = match self {
@@ -320,6 +331,39 @@ pub(super) fn cases() -> Vec<Case> {
                 check(error.contains("timed out"), || {
                     format!("reported {error:?}")
                 })
+            },
+        ),
+        // A client that completes its handshake and closes at once, before the server has sent
+        // its TLS 1.3 tickets: the server's last write meets a closed connection, and the
+        // connection, established all the same, is still handed out (it used to be failed).
+        Case::pair(
+            "server/client_that_closes_right_after_its_handshake_is_handed_out",
+            Needs::socket(),
+            Needs::socket(),
+            |c, s| {
+                let reports = new_reports();
+                let server = TestServer::new(s, server_config(&Pki::get().server), &reports)?;
+                let port = server.port();
+                for round in 0..10 {
+                    let stream =
+                        TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+                    stream
+                        .set_read_timeout(Some(IO_TIMEOUT))
+                        .map_err(|e| e.to_string())?;
+                    let mut socket =
+                        SslSocket::with_backend(stream, c).map_err(|e| e.to_string())?;
+                    socket.set_ssl_configuration(client_config());
+                    socket.set_peer_verify_name("localhost");
+                    socket
+                        .start_client_encryption()
+                        .map_err(|e| e.to_string())?;
+                    socket.handshake().map_err(|e| format!("client: {e}"))?;
+                    drop(socket);
+                    server
+                        .accept_one(IO_TIMEOUT)
+                        .map_err(|e| format!("round {round}: {e}; reported: {reports:?}"))?;
+                }
+                Ok(())
             },
         ),
         // tst_QSslServer::testTwoGoodClientsAndManyBadOnes (Qt's test has one bad client; here

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 /// A stream whose blocking reads can be given a time limit, so that
-/// [`SslSocket::wait_for_encrypted`] can honour its timeout.
+/// [`SslSocket::wait_for_encrypted`](crate::SslSocket::wait_for_encrypted) can honour its timeout.
 pub trait ReadTimeout {
     /// Sets the limit for each blocking read; `None` blocks indefinitely.
     ///
