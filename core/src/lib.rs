@@ -49,6 +49,7 @@ pub mod registry;
 pub mod server;
 pub mod session;
 pub mod socket;
+mod source;
 pub mod ssl_error;
 #[cfg(feature = "tokio")]
 pub mod tokio;
