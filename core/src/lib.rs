@@ -40,6 +40,7 @@ pub mod configuration;
 mod der;
 pub mod dtls;
 pub mod error;
+pub mod failure;
 pub mod key;
 pub mod mode;
 pub mod peer_name;
