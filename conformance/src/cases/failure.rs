@@ -1,6 +1,6 @@
 //! Transport and protocol failures read the same on every backend: plain HTTP spoken to a TLS
 //! server, a TLS client talking to a plain HTTP server, a TLS 1.0-only peer, and no protocol
-//! version or cipher suite in common. Each case asserts the error's variant (and alert) and
+//! version or cipher suite in common; and a host name mismatch names both names. Each case asserts the error's variant (and alert) and
 //! its message, as `polytls::failure` words them, so every backend, as client and as server,
 //! must report the one same error.
 
@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 
 use polytls::failure::{self, PeerPrefix};
 use polytls::{
-    AlertType, Error, ProtocolVersion, SslCipher, SslConfiguration, SslProtocol, SslSocket,
+    AlertType, Error, ProtocolVersion, SslCipher, SslConfiguration, SslError, SslErrorKind,
+    SslProtocol, SslSocket, SupportedFeature,
 };
 
 use super::external::{s_server, Peer};
@@ -221,6 +222,41 @@ fn no_common_cipher(
     )
 }
 
+/// A client that expects another name than the server's certificate has: its
+/// `HostNameMismatch` names the name expected and the names the certificate has.
+fn host_name_mismatch(client: &str, server: &str) -> Result<(), String> {
+    const EXPECTED: &str = "wrong.example";
+    let outcome = handshake(
+        client,
+        Box::new(|s: &mut crate::harness::Socket| {
+            s.set_ssl_configuration(client_config());
+            s.set_peer_verify_name(EXPECTED);
+        }),
+        server,
+        configure(server_config(&Pki::get().server)),
+    );
+    let leaf = Pki::get().server.leaf().clone();
+    let expected = SslError::with_certificate(SslErrorKind::HostNameMismatch, leaf)
+        .with_expected_name(EXPECTED);
+    let errors = match &outcome.client {
+        Err(Error::Verification(errors)) => errors,
+        other => {
+            return Err(format!(
+                "the client: expected a verification failure, got {other:?}"
+            ))
+        }
+    };
+    let found = errors
+        .iter()
+        .find(|e| e.kind() == SslErrorKind::HostNameMismatch)
+        .ok_or_else(|| format!("the client: no HostNameMismatch in {errors:?}"))?;
+    if found.expected_name() == Some(EXPECTED) && found.to_string() == expected.to_string() {
+        Ok(())
+    } else {
+        Err(format!("the client: expected `{expected}`, got `{found}`"))
+    }
+}
+
 /// The cases of this module.
 pub(super) fn cases() -> Vec<Case> {
     let (tls12, tls13) = (SslProtocol::TlsV1_2, SslProtocol::TlsV1_3);
@@ -250,6 +286,12 @@ pub(super) fn cases() -> Vec<Case> {
             no_common_protocol(c, tls13, s, tls12)?;
             no_common_protocol(c, tls12, s, tls13)
         }),
+        Case::pair(
+            "failure/host_name_mismatch_names_both_names",
+            Needs::feature(SupportedFeature::CertificateVerification),
+            Needs::socket(),
+            host_name_mismatch,
+        ),
     ];
     let suites = [
         (tls13, ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"]),
