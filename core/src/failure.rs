@@ -80,7 +80,7 @@ impl Wording {
 const KEPT: usize = 11;
 
 /// The first bytes a peer sent on a connection, kept by an engine (through
-/// [`recording`](Self::recording)) until it has [`KEPT`] of them.
+/// [`recording`](Self::recording)) until it has the first 11 of them.
 #[derive(Clone, Debug, Default)]
 pub struct PeerPrefix {
     bytes: [u8; KEPT],
@@ -107,7 +107,7 @@ impl PeerPrefix {
         PeerPrefix::default()
     }
 
-    /// Adds bytes received, keeping only the first [`KEPT`] of the connection.
+    /// Adds bytes received, keeping only the first 11 of the connection.
     pub fn record(&mut self, data: &[u8]) {
         let take = data.len().min(KEPT - self.len);
         self.bytes[self.len..self.len + take].copy_from_slice(&data[..take]);
