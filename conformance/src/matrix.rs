@@ -3,7 +3,9 @@
 //!
 //! A claim is *verified* when at least one case exercised it on that backend and every such
 //! case passed; *claimed but failing* when a case failed or no case exercised it (a claim the
-//! suite cannot prove counts as failing); *not claimed* otherwise.
+//! suite cannot prove counts as failing); *not claimed* otherwise. Both outputs carry a
+//! legend of the cells and say why each skipped case was skipped: the capability a backend
+//! does not claim, or the external peer program that is not installed.
 
 use std::fmt::Write as _;
 
@@ -24,6 +26,7 @@ pub enum Cell {
 }
 
 impl Cell {
+    /// The cell's name in JSON.
     fn label(&self) -> &'static str {
         match self {
             Cell::Verified => "verified",
@@ -31,6 +34,74 @@ impl Cell {
             Cell::NotClaimed => "not-claimed",
         }
     }
+
+    /// The cell as the text table shows it.
+    fn symbol(&self) -> &'static str {
+        match self {
+            Cell::Verified => "verified",
+            Cell::ClaimedButFailing(_) => "CLAIMED-BUT-FAILING",
+            Cell::NotClaimed => "-",
+        }
+    }
+}
+
+/// What each cell means: `(JSON label, text symbol, meaning)`, for the legend of both outputs.
+const LEGEND: [(&str, &str, &str); 3] = [
+    (
+        "verified",
+        "verified",
+        "claimed by the backend, exercised by at least one case, and every such case passed",
+    ),
+    (
+        "claimed-but-failing",
+        "CLAIMED-BUT-FAILING",
+        "claimed, but a case exercising it failed, or no case exercised it",
+    ),
+    (
+        "not-claimed",
+        "-",
+        "not claimed by the backend: the cases that need it were skipped",
+    ),
+];
+
+/// Why a case was skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipKind {
+    /// A backend does not claim a class, feature or protocol the case needs.
+    NotClaimed,
+    /// An external peer program the case needs is not installed.
+    MissingPeer,
+}
+
+impl SkipKind {
+    /// The kind of a skip, from its reason.
+    fn of(reason: &str) -> SkipKind {
+        if reason.starts_with("SKIPPED: external") {
+            SkipKind::MissingPeer
+        } else {
+            SkipKind::NotClaimed
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            SkipKind::NotClaimed => "capability-not-claimed",
+            SkipKind::MissingPeer => "external-peer-missing",
+        }
+    }
+}
+
+/// One skipped case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skip {
+    /// The target's label (`openssl`, `openssl->rustls`).
+    pub target: String,
+    /// The case's name.
+    pub case: String,
+    /// Why: the capability a backend did not claim, or the external peer that is missing.
+    pub reason: String,
+    /// Which of the two it is.
+    pub kind: SkipKind,
 }
 
 /// Passed, failed and skipped counts.
@@ -86,6 +157,23 @@ pub struct Report {
     pub failures: Vec<(String, String, String)>,
     /// Every case skipped because an external peer is missing.
     pub skipped_external: Vec<(String, String)>,
+    /// Every skipped case, with why.
+    pub skipped: Vec<Skip>,
+}
+
+impl Report {
+    /// The distinct reasons cases were skipped, each with how many cases and of what kind, in
+    /// the order first met.
+    pub fn skip_reasons(&self) -> Vec<(&str, SkipKind, usize)> {
+        let mut reasons: Vec<(&str, SkipKind, usize)> = Vec::new();
+        for skip in &self.skipped {
+            match reasons.iter_mut().find(|(r, _, _)| *r == skip.reason) {
+                Some(entry) => entry.2 += 1,
+                None => reasons.push((&skip.reason, skip.kind, 1)),
+            }
+        }
+        reasons
+    }
 }
 
 fn all_claims() -> Vec<(&'static str, &'static str)> {
@@ -166,6 +254,7 @@ impl Report {
         let mut registry = Counts::default();
         let mut failures = Vec::new();
         let mut skipped_external = Vec::new();
+        let mut skipped = Vec::new();
         for r in results {
             match &r.target {
                 Target::Pair { client, server } => {
@@ -187,8 +276,17 @@ impl Report {
                 Status::Failed(message) => {
                     failures.push((r.target.label(), r.case.clone(), message.clone()))
                 }
-                Status::Skipped(reason) if reason.starts_with("SKIPPED") => {
-                    skipped_external.push((r.target.label(), r.case.clone()))
+                Status::Skipped(reason) => {
+                    let kind = SkipKind::of(reason);
+                    if kind == SkipKind::MissingPeer {
+                        skipped_external.push((r.target.label(), r.case.clone()));
+                    }
+                    skipped.push(Skip {
+                        target: r.target.label(),
+                        case: r.case.clone(),
+                        reason: reason.clone(),
+                        kind,
+                    });
                 }
                 _ => {}
             }
@@ -199,6 +297,7 @@ impl Report {
             registry,
             failures,
             skipped_external,
+            skipped,
         }
     }
 
@@ -247,19 +346,45 @@ impl Report {
             .iter()
             .map(|(t, c, m)| json!({ "target": t, "case": c, "message": m }))
             .collect();
-        let skipped: Vec<Value> = self
+        let skipped_external: Vec<Value> = self
             .skipped_external
             .iter()
             .map(|(t, c)| json!({ "target": t, "case": c }))
             .collect();
+        let skipped: Vec<Value> = self
+            .skipped
+            .iter()
+            .map(|s| {
+                json!({
+                    "target": s.target,
+                    "case": s.case,
+                    "reason": s.reason,
+                    "kind": s.kind.label(),
+                })
+            })
+            .collect();
+        let skip_reasons: Vec<Value> = self
+            .skip_reasons()
+            .iter()
+            .map(|(reason, kind, count)| {
+                json!({ "reason": reason, "kind": kind.label(), "cases": count })
+            })
+            .collect();
+        let legend: serde_json::Map<String, Value> = LEGEND
+            .iter()
+            .map(|(label, _, meaning)| ((*label).to_owned(), Value::from(*meaning)))
+            .collect();
         json!({
             "polytls_version": env!("CARGO_PKG_VERSION"),
             "ok": self.ok(),
+            "legend": legend,
             "backends": backends,
             "pairs": pairs,
             "registry": self.registry.json(),
             "failures": failures,
-            "skipped_external_peers": skipped,
+            "skipped": skipped,
+            "skip_reasons": skip_reasons,
+            "skipped_external_peers": skipped_external,
         })
     }
 
@@ -297,14 +422,14 @@ impl Report {
             }
             let _ = write!(out, "  {name:<w$}", w = width - 2);
             for b in &self.backends {
-                let label = match &b.cells[i].2 {
-                    Cell::Verified => "verified".to_owned(),
-                    Cell::ClaimedButFailing(_) => "CLAIMED-BUT-FAILING".to_owned(),
-                    Cell::NotClaimed => "-".to_owned(),
-                };
-                let _ = write!(out, " {label:<20}");
+                let _ = write!(out, " {:<20}", b.cells[i].2.symbol());
             }
             let _ = writeln!(out);
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "legend:");
+        for (_, symbol, meaning) in LEGEND {
+            let _ = writeln!(out, "  {symbol:<21} {meaning}");
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "pairs (client -> server):");
@@ -324,6 +449,14 @@ impl Report {
             "registry rules: passed {}  failed {}  skipped {}",
             r.passed, r.failed, r.skipped
         );
+        let reasons = self.skip_reasons();
+        if !reasons.is_empty() {
+            let _ = writeln!(out, "\nskipped, and why:");
+            for (reason, _, count) in &reasons {
+                let reason = reason.strip_prefix("SKIPPED: ").unwrap_or(reason);
+                let _ = writeln!(out, "  {count:>4} case(s): {reason}");
+            }
+        }
         if !self.skipped_external.is_empty() {
             let _ = writeln!(
                 out,
@@ -423,5 +556,57 @@ mod tests {
         assert_eq!(json["ok"], false);
         let only_passing = Report::build(&backends, &results[..1]);
         assert!(!only_passing.ok(), "unexercised claims must fail the run");
+    }
+
+    #[test]
+    fn the_legend_and_the_reasons_for_skips_are_shown() {
+        let mut mock = MockBackend::new("matrix-legend-mock");
+        mock.classes = vec![ImplementedClass::Socket];
+        let _ = polytls::Registry::global().register(Arc::new(mock));
+        let backends = vec!["matrix-legend-mock".to_owned()];
+        let skipped = |reason: &str| CaseResult {
+            case: "case".into(),
+            target: Target::Single("matrix-legend-mock".into()),
+            status: Status::Skipped(reason.into()),
+            claims: Vec::new(),
+        };
+        let not_claimed = "matrix-legend-mock does not claim feature Psk";
+        let no_peer = "SKIPPED: external peer `gnutls-cli` is not installed";
+        let results = vec![
+            result(Status::Passed, &[("classes", "Socket")]),
+            skipped(not_claimed),
+            skipped(not_claimed),
+            skipped(no_peer),
+        ];
+        let report = Report::build(&backends, &results);
+        let text = report.to_text();
+        for (_, symbol, meaning) in LEGEND {
+            assert!(
+                text.contains(&format!("  {symbol:<21} {meaning}")),
+                "{text}"
+            );
+        }
+        assert!(
+            text.contains(&format!("2 case(s): {not_claimed}")),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 case(s): external peer `gnutls-cli` is not installed"),
+            "{text}"
+        );
+        let json = report.to_json();
+        assert_eq!(
+            json["legend"]["not-claimed"],
+            "not claimed by the backend: the cases that need it were skipped"
+        );
+        assert_eq!(json["skipped"][0]["reason"], not_claimed);
+        assert_eq!(json["skipped"][0]["kind"], "capability-not-claimed");
+        assert_eq!(json["skipped"][2]["kind"], "external-peer-missing");
+        assert_eq!(json["skip_reasons"][0]["cases"], 2);
+        assert_eq!(json["skip_reasons"][1]["reason"], no_peer);
+        assert_eq!(
+            json["skipped_external_peers"][0]["target"],
+            "matrix-legend-mock"
+        );
     }
 }

@@ -2,9 +2,13 @@
 //! defaults, and the process-wide default configurations for TLS and DTLS.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use crate::{Certificate, Error, Key, KeyStrength, PeerVerifyMode, SslCipher, SslProtocol};
+use crate::{
+    source, Certificate, EncodingFormat, Error, Key, KeyStrength, KeyType, PatternSyntax,
+    PeerVerifyMode, SslCipher, SslProtocol,
+};
 
 /// An option that turns off a protocol behaviour (Qt's `QSsl::SslOption`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -204,6 +208,96 @@ impl SslConfiguration {
         self.local_certificate_chain.first()
     }
 
+    /// Adds `certificates` to the trusted CA certificates (Qt's `addCaCertificates`). As in
+    /// Qt, a configuration with CA certificates of its own trusts only those: adding to one
+    /// that trusted the system's CA certificates (`None`) starts a list without them.
+    pub fn add_ca_certificates(&mut self, certificates: impl IntoIterator<Item = Certificate>) {
+        self.ca_certificates
+            .get_or_insert_with(Vec::new)
+            .extend(certificates);
+    }
+
+    /// Adds the CA certificates of the files `path` names (Qt's `addCaCertificates(path,
+    /// format, syntax)`), matched as [`Certificate::from_path`] matches them, and returns how
+    /// many were added.
+    ///
+    /// Unlike Qt, which returns `false`, loading nothing is an error, because a configuration
+    /// that trusts nothing fails every handshake far from the mistake: fails with
+    /// [`Error::Certificate`] naming the file when it holds no certificate (it is empty, or
+    /// holds only a private key...), or naming the pattern when it matches no file that holds
+    /// one; with [`Error::Io`] naming the file when a file named without a pattern cannot be
+    /// read; and as [`Certificate::from_path`] does. Nothing is added on failure.
+    pub fn add_ca_certificates_from_path(
+        &mut self,
+        path: impl AsRef<Path>,
+        format: EncodingFormat,
+        syntax: PatternSyntax,
+    ) -> Result<usize, Error> {
+        let path = path.as_ref();
+        let mut found = Certificate::from_path(path, format, syntax)?;
+        if found.is_empty() {
+            if syntax == PatternSyntax::FixedString || path.exists() {
+                found = certificates_in_file(path, format)?;
+            } else {
+                return Err(Error::Certificate(format!(
+                    "{} matches no file that holds a certificate",
+                    path.display()
+                )));
+            }
+        }
+        let added = found.len();
+        self.add_ca_certificates(found);
+        Ok(added)
+    }
+
+    /// Sets the local certificate chain (leaf first) from the certificates of one file (Qt's
+    /// `QSslSocket::setLocalCertificate(path, format)`, with the chain).
+    ///
+    /// Fails with [`Error::Io`] naming the file when it cannot be read, and with
+    /// [`Error::Certificate`] naming it when it holds no certificate (the message says what
+    /// it holds instead: nothing, a private key...) or a malformed one. The chain is unchanged
+    /// on failure.
+    pub fn set_local_certificate_chain_from_file(
+        &mut self,
+        path: impl AsRef<Path>,
+        format: EncodingFormat,
+    ) -> Result<(), Error> {
+        self.local_certificate_chain = certificates_in_file(path.as_ref(), format)?;
+        Ok(())
+    }
+
+    /// Sets the private key from a file, decrypting it with `passphrase` when it is encrypted
+    /// (Qt's `QSslSocket::setPrivateKey(fileName, ...)`). Whether it matches the local
+    /// certificate is checked by [`validate`](Self::validate), when a handshake starts.
+    ///
+    /// Fails with [`Error::Io`] naming the file when it cannot be read, [`Error::Key`] naming it
+    /// when it holds no private key (the message says what it holds instead: a
+    /// certificate...) or a malformed one, and as [`Key::from_data_with_passphrase`] does. The
+    /// key is unchanged on failure.
+    pub fn set_private_key_from_file(
+        &mut self,
+        path: impl AsRef<Path>,
+        format: EncodingFormat,
+        passphrase: &[u8],
+    ) -> Result<(), Error> {
+        let path = path.as_ref();
+        let data = source::read(path)?;
+        let key = Key::from_data_with_passphrase(&data, format, KeyType::PrivateKey, passphrase)
+            .map_err(|e| match e {
+                Error::Key(_)
+                    if format == EncodingFormat::Der && Certificate::from_der(&data).is_ok() =>
+                {
+                    Error::Key(format!(
+                        "{} holds a certificate, not a private key",
+                        path.display()
+                    ))
+                }
+                other => source::in_file(path, other),
+            })?;
+        self.private_key = Some(key);
+        Ok(())
+    }
+
     /// Whether `option` is set.
     pub fn test_ssl_option(&self, option: SslOption) -> bool {
         self.ssl_options.contains(&option)
@@ -219,10 +313,19 @@ impl SslConfiguration {
     }
 
     /// Checks the settings that do not depend on a backend: a server needs a certificate and a
-    /// key, a key needs a certificate, ALPN names are 1 to 255 bytes, and the protocol fits
-    /// the transport (`dtls`).
+    /// key, a key needs a certificate and must be the private half of the local certificate's
+    /// key, ALPN names are 1 to 255 bytes, and the protocol fits the transport (`dtls`).
+    /// Every handshake starts with this check.
     ///
-    /// Fails with [`Error::InvalidInput`] naming the first problem.
+    /// Whether the key matches is decided by comparing the certificate's public key with the
+    /// public value the private key holds: RSA and traditional DSA keys always hold theirs, EC
+    /// keys when they carry their public point (as OpenSSL and most tools write them), Ed25519
+    /// keys in the PKCS#8 v2 layout. A key that holds none (Ed25519 in PKCS#8 v1, as `openssl
+    /// genpkey` writes it; DSA in PKCS#8) is left to the backend, which refuses a mismatch
+    /// when the engine is made.
+    ///
+    /// Fails with [`Error::Key`] naming the certificate's subject when the key does not match
+    /// it, and with [`Error::InvalidInput`] naming the first other problem.
     pub fn validate(&self, server: bool, dtls: bool) -> Result<(), Error> {
         if server && (self.local_certificate_chain.is_empty() || self.private_key.is_none()) {
             return Err(Error::InvalidInput(
@@ -239,6 +342,9 @@ impl SslConfiguration {
                 return Err(Error::InvalidInput(
                     "the private key is a public key".into(),
                 ));
+            }
+            if let Some(leaf) = self.local_certificate() {
+                key_matches(key, leaf)?;
             }
         }
         if self
@@ -263,5 +369,294 @@ impl SslConfiguration {
             )));
         }
         Ok(())
+    }
+}
+
+/// The certificates of one file, at least one.
+///
+/// Fails with [`Error::Io`] naming the file when it cannot be read and with
+/// [`Error::Certificate`] naming it when it holds none or a malformed one.
+fn certificates_in_file(path: &Path, format: EncodingFormat) -> Result<Vec<Certificate>, Error> {
+    let data = source::read(path)?;
+    let holds_key = || Key::from_der(&data, KeyType::PrivateKey).is_ok();
+    match Certificate::list_from_data(&data, format) {
+        Ok(found) if !found.is_empty() => Ok(found),
+        Ok(_) => Err(Error::Certificate(format!(
+            "{} {}",
+            path.display(),
+            source::pem_lacks(&data, "certificate")
+        ))),
+        Err(_) if format == EncodingFormat::Der && holds_key() => Err(Error::Certificate(format!(
+            "{} holds a private key, not a certificate",
+            path.display()
+        ))),
+        Err(e) => Err(source::in_file(path, e)),
+    }
+}
+
+/// Checks that `key` is the private half of `leaf`'s key.
+///
+/// Fails with [`Error::Key`] naming the certificate when it is not.
+fn key_matches(key: &Key, leaf: &Certificate) -> Result<(), Error> {
+    // A certificate whose key polytls cannot read is left to the backend.
+    let Ok(public) = leaf.public_key() else {
+        return Ok(());
+    };
+    if key.differs_from(&public) != Some(true) {
+        return Ok(());
+    }
+    let subject = leaf.subject_name();
+    let subject = if subject.is_empty() {
+        "an empty subject".to_owned()
+    } else {
+        format!("subject {subject}")
+    };
+    let detail = if key.same_kind(&public) {
+        format!("the private key is another {} key", key.describe())
+    } else {
+        format!(
+            "the certificate's key is {}, the private key is {}",
+            public.describe(),
+            key.describe()
+        )
+    };
+    Err(Error::Key(format!(
+        "the private key does not match the local certificate ({subject}): {detail}"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// A scratch directory, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!(
+                "polytls-configuration-{name}-{}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+
+        fn file(&self, name: &str, contents: &[u8]) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, contents).unwrap();
+            path
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A self-signed certificate for `cn` and its key pair.
+    fn identity(cn: &str, alg: &'static rcgen::SignatureAlgorithm) -> (Certificate, Key) {
+        let pair = if alg == &rcgen::PKCS_RSA_SHA256 {
+            rcgen::KeyPair::generate_rsa_for(alg, rcgen::RsaKeySize::_2048).unwrap()
+        } else {
+            rcgen::KeyPair::generate_for(alg).unwrap()
+        };
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        let cert = params.self_signed(&pair).unwrap();
+        (
+            Certificate::from_der(cert.der()).unwrap(),
+            Key::from_der(&pair.serialize_der(), KeyType::PrivateKey).unwrap(),
+        )
+    }
+
+    fn server(cert: &Certificate, key: &Key) -> SslConfiguration {
+        SslConfiguration {
+            local_certificate_chain: vec![cert.clone()],
+            private_key: Some(key.clone()),
+            ..SslConfiguration::default()
+        }
+    }
+
+    #[test]
+    fn a_file_without_certificates_is_an_error_naming_it() {
+        let dir = Scratch::new("empty");
+        let (cert, key) = identity("ca", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let empty = dir.file("empty.pem", b"");
+        let key_only = dir.file("server.key", key.to_pem().as_bytes());
+        let key_der = dir.file("server.key.der", key.to_der());
+        let mut config = SslConfiguration::default();
+
+        let e = config
+            .add_ca_certificates_from_path(&empty, EncodingFormat::Pem, PatternSyntax::FixedString)
+            .unwrap_err();
+        assert!(matches!(e, Error::Certificate(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!("certificate: {} is empty", empty.display())
+        );
+        assert_eq!(config.ca_certificates, None, "nothing is trusted instead");
+
+        for (path, format) in [
+            (&key_only, EncodingFormat::Pem),
+            (&key_der, EncodingFormat::Der),
+        ] {
+            let e = config
+                .set_local_certificate_chain_from_file(path, format)
+                .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "certificate: {} holds a private key, not a certificate",
+                    path.display()
+                )
+            );
+            let e = config
+                .add_ca_certificates_from_path(path, format, PatternSyntax::Wildcard)
+                .unwrap_err();
+            assert!(e.to_string().contains("holds a private key"), "{e}");
+        }
+        assert!(config.local_certificate_chain.is_empty());
+
+        let pattern = dir.0.join("*.crt");
+        let e = config
+            .add_ca_certificates_from_path(&pattern, EncodingFormat::Pem, PatternSyntax::Wildcard)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "certificate: {} matches no file that holds a certificate",
+                pattern.display()
+            )
+        );
+
+        let missing = dir.0.join("missing.pem");
+        let e = config
+            .add_ca_certificates_from_path(
+                &missing,
+                EncodingFormat::Pem,
+                PatternSyntax::FixedString,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().contains(&missing.display().to_string()),
+            "{e}"
+        );
+
+        let bundle = dir.file(
+            "bundle.pem",
+            format!("{}{}", cert.to_pem(), cert.to_pem()).as_bytes(),
+        );
+        let added = config
+            .add_ca_certificates_from_path(&bundle, EncodingFormat::Pem, PatternSyntax::FixedString)
+            .unwrap();
+        assert_eq!(added, 2);
+        let added = config
+            .add_ca_certificates_from_path(
+                dir.0.join("bun*.pem"),
+                EncodingFormat::Pem,
+                PatternSyntax::Wildcard,
+            )
+            .unwrap();
+        assert_eq!(added, 2);
+        assert_eq!(config.ca_certificates.as_ref().map(Vec::len), Some(4));
+    }
+
+    #[test]
+    fn a_certificate_given_as_the_key_is_an_error_naming_the_file() {
+        let dir = Scratch::new("cert-as-key");
+        let (cert, key) = identity("server", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let mut config = SslConfiguration::default();
+        for (path, format) in [
+            (
+                dir.file("cert.pem", cert.to_pem().as_bytes()),
+                EncodingFormat::Pem,
+            ),
+            (dir.file("cert.der", cert.to_der()), EncodingFormat::Der),
+        ] {
+            let e = config
+                .set_private_key_from_file(&path, format, b"")
+                .unwrap_err();
+            assert!(matches!(e, Error::Key(_)), "{e:?}");
+            let said = e.to_string();
+            assert!(
+                said.contains(&path.display().to_string())
+                    && said.contains("holds a certificate, not a private key"),
+                "{said}"
+            );
+        }
+        assert!(config.private_key.is_none());
+        let key_file = dir.file("server.key", key.to_pem().as_bytes());
+        let cert_file = dir.file("server.pem", cert.to_pem().as_bytes());
+        config
+            .set_private_key_from_file(&key_file, EncodingFormat::Pem, b"")
+            .unwrap();
+        config
+            .set_local_certificate_chain_from_file(&cert_file, EncodingFormat::Pem)
+            .unwrap();
+        assert_eq!(config.private_key.as_ref(), Some(&key));
+        assert_eq!(config.local_certificate_chain, [cert]);
+        config.validate(true, false).unwrap();
+    }
+
+    #[test]
+    fn a_key_that_does_not_match_its_certificate_is_refused() {
+        let algorithms: [&'static rcgen::SignatureAlgorithm; 3] = [
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            &rcgen::PKCS_ED25519,
+            &rcgen::PKCS_RSA_SHA256,
+        ];
+        for alg in algorithms {
+            let (cert, key) = identity("server.example", alg);
+            let (_, other) = identity("other", alg);
+            server(&cert, &key).validate(true, false).unwrap();
+            // The same key in its traditional layout (PKCS#1, SEC 1) still matches, and
+            // another key in it does not.
+            let inner = |key: &Key| {
+                use crate::der::{single, Reader, INTEGER, OCTET_STRING, SEQUENCE};
+                let outer = single(key.to_der(), SEQUENCE).unwrap();
+                let mut r = Reader::new(outer.contents);
+                r.expect(INTEGER).unwrap();
+                r.expect(SEQUENCE).unwrap();
+                let inner = r.expect(OCTET_STRING).unwrap().contents.to_vec();
+                Key::from_der(&inner, KeyType::PrivateKey).ok()
+            };
+            if let (Some(same), Some(another)) = (inner(&key), inner(&other)) {
+                assert_ne!(same.format(), crate::KeyFormat::Pkcs8);
+                server(&cert, &same).validate(true, false).unwrap();
+                server(&cert, &another).validate(true, false).unwrap_err();
+            }
+            let e = server(&cert, &other).validate(true, false).unwrap_err();
+            assert!(matches!(e, Error::Key(_)), "{alg:?}: {e:?}");
+            let said = e.to_string();
+            assert!(
+                said.contains("the private key does not match the local certificate (subject CN=server.example)")
+                    && said.contains("another"),
+                "{alg:?}: {said}"
+            );
+            // A client certificate too.
+            let e = server(&cert, &other).validate(false, false).unwrap_err();
+            assert!(matches!(e, Error::Key(_)), "{e:?}");
+        }
+        let (rsa_cert, _) = identity("rsa", &rcgen::PKCS_RSA_SHA256);
+        let (_, ec_key) = identity("ec", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let e = server(&rsa_cert, &ec_key)
+            .validate(true, false)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "key: the private key does not match the local certificate (subject CN=rsa): the \
+             certificate's key is RSA 2048 bits, the private key is EC P-256"
+        );
     }
 }

@@ -16,11 +16,24 @@ pub enum Error {
         /// What was asked for.
         what: String,
     },
-    /// No backend of that name is registered, or it is not available.
-    #[error("no available TLS backend named '{0}'")]
-    UnknownBackend(String),
+    /// No backend of that name is registered, or it is not available: a name a caller
+    /// passed, or the one the environment variable `variable` gives.
+    #[error("{}", unknown_backend(.name, .variable.as_deref(), .available))]
+    UnknownBackend {
+        /// The name asked for.
+        name: String,
+        /// The environment variable the name came from (`POLYTLS_BACKEND`), or `None` when a
+        /// caller passed it.
+        variable: Option<String>,
+        /// The backends that are available, in priority order.
+        available: Vec<String>,
+    },
     /// No TLS backend is registered at all.
-    #[error("no TLS backend is available: depend on a backend crate such as polytls-openssl")]
+    #[error(
+        "no TLS backend is compiled in: enable a backend feature of the polytls crate \
+         (openssl, rustls) or depend on a backend crate and name it once \
+         (`use polytls_openssl as _;`)"
+    )]
     NoBackend,
     /// A caller passed an argument or configuration that cannot work.
     #[error("invalid argument: {0}")]
@@ -74,6 +87,21 @@ pub enum Error {
     /// The underlying transport failed.
     #[error(transparent)]
     Io(#[from] io::Error),
+}
+
+fn unknown_backend(name: &str, variable: Option<&str>, available: &[String]) -> String {
+    let available = if available.is_empty() {
+        "none is available".to_owned()
+    } else {
+        format!("available: {}", available.join(", "))
+    };
+    match variable {
+        Some(variable) => format!(
+            "{variable} names '{name}', which is not an available TLS backend ({available}): \
+             name one of them, or unset {variable}"
+        ),
+        None => format!("no available TLS backend named '{name}' ({available})"),
+    }
 }
 
 fn list(errors: &[SslError]) -> String {

@@ -41,6 +41,7 @@ pub mod context_cache;
 mod der;
 pub mod dtls;
 pub mod error;
+pub mod failure;
 pub mod key;
 pub mod mode;
 pub mod peer_name;
@@ -50,6 +51,7 @@ pub mod registry;
 pub mod server;
 pub mod session;
 pub mod socket;
+mod source;
 pub mod ssl_error;
 #[cfg(feature = "tokio")]
 pub mod tokio;
@@ -97,8 +99,10 @@ pub fn available_backends() -> Vec<String> {
     Registry::global().available_backends()
 }
 
-/// The name of the active backend, or `None` when no backend is available. See
-/// [`Registry::active_backend`] for how it is chosen.
+/// The name of the active backend, or `None` when no backend is available or when
+/// `POLYTLS_BACKEND` names one that is not (creating an object without naming a backend then
+/// fails with [`Error::UnknownBackend`], which names the variable and the available backends).
+/// See [`Registry::active_backend`] for how it is chosen.
 pub fn active_backend() -> Option<String> {
     Registry::global().active_backend()
 }

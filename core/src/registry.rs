@@ -71,8 +71,11 @@ impl Registry {
     }
 
     /// An empty registry whose default backend is `name`, as [`global`](Self::global) takes it
-    /// from [`BACKEND_ENV`]: it wins over the priority order when it names an available
-    /// backend, and is ignored otherwise.
+    /// from [`BACKEND_ENV`]: it wins over the priority order. When it names no available
+    /// backend, and no backend was set with [`set_active_backend`](Self::set_active_backend),
+    /// there is no active backend: [`backend`](Self::backend) with `None`, and so creating an
+    /// object without naming a backend, fails with [`Error::UnknownBackend`] naming the
+    /// variable and the available backends.
     pub fn with_default_backend(name: Option<&str>) -> Registry {
         Registry {
             env_default: name.map(str::to_owned),
@@ -134,12 +137,7 @@ impl Registry {
 
     /// The names of the available backends, in default priority order.
     pub fn available_backends(&self) -> Vec<String> {
-        self.read()
-            .backends
-            .iter()
-            .filter(|b| b.is_available())
-            .map(|b| b.name().to_owned())
-            .collect()
+        Self::available_names(&self.read())
     }
 
     fn available(state: &State, name: &str) -> Option<Arc<dyn TlsBackend>> {
@@ -150,32 +148,55 @@ impl Registry {
             .cloned()
     }
 
-    fn active_name(&self, state: &State) -> Option<String> {
-        let candidates = [
-            state.in_use.as_deref(),
-            state.chosen.as_deref(),
-            self.env_default.as_deref(),
-        ];
-        candidates
+    /// The active backend's name, or why there is none: the backend objects were created
+    /// with, else the chosen one, else the one the environment names (an error when it names
+    /// no available backend), else the first available by priority.
+    fn resolve(&self, state: &State) -> Result<String, Error> {
+        let explicit = [state.in_use.as_deref(), state.chosen.as_deref()];
+        if let Some(name) = explicit
             .into_iter()
             .flatten()
             .find(|name| Self::available(state, name).is_some())
-            .map(str::to_owned)
-            .or_else(|| {
-                state
-                    .backends
-                    .iter()
-                    .find(|b| b.is_available())
-                    .map(|b| b.name().to_owned())
-            })
+        {
+            return Ok(name.to_owned());
+        }
+        if let Some(name) = self.env_default.as_deref() {
+            return match Self::available(state, name) {
+                Some(_) => Ok(name.to_owned()),
+                None => Err(Error::UnknownBackend {
+                    name: name.to_owned(),
+                    variable: Some(BACKEND_ENV.to_owned()),
+                    available: Self::available_names(state),
+                }),
+            };
+        }
+        state
+            .backends
+            .iter()
+            .find(|b| b.is_available())
+            .map(|b| b.name().to_owned())
+            .ok_or(Error::NoBackend)
+    }
+
+    fn available_names(state: &State) -> Vec<String> {
+        state
+            .backends
+            .iter()
+            .filter(|b| b.is_available())
+            .map(|b| b.name().to_owned())
+            .collect()
     }
 
     /// The name of the active backend: the one objects were already created with, else the
     /// one set with [`set_active_backend`](Self::set_active_backend), else the one
-    /// [`BACKEND_ENV`] names, else the first available by priority. `None` when no backend is
-    /// available.
+    /// [`BACKEND_ENV`] names, else the first available by priority.
+    ///
+    /// `None` when no backend is available, and when [`BACKEND_ENV`] names a backend that is
+    /// not available (and none was set or used): a typo in the variable is not replaced by
+    /// another backend. [`backend`](Self::backend) with `None` says why, as an
+    /// [`Error::UnknownBackend`] naming the variable and the available backends.
     pub fn active_backend(&self) -> Option<String> {
-        self.active_name(&self.read())
+        self.resolve(&self.read()).ok()
     }
 
     /// Makes `name` the active backend. Returns `false` (and changes nothing) when no
@@ -197,19 +218,21 @@ impl Registry {
 
     /// The backend named `name`, or the active one for `None`, without fixing the choice.
     ///
-    /// Fails with [`Error::UnknownBackend`] for an unknown or unavailable name and with
-    /// [`Error::NoBackend`] when `None` is asked and nothing is available.
+    /// Fails with [`Error::UnknownBackend`] for an unknown or unavailable name, with
+    /// [`Error::NoBackend`] when `None` is asked and nothing is available, and with
+    /// [`Error::UnknownBackend`] naming [`BACKEND_ENV`] when `None` is asked, no backend was
+    /// set or used, and the variable names a backend that is not available.
     pub fn backend(&self, name: Option<&str>) -> Result<Arc<dyn TlsBackend>, Error> {
         let state = self.read();
-        match name {
-            Some(name) => {
-                Self::available(&state, name).ok_or_else(|| Error::UnknownBackend(name.to_owned()))
-            }
-            None => self
-                .active_name(&state)
-                .and_then(|name| Self::available(&state, &name))
-                .ok_or(Error::NoBackend),
-        }
+        let name = match name {
+            Some(name) => name.to_owned(),
+            None => self.resolve(&state)?,
+        };
+        Self::available(&state, &name).ok_or_else(|| Error::UnknownBackend {
+            name,
+            variable: None,
+            available: Self::available_names(&state),
+        })
     }
 
     /// The backend an object is about to be created with: `name`, or the active backend for
@@ -221,7 +244,7 @@ impl Registry {
             return self.backend(name);
         }
         let mut state = self.write();
-        let active = self.active_name(&state).ok_or(Error::NoBackend)?;
+        let active = self.resolve(&state)?;
         let backend = Self::available(&state, &active).ok_or(Error::NoBackend)?;
         state.in_use = Some(active);
         Ok(backend)

@@ -111,13 +111,30 @@ impl fmt::Display for SslErrorKind {
 /// One verification problem: its kind and, where it concerns one, the certificate
 /// (Qt's `QSslError`).
 ///
-/// Two errors are equal when kind and certificate are equal; that is how an ignore list
+/// Two errors are equal when kind and certificate are equal (the [expected
+/// name](Self::expected_name) of a host name mismatch is not compared); that is how an ignore list
 /// given to [`Session::ignore_ssl_errors_list`](crate::Session::ignore_ssl_errors_list)
 /// matches the errors found.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug)]
 pub struct SslError {
     kind: SslErrorKind,
     certificate: Option<Certificate>,
+    /// The name the certificate was checked against (host name mismatches).
+    expected_name: Option<String>,
+}
+
+impl PartialEq for SslError {
+    fn eq(&self, other: &SslError) -> bool {
+        self.kind == other.kind && self.certificate == other.certificate
+    }
+}
+
+impl Eq for SslError {}
+
+impl std::hash::Hash for SslError {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.kind, &self.certificate).hash(state);
+    }
 }
 
 impl SslError {
@@ -126,6 +143,7 @@ impl SslError {
         SslError {
             kind,
             certificate: None,
+            expected_name: None,
         }
     }
 
@@ -134,7 +152,21 @@ impl SslError {
         SslError {
             kind,
             certificate: Some(certificate),
+            expected_name: None,
         }
+    }
+
+    /// This error, saying which name the certificate was checked against (for a
+    /// [`HostNameMismatch`](SslErrorKind::HostNameMismatch); backends set it). The name is
+    /// shown, not compared: an ignore list matches the error with or without it.
+    pub fn with_expected_name(mut self, name: impl Into<String>) -> SslError {
+        self.expected_name = Some(name.into());
+        self
+    }
+
+    /// The name the certificate was checked against, when the error says.
+    pub fn expected_name(&self) -> Option<&str> {
+        self.expected_name.as_deref()
     }
 
     /// The kind of problem.
@@ -148,11 +180,62 @@ impl SslError {
     }
 }
 
+/// Gives every [`HostNameMismatch`](SslErrorKind::HostNameMismatch) in `errors` the name the
+/// certificate was checked against (see [`SslError::with_expected_name`]): what a backend
+/// calls on the list it found, so that the error says which name was expected.
+pub fn name_mismatches(errors: &mut [SslError], expected: &str) {
+    for error in errors
+        .iter_mut()
+        .filter(|e| e.kind == SslErrorKind::HostNameMismatch)
+    {
+        error.expected_name = Some(expected.to_owned());
+    }
+}
+
+/// The names a certificate is valid for, as a host name check sees them.
+fn names_of(cert: &Certificate) -> String {
+    let names: Vec<String> = cert
+        .subject_alternative_names()
+        .iter()
+        .filter_map(|name| match name {
+            crate::AlternativeName::Dns(dns) => Some(format!("DNS:{dns}")),
+            crate::AlternativeName::Ip(ip) => Some(format!("IP:{ip}")),
+            crate::AlternativeName::Email(_) => None,
+        })
+        .collect();
+    if names.is_empty() {
+        "no name (it has no DNS or IP subject alternative name)".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// A host name mismatch names the name expected (when known) and the names the certificate
+/// has: `... (expected 'www.example.com'; the certificate, CN=example.org, is for
+/// DNS:example.org, DNS:*.example.org)`.
 impl fmt::Display for SslError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.certificate {
-            Some(cert) => write!(f, "{} ({})", self.kind, cert.subject_display_name()),
-            None => fmt::Display::fmt(&self.kind, f),
+        match (&self.certificate, self.kind) {
+            (Some(cert), SslErrorKind::HostNameMismatch) => {
+                write!(f, "{} (", self.kind)?;
+                if let Some(name) = &self.expected_name {
+                    write!(f, "expected '{name}'; ")?;
+                }
+                write!(
+                    f,
+                    "the certificate, {}, is for {})",
+                    cert.subject_display_name(),
+                    names_of(cert)
+                )
+            }
+            (Some(cert), _) => write!(f, "{} ({})", self.kind, cert.subject_display_name()),
+            (None, _) => {
+                fmt::Display::fmt(&self.kind, f)?;
+                match &self.expected_name {
+                    Some(name) => write!(f, " (expected '{name}')"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -199,6 +282,10 @@ mod tests {
             SslErrorKind::SelfSignedCertificate,
             one.clone()
         )));
+        assert!(!set.insert(
+            SslError::with_certificate(SslErrorKind::CertificateExpired, one.clone())
+                .with_expected_name("shown, not compared")
+        ));
         assert_eq!(set.len(), 5);
         assert!(set.contains(&SslError::with_certificate(
             SslErrorKind::CertificateExpired,
@@ -247,5 +334,24 @@ mod tests {
             SslErrorKind::ALL.last(),
             Some(&SslErrorKind::UnspecifiedError)
         );
+    }
+
+    #[test]
+    fn a_host_name_mismatch_names_the_expected_name_and_the_certificates() {
+        let (cert, _) = two_certificates();
+        let error = SslError::with_certificate(SslErrorKind::HostNameMismatch, cert.clone())
+            .with_expected_name("www.example.com");
+        let said = error.to_string();
+        assert!(
+            said.starts_with(SslErrorKind::HostNameMismatch.message())
+                && said.contains("expected 'www.example.com'")
+                && said.contains(&cert.subject_display_name()),
+            "{said}"
+        );
+        assert!(
+            said.ends_with(&format!("is for {})", names_of(&cert))),
+            "{said}"
+        );
+        assert_eq!(error.expected_name(), Some("www.example.com"));
     }
 }

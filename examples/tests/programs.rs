@@ -112,13 +112,16 @@ fn client_refuses_an_untrusted_server() {
 
 #[test]
 fn list_backends_honours_the_environment() {
-    let run = |env: Option<&str>| {
+    let command = |env: Option<&str>| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_list_backends"));
         command.env_remove("POLYTLS_BACKEND");
         if let Some(name) = env {
             command.env("POLYTLS_BACKEND", name);
         }
-        let output = command.output().unwrap();
+        command.output().unwrap()
+    };
+    let run = |env: Option<&str>| {
+        let output = command(env);
         assert!(output.status.success());
         String::from_utf8(output.stdout).unwrap()
     };
@@ -135,7 +138,16 @@ fn list_backends_honours_the_environment() {
         "{}",
         run(Some("rustls"))
     );
-    assert!(active(&run(Some("no-such-backend"))).starts_with("* openssl"));
+    // A name no backend has is reported, not replaced by the default.
+    let typo = command(Some("no-such-backend"));
+    assert!(!typo.status.success());
+    assert!(active(&String::from_utf8_lossy(&typo.stdout)).is_empty());
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(
+        stderr.contains("POLYTLS_BACKEND names 'no-such-backend'")
+            && stderr.contains("available: openssl, rustls"),
+        "{stderr}"
+    );
     let listing = run(None);
     assert!(
         listing.contains("protocols: ") && listing.contains("TlsV1_3"),

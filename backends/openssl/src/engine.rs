@@ -34,6 +34,7 @@ use foreign_types::ForeignTypeRef;
 use openssl::error::ErrorStack;
 use openssl::ssl::{self, ErrorCode, NameType, Ssl, SslRef, SslStream, SslVersion};
 use openssl_sys as ffi;
+use polytls_core::failure::Wording;
 use polytls_core::{
     AlertType, EngineParams, Error, PeerName, PlaintextRead, SessionInfo, SslCipher, SslError,
     SslErrorKind, SslMode, SslOption, SslProtocol, TlsEngine,
@@ -64,6 +65,12 @@ const SSL_R_UNEXPECTED_EOF_WHILE_READING: i32 = 294;
 const SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE: i32 = 199;
 /// `SSL_AD_REASON_OFFSET`: libssl reports a received alert as this plus the alert's code.
 const SSL_AD_REASON_OFFSET: i32 = 1000;
+/// OpenSSL's reasons for a handshake without a protocol version in common (`sslerr.h`):
+/// `SSL_R_NO_PROTOCOLS_AVAILABLE`, `SSL_R_UNSUPPORTED_PROTOCOL`,
+/// `SSL_R_UNSUPPORTED_SSL_VERSION`, `SSL_R_VERSION_TOO_HIGH`, `SSL_R_VERSION_TOO_LOW`.
+const NO_COMMON_PROTOCOL_REASONS: [i32; 5] = [191, 258, 259, 166, 396];
+/// `SSL_R_NO_SHARED_CIPHER`: no cipher suite in common.
+const SSL_R_NO_SHARED_CIPHER: i32 = 193;
 
 /// The transport OpenSSL reads ciphertext from and writes ciphertext to: buffers of its own,
 /// and the caller's reader or writer while one is lent (see the module documentation).
@@ -350,6 +357,18 @@ impl std::ops::DerefMut for Lent<'_> {
     }
 }
 
+/// What OpenSSL's reason codes say a failure was, for the failures every backend words
+/// alike (see [`polytls_core::failure`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reason {
+    /// Nothing worded in common.
+    Other,
+    /// No protocol version in common with the peer.
+    NoCommonProtocol,
+    /// No cipher suite in common with the peer.
+    NoCommonCipher,
+}
+
 /// Why a session cannot go on, kept so that every later call reports the same error.
 #[derive(Clone, Debug)]
 struct Failure {
@@ -358,15 +377,40 @@ struct Failure {
     alert: Option<AlertType>,
     /// OpenSSL refused a client that sent no certificate (the session required one).
     no_peer_certificate: bool,
+    /// What the reason codes say, for [`OpenSslEngine::worded`].
+    reason: Reason,
+    /// Reported as a protocol error even during the handshake (a peer that does not speak
+    /// TLS).
+    protocol_error: bool,
 }
 
 impl Failure {
+    /// A failure that reports `error`, as core words it (a handshake or protocol error).
+    fn from_error(error: Error) -> Failure {
+        let (message, alert, protocol_error) = match error {
+            Error::Handshake { message, alert } => (message, alert, false),
+            Error::Protocol(message) => (message, None, true),
+            other => (other.to_string(), None, false),
+        };
+        Failure {
+            during_handshake: true,
+            message,
+            alert,
+            no_peer_certificate: false,
+            reason: Reason::Other,
+            protocol_error,
+        }
+    }
+
     /// The error to report: a handshake failure, or any failure caused by an alert from the
     /// peer (a TLS 1.3 client learns of its certificate's rejection only after its handshake);
     /// otherwise a protocol error.
     fn to_error(&self) -> Error {
         if self.no_peer_certificate {
             return Error::Verification(vec![SslError::new(SslErrorKind::NoPeerCertificate)]);
+        }
+        if self.protocol_error {
+            return Error::Protocol(self.message.clone());
         }
         if self.during_handshake || self.alert.is_some() {
             Error::Handshake {
@@ -397,15 +441,26 @@ impl Failure {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        let no_peer_certificate = errors.iter().any(|e| {
-            e.library_code() == ERR_LIB_SSL
-                && e.reason_code() == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE
-        });
+        let ssl_reason = |wanted: &dyn Fn(i32) -> bool| {
+            errors
+                .iter()
+                .any(|e| e.library_code() == ERR_LIB_SSL && wanted(e.reason_code()))
+        };
+        let no_peer_certificate = ssl_reason(&|r| r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE);
+        let reason = if ssl_reason(&|r| NO_COMMON_PROTOCOL_REASONS.contains(&r)) {
+            Reason::NoCommonProtocol
+        } else if ssl_reason(&|r| r == SSL_R_NO_SHARED_CIPHER) {
+            Reason::NoCommonCipher
+        } else {
+            Reason::Other
+        };
         Failure {
             during_handshake,
             message,
             alert,
             no_peer_certificate,
+            reason,
+            protocol_error: false,
         }
     }
 }
@@ -458,6 +513,8 @@ pub(crate) struct OpenSslEngine {
     failure: Option<Failure>,
     read_end: ReadEnd,
     close_sent: bool,
+    /// The peer's first bytes and the configuration, to word failures as every backend does.
+    wording: Wording,
 }
 
 impl OpenSslEngine {
@@ -496,6 +553,7 @@ impl OpenSslEngine {
             failure: None,
             read_end: ReadEnd::Open,
             close_sent: false,
+            wording: Wording::new(params.config),
         })
     }
 
@@ -569,8 +627,33 @@ impl OpenSslEngine {
         }
     }
 
-    /// Records `failure` and returns its error.
+    /// `failure` worded as every backend words it (see [`polytls_core::failure`]), when it is one
+    /// of those: a peer whose first bytes are not TLS, an alert from the peer, no protocol
+    /// version or cipher suite in common.
+    fn worded(&self, failure: Failure) -> Failure {
+        if failure.no_peer_certificate {
+            return failure;
+        }
+        let error = if let Some(not_tls) = self.wording.not_tls() {
+            not_tls
+        } else if let Some(alert) = failure.alert {
+            polytls_core::failure::alert_received(alert)
+        } else {
+            match failure.reason {
+                Reason::NoCommonProtocol => self.wording.no_common_protocol(),
+                Reason::NoCommonCipher => self.wording.no_common_cipher(),
+                Reason::Other => return failure,
+            }
+        };
+        Failure {
+            during_handshake: failure.during_handshake,
+            ..Failure::from_error(error)
+        }
+    }
+
+    /// Records `failure` (worded as every backend words it) and returns its error.
     fn fail(&mut self, failure: Failure) -> Error {
+        let failure = self.worded(failure);
         let error = failure.to_error();
         self.failure = Some(failure);
         error
@@ -666,7 +749,8 @@ impl OpenSslEngine {
 
 impl TlsEngine for OpenSslEngine {
     fn read_tls(&mut self, rd: &mut dyn io::Read) -> io::Result<usize> {
-        self.stream.get_mut().fill(rd)
+        let pipe = self.stream.get_mut();
+        self.wording.read_tls(rd, |rd| pipe.fill(rd))
     }
 
     fn process(&mut self) -> Result<(), Error> {
@@ -683,6 +767,8 @@ impl TlsEngine for OpenSslEngine {
                         message: "the connection closed during the handshake".into(),
                         alert: None,
                         no_peer_certificate: false,
+                        reason: Reason::Other,
+                        protocol_error: false,
                     })),
                     Outcome::Failed(failure) => Err(self.fail(failure)),
                 };

@@ -86,6 +86,8 @@ pub(crate) struct VerifyState {
     /// the OpenSSL certificate it came from (held, so that its address identifies it), so that
     /// the engine's session report does not encode and parse them again.
     converted: Mutex<Vec<(X509, Certificate)>>,
+    /// The name a client checks the server's certificate against, for its errors.
+    peer_name: Option<String>,
 }
 
 impl VerifyState {
@@ -161,6 +163,10 @@ pub(crate) fn install(
         hook: params.verifier.clone(),
         found: Mutex::new(Vec::new()),
         converted: Mutex::new(Vec::new()),
+        peer_name: params
+            .peer_name
+            .filter(|_| !server && verify_peer)
+            .map(ToString::to_string),
     });
     let callback_state = Arc::clone(&state);
     let index = state_index().map_err(|e| openssl_failure("OpenSSL extra data", &e))?;
@@ -251,7 +257,11 @@ fn verify_chain(ctx: &mut X509StoreContextRef) -> bool {
     let converted = peer_chain(ctx);
     let chain: Vec<Certificate> = converted.iter().map(|(_, cert)| cert.clone()).collect();
     *state.converted() = converted;
-    let accepted = state.hook.decide(&chain, ssl_errors(&found));
+    let mut errors = ssl_errors(&found);
+    if let Some(name) = &state.peer_name {
+        polytls_core::ssl_error::name_mismatches(&mut errors, name);
+    }
+    let accepted = state.hook.decide(&chain, errors);
     if accepted {
         ctx.set_error(X509VerifyResult::OK);
     } else if ctx.error() == X509VerifyResult::OK {
@@ -346,6 +356,9 @@ pub(crate) fn verify_standalone(request: &ChainVerification<'_>) -> Result<Vec<S
         .map_err(failure)?;
     setup?;
     let mut errors = ssl_errors(&found);
+    if let Some(name) = request.host_name {
+        polytls_core::ssl_error::name_mismatches(&mut errors, &name.to_string());
+    }
     for problem in request.policy_problems() {
         if !errors.contains(&problem) {
             errors.push(problem);

@@ -280,7 +280,9 @@ impl TlsBackend for RustlsBackend {
         polytls_core::backend::refuse_unclaimed(self, &params)?;
         let (connection, session) = crate::config::connection(self, &params)?;
         Ok(Box::new(crate::engine::RustlsEngine::new(
-            connection, session,
+            connection,
+            session,
+            polytls_core::failure::Wording::new(params.config),
         )))
     }
 }

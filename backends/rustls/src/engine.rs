@@ -12,6 +12,7 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
+use polytls_core::failure::{self, Wording};
 use polytls_core::{
     AlertType, Error, PlaintextRead, SessionInfo, SslCipher, SslError, SslErrorKind, SslProtocol,
 };
@@ -28,32 +29,53 @@ pub(crate) struct RustlsEngine {
     session: Arc<Session>,
     /// Set once close_notify was queued: nothing is encrypted after it.
     close_sent: bool,
+    /// The peer's first bytes and the configuration, to word failures as every backend does.
+    wording: Wording,
 }
 
 impl RustlsEngine {
-    /// Wraps a fresh rustls connection whose verifiers report to `session`.
-    pub(crate) fn new(conn: Connection, session: Arc<Session>) -> RustlsEngine {
+    /// Wraps a fresh rustls connection whose verifiers report to `session`, for a session
+    /// whose failures `wording` words.
+    pub(crate) fn new(conn: Connection, session: Arc<Session>, wording: Wording) -> RustlsEngine {
         RustlsEngine {
             conn,
             session,
             close_sent: false,
+            wording,
         }
     }
 }
 
-/// The polytls error for a rustls failure: an alert from the peer becomes a handshake error
-/// carrying that alert; malformed or unexpected records become protocol errors; everything
-/// else is a handshake error.
-fn map_error(error: rustls::Error) -> Error {
+/// The polytls error for a rustls failure, worded as every backend words it (see
+/// [`polytls_core::failure`]): a peer whose first bytes are not TLS, an alert from the peer (a
+/// handshake error carrying that alert), no protocol version or cipher suite in common.
+/// Otherwise malformed or unexpected records become protocol errors, and everything else is
+/// a handshake error.
+fn map_error(error: rustls::Error, wording: &Wording) -> Error {
     use rustls::Error as E;
+    use rustls::PeerIncompatible as P;
+    if let Some(not_tls) = wording.not_tls() {
+        return not_tls;
+    }
+    if let (E::PeerIncompatible(_), Some(too_old)) = (&error, wording.client_too_old()) {
+        // rustls names what the old ClientHello lacks (signature algorithms...).
+        return too_old;
+    }
     match error {
         E::NoCertificatesPresented => {
             Error::Verification(vec![SslError::new(SslErrorKind::NoPeerCertificate)])
         }
-        E::AlertReceived(description) => Error::Handshake {
-            message: format!("the peer sent a fatal alert: {description:?}"),
-            alert: Some(AlertType::from_code(u8::from(description))),
-        },
+        E::AlertReceived(description) => {
+            failure::alert_received(AlertType::from_code(u8::from(description)))
+        }
+        E::PeerIncompatible(P::NoCipherSuitesInCommon) => wording.no_common_cipher(),
+        E::PeerIncompatible(
+            P::Tls12NotOffered
+            | P::Tls12NotOfferedOrEnabled
+            | P::SupportedVersionsExtensionRequired
+            | P::ServerDoesNotSupportTls12Or13
+            | P::ServerTlsVersionIsDisabledByOurConfig,
+        ) => wording.no_common_protocol(),
         E::InvalidMessage(_)
         | E::InappropriateMessage { .. }
         | E::InappropriateHandshakeMessage { .. }
@@ -69,7 +91,8 @@ fn map_error(error: rustls::Error) -> Error {
 
 impl polytls_core::TlsEngine for RustlsEngine {
     fn read_tls(&mut self, rd: &mut dyn Read) -> io::Result<usize> {
-        self.conn.read_tls(rd)
+        let conn = &mut self.conn;
+        self.wording.read_tls(rd, |rd| conn.read_tls(rd))
     }
 
     /// While the handshake runs, the session is installed for the verifiers, which rustls
@@ -83,7 +106,7 @@ impl polytls_core::TlsEngine for RustlsEngine {
         self.conn
             .process_new_packets()
             .map(|_| ())
-            .map_err(map_error)
+            .map_err(|e| map_error(e, &self.wording))
     }
 
     fn wants_write(&self) -> bool {

@@ -45,6 +45,17 @@ pub(crate) enum HostCheck {
 }
 
 impl HostCheck {
+    /// The name checked, as errors show it.
+    fn expected(&self) -> Option<String> {
+        match self {
+            HostCheck::Name(ServerName::DnsName(name)) => Some(name.as_ref().to_owned()),
+            HostCheck::Name(ServerName::IpAddress(ip)) => {
+                Some(std::net::IpAddr::from(*ip).to_string())
+            }
+            _ => None,
+        }
+    }
+
     /// The name to hand to rustls (used for SNI when it is a DNS name) and the check to make,
     /// for `peer_name`. Without a usable name, rustls gets the placeholder IP address 0.0.0.0:
     /// rustls never sends an IP address as SNI, and this verifier ignores the name rustls
@@ -248,7 +259,11 @@ impl Checker {
                         _ => false,
                     };
                     if !matches {
-                        errors.push(peer[0].error(SslErrorKind::HostNameMismatch));
+                        let error = peer[0].error(SslErrorKind::HostNameMismatch);
+                        errors.push(match host.expected() {
+                            Some(name) => error.with_expected_name(name),
+                            None => error,
+                        });
                     }
                 }
             }

@@ -33,7 +33,7 @@ fn version_flags(version: ProtocolVersion) -> Vec<&'static str> {
 }
 
 /// Starts `openssl s_server` in reverse-echo mode and returns it with its port.
-fn s_server(
+pub(super) fn s_server(
     dir: &TempDir,
     version: ProtocolVersion,
     extra: &[&str],

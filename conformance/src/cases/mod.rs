@@ -7,6 +7,7 @@ mod data;
 mod differential;
 mod dtls;
 mod external;
+mod failure;
 mod forgery;
 mod handshake;
 mod interrupt;
@@ -41,6 +42,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(data::cases());
     cases.extend(lifecycle::cases());
     cases.extend(robustness::cases());
+    cases.extend(failure::cases());
     cases.extend(server::cases());
     cases.extend(on_tokio::cases());
     cases.extend(refusal::cases());

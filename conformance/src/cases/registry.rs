@@ -42,9 +42,40 @@ pub(super) fn cases() -> Vec<Case> {
             check(r.active_backend().as_deref() == Some("rustls"), || {
                 format!("active {:?}", r.active_backend())
             })?;
+            // A name in the environment that no available backend has is reported, never
+            // replaced by another backend.
             let r = registry_with(&["openssl", "rustls"], Some("nonexistent"))?;
-            check(r.active_backend().as_deref() == Some("openssl"), || {
-                "an unknown name in the environment must be ignored".into()
+            check(r.active_backend().is_none(), || {
+                format!(
+                    "an unknown name in the environment gave the active backend {:?}",
+                    r.active_backend()
+                )
+            })?;
+            let expected = "POLYTLS_BACKEND names 'nonexistent', which is not an available TLS \
+                            backend (available: openssl, rustls): name one of them, or unset \
+                            POLYTLS_BACKEND";
+            for (what, result) in [
+                ("backend(None)", r.backend(None).map(drop)),
+                (
+                    "backend_for_new_object(None)",
+                    r.backend_for_new_object(None).map(drop),
+                ),
+            ] {
+                match result {
+                    Err(e @ Error::UnknownBackend { .. }) if e.to_string() == expected => {}
+                    other => return Err(format!("{what}: expected UnknownBackend, got {other:?}")),
+                }
+            }
+            check(r.supported_protocols(None).is_empty(), || {
+                "queries about the active backend answered for another one".into()
+            })?;
+            // Naming a backend still works, and so does choosing one in the program.
+            r.backend(Some("rustls")).map_err(|e| e.to_string())?;
+            check(r.set_active_backend("rustls"), || {
+                "set_active_backend refused".into()
+            })?;
+            check(r.active_backend().as_deref() == Some("rustls"), || {
+                "the program's choice did not win over the environment's typo".into()
             })
         }),
         Case::registry("registry/set_active_backend_rules", || {
@@ -102,9 +133,15 @@ pub(super) fn cases() -> Vec<Case> {
             check(empty.active_backend().is_none(), || {
                 "an empty registry has an active backend".into()
             })?;
-            check(matches!(empty.backend(None), Err(Error::NoBackend)), || {
-                "no NoBackend error".into()
-            })
+            match empty.backend(None).map(drop) {
+                Err(e @ Error::NoBackend) => check(
+                    e.to_string()
+                        .contains("enable a backend feature of the polytls crate")
+                        && e.to_string().contains("`use polytls_openssl as _;`"),
+                    || format!("NoBackend says: {e}"),
+                ),
+                other => Err(format!("expected NoBackend, got {other:?}")),
+            }
         }),
         Case::registry("registry/unknown_names_give_empty_answers", || {
             let r = registry_with(&["openssl"], None)?;
@@ -126,7 +163,7 @@ pub(super) fn cases() -> Vec<Case> {
             check(
                 matches!(
                     r.backend(Some("nonexistent")),
-                    Err(Error::UnknownBackend(_))
+                    Err(Error::UnknownBackend { variable: None, .. })
                 ),
                 || "lookup".into(),
             )?;

@@ -151,13 +151,16 @@ impl Certificate {
 
     /// Reads the first `CERTIFICATE` block of a PEM text.
     ///
-    /// Fails with [`Error::Certificate`] when there is none or the text is malformed (bad
-    /// framing, bad base64, or a block that is not a certificate).
+    /// Fails with [`Error::Certificate`] when there is none (the message says what the text
+    /// holds instead: nothing, a private key...) or the text is malformed (bad framing, bad
+    /// base64, or a block that is not a certificate).
     pub fn from_pem(pem: &[u8]) -> Result<Certificate, Error> {
-        Self::list_from_pem(pem)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::Certificate("no CERTIFICATE block in the PEM text".into()))
+        Self::list_from_pem(pem)?.into_iter().next().ok_or_else(|| {
+            Error::Certificate(format!(
+                "the PEM text {}",
+                crate::source::pem_lacks(pem, "certificate")
+            ))
+        })
     }
 
     /// Reads every `CERTIFICATE` block of a PEM text, in order, skipping blocks of other types
@@ -196,15 +199,19 @@ impl Certificate {
         }
     }
 
-    /// Reads certificates from a file in the given format.
+    /// Reads certificates from a file in the given format. A PEM file without a certificate
+    /// gives an empty list, as [`list_from_pem`](Self::list_from_pem) does; the loaders of
+    /// [`SslConfiguration`](crate::SslConfiguration) refuse one.
     ///
     /// Fails with [`Error::Io`] when the file cannot be read and [`Error::Certificate`] when it
-    /// holds malformed data.
+    /// holds malformed data, both naming the file.
     pub fn list_from_file(
         path: impl AsRef<Path>,
         format: EncodingFormat,
     ) -> Result<Vec<Certificate>, Error> {
-        Self::list_from_data(&std::fs::read(path)?, format)
+        let path = path.as_ref();
+        Self::list_from_data(&crate::source::read(path)?, format)
+            .map_err(|e| crate::source::in_file(path, e))
     }
 
     /// The DER encoding.

@@ -529,3 +529,149 @@ fn canonical_pkcs8(pkcs8: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     };
     Some(element(SEQUENCE, &[VERSION_0, &algorithm_id, &private_key]))
 }
+
+/// The public value of a key, in a form that compares equal for a private key and its public
+/// key whatever their layouts: RSA's modulus and exponent (leading zeros dropped), an EC
+/// point, an Ed25519 or DSA public value.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum PublicValue {
+    /// RSA `(n, e)`.
+    Rsa(Vec<u8>, Vec<u8>),
+    /// An EC point as encoded (`04 || x || y`, or compressed `02`/`03 || x`).
+    EcPoint(Vec<u8>),
+    /// Ed25519's 32 bytes, or DSA's `y`.
+    Bytes(Vec<u8>),
+}
+
+impl PublicValue {
+    /// Whether two values are the same key. EC points are compared by their x coordinate
+    /// and, when one is compressed, the parity of y.
+    pub(super) fn same_key(&self, other: &PublicValue) -> bool {
+        match (self, other) {
+            (PublicValue::EcPoint(a), PublicValue::EcPoint(b)) => ec_points_equal(a, b),
+            (a, b) => a == b,
+        }
+    }
+}
+
+/// An EC point taken apart: x, the parity of y, and y when the point is uncompressed.
+struct Point<'a> {
+    x: &'a [u8],
+    y_parity: Option<u8>,
+    y: Option<&'a [u8]>,
+}
+
+fn point(encoded: &[u8]) -> Option<Point<'_>> {
+    let (&form, rest) = encoded.split_first()?;
+    match form {
+        0x02 | 0x03 => Some(Point {
+            x: rest,
+            y_parity: Some(form & 1),
+            y: None,
+        }),
+        0x04 if rest.len() % 2 == 0 => {
+            let (x, y) = rest.split_at(rest.len() / 2);
+            Some(Point {
+                x,
+                y_parity: y.last().map(|b| b & 1),
+                y: Some(y),
+            })
+        }
+        _ => None,
+    }
+}
+
+fn ec_points_equal(a: &[u8], b: &[u8]) -> bool {
+    match (point(a), point(b)) {
+        (Some(a), Some(b)) => {
+            a.x == b.x && a.y_parity == b.y_parity && (a.y.is_none() || b.y.is_none() || a.y == b.y)
+        }
+        _ => a == b,
+    }
+}
+
+fn unsigned(integer: &[u8]) -> Vec<u8> {
+    let start = integer
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(integer.len());
+    integer[start..].to_vec()
+}
+
+fn rsa_public_value(rsa_public_key: &[u8]) -> Option<PublicValue> {
+    let mut r = Reader::new(single(rsa_public_key, SEQUENCE)?.contents);
+    let n = r.expect(INTEGER)?;
+    let e = r.expect(INTEGER)?;
+    Some(PublicValue::Rsa(unsigned(n.contents), unsigned(e.contents)))
+}
+
+/// The public value of a SubjectPublicKeyInfo, for the algorithms [`PublicValue`] covers.
+pub(super) fn spki_public_value(der: &[u8]) -> Option<PublicValue> {
+    let mut r = Reader::new(single(der, SEQUENCE)?.contents);
+    let (oid, _) = algorithm_identifier(r.expect(SEQUENCE)?.contents)?;
+    let (&0, key) = r.expect(BIT_STRING)?.contents.split_first()? else {
+        return None;
+    };
+    match algorithm_of_oid(oid) {
+        KeyAlgorithm::Rsa => rsa_public_value(key),
+        KeyAlgorithm::Ec => Some(PublicValue::EcPoint(key.to_vec())),
+        KeyAlgorithm::Ed25519 => Some(PublicValue::Bytes(key.to_vec())),
+        KeyAlgorithm::Dsa => Some(PublicValue::Bytes(unsigned(single(key, INTEGER)?.contents))),
+        _ => None,
+    }
+}
+
+/// The public point a SEC 1 key carries in its optional `[1]` field.
+fn sec1_public_value(sec1_key: &[u8]) -> Option<PublicValue> {
+    let parts = sec1_parts(single(sec1_key, SEQUENCE)?.contents)?;
+    let bits = single(parts.public_key?.contents, BIT_STRING)?;
+    let (&0, point) = bits.contents.split_first()? else {
+        return None;
+    };
+    Some(PublicValue::EcPoint(point.to_vec()))
+}
+
+/// The public value a private key in `format` holds, when it holds one: always for RSA and
+/// traditional DSA, for EC when the SEC 1 key carries its public point (OpenSSL and most
+/// tools write it), for Ed25519 when the PKCS#8 v2 key carries its public key. `None`
+/// otherwise (deriving it would take the curve's or group's arithmetic).
+pub(super) fn private_public_value(format: KeyFormat, der: &[u8]) -> Option<PublicValue> {
+    match format {
+        KeyFormat::Spki => spki_public_value(der),
+        KeyFormat::Pkcs1 => {
+            let mut r = Reader::new(single(der, SEQUENCE)?.contents);
+            r.expect(INTEGER)?; // version
+            let n = r.expect(INTEGER)?;
+            let e = r.expect(INTEGER)?;
+            Some(PublicValue::Rsa(unsigned(n.contents), unsigned(e.contents)))
+        }
+        KeyFormat::Sec1 => sec1_public_value(der),
+        KeyFormat::Dsa => {
+            let [_, _, _, y, _] = dsa_integers(single(der, SEQUENCE)?.contents)?;
+            Some(PublicValue::Bytes(unsigned(y.contents)))
+        }
+        KeyFormat::Pkcs8 => {
+            let mut r = Reader::new(single(der, SEQUENCE)?.contents);
+            r.expect(INTEGER)?;
+            let (oid, _) = algorithm_identifier(r.expect(SEQUENCE)?.contents)?;
+            let private_key = r.expect(OCTET_STRING)?.contents;
+            match algorithm_of_oid(oid) {
+                KeyAlgorithm::Rsa => private_public_value(KeyFormat::Pkcs1, private_key),
+                KeyAlgorithm::Ec => sec1_public_value(private_key),
+                KeyAlgorithm::Ed25519 => {
+                    // OneAsymmetricKey: [0] attributes, then [1] IMPLICIT BIT STRING.
+                    r.optional(CONTEXT_0);
+                    let public = r.optional(PKCS8_PUBLIC_KEY)?;
+                    let (&0, key) = public.contents.split_first()? else {
+                        return None;
+                    };
+                    Some(PublicValue::Bytes(key.to_vec()))
+                }
+                _ => None,
+            }
+        }
+    }
+}
+
+/// `[1]`, primitive: the implicitly tagged BIT STRING of a PKCS#8 v2 key's public key.
+const PKCS8_PUBLIC_KEY: u8 = 0x81;

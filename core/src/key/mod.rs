@@ -262,15 +262,18 @@ impl Key {
     /// is encrypted.
     ///
     /// Fails with [`Error::Io`] when the file cannot be read, and otherwise as
-    /// [`from_data_with_passphrase`](Self::from_data_with_passphrase) does.
+    /// [`from_data_with_passphrase`](Self::from_data_with_passphrase) does; I/O and
+    /// [`Error::Key`] messages name the file.
     pub fn from_file_with_passphrase(
         path: impl AsRef<Path>,
         format: EncodingFormat,
         key_type: KeyType,
         passphrase: &[u8],
     ) -> Result<Key, Error> {
-        let data = Zeroizing::new(std::fs::read(path)?);
+        let path = path.as_ref();
+        let data = crate::source::read(path)?;
         Self::from_data_with_passphrase(&data, format, key_type, passphrase)
+            .map_err(|e| crate::source::in_file(path, e))
     }
 
     /// Takes DER apart as a key of `key_type`.
@@ -380,6 +383,39 @@ impl Key {
     pub fn to_pem_encrypted(&self, passphrase: &[u8]) -> Result<Zeroizing<String>, Error> {
         let der = self.to_der_encrypted(passphrase)?;
         Ok(pem::encode("ENCRYPTED PRIVATE KEY", &der))
+    }
+
+    /// Whether this key and `public` (another key, usually a certificate's) are known to be
+    /// different keys: both hold their public value (see [`layout::private_public_value`])
+    /// and the values differ. `None` when a key holds no public value (an Ed25519 key in
+    /// PKCS#8 v1, a DSA key in PKCS#8, an EC key without its point): deriving one would take
+    /// the curve's or group's arithmetic.
+    pub(crate) fn differs_from(&self, public: &Key) -> Option<bool> {
+        let mine = layout::private_public_value(self.format, &self.der)?;
+        let theirs = layout::private_public_value(public.format, &public.der)?;
+        Some(!mine.same_key(&theirs))
+    }
+
+    /// Whether two keys are of one kind: algorithm, curve and size.
+    pub(crate) fn same_kind(&self, other: &Key) -> bool {
+        (self.algorithm, self.curve, self.bits) == (other.algorithm, other.curve, other.bits)
+    }
+
+    /// The algorithm and size, for messages: `"RSA 2048 bits"`, `"EC P-256"`, `"Ed25519"`.
+    pub(crate) fn describe(&self) -> String {
+        let algorithm = match self.algorithm {
+            KeyAlgorithm::Opaque => "opaque",
+            KeyAlgorithm::Rsa => "RSA",
+            KeyAlgorithm::Dsa => "DSA",
+            KeyAlgorithm::Ec => "EC",
+            KeyAlgorithm::Dh => "DH",
+            KeyAlgorithm::Ed25519 => return "Ed25519".into(),
+        };
+        match (self.curve, self.bits) {
+            (Some(curve), _) => format!("{algorithm} P-{}", curve.bits()),
+            (None, Some(bits)) => format!("{algorithm} {bits} bits"),
+            (None, None) => algorithm.into(),
+        }
     }
 
     /// Encrypts the key with a chosen PBKDF2 iteration count.

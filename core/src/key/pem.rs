@@ -87,7 +87,14 @@ pub(super) fn read(text: &[u8], key_type: KeyType, passphrase: &[u8]) -> Result<
         }
         return Ok(Key::from_decoded(decoded, key_type));
     }
-    Err(Error::Key(format!("no {key_type:?} block in the PEM text")))
+    let wanted = match key_type {
+        KeyType::PrivateKey => "private key",
+        KeyType::PublicKey => "public key",
+    };
+    Err(Error::Key(format!(
+        "the PEM text {}",
+        crate::source::pem_lacks(text, wanted)
+    )))
 }
 
 /// The PEM encoding of `der` under `label`, with `\n` line endings and a trailing newline.

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use polytls::{Certificate, EncodingFormat, SslSocket};
+use polytls::{Certificate, EncodingFormat, PatternSyntax, SslSocket};
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -37,7 +37,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     if let Some(path) = ca {
         let mut config = socket.ssl_configuration().clone();
-        config.ca_certificates = Some(Certificate::list_from_file(path, EncodingFormat::Pem)?);
+        // Only these CAs are trusted; a file holding none is an error, not "trust nothing".
+        config.add_ca_certificates_from_path(
+            path,
+            EncodingFormat::Pem,
+            PatternSyntax::FixedString,
+        )?;
         socket.set_ssl_configuration(config);
     }
     socket.set_peer_verify_name(host.as_str());

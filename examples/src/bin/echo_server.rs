@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use polytls::{Certificate, EncodingFormat, Key, KeyType, SslServer, SslSocket};
+use polytls::{EncodingFormat, SslServer, SslSocket};
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -34,12 +34,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         None => SslServer::bind(address)?,
     };
     let mut config = server.ssl_configuration().clone();
-    config.local_certificate_chain = Certificate::list_from_file(&cert, EncodingFormat::Pem)?;
-    config.private_key = Some(Key::from_file(
-        &key,
-        EncodingFormat::Pem,
-        KeyType::PrivateKey,
-    )?);
+    config.set_local_certificate_chain_from_file(&cert, EncodingFormat::Pem)?;
+    config.set_private_key_from_file(&key, EncodingFormat::Pem, b"")?;
+    // Refuse a key that is not the certificate's now, not at every connection.
+    config.validate(true, false)?;
     server.set_ssl_configuration(config);
     // A client that fails its handshake does not stop the server; it is reported here.
     server.on_error_occurred(|peer, e| eprintln!("echo_server: {peer}: {e}"));

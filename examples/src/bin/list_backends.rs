@@ -49,7 +49,10 @@ fn main() {
         );
     }
     if active.is_none() {
-        eprintln!("no TLS backend is available");
+        // Why: nothing is linked, or POLYTLS_BACKEND names a backend that is not there.
+        if let Err(e) = polytls::Registry::global().backend(None) {
+            eprintln!("{e}");
+        }
         std::process::exit(1);
     }
 }
