@@ -11,7 +11,7 @@ use hyper::body::Bytes;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use polytls::tokio::TlsStream;
-use polytls::{Certificate, EncodingFormat, SslConfiguration};
+use polytls::{EncodingFormat, PatternSyntax, SslConfiguration};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -43,7 +43,11 @@ async fn run() -> Result<(), BoxError> {
     };
     let mut config = SslConfiguration::default_configuration();
     if let Some(ca) = &ca {
-        config.ca_certificates = Some(Certificate::list_from_file(ca, EncodingFormat::Pem)?);
+        config.add_ca_certificates_from_path(
+            ca,
+            EncodingFormat::Pem,
+            PatternSyntax::FixedString,
+        )?;
     }
     config.allowed_next_protocols = vec![b"http/1.1".to_vec()];
     stream.set_ssl_configuration(config);

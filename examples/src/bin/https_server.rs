@@ -14,7 +14,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use polytls::tokio::SslServer;
-use polytls::{Certificate, EncodingFormat, Key, KeyType};
+use polytls::EncodingFormat;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -38,12 +38,10 @@ async fn run() -> Result<(), BoxError> {
         None => SslServer::bind(address).await?,
     };
     let mut config = server.ssl_configuration().clone();
-    config.local_certificate_chain = Certificate::list_from_file(&cert, EncodingFormat::Pem)?;
-    config.private_key = Some(Key::from_file(
-        &key,
-        EncodingFormat::Pem,
-        KeyType::PrivateKey,
-    )?);
+    config.set_local_certificate_chain_from_file(&cert, EncodingFormat::Pem)?;
+    config.set_private_key_from_file(&key, EncodingFormat::Pem, b"")?;
+    // Refuse a key that is not the certificate's now, not at every connection.
+    config.validate(true, false)?;
     config.allowed_next_protocols = vec![b"http/1.1".to_vec()];
     server.set_ssl_configuration(config);
     server.on_error_occurred(|peer, e| eprintln!("https_server: {peer}: {e}"));

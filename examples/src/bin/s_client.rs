@@ -10,7 +10,7 @@
 
 use std::net::TcpStream;
 
-use polytls::{Certificate, EncodingFormat, SslSocket};
+use polytls::{EncodingFormat, PatternSyntax, SslSocket};
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -31,7 +31,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut config = polytls::SslConfiguration::default_configuration();
     if let Some(ca) = &ca {
-        config.ca_certificates = Some(Certificate::list_from_file(ca, EncodingFormat::Pem)?);
+        config.add_ca_certificates_from_path(
+            ca,
+            EncodingFormat::Pem,
+            PatternSyntax::FixedString,
+        )?;
     }
     config.allowed_next_protocols = alpn;
     let tcp = TcpStream::connect((host.as_str(), port))

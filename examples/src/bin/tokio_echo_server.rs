@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use polytls::tokio::{SslServer, TlsStream};
-use polytls::{Certificate, EncodingFormat, Key, KeyType};
+use polytls::EncodingFormat;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -37,12 +37,10 @@ async fn run() -> Result<(), BoxError> {
         None => SslServer::bind(address).await?,
     };
     let mut config = server.ssl_configuration().clone();
-    config.local_certificate_chain = Certificate::list_from_file(&cert, EncodingFormat::Pem)?;
-    config.private_key = Some(Key::from_file(
-        &key,
-        EncodingFormat::Pem,
-        KeyType::PrivateKey,
-    )?);
+    config.set_local_certificate_chain_from_file(&cert, EncodingFormat::Pem)?;
+    config.set_private_key_from_file(&key, EncodingFormat::Pem, b"")?;
+    // Refuse a key that is not the certificate's now, not at every connection.
+    config.validate(true, false)?;
     server.set_ssl_configuration(config);
     server.on_error_occurred(|peer, e| eprintln!("tokio_echo_server: {peer}: {e}"));
     println!("listening on {}", server.local_addr());
