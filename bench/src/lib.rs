@@ -22,4 +22,5 @@ pub mod measure;
 pub mod run;
 pub mod setup;
 pub mod speed;
+pub mod stats;
 pub mod tcp;
