@@ -17,6 +17,7 @@ use polytls_openssl as _;
 use polytls_rustls as _;
 
 pub mod alloc;
+pub mod cost;
 pub mod inmem;
 pub mod measure;
 pub mod run;
