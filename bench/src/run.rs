@@ -120,8 +120,8 @@ impl Options {
     pub fn quick() -> Options {
         Options {
             mode: "quick",
-            min_rounds: 10,
-            max_rounds: 50,
+            min_rounds: 15,
+            max_rounds: 60,
             time_cap: Duration::from_secs(45),
             memory_rounds: 2,
             handshake_budget: Duration::from_millis(30),
@@ -810,6 +810,8 @@ impl Report {
         ));
         for r in &self.rows {
             let (ratio, range, n) = match r.interval {
+                // One exact figure (an instruction count): more digits, no interval.
+                Some(i) if i.n == 1 => (format!("{:.4}", i.ratio), "exact".into(), "-".into()),
                 Some(i) => (
                     format!("{:.3}", i.ratio),
                     format!("{:.3}-{:.3}", i.low, i.high),
