@@ -43,6 +43,11 @@ impl Backend {
             Backend::Rustls => "rustls",
         }
     }
+
+    /// The backend of a registry name.
+    pub fn from_name(name: &str) -> Option<Backend> {
+        Backend::ALL.into_iter().find(|b| b.name() == name)
+    }
 }
 
 /// Through polytls or straight to the library.
@@ -52,6 +57,24 @@ pub enum Via {
     Polytls,
     /// The backend crate's own API.
     Direct,
+}
+
+impl Via {
+    /// Both, in table order.
+    pub const ALL: [Via; 2] = [Via::Polytls, Via::Direct];
+
+    /// `"polytls"` or `"direct"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Polytls => "polytls",
+            Via::Direct => "direct",
+        }
+    }
+
+    /// The side of a name given by [`Via::name`].
+    pub fn from_name(name: &str) -> Option<Via> {
+        Via::ALL.into_iter().find(|v| v.name() == name)
+    }
 }
 
 /// A client/server pair in one thread.

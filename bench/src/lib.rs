@@ -2,22 +2,26 @@
 //!
 //! Every scenario runs through polytls (`SslSocket` over a backend) and through the backend's
 //! own crate used directly with the same settings (`openssl`'s `SslStream`, rustls' buffered
-//! connections), interleaved in the same run, and reports medians and their ratio. The
+//! connections), back to back in each round, and reports the per-round ratio with a
+//! confidence interval and whether its floor is met, missed or undecided. The
 //! `polytls-bench` binary prints the table (or JSON); see `docs/PERFORMANCE.md` for the method
 //! and what the numbers mean.
 //!
 //! Modules: [`setup`] builds certificates and matching settings for every side; [`inmem`]
 //! drives client/server pairs in one thread over an in-memory transport; [`measure`] times
 //! them; [`tcp`] does the same over loopback TCP with blocking sockets; [`alloc`] counts live
-//! heap bytes; [`speed`] reads the machine's raw cipher speed; [`run`] holds the plan and the
-//! report.
+//! heap bytes; [`speed`] reads the machine's raw cipher speed; [`stats`] turns paired rounds
+//! into an interval and a verdict; [`cost`] counts instructions under callgrind; [`run`]
+//! holds the plan and the report.
 
 // Linking the backends registers them with polytls.
 
 pub mod alloc;
+pub mod cost;
 pub mod inmem;
 pub mod measure;
 pub mod run;
 pub mod setup;
 pub mod speed;
+pub mod stats;
 pub mod tcp;

@@ -1,54 +1,73 @@
 //! `polytls-bench`: polytls side by side with OpenSSL and rustls used directly.
 //!
 //! ```text
-//! polytls-bench [--quick] [--json] [--check] [--only TEXT]
+//! polytls-bench [--quick] [--json] [--check] [--only TEXT] [--cost] [--wall-clock]
+//! polytls-bench cost --workload handshake|bulk --via polytls|direct --backend openssl|rustls
+//!               [--handshakes N] [--bulk-bytes N]
 //! ```
 //!
-//! `--quick` runs small sizes (under a minute on 2 cores); the default full run takes a few
-//! minutes. `--json` prints the report as JSON instead of a table. `--check` exits with 1 when
-//! a floor (polytls at least 0.97 of direct; memory at most direct + max(5%, 4 KiB)) is missed.
+//! `--quick` runs small sizes (about a minute on 2 cores); the default full run takes a few
+//! minutes. Each timed row runs paired rounds until its floor is decided (met, missed) or a
+//! cap is reached. `--json` prints the report as JSON instead of a table. `--check` exits with
+//! 1 when a floor is missed (undecided rows do not fail). `--cost` adds instruction counts
+//! under callgrind. The `cost` subcommand runs one fixed workload once (what `--cost` counts).
 
 use std::process::ExitCode;
 
 use polytls_bench::alloc::{hook_openssl, live_bytes, CountingAlloc};
-use polytls_bench::run::{run, Options};
+use polytls_bench::cost::{run_workload, Sizes, Workload};
+use polytls_bench::inmem::{Backend, Via};
+use polytls_bench::measure::Clock;
+use polytls_bench::run::{run, CostOptions, Options};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
-const USAGE: &str = "usage: polytls-bench [--quick] [--json] [--check] [--only TEXT]
+const USAGE: &str =
+    "usage: polytls-bench [--quick] [--json] [--check] [--only TEXT] [--cost] [--wall-clock]
+       polytls-bench cost --workload W --via V --backend B [--handshakes N] [--bulk-bytes N]
 
-  --quick   small sizes: finishes in under a minute on a 2-core machine
+  --quick   small sizes: about a minute on a 2-core machine
   --json    print the report as JSON (for CI) instead of a table
-  --check   exit with status 1 when a floor is missed
-  --only T  run only the cells whose \"scenario backend\" contains T (for profiling)
-  --help    print this help";
+  --check   exit with status 1 when a floor is missed (undecided rows pass)
+  --only T  run only the rows whose \"scenario backend\" contains T (for profiling)
+  --cost    count instructions under valgrind's callgrind too, for fixed workloads
+            (100 handshakes, 64 MiB of bulk data); several minutes; skipped with a
+            warning when valgrind is not installed
+  --wall-clock  time the in-memory rows by the wall clock instead of the thread's
+            CPU time (loopback TCP rows always use the wall clock)
+  --help    print this help
+
+  cost      run one fixed workload once, natively (what --cost counts under callgrind):
+            W is handshake or bulk, V polytls or direct, B openssl or rustls; sizes
+            default to 100 handshakes and 67108864 bytes";
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("cost") {
+        return cost_command(&args[1..]);
+    }
     // Before anything touches OpenSSL, so that its allocations are counted too.
     let openssl_counted = hook_openssl();
     let (mut quick, mut json, mut check, mut only) = (false, false, false, None);
-    let mut args = std::env::args().skip(1);
+    let (mut cost, mut wall) = (false, false);
+    let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--only" => match args.next() {
                 Some(text) => only = Some(text),
-                None => {
-                    eprintln!("polytls-bench: --only needs a text\n{USAGE}");
-                    return ExitCode::from(2);
-                }
+                None => return usage_error("--only needs a text"),
             },
             "--quick" => quick = true,
             "--json" => json = true,
             "--check" => check = true,
+            "--cost" => cost = true,
+            "--wall-clock" => wall = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
-            other => {
-                eprintln!("polytls-bench: unknown argument '{other}'\n{USAGE}");
-                return ExitCode::from(2);
-            }
+            other => return usage_error(&format!("unknown argument '{other}'")),
         }
     }
     if !openssl_counted {
@@ -60,6 +79,18 @@ fn main() -> ExitCode {
         Options::full()
     };
     options.only = only;
+    if wall {
+        options.clock = Clock::Wall;
+    }
+    if cost {
+        match std::env::current_exe() {
+            Ok(exe) => options.cost = Some(CostOptions::new(exe, Sizes::REPORT)),
+            Err(e) => {
+                eprintln!("polytls-bench: cannot find this program for --cost: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let report = match run(&options, live_bytes, true) {
         Ok(report) => report,
         Err(e) => {
@@ -76,4 +107,42 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("polytls-bench: {message}\n{USAGE}");
+    ExitCode::from(2)
+}
+
+/// `polytls-bench cost ...`: one workload, once. OpenSSL allocates with its own allocator
+/// here, as in any program.
+fn cost_command(args: &[String]) -> ExitCode {
+    let (mut workload, mut via, mut backend, mut sizes) = (None, None, None, Sizes::REPORT);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let Some(value) = args.next() else {
+            return usage_error(&format!("cost: {arg} needs a value"));
+        };
+        let known = match arg.as_str() {
+            "--workload" => Workload::from_name(value).map(|w| workload = Some(w)),
+            "--via" => Via::from_name(value).map(|v| via = Some(v)),
+            "--backend" => Backend::from_name(value).map(|b| backend = Some(b)),
+            "--handshakes" => value.parse().ok().map(|n| sizes.handshakes = n),
+            "--bulk-bytes" => value.parse().ok().map(|n| sizes.bulk_bytes = n),
+            _ => return usage_error(&format!("cost: unknown argument '{arg}'")),
+        };
+        if known.is_none() {
+            return usage_error(&format!("cost: {arg} does not take '{value}'"));
+        }
+    }
+    let (Some(workload), Some(via), Some(backend)) = (workload, via, backend) else {
+        return usage_error("cost needs --workload, --via and --backend");
+    };
+    match run_workload(workload, backend, via, sizes) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("polytls-bench cost: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

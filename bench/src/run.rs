@@ -1,18 +1,28 @@
-//! The benchmark plan: which scenarios, how big, how many rounds; the interleaved run; and the
-//! report (a text table, or JSON for CI) with the floors of issue 4 checked.
+//! The benchmark plan: which scenarios, how big, how many rounds; the paired, adaptive run;
+//! and the report (a text table, or JSON for CI) with the floors of issue 4 decided.
 //!
 //! Every cell of the table is one scenario on one backend, measured through polytls and
-//! directly. Rounds interleave all cells, and within a cell alternate which side goes first,
-//! so that slow drifts of the machine (frequency, other load) hit both sides alike. Each
-//! side's figure is the median of its rounds; the ratio is polytls' median over direct's.
+//! directly. A round measures each cell's two sides back to back, alternating which goes
+//! first from round to round, so that a slow drift of the machine (frequency, other load)
+//! hits both alike; the round's ratio is polytls' figure over direct's. After every round
+//! past the minimum, each cell's [`stats::Interval`] (90%, Student's t on the log-ratios) is
+//! set against its floor; a cell stops once the floor is met or missed, or at the cap on
+//! rounds or time. The figures shown for each side are medians of its rounds.
+//!
+//! With [`Options::cost`], the report also counts instructions under callgrind for fixed
+//! workloads (see [`crate::cost`]).
 
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use polytls::SupportedFeature;
 use serde_json::{json, Value};
 
+use crate::cost::{self, Sizes, Workload};
 use crate::inmem::{Backend, Via};
+use crate::measure::Clock;
 use crate::setup::{KeyKind, Params, Setup, Version};
+use crate::stats::{self, Floor, Interval, Verdict};
 use crate::{measure, speed, tcp};
 
 /// The TLS 1.3 suites measured for bulk throughput.
@@ -22,19 +32,50 @@ pub const BULK_SUITES: [&str; 3] = [
     "TLS_CHACHA20_POLY1305_SHA256",
 ];
 
+/// The floor of every rate (polytls' throughput or handshake rate over direct's).
+pub const RATE_FLOOR: f64 = 0.97;
+
+/// The floor of every instruction count (polytls' instructions over direct's).
+pub const COST_FLOOR: f64 = 1.02;
+
+/// What the instruction counts need: valgrind, the benchmark binary to run under it, and the
+/// workloads' sizes.
+#[derive(Clone, Debug)]
+pub struct CostOptions {
+    /// The `valgrind` program (`None`: not installed; the rows say they are skipped).
+    pub valgrind: Option<PathBuf>,
+    /// The `polytls-bench` binary (it runs `polytls-bench cost ...` under callgrind).
+    pub exe: PathBuf,
+    /// The workloads' sizes.
+    pub sizes: Sizes,
+}
+
+impl CostOptions {
+    /// Counting with `exe`, valgrind looked up on `PATH`.
+    pub fn new(exe: PathBuf, sizes: Sizes) -> CostOptions {
+        CostOptions {
+            valgrind: cost::find_program("valgrind", std::env::var_os("PATH").as_deref()),
+            exe,
+            sizes,
+        }
+    }
+}
+
 /// Sizes and repetitions of one run.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// `"quick"` or `"full"`, for the report.
     pub mode: &'static str,
-    /// Rounds of every throughput and handshake cell.
-    pub rounds: usize,
-    /// Rounds of the memory cells (their figure hardly varies).
+    /// Rounds every timed cell runs before its floor is judged.
+    pub min_rounds: usize,
+    /// Rounds after which an undecided timed cell stops.
+    pub max_rounds: usize,
+    /// Wall-clock time after which no new round starts (past `min_rounds`).
+    pub time_cap: Duration,
+    /// Rounds of the memory cells (their figure hardly varies): always this many.
     pub memory_rounds: usize,
-    /// Rounds of the loopback TCP cells: two threads on two cores swing by several percent
-    /// between rounds, so their medians need more rounds than the in-memory cells (which cost
-    /// little: a TCP measurement takes well under a second).
-    pub tcp_rounds: usize,
+    /// What times the in-memory rates (loopback TCP is always timed by the wall clock).
+    pub clock: Clock,
     /// Time per in-memory handshake measurement.
     pub handshake_budget: Duration,
     /// Bytes per in-memory bulk measurement.
@@ -49,40 +90,47 @@ pub struct Options {
     pub speed_seconds: u32,
     /// Only the cells whose "scenario backend" text contains this (for profiling one cell).
     pub only: Option<String>,
+    /// Count instructions under callgrind too (`None`: timing only).
+    pub cost: Option<CostOptions>,
 }
 
 impl Options {
-    /// Well under a minute on a 2-core machine.
-    pub fn quick() -> Options {
-        Options {
-            mode: "quick",
-            rounds: 5,
-            memory_rounds: 1,
-            tcp_rounds: 9,
-            handshake_budget: Duration::from_millis(200),
-            bulk_bytes: 64 << 20,
-            memory_pairs: 1000,
-            tcp_handshakes: 50,
-            tcp_bytes: 64 << 20,
-            speed_seconds: 1,
-            only: None,
-        }
-    }
-
-    /// Under five minutes on a 2-core machine: 1 GiB per bulk measurement, as issue 4 asks.
+    /// A few minutes at most on a 2-core machine: short measurements, many rounds (the noise
+    /// of this kind of machine shifts from second to second, so short pairs see less of it).
     pub fn full() -> Options {
         Options {
             mode: "full",
-            rounds: 5,
+            min_rounds: 15,
+            max_rounds: 200,
+            time_cap: Duration::from_secs(200),
             memory_rounds: 3,
-            tcp_rounds: 15,
-            handshake_budget: Duration::from_secs(1),
-            bulk_bytes: 1 << 30,
+            clock: Clock::best(),
+            handshake_budget: Duration::from_millis(50),
+            bulk_bytes: 32 << 20,
             memory_pairs: 1000,
-            tcp_handshakes: 300,
-            tcp_bytes: 256 << 20,
+            tcp_handshakes: 50,
+            tcp_bytes: 32 << 20,
             speed_seconds: 3,
             only: None,
+            cost: None,
+        }
+    }
+
+    /// About a minute on a 2-core machine: the full plan with smaller measurements and caps.
+    pub fn quick() -> Options {
+        Options {
+            mode: "quick",
+            min_rounds: 15,
+            max_rounds: 60,
+            time_cap: Duration::from_secs(45),
+            memory_rounds: 2,
+            handshake_budget: Duration::from_millis(30),
+            bulk_bytes: 16 << 20,
+            memory_pairs: 500,
+            tcp_handshakes: 30,
+            tcp_bytes: 16 << 20,
+            speed_seconds: 1,
+            ..Options::full()
         }
     }
 
@@ -90,9 +138,11 @@ impl Options {
     pub fn smoke() -> Options {
         Options {
             mode: "smoke",
-            rounds: 1,
-            memory_rounds: 1,
-            tcp_rounds: 1,
+            min_rounds: 2,
+            max_rounds: 2,
+            time_cap: Duration::ZERO,
+            memory_rounds: 2,
+            clock: Clock::best(),
             handshake_budget: Duration::ZERO,
             bulk_bytes: 1 << 20,
             memory_pairs: 3,
@@ -100,14 +150,15 @@ impl Options {
             tcp_bytes: 1 << 20,
             speed_seconds: 0,
             only: None,
+            cost: None,
         }
     }
 }
 
 /// How a cell's two figures are compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Floor {
-    /// Higher is better: polytls at least 0.97 of direct.
+enum CellFloor {
+    /// Higher is better: polytls at least [`RATE_FLOOR`] of direct.
     Rate,
     /// Lower is better: polytls at most direct plus 5% or 4 KiB, whichever is larger.
     Memory,
@@ -119,10 +170,13 @@ struct Cell {
     scenario: String,
     backend: Backend,
     unit: &'static str,
-    floor: Floor,
-    rounds: usize,
+    floor: CellFloor,
+    min_rounds: usize,
+    max_rounds: usize,
     measure: Measure,
-    /// Bytes per second of the cipher (`openssl speed`), for bulk cells.
+    /// The suite of an in-memory bulk cell.
+    suite: Option<&'static str>,
+    /// Bytes per second of the suite's cipher (`openssl speed`), for bulk cells.
     cipher_speed: Option<f64>,
     polytls: Vec<f64>,
     direct: Vec<f64>,
@@ -138,20 +192,28 @@ pub struct Row {
     pub backend: String,
     /// The unit of `polytls` and `direct`.
     pub unit: String,
-    /// polytls' median, if measured.
+    /// polytls' median over its rounds (or its instruction count), if measured.
     pub polytls: Option<f64>,
-    /// The backend used directly, median, if measured.
+    /// The backend used directly, likewise.
     pub direct: Option<f64>,
-    /// `polytls / direct`.
-    pub ratio: Option<f64>,
-    /// Whether the floor holds (`None`: not measured).
-    pub floor_met: Option<bool>,
-    /// The floor, in words.
-    pub floor: String,
+    /// polytls / direct: the geometric mean of the per-round ratios, with its 90% interval
+    /// (a point for instruction counts), if measured.
+    pub interval: Option<Interval>,
+    /// The floor on the ratio, if the row has one.
+    pub floor: Option<Floor>,
+    /// What the interval says about the floor (`None`: not measured).
+    pub verdict: Option<Verdict>,
     /// Anything else to know (an error, the fraction of the cipher's speed, "not claimed").
     pub note: String,
-    /// The individual rounds: (polytls, direct).
+    /// The individual rounds: (polytls, direct), paired by index.
     pub samples: (Vec<f64>, Vec<f64>),
+}
+
+impl Row {
+    /// The ratio polytls / direct, if measured.
+    pub fn ratio(&self) -> Option<f64> {
+        self.interval.map(|i| i.ratio)
+    }
 }
 
 /// Everything a run found.
@@ -165,6 +227,10 @@ pub struct Report {
     pub cipher_speed: Vec<(String, Result<f64, String>)>,
     /// Facts about the machine and libraries, as (name, value).
     pub facts: Vec<(String, String)>,
+    /// Rounds the timed cells ran in all, and whether the time cap stopped them.
+    pub rounds_run: (usize, bool),
+    /// Wall-clock time of the timed part.
+    pub elapsed: Duration,
 }
 
 fn median(values: &[f64]) -> Option<f64> {
@@ -200,6 +266,13 @@ pub fn machine() -> (String, usize) {
     (model, cores)
 }
 
+/// The load averages over 1, 5 and 15 minutes (from `/proc/loadavg`), if readable.
+pub fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
+    (fields.len() == 3).then(|| fields.join(" "))
+}
+
 /// Runs the whole plan, reporting progress on standard error when `progress` is set.
 ///
 /// `live_bytes` counts live heap bytes (see [`crate::alloc`]); without it the memory cells
@@ -217,6 +290,7 @@ pub fn run(
             eprintln!("{text}");
         }
     };
+    let load_at_start = load_average();
     let tls13 = Params {
         key: KeyKind::EcdsaP256,
         version: Version::Tls13,
@@ -229,21 +303,11 @@ pub fn run(
         cipher: None,
     })?);
 
-    let mut cipher_speed = Vec::new();
-    for suite in BULK_SUITES {
-        let figure = match speed::evp_name(suite) {
-            _ if options.speed_seconds == 0 => Err("skipped".to_owned()),
-            Some(evp) => {
-                say(format!("openssl speed -evp {evp} ..."));
-                speed::openssl_speed(evp, options.speed_seconds)
-            }
-            None => Err("no openssl speed name".to_owned()),
-        };
-        cipher_speed.push((suite.to_owned(), figure));
-    }
-
     let mut cells = Vec::new();
     let o = options.clone();
+    let timed = (o.min_rounds, o.max_rounds.max(o.min_rounds));
+    let memory = (o.memory_rounds, o.memory_rounds);
+    let clock = o.clock;
     for backend in Backend::ALL {
         for (scenario, setup) in [
             ("handshake TLS 1.3 ECDSA P-256, X25519 (in memory)", ecdsa13),
@@ -253,13 +317,14 @@ pub fn run(
             cells.push(cell(
                 scenario,
                 backend,
-                "hs/s",
-                Floor::Rate,
-                o.rounds,
-                move |via| measure::handshakes_per_second(setup, backend, via, budget, min),
+                ("hs/s", CellFloor::Rate),
+                timed,
+                move |via| {
+                    measure::handshakes_per_second(setup, backend, via, (budget, min), clock)
+                },
             ));
         }
-        for (suite, (_, figure)) in BULK_SUITES.into_iter().zip(&cipher_speed) {
+        for suite in BULK_SUITES {
             let setup = leak(Setup::new(Params {
                 cipher: Some(suite),
                 ..tls13.clone()
@@ -268,21 +333,19 @@ pub fn run(
             let mut c = cell(
                 &format!("bulk {suite}, 16 KiB writes (in memory)"),
                 backend,
-                "MB/s",
-                Floor::Rate,
-                o.rounds,
-                move |via| measure::bulk_mb_per_second(setup, backend, via, bytes),
+                ("MB/s", CellFloor::Rate),
+                timed,
+                move |via| measure::bulk_mb_per_second(setup, backend, via, bytes, clock),
             );
-            c.cipher_speed = figure.as_ref().ok().copied();
+            c.suite = Some(suite);
             cells.push(c);
         }
         let pairs = o.memory_pairs;
         cells.push(cell(
             &format!("memory per established pair, TLS 1.3 ECDSA, N={pairs}"),
             backend,
-            "KiB/pair",
-            Floor::Memory,
-            o.memory_rounds,
+            ("KiB/pair", CellFloor::Memory),
+            memory,
             move |via| {
                 measure::bytes_per_pair(ecdsa13, backend, via, pairs, live_bytes)
                     .map(|b| b / 1024.0)
@@ -292,55 +355,71 @@ pub fn run(
         cells.push(cell(
             "handshake TLS 1.3 ECDSA P-256 (loopback TCP, blocking)",
             backend,
-            "hs/s",
-            Floor::Rate,
-            o.tcp_rounds,
+            ("hs/s", CellFloor::Rate),
+            timed,
             move |via| tcp::handshakes_per_second(ecdsa13, backend, via, count),
         ));
         let bytes = o.tcp_bytes;
         cells.push(cell(
             "bulk TLS 1.3 default suite (loopback TCP, blocking)",
             backend,
-            "MB/s",
-            Floor::Rate,
-            o.tcp_rounds,
+            ("MB/s", CellFloor::Rate),
+            timed,
             move |via| tcp::throughput(ecdsa13, backend, via, bytes),
         ));
     }
 
-    if let Some(only) = &o.only {
-        cells.retain(|c| format!("{} {}", c.scenario, c.backend.name()).contains(only.as_str()));
-    }
-    let total_rounds = cells.iter().map(|c| c.rounds).max().unwrap_or(0);
-    for round in 0..total_rounds {
-        say(format!("round {} of {total_rounds}", round + 1));
-        let order = if round % 2 == 0 {
-            [Via::Polytls, Via::Direct]
-        } else {
-            [Via::Direct, Via::Polytls]
-        };
-        for c in cells
-            .iter_mut()
-            .filter(|c| round < c.rounds && c.error.is_none())
-        {
-            for via in order {
-                match (c.measure)(via) {
-                    Ok(v) if via == Via::Polytls => c.polytls.push(v),
-                    Ok(v) => c.direct.push(v),
-                    Err(e) => {
-                        let side = if via == Via::Polytls {
-                            "polytls"
-                        } else {
-                            "direct"
-                        };
-                        c.error = Some(format!("{side}: {e}"));
-                    }
-                }
+    let keep = |text: String| {
+        o.only
+            .as_ref()
+            .map_or(true, |only| text.contains(only.as_str()))
+    };
+    cells.retain(|c| keep(format!("{} {}", c.scenario, c.backend.name())));
+
+    // The cipher's own speed, for the bulk rows that run.
+    let mut cipher_speed = Vec::new();
+    for suite in BULK_SUITES {
+        let figure = match speed::evp_name(suite) {
+            _ if o.speed_seconds == 0 => Err("skipped".to_owned()),
+            _ if !cells.iter().any(|c| c.suite == Some(suite)) => {
+                Err("skipped: no bulk row of this suite runs".to_owned())
             }
+            Some(evp) => {
+                say(format!("openssl speed -evp {evp} ..."));
+                speed::openssl_speed(evp, o.speed_seconds)
+            }
+            None => Err("no openssl speed name".to_owned()),
+        };
+        for c in cells.iter_mut().filter(|c| c.suite == Some(suite)) {
+            c.cipher_speed = figure.as_ref().ok().copied();
+        }
+        cipher_speed.push((suite.to_owned(), figure));
+    }
+    let started = Instant::now();
+    let (mut rounds, mut capped) = (0, false);
+    loop {
+        let active: Vec<&Cell> = cells.iter().filter(|c| c.wants_round()).collect();
+        if active.is_empty() {
+            break;
+        }
+        if active.iter().all(|c| c.polytls.len() >= c.min_rounds) && started.elapsed() >= o.time_cap
+        {
+            capped = true;
+            break;
+        }
+        rounds += 1;
+        say(format!(
+            "round {rounds}: {} cells to measure ({:.0} s so far)",
+            active.len(),
+            started.elapsed().as_secs_f64()
+        ));
+        for c in cells.iter_mut().filter(|c| c.wants_round()) {
+            c.measure_round();
         }
     }
+    let elapsed = started.elapsed();
 
-    let mut rows: Vec<Row> = cells.into_iter().map(Cell::into_row).collect();
+    let mut rows: Vec<Row> = cells.into_iter().map(|c| c.into_row(capped)).collect();
     for backend in Backend::ALL {
         let claimed =
             polytls::is_feature_supported(SupportedFeature::SessionTicket, Some(backend.name()));
@@ -350,9 +429,9 @@ pub fn run(
             unit: "hs/s".into(),
             polytls: None,
             direct: None,
-            ratio: None,
-            floor_met: None,
-            floor: ">= 0.97".into(),
+            interval: None,
+            floor: Some(Floor::AtLeast(RATE_FLOOR)),
+            verdict: None,
             note: if claimed {
                 "claimed by the backend; not measured by this version of the benchmark".into()
             } else {
@@ -360,6 +439,13 @@ pub fn run(
             },
             samples: (Vec::new(), Vec::new()),
         });
+    }
+    if let Some(cost) = &o.cost {
+        rows.extend(cost_rows(
+            cost,
+            |w, b| keep(format!("{} {}", cost_scenario(w, cost.sizes), b.name())),
+            &say,
+        ));
     }
     // Group the table by scenario, backends side by side.
     rows.sort_by_key(|r| scenario_order(&r.scenario));
@@ -382,16 +468,105 @@ pub fn run(
             crate::inmem::rustls_group(ecdsa13).unwrap_or_else(|e| format!("? ({e})"))
         ),
     ));
+    facts.push((
+        "load average (1, 5, 15 min), start and end".into(),
+        format!(
+            "{} / {}",
+            load_at_start.unwrap_or_else(|| "?".into()),
+            load_average().unwrap_or_else(|| "?".into())
+        ),
+    ));
     Ok(Report {
         options: options.clone(),
         rows,
         cipher_speed,
         facts,
+        rounds_run: (rounds, capped),
+        elapsed,
     })
 }
 
+/// The scenario text of an instruction-count row.
+fn cost_scenario(workload: Workload, sizes: Sizes) -> String {
+    match workload {
+        Workload::Handshake => format!(
+            "instructions: handshake TLS 1.3 ECDSA P-256, {} handshakes (in memory, callgrind)",
+            sizes.handshakes
+        ),
+        Workload::Bulk => format!(
+            "instructions: bulk {}, {} MiB (in memory, callgrind)",
+            cost::BULK_SUITE,
+            sizes.bulk_bytes >> 20
+        ),
+    }
+}
+
+/// The instruction-count rows (every workload and backend `keep` allows), or, without
+/// valgrind, the same rows marked as skipped after a warning on standard error.
+fn cost_rows(
+    options: &CostOptions,
+    keep: impl Fn(Workload, Backend) -> bool,
+    say: &dyn Fn(String),
+) -> Vec<Row> {
+    let row = |workload, backend: Backend, counts: Option<(u64, u64)>, note: String| {
+        let interval =
+            counts.and_then(|(p, d)| (d > 0).then(|| Interval::exact(p as f64 / d as f64)));
+        let floor = Floor::AtMost(COST_FLOOR);
+        Row {
+            scenario: cost_scenario(workload, options.sizes),
+            backend: backend.name().into(),
+            unit: "M instr".into(),
+            polytls: counts.map(|(p, _)| p as f64 / 1e6),
+            direct: counts.map(|(_, d)| d as f64 / 1e6),
+            interval,
+            floor: Some(floor),
+            verdict: interval.map(|i| i.verdict(floor)),
+            note,
+            samples: counts.map_or((Vec::new(), Vec::new()), |(p, d)| {
+                (vec![p as f64], vec![d as f64])
+            }),
+        }
+    };
+    let Some(valgrind) = &options.valgrind else {
+        eprintln!(
+            "polytls-bench: WARNING: valgrind is not installed (not on PATH): \
+             the instruction counts are SKIPPED"
+        );
+        let mut rows = Vec::new();
+        for backend in Backend::ALL {
+            for workload in Workload::ALL.into_iter().filter(|w| keep(*w, backend)) {
+                rows.push(row(
+                    workload,
+                    backend,
+                    None,
+                    "SKIPPED: valgrind not found".into(),
+                ));
+            }
+        }
+        return rows;
+    };
+    cost::cost_rows(valgrind, &options.exe, options.sizes, keep, say)
+        .into_iter()
+        .map(|r| match (&r.polytls, &r.direct) {
+            (Ok(p), Ok(d)) => row(r.workload, r.backend, Some((*p, *d)), String::new()),
+            (p, d) => {
+                let errors = [("polytls", p), ("direct", d)]
+                    .into_iter()
+                    .filter_map(|(side, r)| r.as_ref().err().map(|e| format!("{side}: {e}")))
+                    .collect::<Vec<_>>();
+                row(
+                    r.workload,
+                    r.backend,
+                    None,
+                    format!("error: {}", errors.join("; ")),
+                )
+            }
+        })
+        .collect()
+}
+
 fn scenario_order(scenario: &str) -> usize {
-    const ORDER: [&str; 7] = [
+    const ORDER: [&str; 9] = [
         "handshake TLS 1.3 ECDSA P-256, X25519 (in memory)",
         "handshake TLS 1.2",
         "resumed",
@@ -399,6 +574,8 @@ fn scenario_order(scenario: &str) -> usize {
         "memory",
         "handshake TLS 1.3 ECDSA P-256 (loopback",
         "bulk TLS 1.3 default suite (loopback",
+        "instructions: handshake",
+        "instructions: bulk",
     ];
     ORDER
         .iter()
@@ -406,12 +583,22 @@ fn scenario_order(scenario: &str) -> usize {
         .unwrap_or(ORDER.len())
 }
 
+/// Whether a cell with `n` rounds judges its floor: at `min` rounds, then each time the
+/// rounds have grown by half (15, 23, 35, 53, 80, 120, 180 for a minimum of 15). Fewer looks
+/// than one per round keep the chance of stopping on a fluke near the interval's own.
+pub fn is_look(n: usize, min: usize) -> bool {
+    let mut look = min.max(2);
+    while look < n {
+        look = (look * 3).div_ceil(2);
+    }
+    look == n
+}
+
 fn cell(
     scenario: &str,
     backend: Backend,
-    unit: &'static str,
-    floor: Floor,
-    rounds: usize,
+    (unit, floor): (&'static str, CellFloor),
+    (min_rounds, max_rounds): (usize, usize),
     measure: impl Fn(Via) -> Result<f64, String> + 'static,
 ) -> Cell {
     Cell {
@@ -419,8 +606,10 @@ fn cell(
         backend,
         unit,
         floor,
-        rounds,
+        min_rounds,
+        max_rounds,
         measure: Box::new(measure),
+        suite: None,
         cipher_speed: None,
         polytls: Vec::new(),
         direct: Vec::new(),
@@ -429,25 +618,81 @@ fn cell(
 }
 
 impl Cell {
-    fn into_row(self) -> Row {
+    /// The per-round ratios' interval, when every round has a positive direct figure.
+    fn interval(&self) -> Option<Interval> {
+        let ratios: Option<Vec<f64>> = self
+            .polytls
+            .iter()
+            .zip(&self.direct)
+            .map(|(p, d)| (*d > 0.0).then(|| p / d))
+            .collect();
+        Interval::from_ratios(&ratios?)
+    }
+
+    /// The floor on the ratio: for memory it depends on direct's median.
+    fn ratio_floor(&self) -> Option<Floor> {
+        match self.floor {
+            CellFloor::Rate => Some(Floor::AtLeast(RATE_FLOOR)),
+            CellFloor::Memory => median(&self.direct)
+                .filter(|d| *d > 0.0)
+                .map(|d| Floor::AtMost(1.0 + (0.05f64).max(4.0 / d))),
+        }
+    }
+
+    fn verdict(&self) -> Option<Verdict> {
+        Some(self.interval()?.verdict(self.ratio_floor()?))
+    }
+
+    /// Whether another round is due: below the minimum, between two looks, or undecided at
+    /// a look, and below the maximum.
+    fn wants_round(&self) -> bool {
+        let n = self.polytls.len();
+        self.error.is_none()
+            && n < self.max_rounds
+            && (!is_look(n, self.min_rounds)
+                || !matches!(self.verdict(), Some(Verdict::Met | Verdict::Missed)))
+    }
+
+    /// One round: both sides back to back, polytls first in even rounds.
+    fn measure_round(&mut self) {
+        let order = if self.polytls.len() % 2 == 0 {
+            [Via::Polytls, Via::Direct]
+        } else {
+            [Via::Direct, Via::Polytls]
+        };
+        let mut figures = [0.0; 2];
+        for via in order {
+            match (self.measure)(via) {
+                Ok(v) => figures[via as usize] = v,
+                Err(e) => {
+                    self.error = Some(format!("{}: {e}", via.name()));
+                    return;
+                }
+            }
+        }
+        self.polytls.push(figures[Via::Polytls as usize]);
+        self.direct.push(figures[Via::Direct as usize]);
+    }
+
+    fn into_row(self, capped: bool) -> Row {
         let polytls = median(&self.polytls);
         let direct = median(&self.direct);
-        let ratio = match (polytls, direct) {
-            (Some(p), Some(d)) if d > 0.0 => Some(p / d),
-            _ => None,
-        };
-        let floor_met = match (self.floor, polytls, direct, ratio) {
-            (Floor::Rate, _, _, Some(r)) => Some(r >= 0.97),
-            (Floor::Memory, Some(p), Some(d), _) => Some(p <= d + (d * 0.05).max(4.0)),
-            _ => None,
-        };
-        let floor = match self.floor {
-            Floor::Rate => ">= 0.97".to_owned(),
-            Floor::Memory => "<= direct + max(5%, 4 KiB)".to_owned(),
-        };
+        let interval = self.interval();
+        let floor = self.ratio_floor();
+        let verdict = self.verdict();
         let mut notes = Vec::new();
         if let Some(e) = &self.error {
             notes.push(format!("error: {e}"));
+        }
+        if verdict == Some(Verdict::Undecided) {
+            let n = self.polytls.len();
+            notes.push(if n >= self.max_rounds {
+                format!("at the cap of {n} rounds")
+            } else if capped {
+                format!("stopped by the time cap after {n} rounds")
+            } else {
+                format!("{n} rounds")
+            });
         }
         if let Some(speed) = self.cipher_speed {
             // MB/s against (bytes/s / 2) in MB/s.
@@ -465,9 +710,9 @@ impl Cell {
             unit: self.unit.to_owned(),
             polytls,
             direct,
-            ratio,
-            floor_met,
+            interval,
             floor,
+            verdict,
             note: notes.join("; "),
             samples: (self.polytls, self.direct),
         }
@@ -475,9 +720,19 @@ impl Cell {
 }
 
 impl Report {
-    /// Whether every measured floor holds.
+    /// Whether no floor is missed (an undecided row is not a miss).
     pub fn floors_met(&self) -> bool {
-        self.rows.iter().all(|r| r.floor_met != Some(false))
+        self.rows.iter().all(|r| r.verdict != Some(Verdict::Missed))
+    }
+
+    /// How many rows are met, missed and undecided.
+    pub fn verdict_counts(&self) -> (usize, usize, usize) {
+        let count = |v| self.rows.iter().filter(|r| r.verdict == Some(v)).count();
+        (
+            count(Verdict::Met),
+            count(Verdict::Missed),
+            count(Verdict::Undecided),
+        )
     }
 
     /// The report as a text table with the reference figures under it.
@@ -485,20 +740,50 @@ impl Report {
         let mut out = String::new();
         let o = &self.options;
         out.push_str(&format!(
-            "polytls-bench ({} mode): medians of {} rounds ({} for memory, {} for loopback TCP), interleaved\n",
-            o.mode, o.rounds, o.memory_rounds, o.tcp_rounds
+            "polytls-bench ({} mode): polytls and direct back to back in each round, order alternating\n",
+            o.mode
+        ));
+        out.push_str(&format!(
+            "  ratio: polytls / direct, the geometric mean of the per-round ratios (rates: above 1 is polytls faster;\n  \
+             memory and instructions: below 1 is polytls smaller), {:.0}% interval by Student's t on the log-ratios\n",
+            stats::CONFIDENCE * 100.0
+        ));
+        out.push_str(&format!(
+            "  rounds per cell: {} to {} until the floor is decided, judged at {} rounds and whenever they grew by half \
+             ({} for memory), no new round after {} s; \
+             {} rounds in {:.0} s{}\n",
+            o.min_rounds,
+            o.max_rounds,
+            o.min_rounds,
+            o.memory_rounds,
+            o.time_cap.as_secs(),
+            self.rounds_run.0,
+            self.elapsed.as_secs_f64(),
+            if self.rounds_run.1 { " (time cap reached)" } else { "" }
         ));
         for (name, value) in &self.facts {
             out.push_str(&format!("  {name}: {value}\n"));
         }
         out.push_str(&format!(
-            "  sizes: in-memory bulk {} MiB per measurement, TCP bulk {} MiB, {} ms per in-memory handshake measurement, {} TCP handshakes, {} pairs for memory\n\n",
+            "  sizes: in-memory bulk {} MiB per measurement, TCP bulk {} MiB, {} ms per in-memory handshake measurement, {} TCP handshakes, {} pairs for memory\n",
             o.bulk_bytes >> 20,
             o.tcp_bytes >> 20,
             o.handshake_budget.as_millis(),
             o.tcp_handshakes,
             o.memory_pairs
         ));
+        out.push_str(&format!(
+            "  clock: in-memory rates by {}, loopback TCP by wall-clock time\n",
+            o.clock.name()
+        ));
+        if let Some(cost) = &o.cost {
+            out.push_str(&format!(
+                "  instructions: callgrind, {} handshakes and {} MiB of bulk data per workload, counted inside the workload only\n",
+                cost.sizes.handshakes,
+                cost.sizes.bulk_bytes >> 20
+            ));
+        }
+        out.push('\n');
         let fmt = |v: Option<f64>, unit: &str| match v {
             None => "-".to_owned(),
             Some(v) if unit == "hs/s" => format!("{v:.0}"),
@@ -511,23 +796,38 @@ impl Report {
             .max()
             .unwrap_or(10);
         out.push_str(&format!(
-            "{:<width$}  {:<8} {:>10} {:>10} {:<9} {:>6}  {}\n",
-            "scenario", "backend", "polytls", "direct", "unit", "ratio", "floor"
+            "{:<width$}  {:<8} {:>10} {:>10} {:<9} {:>6} {:>13} {:>3} {:<8} {}\n",
+            "scenario",
+            "backend",
+            "polytls",
+            "direct",
+            "unit",
+            "ratio",
+            "90% interval",
+            "n",
+            "floor",
+            "verdict"
         ));
         for r in &self.rows {
-            let verdict = match r.floor_met {
-                Some(true) => "met",
-                Some(false) => "MISSED",
-                None => "-",
+            let (ratio, range, n) = match r.interval {
+                // One exact figure (an instruction count): more digits, no interval.
+                Some(i) if i.n == 1 => (format!("{:.4}", i.ratio), "exact".into(), "-".into()),
+                Some(i) => (
+                    format!("{:.3}", i.ratio),
+                    format!("{:.3}-{:.3}", i.low, i.high),
+                    i.n.to_string(),
+                ),
+                None => ("-".into(), "-".into(), "-".into()),
             };
             out.push_str(&format!(
-                "{:<width$}  {:<8} {:>10} {:>10} {:<9} {:>6}  {verdict}{}\n",
+                "{:<width$}  {:<8} {:>10} {:>10} {:<9} {ratio:>6} {range:>13} {n:>3} {:<8} {}{}\n",
                 r.scenario,
                 r.backend,
                 fmt(r.polytls, &r.unit),
                 fmt(r.direct, &r.unit),
                 r.unit,
-                r.ratio.map_or("-".to_owned(), |v| format!("{v:.3}")),
+                r.floor.map_or("-".to_owned(), Floor::describe),
+                r.verdict.map_or("-", Verdict::name),
                 if r.note.is_empty() {
                     String::new()
                 } else {
@@ -542,12 +842,13 @@ impl Report {
                 Err(e) => out.push_str(&format!("  {suite}: not measured ({e})\n")),
             }
         }
+        let (met, missed, undecided) = self.verdict_counts();
         out.push_str(&format!(
-            "\nFloors: {}\n",
-            if self.floors_met() {
-                "all met"
+            "\nFloors: {met} met, {missed} missed, {undecided} undecided{}\n",
+            if missed > 0 {
+                " (MISSED: see the table)"
             } else {
-                "some MISSED (see the table)"
+                ""
             }
         ));
         out
@@ -556,17 +857,26 @@ impl Report {
     /// The report as JSON, for CI.
     pub fn to_json(&self) -> Value {
         let o = &self.options;
+        let (met, missed, undecided) = self.verdict_counts();
         json!({
             "mode": o.mode,
-            "rounds": o.rounds,
+            "min_rounds": o.min_rounds,
+            "max_rounds": o.max_rounds,
+            "time_cap_s": o.time_cap.as_secs(),
             "memory_rounds": o.memory_rounds,
-            "tcp_rounds": o.tcp_rounds,
+            "rounds_run": self.rounds_run.0,
+            "time_cap_reached": self.rounds_run.1,
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "confidence": stats::CONFIDENCE,
+            "in_memory_clock": o.clock.name(),
             "sizes": {
                 "bulk_bytes": o.bulk_bytes,
                 "tcp_bytes": o.tcp_bytes,
                 "handshake_budget_ms": o.handshake_budget.as_millis() as u64,
                 "tcp_handshakes": o.tcp_handshakes,
                 "memory_pairs": o.memory_pairs,
+                "cost_handshakes": o.cost.as_ref().map(|c| c.sizes.handshakes),
+                "cost_bulk_bytes": o.cost.as_ref().map(|c| c.sizes.bulk_bytes),
             },
             "facts": self.facts.iter().map(|(k, v)| (k.clone(), Value::from(v.clone())))
                 .collect::<serde_json::Map<_, _>>(),
@@ -579,14 +889,30 @@ impl Report {
                 "unit": r.unit,
                 "polytls": r.polytls,
                 "direct": r.direct,
-                "ratio": r.ratio,
-                "floor": r.floor,
-                "floor_met": r.floor_met,
+                "ratio": r.ratio(),
+                "ratio_low": r.interval.map(|i| i.low),
+                "ratio_high": r.interval.map(|i| i.high),
+                "rounds": r.interval.map(|i| i.n),
+                "floor": r.floor.map(Floor::describe),
+                "verdict": r.verdict.map(Verdict::name),
                 "note": r.note,
                 "samples_polytls": r.samples.0,
                 "samples_direct": r.samples.1,
             })).collect::<Vec<_>>(),
+            "verdicts": { "met": met, "missed": missed, "undecided": undecided },
             "floors_met": self.floors_met(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looks_grow_by_half() {
+        let looks: Vec<usize> = (1..=200).filter(|n| is_look(*n, 15)).collect();
+        assert_eq!(looks, [15, 23, 35, 53, 80, 120, 180]);
+        assert!(is_look(2, 2) && is_look(3, 2) && !is_look(1, 2));
     }
 }

@@ -1,11 +1,17 @@
-//! Smoke test: every scenario runs once with tiny sizes and yields positive figures. It checks
-//! that the drivers work, never how fast anything is.
+//! Smoke test: every scenario runs with tiny sizes and yields positive figures and an
+//! interval. It checks that the drivers work, never how fast anything is.
+
+use std::path::PathBuf;
+use std::process::Command;
 
 use polytls_bench::alloc::{live_bytes, CountingAlloc};
-use polytls_bench::run::{run, Options};
+use polytls_bench::cost::{find_program, Sizes};
+use polytls_bench::run::{run, CostOptions, Options};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
+
+const EXE: &str = env!("CARGO_BIN_EXE_polytls-bench");
 
 #[test]
 fn every_scenario_runs_and_measures_something() {
@@ -22,14 +28,106 @@ fn every_scenario_runs_and_measures_something() {
             row.note.is_empty() || !row.note.contains("error"),
             "{row:?}"
         );
-        // Memory per pair may come out at any sign with 3 pairs; rates must be positive.
+        // Memory per pair may come out at any sign with 3 pairs; rates must be positive, and
+        // two rounds make an interval and a verdict.
         if row.unit != "KiB/pair" {
             assert!(row.polytls.is_some_and(|v| v > 0.0), "{row:?}");
             assert!(row.direct.is_some_and(|v| v > 0.0), "{row:?}");
+            let interval = row.interval.expect("two rounds make an interval");
+            assert!(interval.n == 2 && interval.low <= interval.ratio, "{row:?}");
+            assert!(interval.ratio <= interval.high, "{row:?}");
+            assert!(row.verdict.is_some(), "{row:?}");
         } else {
             assert!(row.polytls.is_some() && row.direct.is_some(), "{row:?}");
         }
+        assert_eq!(row.samples.0.len(), row.samples.1.len(), "{row:?}");
     }
-    assert!(report.to_text().contains("ratio"));
+    assert!(report.to_text().contains("90% interval"));
     assert!(report.to_json()["rows"].is_array());
+}
+
+fn cost_only(valgrind: Option<PathBuf>, only: &str) -> Options {
+    Options {
+        only: Some(only.into()),
+        cost: Some(CostOptions {
+            valgrind,
+            exe: EXE.into(),
+            sizes: Sizes {
+                handshakes: 1,
+                bulk_bytes: 1 << 20,
+            },
+        }),
+        ..Options::smoke()
+    }
+}
+
+#[test]
+fn without_valgrind_the_instruction_rows_say_skipped() {
+    let report = run(&cost_only(None, "instructions"), live_bytes, false).unwrap();
+    assert_eq!(
+        report
+            .rows
+            .iter()
+            .filter(|r| r.note.contains("SKIPPED"))
+            .count(),
+        4
+    );
+    for row in report
+        .rows
+        .iter()
+        .filter(|r| r.scenario.starts_with("instructions"))
+    {
+        assert!(row.verdict.is_none() && row.polytls.is_none(), "{row:?}");
+    }
+    assert!(report.floors_met());
+}
+
+#[test]
+fn callgrind_counts_a_workload() {
+    let Some(valgrind) = find_program("valgrind", std::env::var_os("PATH").as_deref()) else {
+        eprintln!("valgrind is not installed: the callgrind driver is not tested");
+        return;
+    };
+    let only =
+        "instructions: handshake TLS 1.3 ECDSA P-256, 1 handshakes (in memory, callgrind) rustls";
+    let report = run(&cost_only(Some(valgrind), only), live_bytes, false).unwrap();
+    let rows: Vec<_> = report
+        .rows
+        .iter()
+        .filter(|r| r.scenario.starts_with("instructions"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = rows[0];
+    // A full handshake pair is millions of instructions, on either side.
+    assert!(row.polytls.is_some_and(|m| m > 1.0), "{row:?}");
+    assert!(row.direct.is_some_and(|m| m > 1.0), "{row:?}");
+    assert!(row.verdict.is_some(), "{row:?}");
+}
+
+#[test]
+fn the_cost_subcommand_runs_one_workload() {
+    let status = |args: &[&str]| Command::new(EXE).args(args).output().unwrap().status;
+    let ok = status(&[
+        "cost",
+        "--workload",
+        "bulk",
+        "--via",
+        "polytls",
+        "--backend",
+        "openssl",
+        "--bulk-bytes",
+        "100000",
+    ]);
+    assert!(ok.success(), "{ok}");
+    let bad = status(&[
+        "cost",
+        "--workload",
+        "resume",
+        "--via",
+        "polytls",
+        "--backend",
+        "openssl",
+    ]);
+    assert_eq!(bad.code(), Some(2));
+    assert_eq!(status(&["cost", "--via", "direct"]).code(), Some(2));
 }
