@@ -192,7 +192,7 @@ mod tests {
         cache.get_or_build(&client, 3, |x| Ok(*x)).unwrap();
         assert_eq!(cache.len(), 2);
         assert_eq!(cache.get_or_build(&client, 2, |_| Ok(20)).unwrap(), 20);
-        let failed = cache.get_or_build(&client, 4, |_| Err(Error::Timeout));
+        let failed = cache.get_or_build(&client, 4, |_| Err(Error::InvalidInput("no".into())));
         assert!(failed.is_err());
         assert_eq!(cache.get_or_build(&client, 4, |_| Ok(40)).unwrap(), 40);
     }

@@ -81,9 +81,13 @@ pub enum Error {
     /// The operation is not possible in the socket's current state.
     #[error("invalid state: {0}")]
     InvalidState(String),
-    /// The operation did not finish in the time allowed.
-    #[error("timed out")]
-    Timeout,
+    /// The operation did not finish in the time allowed; `what` names it and the limit ("the
+    /// TLS handshake as a client (limit 5000 ms)").
+    #[error("{what} timed out")]
+    Timeout {
+        /// What timed out, with the limit.
+        what: String,
+    },
     /// The underlying transport failed.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -113,6 +117,12 @@ fn list(errors: &[SslError]) -> String {
 }
 
 impl Error {
+    /// [`Error::Timeout`] for `what`, which ran out of `limit`.
+    pub fn timed_out(what: impl std::fmt::Display, limit: std::time::Duration) -> Error {
+        Error::Timeout {
+            what: format!("{what} (limit {} ms)", limit.as_millis()),
+        }
+    }
     /// Shorthand for [`Error::Unsupported`].
     pub fn unsupported(backend: impl Into<String>, what: impl Into<String>) -> Error {
         Error::Unsupported {
@@ -127,7 +137,7 @@ impl From<Error> for io::Error {
         match e {
             Error::Io(e) => e,
             Error::Truncated => io::Error::new(io::ErrorKind::UnexpectedEof, e),
-            Error::Timeout => io::Error::new(io::ErrorKind::TimedOut, e),
+            Error::Timeout { .. } => io::Error::new(io::ErrorKind::TimedOut, e),
             Error::InvalidInput(_) => io::Error::new(io::ErrorKind::InvalidInput, e),
             Error::Unsupported { .. } | Error::UnavailableCipher { .. } => {
                 io::Error::new(io::ErrorKind::Unsupported, e)

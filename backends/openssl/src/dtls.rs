@@ -364,7 +364,9 @@ impl DtlsEngine for OpenSslDtlsEngine {
         match r {
             r if r > 0 => Ok(true),
             0 => Ok(false),
-            _ => Err(Error::Timeout),
+            _ => Err(Error::Timeout {
+                what: "the DTLS handshake: OpenSSL gave up retransmitting (its limit)".into(),
+            }),
         }
     }
 

@@ -100,7 +100,7 @@ fn drive(dtls: &mut Dtls, socket: &UdpSocket) -> Result<(), Error> {
         HandshakeState::HandshakeComplete | HandshakeState::PeerVerificationFailed
     ) {
         if Instant::now() > deadline {
-            return Err(Error::Timeout);
+            return Err(Error::timed_out("the DTLS handshake", Duration::ZERO));
         }
         let received =
             recv(socket, wait_for(dtls)).map_err(|e| Error::Io(std::io::Error::other(e)))?;

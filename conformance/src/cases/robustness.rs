@@ -117,9 +117,12 @@ pub(super) fn cases() -> Vec<Case> {
             start_client(&mut socket)?;
             let started = Instant::now();
             let result = socket.wait_for_encrypted(Some(Duration::from_millis(300)));
-            check(matches!(result, Err(Error::Timeout)), || {
-                format!("expected a timeout, got {result:?}")
-            })?;
+            let named =
+                |what: &str| what.contains("handshake as a client") && what.contains("300 ms");
+            check(
+                matches!(&result, Err(Error::Timeout { what }) if named(what)),
+                || format!("expected a timeout, got {result:?}"),
+            )?;
             check(started.elapsed() < IO_TIMEOUT, || {
                 "the timeout was not honoured".into()
             })

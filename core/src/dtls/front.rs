@@ -546,7 +546,7 @@ impl Dtls {
                 )
             }
             (None, e @ Error::Verification(_)) => self.fail(DtlsError::PeerVerificationError, e),
-            (None, e @ Error::Timeout) => self.fail(DtlsError::TlsFatalError, e),
+            (None, e @ Error::Timeout { .. }) => self.fail(DtlsError::TlsFatalError, e),
             (None, e @ Error::Io(_)) => self.fail(DtlsError::UnderlyingSocketError, e),
             (None, e) => self.fail(DtlsError::TlsFatalError, e),
         }

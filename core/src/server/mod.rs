@@ -194,7 +194,7 @@ impl SslServer {
     /// Fails with [`Error::Timeout`] when no connection completed in time, and as
     /// [`accept`](Self::accept) does.
     pub fn accept_within(&self, timeout: Duration) -> Result<SslSocket<TcpStream>, Error> {
-        self.next(Some(Instant::now() + timeout))
+        self.next(Some((Instant::now() + timeout, timeout)))
     }
 
     /// An endless iterator of [`accept`](Self::accept) results.
@@ -212,7 +212,8 @@ impl SslServer {
         lock(&self.shared.queue).ready.len()
     }
 
-    fn next(&self, deadline: Option<Instant>) -> Result<SslSocket<TcpStream>, Error> {
+    /// The next connection, waiting until the deadline, if any (and its limit, for the error).
+    fn next(&self, deadline: Option<(Instant, Duration)>) -> Result<SslSocket<TcpStream>, Error> {
         let shared = &*self.shared;
         let mut queue = lock(&shared.queue);
         loop {
@@ -228,10 +229,13 @@ impl SslServer {
                     .arrived
                     .wait(queue)
                     .unwrap_or_else(|poisoned| poisoned.into_inner()),
-                Some(deadline) => {
+                Some((deadline, limit)) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return Err(Error::Timeout);
+                        return Err(Error::timed_out(
+                            format_args!("waiting for a connection on {}", self.local_addr),
+                            limit,
+                        ));
                     }
                     shared
                         .arrived

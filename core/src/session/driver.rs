@@ -173,10 +173,21 @@ impl Session {
         }
     }
 
-    /// Records that the transport's time ran out during the handshake: the connection fails
-    /// with [`Error::Timeout`], which is returned.
-    pub(crate) fn time_out(&mut self) -> Error {
-        self.fail(Error::Timeout)
+    /// Records that the handshake ran out of `limit`: the connection fails with
+    /// [`Error::Timeout`] naming the handshake, the side and the limit, which is returned.
+    pub(crate) fn time_out(&mut self, limit: std::time::Duration) -> Error {
+        let side = match self.mode {
+            SslMode::SslServerMode => "as a server",
+            _ => "as a client",
+        };
+        let name = match (&self.peer_verify_name, self.mode) {
+            (Some(name), SslMode::SslClientMode) => format!(" with {name}"),
+            _ => String::new(),
+        };
+        self.fail(Error::timed_out(
+            format_args!("the TLS handshake {side}{name}"),
+            limit,
+        ))
     }
 
     /// Reads plaintext, driving the handshake first if it is still running (without a

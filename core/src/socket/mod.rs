@@ -202,7 +202,7 @@ impl<S: Read + Write> SslSocket<S> {
             .handshake(&mut self.stream, &mut |stream: &mut S| {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Err(Error::Timeout);
+                    return Err(Error::timed_out("the handshake", timeout));
                 }
                 stream.set_read_timeout(Some(left))?;
                 Ok(())
@@ -215,9 +215,9 @@ impl<S: Read + Write> SslSocket<S> {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                Err(self.session.time_out())
+                Err(self.session.time_out(timeout))
             }
-            Err(Error::Timeout) => Err(self.session.time_out()),
+            Err(Error::Timeout { .. }) => Err(self.session.time_out(timeout)),
             other => other,
         }
     }

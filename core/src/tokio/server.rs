@@ -204,7 +204,12 @@ impl SslServer {
     pub async fn accept_within(&self, timeout: Duration) -> Result<TlsStream<TcpStream>, Error> {
         tokio::time::timeout(timeout, self.accept())
             .await
-            .unwrap_or(Err(Error::Timeout))
+            .unwrap_or_else(|_| {
+                Err(Error::timed_out(
+                    format_args!("waiting for a connection on {}", self.local_addr),
+                    timeout,
+                ))
+            })
     }
 
     fn start(&self, runtime: &tokio::runtime::Handle) {

@@ -186,7 +186,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> TlsStream<T> {
     pub async fn handshake_within(&mut self, timeout: Duration) -> Result<(), Error> {
         match tokio::time::timeout(timeout, self.handshake()).await {
             Ok(result) => result,
-            Err(_) => Err(self.session.time_out()),
+            Err(_) => Err(self.session.time_out(timeout)),
         }
     }
 
