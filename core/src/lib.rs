@@ -1,9 +1,12 @@
 //! polytls: one TLS and DTLS API over many TLS engines, chosen at run time.
 //!
-//! A program links one or more backend crates (`polytls-openssl`, `polytls-rustls`, ...),
-//! asks which are there and what each can do, picks one per process or per socket, and uses
-//! one API for all of them. The model is Qt 6's network security classes: [`SslSocket`] is
-//! `QSslSocket`, [`SslConfiguration`] is `QSslConfiguration`, [`Certificate`] and [`Key`] are
+//! This is `polytls-core`; applications depend on the `polytls` crate, which re-exports it
+//! and links the backends its features name (`polytls-openssl`, `polytls-rustls`, ...). A
+//! program asks which backends are there and what each can do, picks one per process or per
+//! socket, and uses one API for all of them. The model is Qt 6's network security classes:
+//! [`SslSocket`] is `QSslSocket` (and, with the `tokio` feature, `tokio::TlsStream` is its
+//! async twin; both run one [`Session`] driver), [`SslServer`] is `QSslServer`,
+//! [`SslConfiguration`] is `QSslConfiguration`, [`Certificate`] and [`Key`] are
 //! `QSslCertificate` and `QSslKey`, and the registry functions below are `QSslSocket`'s static
 //! backend queries.
 //!
