@@ -28,24 +28,26 @@
 //! # }
 //! ```
 
+mod queue;
 mod settings;
 
-use std::collections::VecDeque;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::{Error, Registry, SslSocket, TlsBackend};
-pub(crate) use settings::{server_settings_methods, ServerSettings};
+pub(crate) use queue::Queue;
+pub(crate) use settings::{
+    lock, server_settings_methods, PublishedSettings, ServerSettings, SettingsChange,
+};
 pub use settings::{
     DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_MAX_PENDING_HANDSHAKES,
 };
 
 /// A TLS server socket: a TCP listener whose connections come out encrypted.
 pub struct SslServer {
-    settings: ServerSettings,
+    settings: PublishedSettings,
     local_addr: SocketAddr,
     shared: Arc<Shared>,
 }
@@ -53,10 +55,10 @@ pub struct SslServer {
 /// What the server, its listener thread and its handshake threads share.
 struct Shared {
     /// The settings a connection accepted now gets.
-    settings: Mutex<Arc<ServerSettings>>,
+    settings: Arc<Mutex<Arc<ServerSettings>>>,
     /// The listener, until the listener thread takes it.
     listener: Mutex<Option<TcpListener>>,
-    queue: Mutex<Queue>,
+    queue: Mutex<Queue<SslSocket<TcpStream>>>,
     /// Signalled when a connection or an error joins the queue.
     arrived: Condvar,
     /// Signalled when a handshake ends or a connection is taken: the listener may go on.
@@ -64,54 +66,14 @@ struct Shared {
     closed: AtomicBool,
 }
 
-#[derive(Default)]
-struct Queue {
-    handshaking: usize,
-    ready: VecDeque<SslSocket<TcpStream>>,
-    /// The listener's own failures (not a client's), for `accept` to report.
-    errors: VecDeque<Error>,
-}
-
 impl std::fmt::Debug for SslServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SslServer")
             .field("local_addr", &self.local_addr)
-            .field("backend", &self.settings.backend.name())
-            .field("handshake_timeout", &self.settings.handshake_timeout)
+            .field("backend", &self.settings.get().backend.name())
+            .field("handshake_timeout", &self.settings.get().handshake_timeout)
             .finish_non_exhaustive()
     }
-}
-
-/// A change to a server's settings, handed to new connections when it ends.
-struct SettingsGuard<'a> {
-    server: &'a mut SslServer,
-}
-
-impl Deref for SettingsGuard<'_> {
-    type Target = ServerSettings;
-
-    fn deref(&self) -> &ServerSettings {
-        &self.server.settings
-    }
-}
-
-impl DerefMut for SettingsGuard<'_> {
-    fn deref_mut(&mut self) -> &mut ServerSettings {
-        &mut self.server.settings
-    }
-}
-
-impl Drop for SettingsGuard<'_> {
-    fn drop(&mut self) {
-        *lock(&self.server.shared.settings) = Arc::new(self.server.settings.clone());
-    }
-}
-
-/// Locks `mutex`, going on past a panic of another holder (every update here is one step).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl SslServer {
@@ -146,11 +108,11 @@ impl SslServer {
         listener: TcpListener,
         backend: Arc<dyn TlsBackend>,
     ) -> Result<SslServer, Error> {
-        let settings = ServerSettings::new(backend);
+        let settings = PublishedSettings::new(ServerSettings::new(backend));
         let server = SslServer {
             local_addr: listener.local_addr()?,
             shared: Arc::new(Shared {
-                settings: Mutex::new(Arc::new(settings.clone())),
+                settings: settings.published(),
                 listener: Mutex::new(Some(listener)),
                 queue: Mutex::new(Queue::default()),
                 arrived: Condvar::new(),
@@ -171,11 +133,11 @@ impl SslServer {
     }
 
     fn settings(&self) -> &ServerSettings {
-        &self.settings
+        self.settings.get()
     }
 
-    fn settings_mut(&mut self) -> SettingsGuard<'_> {
-        SettingsGuard { server: self }
+    fn settings_mut(&mut self) -> SettingsChange<'_> {
+        self.settings.change()
     }
 
     server_settings_methods!();
@@ -204,12 +166,12 @@ impl SslServer {
 
     /// The number of handshakes running now.
     pub fn pending_handshakes(&self) -> usize {
-        lock(&self.shared.queue).handshaking
+        lock(&self.shared.queue).handshaking()
     }
 
     /// The number of established connections waiting for [`accept`](Self::accept).
     pub fn pending_connections(&self) -> usize {
-        lock(&self.shared.queue).ready.len()
+        lock(&self.shared.queue).waiting()
     }
 
     /// The next connection, waiting until the deadline, if any (and its limit, for the error).
@@ -217,12 +179,9 @@ impl SslServer {
         let shared = &*self.shared;
         let mut queue = lock(&shared.queue);
         loop {
-            if let Some(error) = queue.errors.pop_front() {
-                return Err(error);
-            }
-            if let Some(socket) = queue.ready.pop_front() {
+            if let Some(next) = queue.next() {
                 shared.room.notify_one();
-                return Ok(socket);
+                return next;
             }
             queue = match deadline {
                 None => shared
@@ -304,10 +263,7 @@ fn listen(shared: &Arc<Shared>, listener: &TcpListener) {
                 if shared.closed.load(Ordering::SeqCst) {
                     return;
                 }
-                let settings = Arc::clone(&lock(&shared.settings));
-                if queue.handshaking < settings.max_pending_handshakes
-                    && queue.ready.len() < settings.max_pending_connections
-                {
+                if queue.has_room(&lock(&shared.settings)) {
                     break;
                 }
                 queue = shared
@@ -319,7 +275,7 @@ fn listen(shared: &Arc<Shared>, listener: &TcpListener) {
         match listener.accept() {
             Ok(_) if shared.closed.load(Ordering::SeqCst) => return,
             Ok((stream, peer)) => {
-                lock(&shared.queue).handshaking += 1;
+                lock(&shared.queue).started();
                 let settings = Arc::clone(&lock(&shared.settings));
                 let for_thread = Arc::clone(shared);
                 let spawned = std::thread::Builder::new()
@@ -330,13 +286,13 @@ fn listen(shared: &Arc<Shared>, listener: &TcpListener) {
                     });
                 if let Err(e) = spawned {
                     let mut queue = lock(&shared.queue);
-                    queue.handshaking -= 1;
-                    queue.errors.push_back(Error::Io(e));
+                    queue.ended(None);
+                    queue.failed(Error::Io(e));
                     shared.arrived.notify_one();
                 }
             }
             Err(e) => {
-                lock(&shared.queue).errors.push_back(Error::Io(e));
+                lock(&shared.queue).failed(Error::Io(e));
                 shared.arrived.notify_one();
                 // Out of file descriptors and the like: give the system a moment.
                 std::thread::sleep(Duration::from_millis(10));
@@ -372,14 +328,12 @@ fn finish(
 ) {
     let failed = match result {
         Ok(socket) => {
-            let mut queue = lock(&shared.queue);
-            queue.handshaking -= 1;
-            queue.ready.push_back(socket);
+            lock(&shared.queue).ended(Some(socket));
             shared.arrived.notify_one();
             None
         }
         Err(error) => {
-            lock(&shared.queue).handshaking -= 1;
+            lock(&shared.queue).ended(None);
             Some(error)
         }
     };

@@ -2,7 +2,8 @@
 //! limits on connections in flight, and the events that name the connection they concern.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::verification::HandshakeInterruption;
@@ -87,6 +88,71 @@ impl ServerSettings {
         if let Some(handler) = &self.events.error_occurred {
             handler(peer, error);
         }
+    }
+}
+
+/// Locks `mutex`, going on past a panic of another holder (every update the servers make
+/// under a lock is one step).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A server's settings: its own copy, which its accessors read, and the copy its listener
+/// hands each new connection, replaced whenever a change ends.
+pub(crate) struct PublishedSettings {
+    own: ServerSettings,
+    published: Arc<Mutex<Arc<ServerSettings>>>,
+}
+
+impl PublishedSettings {
+    /// Publishes `settings`.
+    pub(crate) fn new(settings: ServerSettings) -> PublishedSettings {
+        PublishedSettings {
+            published: Arc::new(Mutex::new(Arc::new(settings.clone()))),
+            own: settings,
+        }
+    }
+
+    /// The settings as they are now.
+    pub(crate) fn get(&self) -> &ServerSettings {
+        &self.own
+    }
+
+    /// A change, published to new connections when the returned guard is dropped.
+    pub(crate) fn change(&mut self) -> SettingsChange<'_> {
+        SettingsChange { settings: self }
+    }
+
+    /// Where the listener finds the settings for a new connection.
+    pub(crate) fn published(&self) -> Arc<Mutex<Arc<ServerSettings>>> {
+        Arc::clone(&self.published)
+    }
+}
+
+/// A change to a server's settings (see [`PublishedSettings::change`]).
+pub(crate) struct SettingsChange<'a> {
+    settings: &'a mut PublishedSettings,
+}
+
+impl Deref for SettingsChange<'_> {
+    type Target = ServerSettings;
+
+    fn deref(&self) -> &ServerSettings {
+        &self.settings.own
+    }
+}
+
+impl DerefMut for SettingsChange<'_> {
+    fn deref_mut(&mut self) -> &mut ServerSettings {
+        &mut self.settings.own
+    }
+}
+
+impl Drop for SettingsChange<'_> {
+    fn drop(&mut self) {
+        *lock(&self.settings.published) = Arc::new(self.settings.own.clone());
     }
 }
 

@@ -1,9 +1,7 @@
 //! [`SslServer`]: the tokio listener whose handshakes run as tasks of their own.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -11,7 +9,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::TlsStream;
-use crate::server::{server_settings_methods, ServerSettings};
+use crate::server::{
+    lock, server_settings_methods, PublishedSettings, Queue, ServerSettings, SettingsChange,
+};
 use crate::{Error, Registry, TlsBackend};
 
 /// A TLS listener for tokio (Qt's `QSslServer`, async): each connection's handshake runs as a
@@ -36,7 +36,7 @@ use crate::{Error, Registry, TlsBackend};
 /// # }
 /// ```
 pub struct SslServer {
-    settings: ServerSettings,
+    settings: PublishedSettings,
     local_addr: SocketAddr,
     shared: Arc<Shared>,
     /// The listener task.
@@ -44,60 +44,22 @@ pub struct SslServer {
 }
 
 struct Shared {
-    settings: Mutex<Arc<ServerSettings>>,
+    settings: Arc<Mutex<Arc<ServerSettings>>>,
     listener: Mutex<Option<TcpListener>>,
-    queue: Mutex<Queue>,
+    queue: Mutex<Queue<TlsStream<TcpStream>>>,
     /// Notified when a connection or an error joins the queue.
     arrived: Notify,
     /// Notified when a handshake ends or a connection is taken.
     room: Notify,
 }
 
-#[derive(Default)]
-struct Queue {
-    handshaking: usize,
-    ready: VecDeque<TlsStream<TcpStream>>,
-    errors: VecDeque<Error>,
-}
-
 impl std::fmt::Debug for SslServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SslServer")
             .field("local_addr", &self.local_addr)
-            .field("backend", &self.settings.backend.name())
+            .field("backend", &self.settings.get().backend.name())
             .finish_non_exhaustive()
     }
-}
-
-/// A change to a server's settings, handed to new connections when it ends.
-struct SettingsGuard<'a> {
-    server: &'a mut SslServer,
-}
-
-impl Deref for SettingsGuard<'_> {
-    type Target = ServerSettings;
-
-    fn deref(&self) -> &ServerSettings {
-        &self.server.settings
-    }
-}
-
-impl DerefMut for SettingsGuard<'_> {
-    fn deref_mut(&mut self) -> &mut ServerSettings {
-        &mut self.server.settings
-    }
-}
-
-impl Drop for SettingsGuard<'_> {
-    fn drop(&mut self) {
-        *lock(&self.server.shared.settings) = Arc::new(self.server.settings.clone());
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl SslServer {
@@ -131,14 +93,14 @@ impl SslServer {
         listener: TcpListener,
         backend: Arc<dyn TlsBackend>,
     ) -> Result<SslServer, Error> {
-        let settings = ServerSettings::new(backend);
+        let settings = PublishedSettings::new(ServerSettings::new(backend));
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::InvalidState("a tokio SslServer must be created within a tokio runtime".into())
         })?;
         let server = SslServer {
             local_addr: listener.local_addr()?,
             shared: Arc::new(Shared {
-                settings: Mutex::new(Arc::new(settings.clone())),
+                settings: settings.published(),
                 listener: Mutex::new(Some(listener)),
                 queue: Mutex::new(Queue::default()),
                 arrived: Notify::new(),
@@ -157,23 +119,23 @@ impl SslServer {
     }
 
     fn settings(&self) -> &ServerSettings {
-        &self.settings
+        self.settings.get()
     }
 
-    fn settings_mut(&mut self) -> SettingsGuard<'_> {
-        SettingsGuard { server: self }
+    fn settings_mut(&mut self) -> SettingsChange<'_> {
+        self.settings.change()
     }
 
     server_settings_methods!();
 
     /// The number of handshakes running now.
     pub fn pending_handshakes(&self) -> usize {
-        lock(&self.shared.queue).handshaking
+        lock(&self.shared.queue).handshaking()
     }
 
     /// The number of established connections waiting for [`accept`](Self::accept).
     pub fn pending_connections(&self) -> usize {
-        lock(&self.shared.queue).ready.len()
+        lock(&self.shared.queue).waiting()
     }
 
     /// Waits for the next connection whose handshake completed.
@@ -185,12 +147,9 @@ impl SslServer {
             let arrived = self.shared.arrived.notified();
             {
                 let mut queue = lock(&self.shared.queue);
-                if let Some(error) = queue.errors.pop_front() {
-                    return Err(error);
-                }
-                if let Some(stream) = queue.ready.pop_front() {
+                if let Some(next) = queue.next() {
                     self.shared.room.notify_one();
-                    return Ok(stream);
+                    return next;
                 }
             }
             arrived.await;
@@ -246,11 +205,7 @@ async fn listen(shared: Arc<Shared>, listener: TcpListener) {
         loop {
             let room = shared.room.notified();
             {
-                let queue = lock(&shared.queue);
-                let settings = lock(&shared.settings);
-                if queue.handshaking < settings.max_pending_handshakes
-                    && queue.ready.len() < settings.max_pending_connections
-                {
+                if lock(&shared.queue).has_room(&lock(&shared.settings)) {
                     break;
                 }
             }
@@ -258,12 +213,12 @@ async fn listen(shared: Arc<Shared>, listener: TcpListener) {
         }
         match listener.accept().await {
             Ok((tcp, peer)) => {
-                lock(&shared.queue).handshaking += 1;
+                lock(&shared.queue).started();
                 let settings = Arc::clone(&lock(&shared.settings));
                 tokio::spawn(handshake(Arc::clone(&shared), settings, tcp, peer));
             }
             Err(e) => {
-                lock(&shared.queue).errors.push_back(Error::Io(e));
+                lock(&shared.queue).failed(Error::Io(e));
                 shared.arrived.notify_one();
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -285,16 +240,13 @@ async fn handshake(
         Ok(()) => stream.handshake_within(settings.handshake_timeout).await,
         Err(e) => Err(e),
     };
-    let mut queue = lock(&shared.queue);
-    queue.handshaking -= 1;
     match result {
         Ok(()) => {
-            queue.ready.push_back(stream);
-            drop(queue);
+            lock(&shared.queue).ended(Some(stream));
             shared.arrived.notify_one();
         }
         Err(error) => {
-            drop(queue);
+            lock(&shared.queue).ended(None);
             settings.report(peer, &error);
         }
     }
