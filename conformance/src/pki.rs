@@ -9,7 +9,7 @@ use polytls::{Certificate, Crl, Key, KeyType};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
     ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    RevokedCertParams, SerialNumber,
+    RevokedCertParams, SerialNumber, SignatureAlgorithm,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -91,6 +91,75 @@ pub struct Pki {
     /// An attacker's material: chains whose every problem but one is ignorable by name, and
     /// the certificates they impersonate (see [`Forgeries`]).
     pub forged: Forgeries,
+    /// A store as large as a system's, with trusted certificates that share a name with a
+    /// leaf's issuer but did not issue it (see [`Namesakes`]).
+    pub namesakes: Namesakes,
+}
+
+/// Leaves whose issuer's name a trusted certificate shares, and the store that holds those
+/// namesakes among as many unrelated roots as a system store has. No namesake issued
+/// anything: each differs from the real issuer in one way OpenSSL looks at before it checks
+/// a signature, so that verification must find no issuer among the anchors rather than a
+/// signature that does not verify.
+#[derive(Debug)]
+pub struct Namesakes {
+    /// The trust anchors: unrelated roots with the namesakes among them.
+    pub store: Vec<Certificate>,
+    /// A self-signed CA certificate for `localhost` as `openssl req -x509` makes one (cA
+    /// critical, a subject key identifier and an authority key identifier naming it, no key
+    /// usage, no extended key usage); the store holds a self-signed certificate of the same
+    /// name with another key of the same kind and its own key identifier, as Debian's
+    /// `ssl-cert-snakeoil.pem` in a system store.
+    pub self_signed_ca: Identity,
+    /// A self-signed certificate of that name without key identifiers or basicConstraints
+    /// (as rcgen makes one by default): only its being self-signed tells the store's
+    /// namesake, whose key is of the same kind, from its issuer.
+    pub self_signed_without_key_ids: Identity,
+    /// A leaf from an untrusted CA that is not sent, with an authority key identifier; the
+    /// store holds a CA of that name with another key (of the same kind) and identifier.
+    pub other_key_id: Identity,
+    /// A leaf without an authority key identifier from an untrusted Ed25519 CA that is not
+    /// sent; the store holds a CA of that name with a P-256 key.
+    pub other_key_kind: Identity,
+}
+
+impl Namesakes {
+    /// How many unrelated roots the store holds besides the namesakes (a system store's
+    /// count).
+    const CROWD: usize = 144;
+
+    fn generate() -> Namesakes {
+        let mut store: Vec<Certificate> = (0..Self::CROWD)
+            .map(|i| Ca::new(&format!("polytls crowd root {i}")).cert)
+            .collect();
+        // The snakeoil certificate of a system store: not a CA, its own key identifier.
+        let mut snakeoil = params("localhost", &NAMES);
+        snakeoil.is_ca = IsCa::ExplicitNoCa;
+        snakeoil.use_authority_key_identifier_extension = false;
+        let mut ca_leaf = params("localhost", &NAMES);
+        ca_leaf.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let mut plain = params("localhost", &NAMES);
+        plain.use_authority_key_identifier_extension = false;
+        let x = Ca::new("polytls namesake issuer x");
+        let y = Ca::with_params_for(ca_params("polytls namesake issuer y"), &rcgen::PKCS_ED25519);
+        let mut without_aki = leaf_params("namesake y leaf", &NAMES, false);
+        without_aki.use_authority_key_identifier_extension = false;
+        let namesakes = [
+            self_signed(snakeoil).chain.remove(0),
+            Ca::new("polytls namesake issuer x").cert,
+            Ca::new("polytls namesake issuer y").cert,
+        ];
+        for (i, namesake) in namesakes.into_iter().enumerate() {
+            store.insert(Self::CROWD / 4 * (i + 1), namesake);
+        }
+        Namesakes {
+            store,
+            self_signed_ca: self_signed(ca_leaf),
+            self_signed_without_key_ids: self_signed(plain),
+            other_key_id: x.issue(leaf_params("namesake x leaf", &NAMES, false), false),
+            other_key_kind: y.issue(without_aki, false),
+        }
+    }
 }
 
 /// Chains an attacker builds: leaves that name a real CA as their issuer but are signed with
@@ -173,7 +242,12 @@ impl Ca {
 
     /// A self-signed CA with `params`.
     fn with_params(params: CertificateParams) -> Ca {
-        let key = KeyPair::generate().expect("key generation works");
+        Ca::with_params_for(params, &rcgen::PKCS_ECDSA_P256_SHA256)
+    }
+
+    /// A self-signed CA with `params` and a key for `algorithm`.
+    fn with_params_for(params: CertificateParams, algorithm: &'static SignatureAlgorithm) -> Ca {
+        let key = KeyPair::generate_for(algorithm).expect("key generation works");
         let cert = cert(params.self_signed(&key).expect("self-signing works").der());
         Ca {
             cert,
@@ -368,6 +442,7 @@ impl Pki {
             untrusted_chain: untrusted_leaf,
             deep,
             forged: Forgeries::generate(&root),
+            namesakes: Namesakes::generate(),
             short_lived: root.issue(short_lived, false),
             under_non_ca: {
                 let mut params = ca_params("polytls intermediate that is no CA");

@@ -5,13 +5,20 @@
 //! names every problem as OpenSSL does, so that both backends give one list, and so that a
 //! list the caller ignores can only let through what it names:
 //!
-//! 1. The path is built here, from the leaf up, as OpenSSL builds it: an anchor that issued
-//!    the current certificate ends it (any trusted certificate is an anchor, self-signed or
-//!    not); otherwise a self-issued certificate ends it (untrusted); otherwise the issuer is
-//!    looked for among the certificates the peer sent, by name (and authority/subject key
-//!    identifiers, when both are present). A path that ends untrusted is still trusted when
-//!    its leaf is itself one of the trusted certificates (OpenSSL's last resort with partial
-//!    chains), and every certificate on it is still checked.
+//! 1. The path is built here, from the leaf up, as OpenSSL builds it: an anchor that may
+//!    have issued the current certificate ends it (any trusted certificate is an anchor,
+//!    self-signed or not); otherwise a self-issued certificate ends it (untrusted); otherwise
+//!    the issuer is looked for among the certificates the peer sent. Whether a certificate
+//!    may have issued another is decided as OpenSSL decides it before any signature is
+//!    checked, for anchors and the peer's certificates alike: by name, by authority and
+//!    subject key identifiers when both are present, and by the kind of the issuer's key,
+//!    which must fit the signature algorithm; a self-issued certificate has no issuer among
+//!    the anchors but itself (OpenSSL drops any other as a "self-signed mimic"). A trusted
+//!    certificate that merely shares the issuer's name (a store's own self-signed
+//!    `localhost` certificate, for a peer's self-signed `localhost` certificate) is so
+//!    never taken for the issuer, and proves no signature bad. A path that ends untrusted
+//!    is still trusted when its leaf is itself one of the trusted certificates (OpenSSL's
+//!    last resort with partial chains), and every certificate on it is still checked.
 //! 2. Every link of that path is proven with the provider's signature algorithms, as webpki
 //!    would check it; a link that does not verify is a `CertificateSignatureFailed` naming
 //!    the certificate whose signature failed, so no list that leaves it out can accept the
@@ -223,14 +230,24 @@ impl Facts {
         Some(facts)
     }
 
-    /// Whether `self` may have issued `child` by name and key identifiers (OpenSSL's
-    /// `X509_check_issued` without its signature-algorithm test).
+    /// Whether `self` may have issued `child`, as OpenSSL decides it before it checks a
+    /// signature (`ossl_x509_likely_issued`, which its issuer lookups in the trust store and
+    /// among the peer's certificates use alike): by name, by key identifiers when both are
+    /// present, and by the kind of `self`'s key, which must be one `child`'s signature
+    /// algorithm is made with.
     fn may_have_issued(&self, child: &Facts) -> bool {
         self.subject == child.issuer
             && match (&child.aki, &self.ski) {
                 (Some(aki), Some(ski)) => aki == ski,
                 _ => true,
             }
+            && key_fits(child.inner_signature_algorithm(), &self.spki_contents)
+    }
+
+    /// The signature algorithm (AlgorithmIdentifier contents) inside the signed part, which
+    /// OpenSSL matches to the issuer's key; the outer one when it cannot be read.
+    fn inner_signature_algorithm(&self) -> &[u8] {
+        inner_signature_algorithm(&self.tbs).unwrap_or(&self.signature_algorithm)
     }
 
     /// Whether the certificate names itself as its issuer.
@@ -424,6 +441,28 @@ impl Anchors {
         anchors
     }
 
+    /// The anchors that may have issued `child` (DER `der`), as OpenSSL looks them up in its
+    /// store: by name, key identifiers and key kind ([`Facts::may_have_issued`]); an anchor
+    /// whose certificate cannot be read here, by name alone. For a self-issued `child`, only
+    /// an anchor that is `child` itself: OpenSSL drops any other match as a "self-signed
+    /// mimic", and the path ends at `child`, untrusted.
+    fn issuers_of(&self, child: &Facts, der: &[u8]) -> Vec<&TrustAnchor<'static>> {
+        let issuer = der_contents(&child.issuer).unwrap_or_default();
+        let self_issued = child.is_self_issued();
+        self.webpki
+            .iter()
+            .zip(&self.certificates)
+            .filter(|(anchor, (certificate, facts))| {
+                let may_have_issued = match facts {
+                    Some(facts) => facts.may_have_issued(child),
+                    None => anchor.subject.as_ref() == issuer,
+                };
+                may_have_issued && (!self_issued || certificate.to_der() == der)
+            })
+            .map(|(anchor, _)| anchor)
+            .collect()
+    }
+
     /// Whether `der` is one of the anchors' certificates, byte for byte (a trusted certificate
     /// presented as itself, as OpenSSL's partial chains look it up).
     fn contain(&self, der: &[u8]) -> bool {
@@ -614,6 +653,87 @@ fn split_spki(contents: &[u8]) -> Option<(&[u8], &[u8])> {
         return None;
     };
     Some((algorithm, key))
+}
+
+/// The kinds of public key OpenSSL tells apart when it matches a certificate's signature
+/// algorithm to an issuer's key (`check_sig_alg_match`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyKind {
+    Rsa,
+    RsaPss,
+    Ec,
+    Dsa,
+    Ed25519,
+    Ed448,
+}
+
+/// The OID contents at the start of an AlgorithmIdentifier's contents.
+fn algorithm_oid(algorithm: &[u8]) -> Option<&[u8]> {
+    match tlv(algorithm)? {
+        (0x06, oid, _) => Some(oid),
+        _ => None,
+    }
+}
+
+/// The kind of a public key by its algorithm OID (contents).
+fn key_kind(oid: &[u8]) -> Option<KeyKind> {
+    match oid {
+        // rsaEncryption, id-RSASSA-PSS
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01] => Some(KeyKind::Rsa),
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a] => Some(KeyKind::RsaPss),
+        // id-ecPublicKey
+        [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01] => Some(KeyKind::Ec),
+        // id-dsa
+        [0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01] => Some(KeyKind::Dsa),
+        [0x2b, 0x65, 0x70] => Some(KeyKind::Ed25519),
+        [0x2b, 0x65, 0x71] => Some(KeyKind::Ed448),
+        _ => None,
+    }
+}
+
+/// The kinds of key a signature algorithm (by its OID contents) is made with, as OpenSSL
+/// accepts them: RSASSA-PSS by an RSA or RSA-PSS key, every other by one kind.
+fn signing_key_kinds(oid: &[u8]) -> Option<&'static [KeyKind]> {
+    const RSA: &[KeyKind] = &[KeyKind::Rsa];
+    const PSS: &[KeyKind] = &[KeyKind::Rsa, KeyKind::RsaPss];
+    const EC: &[KeyKind] = &[KeyKind::Ec];
+    const DSA: &[KeyKind] = &[KeyKind::Dsa];
+    match oid {
+        // PKCS #1: md2, md4, md5, sha1 and sha2 with RSA; RSASSA-PSS.
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a] => Some(PSS),
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 2..=5 | 11..=16] => Some(RSA),
+        // OIW sha1WithRSASignature.
+        [0x2b, 0x0e, 0x03, 0x02, 0x1d] => Some(RSA),
+        // ecdsa-with-SHA1, ecdsa-with-SHA2.
+        [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01] => Some(EC),
+        [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 1..=4] => Some(EC),
+        // dsa-with-sha1.
+        [0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x03] => Some(DSA),
+        // NIST: DSA with SHA-2 and SHA-3, ECDSA with SHA-3, RSA with SHA-3.
+        [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, n] => match n {
+            1..=8 => Some(DSA),
+            9..=12 => Some(EC),
+            13..=16 => Some(RSA),
+            _ => None,
+        },
+        [0x2b, 0x65, 0x70] => Some(&[KeyKind::Ed25519]),
+        [0x2b, 0x65, 0x71] => Some(&[KeyKind::Ed448]),
+        _ => None,
+    }
+}
+
+/// Whether a key (SubjectPublicKeyInfo contents) is of a kind that makes signatures of
+/// `signature_algorithm` (AlgorithmIdentifier contents). An algorithm or key kind not known
+/// here is taken as fitting: its signature is then proven, or reported as failed.
+fn key_fits(signature_algorithm: &[u8], spki: &[u8]) -> bool {
+    let needed = algorithm_oid(signature_algorithm).and_then(signing_key_kinds);
+    let kind = split_spki(spki)
+        .and_then(|(algorithm, _)| algorithm_oid(algorithm))
+        .and_then(key_kind);
+    match (needed, kind) {
+        (Some(needed), Some(kind)) => needed.contains(&kind),
+        _ => true,
+    }
 }
 
 /// How a path built by [`ChainCheck::walk`] ends.
@@ -859,13 +979,9 @@ impl<'a> ChainCheck<'a> {
                 walk.end = End::NoIssuer;
                 return walk;
             };
-            let issuer = der_contents(&facts.issuer).unwrap_or_default();
-            let named: Vec<&TrustAnchor<'static>> = self
+            let named = self
                 .anchors
-                .webpki
-                .iter()
-                .filter(|anchor| anchor.subject.as_ref() == issuer)
-                .collect();
+                .issuers_of(facts, self.peer[walk.path[position]].der);
             if let Some(first) = named.first() {
                 let signer = named
                     .iter()

@@ -495,8 +495,10 @@ fn canonical_error_lists() {
         ],
     );
 
-    // A leaf signed by a key other than its named issuer's.
-    let impostor = Ca {
+    // A leaf signed by a key other than its named issuer's: claiming that issuer's key
+    // identifier, only its signature gives it away; with the signer's own key identifier,
+    // the trusted CA of that name is no issuer of it (as OpenSSL looks issuers up).
+    let impostor = |key_id: Option<Vec<u8>>| Ca {
         cert: ca.cert.clone(),
         issuer: {
             let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -504,12 +506,19 @@ fn canonical_error_lists() {
             params
                 .distinguished_name
                 .push(DnType::CommonName, "Test CA");
+            if let Some(key_id) = key_id {
+                params.key_identifier_method = rcgen::KeyIdMethod::PreSpecified(key_id);
+            }
             Issuer::new(params, KeyPair::generate().unwrap())
         },
     };
-    let (cert, key) = leaf(&["localhost"], &impostor, None);
+    let genuine_id = CertificateParams::default().key_identifier(ca.issuer.key());
+    let (cert, key) = leaf(&["localhost"], &impostor(Some(genuine_id)), None);
     let found = client_errors(vec![cert.clone()], key, vec![ca.cert.clone()], "localhost");
     same_set(&found, &[err(CertificateSignatureFailed, cert)]);
+    let (cert, key) = leaf(&["localhost"], &impostor(None), None);
+    let found = client_errors(vec![cert.clone()], key, vec![ca.cert.clone()], "localhost");
+    same_set(&found, &[err(UnableToGetLocalIssuerCertificate, cert)]);
 }
 
 #[test]

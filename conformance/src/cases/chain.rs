@@ -38,6 +38,21 @@ fn none(_: &Pki) -> Vec<(SslErrorKind, Certificate)> {
     Vec::new()
 }
 
+/// The scenario `name`: the server presents the `field` identity of [`Pki::namesakes`], the
+/// client trusts the namesakes' store, and the only problem is `kind`, naming the leaf.
+macro_rules! namesake {
+    ($name:literal, $field:ident, $kind:ident) => {
+        Scenario {
+            name: $name,
+            identity: |p| &p.namesakes.$field,
+            chain: |p| p.namesakes.$field.chain.clone(),
+            anchors: |p| p.namesakes.store.clone(),
+            depth: 0,
+            errors: |p| vec![(SslErrorKind::$kind, p.namesakes.$field.leaf().clone())],
+        }
+    };
+}
+
 pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "intermediates_in_order",
@@ -222,6 +237,29 @@ pub(super) const SCENARIOS: &[Scenario] = &[
             errors
         },
     },
+    // A trusted certificate that shares its name with the leaf's issuer, in a store as large
+    // as a system's, is not the issuer when OpenSSL's lookup tells them apart before any
+    // signature is checked: no issuer is found, and no signature is reported as failed.
+    namesake!(
+        "self_signed_ca_leaf_with_a_namesake_in_the_store",
+        self_signed_ca,
+        SelfSignedCertificate
+    ),
+    namesake!(
+        "self_signed_leaf_without_key_ids_with_a_namesake_in_the_store",
+        self_signed_without_key_ids,
+        SelfSignedCertificate
+    ),
+    namesake!(
+        "issuer_namesake_with_another_key_id",
+        other_key_id,
+        UnableToGetLocalIssuerCertificate
+    ),
+    namesake!(
+        "issuer_namesake_with_another_key_kind",
+        other_key_kind,
+        UnableToGetLocalIssuerCertificate
+    ),
     Scenario {
         name: "depth_without_intermediates",
         identity: |p| &p.server,
