@@ -56,9 +56,17 @@ pub struct SslConfiguration {
     pub peer_verify_depth: u32,
     /// This side's certificate followed by its intermediates (leaf first).
     pub local_certificate_chain: Vec<Certificate>,
-    /// The private key of the leaf in `local_certificate_chain`.
+    /// The private key of the leaf in `local_certificate_chain`. A server needs one: starting
+    /// a server handshake with a certificate and no key fails with [`Error::InvalidInput`]
+    /// before anything is sent (see [`validate`](Self::validate)), where Qt starts such a
+    /// server's handshake anyway and leaves its client waiting.
     pub private_key: Option<Key>,
-    /// The cipher suites to offer or accept, in preference order; `None` is the backend's default.
+    /// The cipher suites to offer or accept, in preference order; `None` (the default) is
+    /// the backend's own default list. Qt copies its default suites into the default
+    /// configuration, so that its `ciphers()` is never empty; polytls leaves the choice to
+    /// each backend, so that one configuration suits every backend, and the suites a backend
+    /// can negotiate are its [`supported_ciphers`](crate::TlsBackend::supported_ciphers).
+    /// An empty list enables no suite, and no handshake succeeds under it.
     pub ciphers: Option<Vec<SslCipher>>,
     /// The trust anchors; `None` means the system's CA certificates. When set, only these are
     /// trusted.

@@ -5,15 +5,19 @@
 
 use std::io::Cursor;
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use polytls_core::{
-    Certificate, Error, ImplementedClass, SslCipher, SslConfiguration, SslProtocol, SslServer,
-    SslSocket, SupportedFeature, TlsBackend,
+    Certificate, ChainVerification, Error, ImplementedClass, Registry, SslCipher, SslConfiguration,
+    SslError, SslProtocol, SslServer, SslSocket, SupportedFeature, TlsBackend,
 };
 
 /// A backend that does nothing: sockets and servers take their configuration without one.
+/// Its chain verification only records the trust anchors it was asked to use.
 struct Stub;
+
+/// The trust anchors of each `verify_chain` call the stub answered (`None`: the system's).
+static ANCHORS_ASKED: Mutex<Vec<Option<Vec<Certificate>>>> = Mutex::new(Vec::new());
 
 impl TlsBackend for Stub {
     fn name(&self) -> &str {
@@ -29,7 +33,7 @@ impl TlsBackend for Stub {
         Vec::new()
     }
     fn supported_features(&self) -> Vec<SupportedFeature> {
-        Vec::new()
+        vec![SupportedFeature::CertificateVerification]
     }
     fn supported_protocols(&self) -> Vec<SslProtocol> {
         Vec::new()
@@ -40,6 +44,20 @@ impl TlsBackend for Stub {
     fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error> {
         Ok(Vec::new())
     }
+    fn verify_chain(&self, request: &ChainVerification<'_>) -> Result<Vec<SslError>, Error> {
+        let anchors = request.ca_certificates.map(<[Certificate]>::to_vec);
+        ANCHORS_ASKED.lock().unwrap().push(anchors);
+        Ok(Vec::new())
+    }
+}
+
+/// The trust anchors `Certificate::verify` hands the backend for `chain` now.
+fn anchors_verify_uses(chain: &[Certificate]) -> Option<Vec<Certificate>> {
+    assert_eq!(
+        Certificate::verify_with(chain, None, Some("stub")).unwrap(),
+        []
+    );
+    ANCHORS_ASKED.lock().unwrap().pop().unwrap()
 }
 
 fn socket() -> SslSocket<Cursor<Vec<u8>>> {
@@ -60,13 +78,16 @@ fn ca(name: &str) -> Certificate {
     Certificate::from_der(params.self_signed(&key).unwrap().der()).unwrap()
 }
 
-/// tst_QSslSocket::addDefaultCaCertificate, defaultCaCertificates, setDefaultCaCertificates
-/// and setEmptyDefaultConfiguration (and the default tst_QSslCertificate::verify extends): the
-/// default trusts the system's CAs (`None`) until replaced; a CA added to it reaches the
-/// sockets and servers created afterwards, not those that exist already; the default handed
-/// out is a copy; the DTLS default is another one; an empty list trusts nothing.
+/// tst_QSslSocket::addDefaultCaCertificate, defaultCaCertificates, setDefaultCaCertificates,
+/// defaultCiphers, setDefaultCiphers, setEmptyDefaultConfiguration and
+/// verifyAndDefaultConfiguration (and the default
+/// tst_QSslCertificate::verify extends): the default trusts the system's CAs (`None`) and
+/// names no suites until replaced; a CA or suites set in it reach the sockets and servers
+/// created afterwards, not those that exist already; the default handed out is a copy; the
+/// DTLS default is another one; an empty list trusts nothing.
 #[test]
 fn a_ca_added_to_the_default_reaches_new_sockets_only() {
+    Registry::global().register(Arc::new(Stub)).unwrap();
     let initial = SslConfiguration::default_configuration();
     assert_eq!(initial, SslConfiguration::default());
     assert_eq!(initial.ca_certificates, None);
@@ -81,6 +102,21 @@ fn a_ca_added_to_the_default_reaches_new_sockets_only() {
     SslConfiguration::set_default_configuration(with_ca.clone());
 
     assert_eq!(SslConfiguration::default_configuration(), with_ca);
+
+    // tst_QSslSocket::verifyAndDefaultConfiguration: `Certificate::verify` trusts the
+    // default configuration's CAs (the system's while it names none) and leaves the default
+    // as it was.
+    let leaf = ca("a chain to verify");
+    SslConfiguration::set_default_configuration(initial.clone());
+    assert_eq!(anchors_verify_uses(std::slice::from_ref(&leaf)), None);
+    assert_eq!(SslConfiguration::default_configuration(), initial);
+    SslConfiguration::set_default_configuration(with_ca.clone());
+    assert_eq!(
+        anchors_verify_uses(std::slice::from_ref(&leaf)),
+        Some(vec![first.clone()])
+    );
+    assert_eq!(SslConfiguration::default_configuration(), with_ca);
+
     let (after, server_after) = (socket(), server());
     assert_eq!(*after.ssl_configuration(), with_ca);
     assert_eq!(*server_after.ssl_configuration(), with_ca);
@@ -120,6 +156,34 @@ fn a_ca_added_to_the_default_reaches_new_sockets_only() {
         socket().ssl_configuration().ca_certificates,
         Some(Vec::new())
     );
+
+    // tst_QSslSocket::defaultCiphers and setDefaultCiphers: the default names no suites (the
+    // backend's own list); suites set in the default reach the sockets and servers created
+    // afterwards, in their order, and not those that exist already.
+    assert_eq!(initial.ciphers, None);
+    let suites: Vec<SslCipher> = ["TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256"]
+        .into_iter()
+        .map(|name| SslCipher::from_name(name).unwrap())
+        .collect();
+    let before = socket();
+    SslConfiguration::set_default_configuration(SslConfiguration {
+        ciphers: Some(suites.clone()),
+        ..SslConfiguration::default()
+    });
+    assert_eq!(socket().ssl_configuration().ciphers, Some(suites.clone()));
+    assert_eq!(server().ssl_configuration().ciphers, Some(suites));
+    assert_eq!(before.ssl_configuration().ciphers, None);
+
+    // setEmptyDefaultConfiguration: Qt's empty configuration (no suites, no CA certificates)
+    // as the default reaches new sockets whole; the conformance case
+    // qt/empty_configuration_never_encrypts shows that no handshake succeeds under it.
+    let empty = SslConfiguration {
+        ciphers: Some(Vec::new()),
+        ca_certificates: Some(Vec::new()),
+        ..SslConfiguration::default()
+    };
+    SslConfiguration::set_default_configuration(empty.clone());
+    assert_eq!(*socket().ssl_configuration(), empty);
 
     SslConfiguration::set_default_configuration(initial.clone());
     assert_eq!(*socket().ssl_configuration(), initial);

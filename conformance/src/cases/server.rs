@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use polytls::{Error, PeerVerifyMode, SslConfiguration, SslServer, SslSocket};
+use polytls::{Error, PeerVerifyMode, SslConfiguration, SslErrorKind, SslServer, SslSocket};
 
 use crate::case::{Case, Needs};
 use crate::frontend::{self, FrontEnd};
@@ -23,10 +23,48 @@ const LIMIT: Duration = Duration::from_millis(1500);
 /// What a server reported through `on_error_occurred`: the peer and the error's text.
 type Reports = Arc<Mutex<Vec<(SocketAddr, String)>>>;
 
+/// What a server's other handlers saw (Qt's signal spies): the peers whose handshakes
+/// started (`startedEncryptionHandshake`), the kinds of each verification problem
+/// (`peerVerifyError`) and of each list handed to `on_ssl_errors` (`sslErrors`).
+#[derive(Debug, Default)]
+struct Events {
+    started: Vec<SocketAddr>,
+    peer_verify_errors: Vec<SslErrorKind>,
+    ssl_errors: Vec<Vec<SslErrorKind>>,
+}
+
 /// A server on either front end, echoing one line per connection in upper case.
-enum TestServer {
+struct TestServer {
+    inner: Inner,
+    events: Arc<Mutex<Events>>,
+}
+
+enum Inner {
     Blocking(SslServer),
     Tokio(tokio::runtime::Runtime, polytls::tokio::SslServer),
+}
+
+/// Registers the handlers that fill `events` on a server of either front end.
+macro_rules! record_events {
+    ($server:expr, $events:expr) => {{
+        let events = Arc::clone($events);
+        $server.on_started_encryption_handshake(move |peer| {
+            lock(&events).started.push(peer);
+        });
+        let events = Arc::clone($events);
+        $server.on_peer_verify_error(move |_, error| {
+            lock(&events).peer_verify_errors.push(error.kind());
+        });
+        let events = Arc::clone($events);
+        $server.on_ssl_errors(move |_, decision| {
+            let kinds = decision.errors().iter().map(|e| e.kind()).collect();
+            lock(&events).ssl_errors.push(kinds);
+        });
+    }};
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl TestServer {
@@ -43,14 +81,16 @@ impl TestServer {
                 .unwrap_or_else(|p| p.into_inner())
                 .push((peer, e.to_string()))
         };
-        Ok(match frontend::current() {
+        let events = Arc::new(Mutex::new(Events::default()));
+        let inner = match frontend::current() {
             FrontEnd::Blocking => {
                 let mut server =
                     SslServer::bind_with_backend("127.0.0.1:0", backend).map_err(text)?;
                 server.set_ssl_configuration(config);
                 server.set_handshake_timeout(LIMIT);
                 server.on_error_occurred(report);
-                TestServer::Blocking(server)
+                record_events!(server, &events);
+                Inner::Blocking(server)
             }
             FrontEnd::Tokio => {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -67,22 +107,54 @@ impl TestServer {
                 server.set_ssl_configuration(config);
                 server.set_handshake_timeout(LIMIT);
                 server.on_error_occurred(report);
-                TestServer::Tokio(runtime, server)
+                record_events!(server, &events);
+                Inner::Tokio(runtime, server)
             }
-        })
+        };
+        Ok(TestServer { inner, events })
+    }
+
+    /// Sets the most handshakes the server runs at once.
+    fn set_max_pending_handshakes(&mut self, count: usize) {
+        match &mut self.inner {
+            Inner::Blocking(s) => s.set_max_pending_handshakes(count),
+            Inner::Tokio(_, s) => s.set_max_pending_handshakes(count),
+        }
+    }
+
+    /// The handshakes running now and the established connections waiting for `accept`.
+    fn pending(&self) -> (usize, usize) {
+        match &self.inner {
+            Inner::Blocking(s) => (s.pending_handshakes(), s.pending_connections()),
+            Inner::Tokio(_, s) => (s.pending_handshakes(), s.pending_connections()),
+        }
+    }
+
+    /// Checks the counts of Qt's spies: handshakes started, verification problems and
+    /// `on_ssl_errors` calls.
+    fn check_events(&self, started: usize, verify: usize, ssl_errors: usize) -> Result<(), String> {
+        let events = lock(&self.events);
+        check(
+            events.started.len() == started
+                && events.peer_verify_errors.len() == verify
+                && events.ssl_errors.len() == ssl_errors,
+            || {
+                format!("wanted {started} started, {verify} verification problems and {ssl_errors} ssl_errors calls, saw {events:?}")
+            },
+        )
     }
 
     fn port(&self) -> u16 {
-        match self {
-            TestServer::Blocking(s) => s.local_addr().map(|a| a.port()).unwrap_or(0),
-            TestServer::Tokio(_, s) => s.local_addr().port(),
+        match &self.inner {
+            Inner::Blocking(s) => s.local_addr().map(|a| a.port()).unwrap_or(0),
+            Inner::Tokio(_, s) => s.local_addr().port(),
         }
     }
 
     /// Accepts one connection within `within` and echoes one 3-byte line in upper case.
     fn serve_one(&self, within: Duration) -> Result<(), String> {
-        match self {
-            TestServer::Blocking(server) => {
+        match &self.inner {
+            Inner::Blocking(server) => {
                 let mut socket = server.accept_within(within).map_err(|e| e.to_string())?;
                 let mut line = [0u8; 3];
                 socket.read_exact(&mut line).map_err(|e| e.to_string())?;
@@ -91,7 +163,7 @@ impl TestServer {
                     .map_err(|e| e.to_string())?;
                 socket.close().map_err(|e| e.to_string())
             }
-            TestServer::Tokio(runtime, server) => runtime.block_on(async {
+            Inner::Tokio(runtime, server) => runtime.block_on(async {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
                 let mut stream = server
                     .accept_within(within)
@@ -113,9 +185,9 @@ impl TestServer {
 
     /// Accepts one connection within `within` and drops it.
     fn accept_one(&self, within: Duration) -> Result<(), String> {
-        match self {
-            TestServer::Blocking(server) => server.accept_within(within).map(drop),
-            TestServer::Tokio(runtime, server) => {
+        match &self.inner {
+            Inner::Blocking(server) => server.accept_within(within).map(drop),
+            Inner::Tokio(runtime, server) => {
                 runtime.block_on(server.accept_within(within)).map(drop)
             }
         }
@@ -124,9 +196,9 @@ impl TestServer {
 
     /// Expects no connection to be handed out within `within`.
     fn expect_none(&self, within: Duration) -> Result<(), String> {
-        let got = match self {
-            TestServer::Blocking(server) => server.accept_within(within).map(drop),
-            TestServer::Tokio(runtime, server) => {
+        let got = match &self.inner {
+            Inner::Blocking(server) => server.accept_within(within).map(drop),
+            Inner::Tokio(runtime, server) => {
                 runtime.block_on(server.accept_within(within)).map(drop)
             }
         };
@@ -156,6 +228,22 @@ fn client(backend: &str, port: u16, config: SslConfiguration) -> Result<(), Stri
         .read_exact(&mut reply)
         .map_err(|e| format!("client: {e}"))?;
     check(&reply == b"HI\n", || format!("reply {reply:?}"))
+}
+
+/// A client with `backend` whose handshake completed, kept open.
+fn encrypted_client(backend: &str, port: u16) -> Result<SslSocket<TcpStream>, String> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut socket = SslSocket::with_backend(stream, backend).map_err(|e| e.to_string())?;
+    socket.set_ssl_configuration(client_config());
+    socket.set_peer_verify_name("localhost");
+    socket
+        .start_client_encryption()
+        .map_err(|e| format!("client start: {e}"))?;
+    socket.handshake().map_err(|e| format!("client: {e}"))?;
+    Ok(socket)
 }
 
 /// Waits until `reports` holds an error for the connection from `local` (the client's own
@@ -209,10 +297,14 @@ pub(super) fn cases() -> Vec<Case> {
                 let client = client_thread.join().map_err(|_| "the client panicked")?;
                 served?;
                 client?;
-                let reports = reports.lock().unwrap_or_else(|p| p.into_inner());
-                check(reports.is_empty(), || {
-                    format!("errors reported: {reports:?}")
-                })
+                {
+                    let reports = lock(&reports);
+                    check(reports.is_empty(), || {
+                        format!("errors reported: {reports:?}")
+                    })?;
+                }
+                // One handshake started, with no verification problem.
+                server.check_events(1, 0, 0)
             },
         ),
         // tst_QSslServer::testSelfSignedCertificateRejectedByServer
@@ -240,15 +332,28 @@ pub(super) fn cases() -> Vec<Case> {
                 socket
                     .start_client_encryption()
                     .map_err(|e| e.to_string())?;
-                // The client may finish its side before the server's refusal arrives.
-                let _ = socket
+                // The client may finish its side before the server's refusal arrives; either
+                // way it reads no data, the connection ends.
+                let read = socket
                     .write_all(b"hi\n")
                     .and_then(|()| socket.read(&mut [0u8; 1]));
+                check(!matches!(read, Ok(n) if n > 0), || {
+                    "the refused client read data".into()
+                })?;
                 let error = reported(&reports, local, IO_TIMEOUT)?;
                 check(error.contains("verif"), || {
                     format!("the server reported {error:?}, not a verification failure")
                 })?;
-                server.expect_none(Duration::from_millis(200))
+                server.expect_none(Duration::from_millis(200))?;
+                // Qt's spies: one handshake started, one verification problem and one
+                // sslErrors list, each the self-signed certificate.
+                server.check_events(1, 1, 1)?;
+                let events = lock(&server.events);
+                check(
+                    events.peer_verify_errors == [SslErrorKind::SelfSignedCertificate]
+                        && events.ssl_errors == [vec![SslErrorKind::SelfSignedCertificate]],
+                    || format!("the server saw {events:?}"),
+                )
             },
         ),
         // tst_QSslServer::testSelfSignedCertificateRejectedByClient
@@ -265,10 +370,14 @@ pub(super) fn cases() -> Vec<Case> {
                 })?;
                 // The server learns of the refusal from the client's alert.
                 reported(&reports, None, IO_TIMEOUT)?;
-                server.expect_none(Duration::from_millis(200))
+                server.expect_none(Duration::from_millis(200))?;
+                // The server verified nothing (it asks for no client certificate).
+                server.check_events(1, 0, 0)
             },
         ),
-        // tst_QSslServer::testPlainTextClient
+        // tst_QSslServer::plaintextClient: a client that says nothing for a while keeps its
+        // connection; once it writes plain text, the server closes it at once, long before the
+        // handshake limit.
         Case::pair(
             "server/plaintext_client",
             Needs::socket(),
@@ -282,9 +391,50 @@ pub(super) fn cases() -> Vec<Case> {
                     .set_read_timeout(Some(IO_TIMEOUT))
                     .map_err(|e| e.to_string())?;
                 let local = stream.local_addr().map_err(|e| e.to_string())?;
+                // The first accept starts the listener; nothing is handed out.
+                server.expect_none(Duration::from_millis(50))?;
+                stream
+                    .set_read_timeout(Some(Duration::from_millis(100)))
+                    .map_err(|e| e.to_string())?;
+                let idle = stream.read(&mut [0u8; 16]);
+                check(
+                    idle.as_ref().is_err_and(|e| {
+                        matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        )
+                    }),
+                    || format!("a short pause already ended the connection: {idle:?}"),
+                )?;
+                stream
+                    .set_read_timeout(Some(IO_TIMEOUT))
+                    .map_err(|e| e.to_string())?;
+                let wrote = Instant::now();
                 stream
                     .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
                     .map_err(|e| e.to_string())?;
+                // Whatever the server sends before closing (an alert, perhaps), the connection
+                // ends: a read of 0 bytes or a reset.
+                let mut buf = [0u8; 256];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(_) => continue,
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) =>
+                        {
+                            return Err("the plaintext client was not disconnected".into())
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let closed_after = wrote.elapsed();
+                check(closed_after < LIMIT / 2, || {
+                    format!("the plaintext client was closed after {closed_after:?}")
+                })?;
                 let error = reported(&reports, local, IO_TIMEOUT)?;
                 check(!error.contains("timed out"), || {
                     format!("a plaintext client was only stopped by the timeout: {error}")
@@ -292,7 +442,7 @@ pub(super) fn cases() -> Vec<Case> {
                 server.expect_none(Duration::from_millis(200))
             },
         ),
-        // tst_QSslServer::testQuietClient
+        // tst_QSslServer::quietClient
         Case::pair(
             "server/quiet_client_closed_at_the_timeout",
             Needs::socket(),
@@ -366,8 +516,54 @@ pub(super) fn cases() -> Vec<Case> {
                 Ok(())
             },
         ),
-        // tst_QSslServer::testTwoGoodClientsAndManyBadOnes (Qt's test has one bad client; here
-        // 50 say nothing): the good clients are served while the quiet ones hold their slots.
+        // tst_QSslServer::twoGoodAndManyBadClients: with at most 5 handshakes at once, one
+        // good client is established and waits for `accept` while 10 quiet ones connect; 5 of
+        // them hold the handshake slots (never more), the rest wait in the listen queue, and a
+        // second good client is still served once the quiet ones' time has run out.
+        Case::pair(
+            "server/five_handshakes_at_once_and_the_rest_wait",
+            Needs::socket(),
+            Needs::socket(),
+            |c, s| {
+                const SLOTS: usize = 5;
+                let reports = new_reports();
+                let mut server = TestServer::new(s, server_config(&Pki::get().server), &reports)?;
+                server.set_max_pending_handshakes(SLOTS);
+                let port = server.port();
+                // The first accept starts the listener; nothing is handed out.
+                server.expect_none(Duration::from_millis(20))?;
+                let _first = encrypted_client(c, port)?;
+                let quiet: Vec<TcpStream> = (0..2 * SLOTS)
+                    .map(|_| TcpStream::connect(("127.0.0.1", port)))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| e.to_string())?;
+                let deadline = Instant::now() + LIMIT / 2;
+                while server.pending() != (SLOTS, 1) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                // The count stays at the limit while the quiet clients wait.
+                for _ in 0..10 {
+                    let pending = server.pending();
+                    check(pending == (SLOTS, 1), || {
+                        format!("(handshakes, established) {pending:?}, wanted ({SLOTS}, 1)")
+                    })?;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                server.accept_one(Duration::from_millis(100))?;
+                let second = {
+                    let c = c.to_owned();
+                    std::thread::spawn(move || client(&c, port, client_config()))
+                };
+                // Two rounds of quiet clients time out before the second good one's turn.
+                server.serve_one(LIMIT * 4)?;
+                second.join().map_err(|_| "the client panicked")??;
+                drop(quiet);
+                Ok(())
+            },
+        ),
+        // tst_QSslServer::twoGoodAndManyBadClients, with more bad clients than Qt's 10 and the
+        // default limits: the good clients are served at once while 50 quiet ones hold their
+        // slots (`server/five_handshakes_at_once_and_the_rest_wait` keeps Qt's limit).
         Case::pair(
             "server/good_clients_finish_while_50_bad_ones_hang",
             Needs::socket(),

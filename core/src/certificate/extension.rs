@@ -19,7 +19,10 @@ pub struct CertificateExtension {
     /// The extension's short name as OpenSSL gives it (`"basicConstraints"`), or the dotted
     /// OID for an extension without a known name.
     pub name: String,
-    /// Whether the extension is marked critical.
+    /// Whether the extension is marked critical. The flag is read as OpenSSL reads it: its
+    /// BOOLEAN must hold one octet, 00 is false and any other octet true (DER writes ff).
+    /// Qt's own ASN.1 reader refuses octets other than 00 and ff; polytls follows the
+    /// library that verifies the chain in a handshake, so that both see the same flag.
     pub is_critical: bool,
     /// Qt's `isSupported()`: whether the extension is one Qt decodes into a value of its own
     /// (basicConstraints, authorityInfoAccess, subjectKeyIdentifier, authorityKeyIdentifier)

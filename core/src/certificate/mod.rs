@@ -269,7 +269,10 @@ impl Certificate {
 
     /// The values of the subject's `info` attribute, in order; empty when it has none. Values
     /// are decoded to text from whichever ASN.1 string type they use (see [`name`]); a value
-    /// that is not a string is left out.
+    /// that is not a string is left out. An embedded NUL byte is kept, as Qt's OpenSSL
+    /// backend keeps it (Qt's own ASN.1 reader gives an empty string instead), so that the
+    /// name reads as the certificate has it; such a name never matches a host (see
+    /// [`matches_host_name`](Self::matches_host_name)).
     pub fn subject_info(&self, info: SubjectInfo) -> Vec<String> {
         self.with_parsed(|c| name::values(c.subject(), info.oid()))
     }

@@ -368,6 +368,9 @@ impl Key {
     /// The private key as an encrypted PKCS#8 `EncryptedPrivateKeyInfo` protected by
     /// `passphrase`: PBES2 with PBKDF2-HMAC-SHA256 (2048 iterations, random 16-byte salt) and
     /// AES-256-CBC (random IV), the defaults of `openssl pkcs8 -topk8`, which reads it back.
+    /// (Qt's `toDer` with a passphrase gives an empty result: it encrypts PEM only. polytls
+    /// encrypts DER too, in the standard PKCS#8 form, so that an encrypted key can be stored
+    /// in either encoding.)
     ///
     /// Fails with [`Error::InvalidInput`] for a public key or an empty passphrase,
     /// [`Error::Key`] as [`to_pkcs8_der`](Self::to_pkcs8_der) does, and [`Error::Io`] when the
