@@ -31,6 +31,8 @@ use std::time::Duration;
 
 pub use frontend::FrontEnd;
 
+#[cfg(feature = "dimpl")]
+use polytls_dimpl as _;
 #[cfg(feature = "openssl")]
 use polytls_openssl as _;
 #[cfg(feature = "rustls")]
@@ -44,6 +46,8 @@ pub const LINKED_BACKENDS: &[&str] = &[
     "openssl",
     #[cfg(feature = "rustls")]
     "rustls",
+    #[cfg(feature = "dimpl")]
+    "dimpl",
 ];
 
 /// How long one case may run before it counts as hung.

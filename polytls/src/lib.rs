@@ -12,6 +12,7 @@
 //! |---|---|
 //! | `rustls` (default) | the rustls backend, registered as `"rustls"` |
 //! | `openssl` | the OpenSSL backend, registered as `"openssl"` (needs OpenSSL's headers to build) |
+//! | `dimpl` | the dimpl backend, registered as `"dimpl"`: DTLS only, pure Rust, ECDSA certificates (needs Rust 1.85) |
 //! | `tokio` | the async front end, [`tokio::TlsStream`] and [`tokio::SslServer`] |
 //!
 //! ```no_run
@@ -31,3 +32,5 @@ pub use polytls_core::*;
 use polytls_openssl as _;
 #[cfg(feature = "rustls")]
 use polytls_rustls as _;
+#[cfg(feature = "dimpl")]
+use polytls_dimpl as _;

@@ -53,6 +53,15 @@ fn dtls_server_config() -> SslConfiguration {
     }
 }
 
+/// The server configuration of a pair case: verifying cookies (the server needs the
+/// DtlsCookie class) or not (the Dtls class is enough).
+fn pair_server_config(cookies: bool) -> SslConfiguration {
+    SslConfiguration {
+        dtls_cookie_verification_enabled: cookies,
+        ..dtls_server_config()
+    }
+}
+
 fn udp() -> Result<UdpSocket, String> {
     UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))
 }
@@ -147,6 +156,7 @@ fn pair(
     client_backend: &str,
     client_config: SslConfiguration,
     server_backend: &str,
+    cookies: bool,
     server_setup: ServerSetup,
 ) -> Result<(Side, Side), String> {
     let server_socket = udp()?;
@@ -156,7 +166,7 @@ fn pair(
     let server = std::thread::spawn(move || -> Result<(Dtls, UdpSocket), String> {
         let mut dtls = Dtls::with_backend(SslMode::SslServerMode, &server_backend)
             .map_err(|e| e.to_string())?;
-        dtls.set_dtls_configuration(dtls_server_config())
+        dtls.set_dtls_configuration(pair_server_config(cookies))
             .map_err(|e| e.to_string())?;
         server_setup(&mut dtls);
         drive(&mut dtls, &server_socket).map_err(|e| format!("server: {e}"))?;
@@ -205,8 +215,19 @@ fn exchange(
     Err("the datagram never arrived".into())
 }
 
-fn handshake_and_data(client: &str, server: &str, shutdown_by_client: bool) -> Result<(), String> {
-    let ((mut c, cs), (mut s, ss)) = pair(client, dtls_client_config(), server, Box::new(|_| {}))?;
+fn handshake_and_data(
+    client: &str,
+    server: &str,
+    cookies: bool,
+    shutdown_by_client: bool,
+) -> Result<(), String> {
+    let ((mut c, cs), (mut s, ss)) = pair(
+        client,
+        dtls_client_config(),
+        server,
+        cookies,
+        Box::new(|_| {}),
+    )?;
     for (name, d) in [("client", &c), ("server", &s)] {
         check(d.is_connection_encrypted(), || {
             format!("{name} not encrypted")
@@ -499,8 +520,14 @@ fn refusal(backend: &str) -> Result<(), String> {
 }
 
 /// An oversized write is refused, nothing is sent, and the association goes on.
-fn oversized_write(client: &str, server: &str) -> Result<(), String> {
-    let ((mut c, cs), (mut s, ss)) = pair(client, dtls_client_config(), server, Box::new(|_| {}))?;
+fn oversized_write(client: &str, server: &str, cookies: bool) -> Result<(), String> {
+    let ((mut c, cs), (mut s, ss)) = pair(
+        client,
+        dtls_client_config(),
+        server,
+        cookies,
+        Box::new(|_| {}),
+    )?;
     let max = c.max_datagram_size();
     check(max > 1000 && max < 1500, || format!("max datagram {max}"))?;
     let r = c.write_datagram_encrypted(&cs, &vec![1u8; max + 1]);
@@ -578,7 +605,7 @@ fn relay(server: SocketAddr, life: Duration) -> Result<Relay, String> {
 /// The handshake completes through a relay that loses, duplicates and reorders datagrams,
 /// by retransmission on the timer (the handshake-timeout event fires); with `mtu_hint`,
 /// every datagram fits the MTU.
-fn lossy(client: &str, server: &str, mtu_hint: u16) -> Result<(), String> {
+fn lossy(client: &str, server: &str, cookies: bool, mtu_hint: u16) -> Result<(), String> {
     let server_socket = udp()?;
     let client_socket = udp()?;
     let relay = relay(addr(&server_socket)?, IO_TIMEOUT)?;
@@ -588,7 +615,7 @@ fn lossy(client: &str, server: &str, mtu_hint: u16) -> Result<(), String> {
     let server_thread = std::thread::spawn(move || -> Result<Vec<u8>, String> {
         let mut s = Dtls::with_backend(SslMode::SslServerMode, &server_backend)
             .map_err(|e| e.to_string())?;
-        s.set_dtls_configuration(dtls_server_config())
+        s.set_dtls_configuration(pair_server_config(cookies))
             .map_err(|e| e.to_string())?;
         s.set_mtu_hint(mtu_hint);
         drive(&mut s, &server_socket).map_err(|e| format!("server: {e}"))?;
@@ -803,12 +830,12 @@ fn against_s_client(backend: &str) -> Result<(), String> {
 }
 
 /// A client accepting DTLS 1.2 or later negotiates DTLS 1.2 with a DTLS 1.2 server.
-fn or_later(client: &str, server: &str) -> Result<(), String> {
+fn or_later(client: &str, server: &str, cookies: bool) -> Result<(), String> {
     let config = SslConfiguration {
         protocol: SslProtocol::DtlsV1_2OrLater,
         ..dtls_client_config()
     };
-    let ((c, _), (s, _)) = pair(client, config, server, Box::new(|_| {}))?;
+    let ((c, _), (s, _)) = pair(client, config, server, cookies, Box::new(|_| {}))?;
     check(
         c.session_protocol() == SslProtocol::DtlsV1_2
             && s.session_protocol() == SslProtocol::DtlsV1_2,
@@ -832,48 +859,11 @@ pub(super) fn cases() -> Vec<Case> {
             set_peer_validation,
         ),
         Case::single("dtls/preconditions", needs_cookie(), preconditions),
-        Case::pair(
-            "dtls/handshake/client_shutdown",
-            needs_dtls(),
-            needs_cookie(),
-            |c, s| handshake_and_data(c, s, true),
-        ),
-        Case::pair(
-            "dtls/handshake/server_shutdown",
-            needs_dtls(),
-            needs_cookie(),
-            |c, s| handshake_and_data(c, s, false),
-        ),
-        Case::pair(
-            "dtls/cookie/verifier_then_handshake",
-            needs_dtls(),
-            needs_cookie(),
-            verifier_then_handshake,
-        ),
-        Case::pair(
-            "dtls/write/oversized",
-            needs_dtls(),
-            needs_cookie(),
-            oversized_write,
-        ),
-        Case::pair(
-            "dtls/retransmission/lossy_relay",
-            needs_dtls(),
-            needs_cookie(),
-            |c, s| lossy(c, s, 0),
-        ),
-        Case::pair(
-            "dtls/fragmentation/mtu_256",
-            needs_dtls(),
-            needs_cookie(),
-            |c, s| lossy(c, s, 256),
-        ),
-        Case::pair(
-            "dtls/protocols/client_DtlsV1_2OrLater",
-            needs_dtls().and_protocol(SslProtocol::DtlsV1_2OrLater),
-            needs_cookie(),
-            or_later,
-        ),
+    ]
+    .into_iter()
+    .chain(pair_cases(true))
+    .chain(pair_cases(false))
+    .chain([
         Case::single(
             "external/openssl_s_server/DtlsV1_2",
             needs_dtls().and_tool("openssl"),
@@ -884,5 +874,74 @@ pub(super) fn cases() -> Vec<Case> {
             needs_cookie().and_tool("openssl"),
             against_s_client,
         ),
-    ]
+    ])
+    .collect()
+}
+
+/// The two-sided cases, with a server verifying cookies (named as they always were; the
+/// server needs DtlsCookie) or not (`.../without_cookie`; the Dtls class is enough, so a
+/// backend whose engine runs no cookie exchange for core is proved too).
+fn pair_cases(cookies: bool) -> Vec<Case> {
+    let server = if cookies {
+        needs_cookie()
+    } else {
+        needs_dtls()
+    };
+    let name = |base: &str| {
+        if cookies {
+            base.to_owned()
+        } else {
+            format!("{base}/without_cookie")
+        }
+    };
+    let mut cases = vec![
+        Case::pair(
+            name("dtls/handshake/client_shutdown"),
+            needs_dtls(),
+            server.clone(),
+            move |c, s| handshake_and_data(c, s, cookies, true),
+        ),
+        Case::pair(
+            name("dtls/handshake/server_shutdown"),
+            needs_dtls(),
+            server.clone(),
+            move |c, s| handshake_and_data(c, s, cookies, false),
+        ),
+        Case::pair(
+            name("dtls/write/oversized"),
+            needs_dtls(),
+            server.clone(),
+            move |c, s| oversized_write(c, s, cookies),
+        ),
+        Case::pair(
+            name("dtls/retransmission/lossy_relay"),
+            needs_dtls(),
+            server.clone(),
+            move |c, s| lossy(c, s, cookies, 0),
+        ),
+        Case::pair(
+            name("dtls/protocols/client_DtlsV1_2OrLater"),
+            needs_dtls().and_protocol(SslProtocol::DtlsV1_2OrLater),
+            server.clone(),
+            move |c, s| or_later(c, s, cookies),
+        ),
+    ];
+    if cookies {
+        // Not yet without cookies: a dimpl client and an OpenSSL server that runs no cookie
+        // exchange time out at MTU 256 (under investigation), while dimpl<->dimpl and
+        // OpenSSL->dimpl pass.
+        cases.push(Case::pair(
+            "dtls/fragmentation/mtu_256",
+            needs_dtls(),
+            server.clone(),
+            move |c, s| lossy(c, s, cookies, 256),
+        ));
+        cases.push(Case::pair(
+            "dtls/cookie/verifier_then_handshake",
+            needs_dtls(),
+            needs_cookie(),
+            verifier_then_handshake,
+        ));
+    }
+    cases
 }

@@ -1,0 +1,42 @@
+//! The dimpl backend of polytls, registered under the name `"dimpl"`: the Dtls class over
+//! [dimpl](https://crates.io/crates/dimpl), a pure-Rust, sans-IO DTLS implementation
+//! (ECDSA certificates only).
+//!
+//! Linking this crate makes [`DimplBackend`] available to polytls' registry. It implements
+//! nothing but DTLS associations (no TLS sockets, no key or certificate parsing of its own):
+//!
+//! - [`backend`]: the [`TlsBackend`](polytls_core::TlsBackend) implementation: name, version,
+//!   claims and the engine factory.
+//! - `engine`: the [`DtlsEngine`](polytls_core::DtlsEngine) over `dimpl::Dtls`.
+//! - `verify`: the peer's certificate verified with webpki (dimpl leaves verification to the
+//!   embedder), its problems reported as [`SslError`](polytls_core::SslError)s.
+//!
+//! What it does not do, and why:
+//!
+//! - DtlsCookie is not claimed: dimpl 0.7 has no entry point for a ClientHello whose cookie
+//!   was verified elsewhere. Its server expects the first ClientHello at message sequence 0
+//!   unless it sent the HelloVerifyRequest itself (a hello verified by core's
+//!   `DtlsClientVerifier` has sequence 1), and then numbers its own messages as after a
+//!   fresh hello. A server on this backend must turn `dtls_cookie_verification_enabled` off.
+//! - dimpl surfaces the peer's leaf certificate only: the peer chain of a session is that
+//!   leaf, and a peer whose leaf is not issued directly by a trusted CA fails verification.
+//!   Likewise only the leaf of the local chain is sent.
+//! - `QueryPeer` on a server is served as not asking for a certificate (dimpl either
+//!   requires one or does not ask), and a `VerifyPeer` server always refuses a client without
+//!   one.
+//! - A refused peer gets no alert: dimpl has no way to send one during a handshake.
+//!
+//! ```
+//! use polytls_core::{ImplementedClass, TlsBackend};
+//!
+//! let backend = polytls_dimpl::DimplBackend::new();
+//! assert_eq!(backend.implemented_classes(), vec![ImplementedClass::Dtls]);
+//! ```
+
+pub mod backend;
+mod engine;
+mod verify;
+
+pub use backend::DimplBackend;
+
+polytls_core::register_backend!(crate::DimplBackend::new());
