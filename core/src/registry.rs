@@ -44,7 +44,8 @@ macro_rules! register_backend {
 /// The environment variable that names the default backend.
 pub const BACKEND_ENV: &str = "POLYTLS_BACKEND";
 
-/// The default priority: Qt's order, then every other backend in registration order.
+/// The default priority: Qt's order, then every other backend, those with TLS sockets first,
+/// in registration order.
 const PRIORITY: [&str; 3] = ["openssl", "schannel", "securetransport"];
 
 #[derive(Default)]
@@ -124,13 +125,17 @@ impl Registry {
             )));
         }
         state.backends.push(backend);
+        // Qt's order first; then backends that have TLS sockets before those that do not (a
+        // DTLS-only backend is never the default for a TLS socket while another is there).
         let rank = |b: &Arc<dyn TlsBackend>| {
-            PRIORITY
+            let qt = PRIORITY
                 .iter()
                 .position(|p| *p == b.name())
-                .unwrap_or(PRIORITY.len())
+                .unwrap_or(PRIORITY.len());
+            let sockets = b.implemented_classes().contains(&ImplementedClass::Socket);
+            (qt, !sockets)
         };
-        // Stable: backends outside Qt's list keep their registration order.
+        // Stable: backends of equal rank keep their registration order.
         state.backends.sort_by_key(rank);
         Ok(())
     }

@@ -28,9 +28,9 @@
 pub use polytls_core::*;
 
 // Naming a backend crate is what makes the linker keep it, and with it its registration.
+#[cfg(feature = "dimpl")]
+use polytls_dimpl as _;
 #[cfg(feature = "openssl")]
 use polytls_openssl as _;
 #[cfg(feature = "rustls")]
 use polytls_rustls as _;
-#[cfg(feature = "dimpl")]
-use polytls_dimpl as _;

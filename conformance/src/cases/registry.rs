@@ -37,6 +37,31 @@ pub(super) fn cases() -> Vec<Case> {
                 format!("active {:?}", r.active_backend())
             })
         }),
+        // A backend without TLS sockets (DTLS only) never becomes the default while one with
+        // sockets is there, whatever the order they registered in.
+        Case::registry(
+            "registry/a_backend_without_sockets_is_not_the_default",
+            || {
+                let registry = Registry::new();
+                let mut dtls_only = MockBackend::new("dtls-only");
+                dtls_only.classes = vec![ImplementedClass::Dtls];
+                let mut sockets = MockBackend::new("sockets");
+                sockets.classes = vec![ImplementedClass::Socket];
+                for backend in [dtls_only, sockets] {
+                    registry
+                        .register(Arc::new(backend))
+                        .map_err(|e| e.to_string())?;
+                }
+                check(
+                    registry.active_backend().as_deref() == Some("sockets"),
+                    || format!("active {:?}", registry.active_backend()),
+                )?;
+                let names = registry.available_backends();
+                check(names == ["sockets", "dtls-only"], || {
+                    format!("order {names:?}")
+                })
+            },
+        ),
         Case::registry("registry/environment_default", || {
             let r = registry_with(&["openssl", "rustls"], Some("rustls"))?;
             check(r.active_backend().as_deref() == Some("rustls"), || {
