@@ -136,8 +136,11 @@ impl TlsBackend for DimplBackend {
 
     /// A dimpl association (see the `engine` module).
     ///
-    /// Fails with [`Error::Unsupported`] for a protocol or setting the engine does not
-    /// implement, and as [`DimplDtlsEngine`]'s constructor says.
+    /// Fails with [`Error::Unsupported`] for a protocol other than those the backend claims
+    /// or a setting the engine does not implement (cipher choice, ALPN, PSK, OCSP, tickets,
+    /// curves, a key other than ECDSA), with [`Error::InvalidInput`] for a server without an
+    /// identity or an MTU dimpl refuses, and with [`Error::Certificate`] when no client
+    /// certificate could be made.
     fn new_dtls_engine(&self, params: DtlsEngineParams<'_>) -> Result<Box<dyn DtlsEngine>, Error> {
         Ok(Box::new(DimplDtlsEngine::new(self, &params)?))
     }
