@@ -9,7 +9,9 @@
 //!
 //! Modules: [`setup`] builds certificates and matching settings for every side; [`inmem`]
 //! drives client/server pairs in one thread over an in-memory transport; [`measure`] times
-//! them; [`tcp`] does the same over loopback TCP with blocking sockets; [`alloc`] counts live
+//! them; [`tcp`] does the same over loopback TCP with blocking sockets; [`async_tls`] sets
+//! polytls' tokio stream against `tokio-openssl` and `tokio-rustls`; [`server`] loads
+//! polytls' servers with many clients at once, and with silent ones; [`alloc`] counts live
 //! heap bytes; [`speed`] reads the machine's raw cipher speed; [`stats`] turns paired rounds
 //! into an interval and a verdict; [`cost`] counts instructions under callgrind; [`run`]
 //! holds the plan and the report.
@@ -17,10 +19,12 @@
 // Linking the backends registers them with polytls.
 
 pub mod alloc;
+pub mod async_tls;
 pub mod cost;
 pub mod inmem;
 pub mod measure;
 pub mod run;
+pub mod server;
 pub mod setup;
 pub mod speed;
 pub mod stats;

@@ -21,9 +21,10 @@ use serde_json::{json, Value};
 use crate::cost::{self, Sizes, Workload};
 use crate::inmem::{Backend, Via};
 use crate::measure::Clock;
+use crate::server::{self, ServerKind};
 use crate::setup::{KeyKind, Params, Setup, Version};
 use crate::stats::{self, Floor, Interval, Verdict};
-use crate::{measure, speed, tcp};
+use crate::{async_tls, measure, speed, tcp};
 
 /// The TLS 1.3 suites measured for bulk throughput.
 pub const BULK_SUITES: [&str; 3] = [
@@ -37,6 +38,18 @@ pub const RATE_FLOOR: f64 = 0.97;
 
 /// The floor of every instruction count (polytls' instructions over direct's).
 pub const COST_FLOOR: f64 = 1.02;
+
+/// The ceiling of the idle tokio connections' memory (polytls' bytes over direct's): direct
+/// plus 5%.
+pub const IDLE_MEMORY_CEILING: f64 = 1.05;
+
+/// The aim for OpenSSL's idle memory through polytls (issue 10): at most this fraction of
+/// OpenSSL used directly. Reported in the note of the OpenSSL memory rows.
+pub const OPENSSL_IDLE_AIM: f64 = 0.6;
+
+/// How much a good client's handshake latency may grow, in milliseconds, while silent
+/// clients hold connections to the server.
+pub const LATENCY_INCREASE_FLOOR_MS: f64 = 10.0;
 
 /// What the instruction counts need: valgrind, the benchmark binary to run under it, and the
 /// workloads' sizes.
@@ -86,6 +99,18 @@ pub struct Options {
     pub tcp_handshakes: usize,
     /// Bytes per loopback TCP throughput measurement.
     pub tcp_bytes: usize,
+    /// Established tokio connections held open for the idle-memory measurement.
+    pub idle_connections: usize,
+    /// Rounds of the idle-memory cells (always this many).
+    pub idle_rounds: usize,
+    /// Client threads connecting at once to a server in the concurrent-handshake rows.
+    pub server_clients: usize,
+    /// Handshakes per concurrent-handshake measurement, spread over the client threads.
+    pub server_handshakes: usize,
+    /// Connections that never send a byte, in the latency rows.
+    pub silent_clients: usize,
+    /// A good client's handshakes per latency measurement.
+    pub latency_handshakes: usize,
     /// Seconds per `openssl speed` run; 0 skips it.
     pub speed_seconds: u32,
     /// Only the cells whose "scenario backend" text contains this (for profiling one cell).
@@ -110,6 +135,12 @@ impl Options {
             memory_pairs: 1000,
             tcp_handshakes: 50,
             tcp_bytes: 32 << 20,
+            idle_connections: 10_000,
+            idle_rounds: 2,
+            server_clients: 32,
+            server_handshakes: 128,
+            silent_clients: 50,
+            latency_handshakes: 20,
             speed_seconds: 3,
             only: None,
             cost: None,
@@ -129,6 +160,9 @@ impl Options {
             memory_pairs: 500,
             tcp_handshakes: 30,
             tcp_bytes: 16 << 20,
+            idle_connections: 2_000,
+            server_handshakes: 64,
+            latency_handshakes: 10,
             speed_seconds: 1,
             ..Options::full()
         }
@@ -148,6 +182,12 @@ impl Options {
             memory_pairs: 3,
             tcp_handshakes: 2,
             tcp_bytes: 1 << 20,
+            idle_connections: 4,
+            idle_rounds: 2,
+            server_clients: 2,
+            server_handshakes: 4,
+            silent_clients: 3,
+            latency_handshakes: 2,
             speed_seconds: 0,
             only: None,
             cost: None,
@@ -156,13 +196,41 @@ impl Options {
 }
 
 /// How a cell's two figures are compared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum CellFloor {
     /// Higher is better: polytls at least [`RATE_FLOOR`] of direct.
     Rate,
     /// Lower is better: polytls at most direct plus 5% or 4 KiB, whichever is larger.
     Memory,
+    /// Lower is better: the ratio at most this.
+    Ceiling(f64),
+    /// The first figure minus the second (not their ratio) at most this.
+    Increase(f64),
 }
+
+/// How a row's two figures are set against each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    /// Their ratio, per round, with an interval from the log-ratios.
+    Ratio,
+    /// Their difference (first minus second), per round, with an interval from the
+    /// differences.
+    Difference,
+}
+
+impl Comparison {
+    /// `"ratio"` or `"difference"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Comparison::Ratio => "ratio",
+            Comparison::Difference => "difference",
+        }
+    }
+}
+
+/// What the two columns of a row hold when they are polytls and the backend used directly
+/// (a row that compares two conditions through polytls names those instead).
+const VIA_SIDES: [&str; 2] = ["polytls", "direct"];
 
 type Measure = Box<dyn Fn(Via) -> Result<f64, String>>;
 
@@ -178,6 +246,10 @@ struct Cell {
     suite: Option<&'static str>,
     /// Bytes per second of the suite's cipher (`openssl speed`), for bulk cells.
     cipher_speed: Option<f64>,
+    /// What the two figures are, in the order of [`Via`].
+    sides: [&'static str; 2],
+    /// An aim for the ratio beyond the floor (lower is better), reported in the note.
+    aim: Option<f64>,
     polytls: Vec<f64>,
     direct: Vec<f64>,
     error: Option<String>,
@@ -192,12 +264,18 @@ pub struct Row {
     pub backend: String,
     /// The unit of `polytls` and `direct`.
     pub unit: String,
+    /// Whether `interval` is of the ratio polytls / direct or of the difference between them.
+    pub comparison: Comparison,
+    /// What `polytls` and `direct` hold: `["polytls", "direct"]`, or for a row that compares
+    /// two conditions through polytls, those (as `["with the silent clients", "without"]`).
+    pub sides: [String; 2],
     /// polytls' median over its rounds (or its instruction count), if measured.
     pub polytls: Option<f64>,
     /// The backend used directly, likewise.
     pub direct: Option<f64>,
     /// polytls / direct: the geometric mean of the per-round ratios, with its 90% interval
-    /// (a point for instruction counts), if measured.
+    /// (a point for instruction counts), if measured; for a [`Comparison::Difference`] row,
+    /// the mean of the per-round differences polytls - direct and its interval.
     pub interval: Option<Interval>,
     /// The floor on the ratio, if the row has one.
     pub floor: Option<Floor>,
@@ -210,9 +288,35 @@ pub struct Row {
 }
 
 impl Row {
-    /// The ratio polytls / direct, if measured.
+    /// The ratio polytls / direct, if measured (`None` for a difference row).
     pub fn ratio(&self) -> Option<f64> {
-        self.interval.map(|i| i.ratio)
+        match self.comparison {
+            Comparison::Ratio => self.interval.map(|i| i.ratio),
+            Comparison::Difference => None,
+        }
+    }
+
+    /// The mean difference polytls - direct of a difference row, if measured.
+    pub fn difference(&self) -> Option<f64> {
+        match self.comparison {
+            Comparison::Difference => self.interval.map(|i| i.ratio),
+            Comparison::Ratio => None,
+        }
+    }
+
+    /// The floor as the table prints it: a bound on the ratio, or on the difference with
+    /// its unit.
+    pub fn floor_text(&self) -> String {
+        match (self.floor, self.comparison) {
+            (None, _) => "-".into(),
+            (Some(Floor::AtMost(f)), Comparison::Difference) => {
+                format!("<= +{f} {}", self.unit)
+            }
+            (Some(Floor::AtLeast(f)), Comparison::Difference) => {
+                format!(">= {f:+} {}", self.unit)
+            }
+            (Some(floor), Comparison::Ratio) => floor.describe(),
+        }
     }
 }
 
@@ -341,7 +445,7 @@ pub fn run(
             cells.push(c);
         }
         let pairs = o.memory_pairs;
-        cells.push(cell(
+        let mut c = cell(
             &format!("memory per established pair, TLS 1.3 ECDSA, N={pairs}"),
             backend,
             ("KiB/pair", CellFloor::Memory),
@@ -350,7 +454,11 @@ pub fn run(
                 measure::bytes_per_pair(ecdsa13, backend, via, pairs, live_bytes)
                     .map(|b| b / 1024.0)
             },
-        ));
+        );
+        if backend == Backend::OpenSsl {
+            c.aim = Some(OPENSSL_IDLE_AIM);
+        }
+        cells.push(c);
         let count = o.tcp_handshakes;
         cells.push(cell(
             "handshake TLS 1.3 ECDSA P-256 (loopback TCP, blocking)",
@@ -367,6 +475,77 @@ pub fn run(
             timed,
             move |via| tcp::throughput(ecdsa13, backend, via, bytes),
         ));
+        cells.push(cell(
+            "handshake TLS 1.3 ECDSA P-256 (tokio, loopback TCP, one thread)",
+            backend,
+            ("hs/s", CellFloor::Rate),
+            timed,
+            move |via| async_tls::handshakes_per_second(ecdsa13, backend, via, count),
+        ));
+        cells.push(cell(
+            "bulk TLS 1.3 default suite (tokio, loopback TCP, one thread)",
+            backend,
+            ("MB/s", CellFloor::Rate),
+            timed,
+            move |via| async_tls::throughput(ecdsa13, backend, via, bytes),
+        ));
+        let idle = o.idle_connections;
+        let mut c = cell(
+            &format!("memory per idle tokio connection, both ends, TLS 1.3 ECDSA, N={idle} (duplex in memory)"),
+            backend,
+            ("KiB/conn", CellFloor::Ceiling(IDLE_MEMORY_CEILING)),
+            (o.idle_rounds, o.idle_rounds),
+            move |via| {
+                async_tls::bytes_per_idle_connection(ecdsa13, backend, via, idle, live_bytes)
+                    .map(|b| b / 1024.0)
+            },
+        );
+        if backend == Backend::OpenSsl {
+            c.aim = Some(OPENSSL_IDLE_AIM);
+        }
+        cells.push(c);
+        let (clients, total) = (o.server_clients, o.server_handshakes);
+        for (kind, label) in [
+            (ServerKind::Blocking, "blocking"),
+            (ServerKind::Tokio, "tokio"),
+        ] {
+            cells.push(cell(
+                &format!(
+                    "concurrent handshakes, {label} SslServer vs thread per connection, {clients} clients (loopback TCP)"
+                ),
+                backend,
+                ("hs/s", CellFloor::Rate),
+                timed,
+                move |via| {
+                    let kind = match via {
+                        Via::Polytls => kind,
+                        Via::Direct => ServerKind::Direct,
+                    };
+                    server::concurrent_handshakes_per_second(ecdsa13, backend, kind, clients, total)
+                },
+            ));
+        }
+        let (silent, good) = (o.silent_clients, o.latency_handshakes);
+        for (kind, label) in [
+            (ServerKind::Blocking, "blocking"),
+            (ServerKind::Tokio, "tokio"),
+        ] {
+            let mut c = cell(
+                &format!("handshake latency, {label} SslServer, {silent} silent clients vs none (loopback TCP)"),
+                backend,
+                ("ms", CellFloor::Increase(LATENCY_INCREASE_FLOOR_MS)),
+                timed,
+                move |via| {
+                    let silent = match via {
+                        Via::Polytls => silent,
+                        Via::Direct => 0,
+                    };
+                    server::latency_ms_with_silent_clients(ecdsa13, backend, kind, silent, good)
+                },
+            );
+            c.sides = ["with the silent clients", "without"];
+            cells.push(c);
+        }
     }
 
     let keep = |text: String| {
@@ -427,6 +606,8 @@ pub fn run(
             scenario: "resumed handshake (session tickets)".into(),
             backend: backend.name().into(),
             unit: "hs/s".into(),
+            comparison: Comparison::Ratio,
+            sides: VIA_SIDES.map(String::from),
             polytls: None,
             direct: None,
             interval: None,
@@ -516,6 +697,8 @@ fn cost_rows(
             scenario: cost_scenario(workload, options.sizes),
             backend: backend.name().into(),
             unit: "M instr".into(),
+            comparison: Comparison::Ratio,
+            sides: VIA_SIDES.map(String::from),
             polytls: counts.map(|(p, _)| p as f64 / 1e6),
             direct: counts.map(|(_, d)| d as f64 / 1e6),
             interval,
@@ -566,14 +749,21 @@ fn cost_rows(
 }
 
 fn scenario_order(scenario: &str) -> usize {
-    const ORDER: [&str; 9] = [
+    const ORDER: [&str; 16] = [
         "handshake TLS 1.3 ECDSA P-256, X25519 (in memory)",
         "handshake TLS 1.2",
         "resumed",
         "bulk TLS_",
-        "memory",
+        "memory per established pair",
         "handshake TLS 1.3 ECDSA P-256 (loopback",
         "bulk TLS 1.3 default suite (loopback",
+        "handshake TLS 1.3 ECDSA P-256 (tokio",
+        "bulk TLS 1.3 default suite (tokio",
+        "memory per idle tokio connection",
+        "concurrent handshakes, blocking",
+        "concurrent handshakes, tokio",
+        "handshake latency, blocking",
+        "handshake latency, tokio",
         "instructions: handshake",
         "instructions: bulk",
     ];
@@ -611,6 +801,8 @@ fn cell(
         measure: Box::new(measure),
         suite: None,
         cipher_speed: None,
+        sides: VIA_SIDES,
+        aim: None,
         polytls: Vec::new(),
         direct: Vec::new(),
         error: None,
@@ -618,8 +810,25 @@ fn cell(
 }
 
 impl Cell {
-    /// The per-round ratios' interval, when every round has a positive direct figure.
+    fn comparison(&self) -> Comparison {
+        match self.floor {
+            CellFloor::Increase(_) => Comparison::Difference,
+            _ => Comparison::Ratio,
+        }
+    }
+
+    /// The per-round ratios' interval, when every round has a positive direct figure (the
+    /// differences' interval for a difference cell).
     fn interval(&self) -> Option<Interval> {
+        if self.comparison() == Comparison::Difference {
+            let differences: Vec<f64> = self
+                .polytls
+                .iter()
+                .zip(&self.direct)
+                .map(|(p, d)| p - d)
+                .collect();
+            return Interval::from_differences(&differences);
+        }
         let ratios: Option<Vec<f64>> = self
             .polytls
             .iter()
@@ -636,6 +845,7 @@ impl Cell {
             CellFloor::Memory => median(&self.direct)
                 .filter(|d| *d > 0.0)
                 .map(|d| Floor::AtMost(1.0 + (0.05f64).max(4.0 / d))),
+            CellFloor::Ceiling(f) | CellFloor::Increase(f) => Some(Floor::AtMost(f)),
         }
     }
 
@@ -694,6 +904,20 @@ impl Cell {
                 format!("{n} rounds")
             });
         }
+        if let (Some(aim), Some(i)) = (self.aim, interval) {
+            let reached = match i.verdict(Floor::AtMost(aim)) {
+                Verdict::Met => "reached",
+                Verdict::Missed => "not reached",
+                Verdict::Undecided => "undecided",
+            };
+            notes.push(format!("aim <= {aim} of direct: {reached}"));
+        }
+        if self.sides != VIA_SIDES {
+            notes.push(format!(
+                "polytls column: {}; direct column: {}",
+                self.sides[0], self.sides[1]
+            ));
+        }
         if let Some(speed) = self.cipher_speed {
             // MB/s against (bytes/s / 2) in MB/s.
             let half = speed / 2.0 / 1e6;
@@ -705,6 +929,8 @@ impl Cell {
             ));
         }
         Row {
+            comparison: self.comparison(),
+            sides: self.sides.map(String::from),
             scenario: self.scenario,
             backend: self.backend.name().to_owned(),
             unit: self.unit.to_owned(),
@@ -773,7 +999,17 @@ impl Report {
             o.memory_pairs
         ));
         out.push_str(&format!(
-            "  clock: in-memory rates by {}, loopback TCP by wall-clock time\n",
+            "  tokio and servers: {} idle connections ({} rounds), {} client threads and {} handshakes per concurrent-server measurement, \
+             {} silent clients and {} good handshakes per latency measurement\n",
+            o.idle_connections,
+            o.idle_rounds,
+            o.server_clients,
+            o.server_handshakes,
+            o.silent_clients,
+            o.latency_handshakes
+        ));
+        out.push_str(&format!(
+            "  clock: in-memory rates by {}, loopback TCP (blocking, tokio, servers) by wall-clock time\n",
             o.clock.name()
         ));
         if let Some(cost) = &o.cost {
@@ -787,6 +1023,7 @@ impl Report {
         let fmt = |v: Option<f64>, unit: &str| match v {
             None => "-".to_owned(),
             Some(v) if unit == "hs/s" => format!("{v:.0}"),
+            Some(v) if unit == "ms" => format!("{v:.2}"),
             Some(v) => format!("{v:.1}"),
         };
         let width = self
@@ -796,7 +1033,7 @@ impl Report {
             .max()
             .unwrap_or(10);
         out.push_str(&format!(
-            "{:<width$}  {:<8} {:>10} {:>10} {:<9} {:>6} {:>13} {:>3} {:<8} {}\n",
+            "{:<width$}  {:<8} {:>10} {:>10} {:<9} {:>6} {:>13} {:>3} {:<11} {}\n",
             "scenario",
             "backend",
             "polytls",
@@ -810,6 +1047,11 @@ impl Report {
         ));
         for r in &self.rows {
             let (ratio, range, n) = match r.interval {
+                Some(i) if r.comparison == Comparison::Difference => (
+                    format!("{:+.2}", i.ratio),
+                    format!("{:+.2}..{:+.2}", i.low, i.high),
+                    i.n.to_string(),
+                ),
                 // One exact figure (an instruction count): more digits, no interval.
                 Some(i) if i.n == 1 => (format!("{:.4}", i.ratio), "exact".into(), "-".into()),
                 Some(i) => (
@@ -820,13 +1062,13 @@ impl Report {
                 None => ("-".into(), "-".into(), "-".into()),
             };
             out.push_str(&format!(
-                "{:<width$}  {:<8} {:>10} {:>10} {:<9} {ratio:>6} {range:>13} {n:>3} {:<8} {}{}\n",
+                "{:<width$}  {:<8} {:>10} {:>10} {:<9} {ratio:>6} {range:>13} {n:>3} {:<11} {}{}\n",
                 r.scenario,
                 r.backend,
                 fmt(r.polytls, &r.unit),
                 fmt(r.direct, &r.unit),
                 r.unit,
-                r.floor.map_or("-".to_owned(), Floor::describe),
+                r.floor_text(),
                 r.verdict.map_or("-", Verdict::name),
                 if r.note.is_empty() {
                     String::new()
@@ -875,6 +1117,12 @@ impl Report {
                 "handshake_budget_ms": o.handshake_budget.as_millis() as u64,
                 "tcp_handshakes": o.tcp_handshakes,
                 "memory_pairs": o.memory_pairs,
+                "idle_connections": o.idle_connections,
+                "idle_rounds": o.idle_rounds,
+                "server_clients": o.server_clients,
+                "server_handshakes": o.server_handshakes,
+                "silent_clients": o.silent_clients,
+                "latency_handshakes": o.latency_handshakes,
                 "cost_handshakes": o.cost.as_ref().map(|c| c.sizes.handshakes),
                 "cost_bulk_bytes": o.cost.as_ref().map(|c| c.sizes.bulk_bytes),
             },
@@ -889,11 +1137,16 @@ impl Report {
                 "unit": r.unit,
                 "polytls": r.polytls,
                 "direct": r.direct,
+                "comparison": r.comparison.name(),
+                "sides": r.sides,
                 "ratio": r.ratio(),
-                "ratio_low": r.interval.map(|i| i.low),
-                "ratio_high": r.interval.map(|i| i.high),
+                "ratio_low": r.ratio().and(r.interval.map(|i| i.low)),
+                "ratio_high": r.ratio().and(r.interval.map(|i| i.high)),
+                "difference": r.difference(),
+                "difference_low": r.difference().and(r.interval.map(|i| i.low)),
+                "difference_high": r.difference().and(r.interval.map(|i| i.high)),
                 "rounds": r.interval.map(|i| i.n),
-                "floor": r.floor.map(Floor::describe),
+                "floor": r.floor.map(|_| r.floor_text()),
                 "verdict": r.verdict.map(Verdict::name),
                 "note": r.note,
                 "samples_polytls": r.samples.0,

@@ -55,7 +55,8 @@ impl Verdict {
 pub struct Interval {
     /// Rounds it is made of.
     pub n: usize,
-    /// The geometric mean of the rounds' ratios.
+    /// The geometric mean of the rounds' ratios (for an interval made by
+    /// [`Interval::from_differences`], the mean difference).
     pub ratio: f64,
     /// The interval's lower bound.
     pub low: f64,
@@ -90,6 +91,26 @@ impl Interval {
             ratio: mean.exp(),
             low: (mean - half).exp(),
             high: (mean + half).exp(),
+        })
+    }
+
+    /// The [`CONFIDENCE`] interval of the typical difference from per-round differences
+    /// (Student's t on the differences themselves, for figures that add rather than multiply,
+    /// such as a latency increase): `ratio` holds the mean difference. `None` with fewer than
+    /// two rounds or a difference that is not finite.
+    pub fn from_differences(differences: &[f64]) -> Option<Interval> {
+        let n = differences.len();
+        if n < 2 || differences.iter().any(|d| !d.is_finite()) {
+            return None;
+        }
+        let mean = differences.iter().sum::<f64>() / n as f64;
+        let var = differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        let half = t_quantile(0.5 + CONFIDENCE / 2.0, (n - 1) as f64) * (var / n as f64).sqrt();
+        Some(Interval {
+            n,
+            ratio: mean,
+            low: mean - half,
+            high: mean + half,
         })
     }
 
@@ -265,5 +286,22 @@ mod tests {
             Interval::exact(1.01).verdict(Floor::AtMost(1.02)),
             Verdict::Met
         );
+    }
+
+    #[test]
+    fn difference_intervals() {
+        assert_eq!(Interval::from_differences(&[1.0]), None);
+        assert_eq!(Interval::from_differences(&[1.0, f64::NAN]), None);
+        // Mean 0.5, s = 0.5·√(4/3) over 4 rounds, t(0.95, 3) = 2.3534.
+        let d = Interval::from_differences(&[0.0, 1.0, 0.0, 1.0]).unwrap();
+        assert!((d.ratio - 0.5).abs() < 1e-12, "{d:?}");
+        let half = 2.3534 * 0.5 * (4.0f64 / 3.0).sqrt() / 2.0;
+        assert!((d.high - d.ratio - half).abs() < 1e-3, "{d:?}");
+        assert!((d.ratio - d.low - half).abs() < 1e-3, "{d:?}");
+        assert_eq!(d.verdict(Floor::AtMost(10.0)), Verdict::Met);
+        assert_eq!(d.verdict(Floor::AtMost(0.5)), Verdict::Undecided);
+        // Negative differences are fine (less latency with the load than without).
+        let neg = Interval::from_differences(&[-0.2, -0.1, -0.3]).unwrap();
+        assert!(neg.high < 0.0, "{neg:?}");
     }
 }

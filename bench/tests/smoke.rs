@@ -28,9 +28,10 @@ fn every_scenario_runs_and_measures_something() {
             row.note.is_empty() || !row.note.contains("error"),
             "{row:?}"
         );
-        // Memory per pair may come out at any sign with 3 pairs; rates must be positive, and
-        // two rounds make an interval and a verdict.
-        if row.unit != "KiB/pair" {
+        // Memory per pair or connection may come out at any sign with a handful of them;
+        // rates and latencies must be positive, and two rounds make an interval and a
+        // verdict.
+        if !row.unit.starts_with("KiB") {
             assert!(row.polytls.is_some_and(|v| v > 0.0), "{row:?}");
             assert!(row.direct.is_some_and(|v| v > 0.0), "{row:?}");
             let interval = row.interval.expect("two rounds make an interval");
@@ -42,8 +43,40 @@ fn every_scenario_runs_and_measures_something() {
         }
         assert_eq!(row.samples.0.len(), row.samples.1.len(), "{row:?}");
     }
+    // The new rows of issue 10: tokio against the backends' own tokio adapters, the servers
+    // under load, idle memory, latency with silent clients (a difference, not a ratio).
+    for prefix in [
+        "handshake TLS 1.3 ECDSA P-256 (tokio",
+        "bulk TLS 1.3 default suite (tokio",
+        "memory per idle tokio connection",
+        "concurrent handshakes, blocking SslServer",
+        "concurrent handshakes, tokio SslServer",
+        "handshake latency, blocking SslServer",
+        "handshake latency, tokio SslServer",
+    ] {
+        let rows: Vec<_> = report
+            .rows
+            .iter()
+            .filter(|r| r.scenario.starts_with(prefix))
+            .collect();
+        assert_eq!(rows.len(), 2, "{prefix}: one row per backend");
+        for row in rows {
+            let latency = prefix.starts_with("handshake latency");
+            assert_eq!(row.difference().is_some(), latency, "{row:?}");
+            assert_eq!(row.ratio().is_some(), !latency, "{row:?}");
+        }
+    }
     assert!(report.to_text().contains("90% interval"));
-    assert!(report.to_json()["rows"].is_array());
+    let json = report.to_json();
+    assert!(json["rows"].is_array());
+    let latency = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["comparison"] == "difference")
+        .expect("a difference row in the JSON");
+    assert!(latency["difference"].is_number() && latency["ratio"].is_null());
+    assert_eq!(latency["sides"][0], "with the silent clients");
 }
 
 fn cost_only(valgrind: Option<PathBuf>, only: &str) -> Options {
