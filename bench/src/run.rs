@@ -974,6 +974,10 @@ impl Report {
              memory and instructions: below 1 is polytls smaller), {:.0}% interval by Student's t on the log-ratios\n",
             stats::CONFIDENCE * 100.0
         ));
+        out.push_str(
+            "  latency rows: both columns through polytls, with and without the silent clients; their difference in ms \
+             (with - without), interval by Student's t on the per-round differences\n",
+        );
         out.push_str(&format!(
             "  rounds per cell: {} to {} until the floor is decided, judged at {} rounds and whenever they grew by half \
              ({} for memory), no new round after {} s; \
