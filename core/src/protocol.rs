@@ -21,11 +21,16 @@ pub enum ProtocolVersion {
     Dtls1_0,
     /// DTLS 1.2 (RFC 6347).
     Dtls1_2,
+    /// DTLS 1.3 (RFC 9147).
+    Dtls1_3,
 }
 
 impl ProtocolVersion {
     /// Every TLS (stream) version, oldest first.
     pub const TLS: [ProtocolVersion; 4] = [Self::Tls1_0, Self::Tls1_1, Self::Tls1_2, Self::Tls1_3];
+
+    /// Every DTLS (datagram) version, oldest first.
+    pub const DTLS: [ProtocolVersion; 3] = [Self::Dtls1_0, Self::Dtls1_2, Self::Dtls1_3];
 
     /// The selector that names exactly this version.
     pub fn exact(self) -> SslProtocol {
@@ -36,12 +41,13 @@ impl ProtocolVersion {
             Self::Tls1_3 => SslProtocol::TlsV1_3,
             Self::Dtls1_0 => SslProtocol::DtlsV1_0,
             Self::Dtls1_2 => SslProtocol::DtlsV1_2,
+            Self::Dtls1_3 => SslProtocol::DtlsV1_3,
         }
     }
 
     /// Whether this is a datagram (DTLS) version.
     pub fn is_dtls(self) -> bool {
-        matches!(self, Self::Dtls1_0 | Self::Dtls1_2)
+        matches!(self, Self::Dtls1_0 | Self::Dtls1_2 | Self::Dtls1_3)
     }
 }
 
@@ -54,11 +60,15 @@ impl fmt::Display for ProtocolVersion {
             Self::Tls1_3 => "TLSv1.3",
             Self::Dtls1_0 => "DTLSv1.0",
             Self::Dtls1_2 => "DTLSv1.2",
+            Self::Dtls1_3 => "DTLSv1.3",
         })
     }
 }
 
 /// Qt's `QSsl::SslProtocol`: which protocol versions a configuration accepts.
+///
+/// Qt's members come first, in Qt's order; [`SslProtocol::DtlsV1_3`] and
+/// [`SslProtocol::DtlsV1_3OrLater`] are polytls' additions (Qt has no DTLS 1.3).
 ///
 /// The default is [`SslProtocol::SecureProtocols`], TLS 1.2 or later.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -94,11 +104,15 @@ pub enum SslProtocol {
     SecureProtocols,
     /// No known protocol; a session that is not established reports this.
     UnknownProtocol,
+    /// DTLS 1.3 only (not in Qt).
+    DtlsV1_3,
+    /// DTLS 1.3 or later (not in Qt).
+    DtlsV1_3OrLater,
 }
 
 impl SslProtocol {
-    /// Every member, in Qt's declaration order.
-    pub const ALL: [SslProtocol; 15] = [
+    /// Every member: Qt's in Qt's declaration order, then polytls' DTLS 1.3 selectors.
+    pub const ALL: [SslProtocol; 17] = [
         Self::TlsV1_0,
         Self::TlsV1_0OrLater,
         Self::TlsV1_1,
@@ -114,6 +128,8 @@ impl SslProtocol {
         Self::AnyProtocol,
         Self::SecureProtocols,
         Self::UnknownProtocol,
+        Self::DtlsV1_3,
+        Self::DtlsV1_3OrLater,
     ];
 
     /// The TLS versions this selector allows, given the versions a backend `supported`
@@ -136,6 +152,25 @@ impl SslProtocol {
         supported.iter().copied().filter(|v| allowed(*v)).collect()
     }
 
+    /// The DTLS versions this selector allows, given the versions a backend `supported`
+    /// (oldest first). Returns an empty list for TLS-only selectors and `UnknownProtocol`;
+    /// `AnyProtocol` allows every DTLS version and `SecureProtocols` DTLS 1.2 or later.
+    pub fn dtls_versions(self, supported: &[ProtocolVersion]) -> Vec<ProtocolVersion> {
+        use ProtocolVersion::*;
+        let allowed = |v: ProtocolVersion| -> bool {
+            v.is_dtls()
+                && match self {
+                    Self::DtlsV1_0 => v == Dtls1_0,
+                    Self::DtlsV1_2 => v == Dtls1_2,
+                    Self::DtlsV1_3 | Self::DtlsV1_3OrLater => v == Dtls1_3,
+                    Self::DtlsV1_0OrLater | Self::AnyProtocol => true,
+                    Self::DtlsV1_2OrLater | Self::SecureProtocols => v >= Dtls1_2,
+                    _ => false,
+                }
+        };
+        supported.iter().copied().filter(|v| allowed(*v)).collect()
+    }
+
     /// The name Qt and the matrix use for this selector, for example `"TlsV1_2OrLater"`.
     pub fn name(self) -> &'static str {
         match self {
@@ -154,6 +189,8 @@ impl SslProtocol {
             Self::AnyProtocol => "AnyProtocol",
             Self::SecureProtocols => "SecureProtocols",
             Self::UnknownProtocol => "UnknownProtocol",
+            Self::DtlsV1_3 => "DtlsV1_3",
+            Self::DtlsV1_3OrLater => "DtlsV1_3OrLater",
         }
     }
 
@@ -161,7 +198,12 @@ impl SslProtocol {
     pub fn is_dtls(self) -> bool {
         matches!(
             self,
-            Self::DtlsV1_0 | Self::DtlsV1_0OrLater | Self::DtlsV1_2 | Self::DtlsV1_2OrLater
+            Self::DtlsV1_0
+                | Self::DtlsV1_0OrLater
+                | Self::DtlsV1_2
+                | Self::DtlsV1_2OrLater
+                | Self::DtlsV1_3
+                | Self::DtlsV1_3OrLater
         )
     }
 }
@@ -195,5 +237,31 @@ mod tests {
         );
         assert!(SslProtocol::DtlsV1_2.tls_versions(&all).is_empty());
         assert!(SslProtocol::UnknownProtocol.tls_versions(&all).is_empty());
+        assert!(SslProtocol::DtlsV1_3OrLater.tls_versions(&all).is_empty());
+    }
+
+    #[test]
+    fn dtls_ranges() {
+        let all = ProtocolVersion::DTLS;
+        assert_eq!(
+            SslProtocol::DtlsV1_2OrLater.dtls_versions(&all),
+            vec![Dtls1_2, Dtls1_3]
+        );
+        assert_eq!(
+            SslProtocol::DtlsV1_2OrLater.dtls_versions(&[Dtls1_0, Dtls1_2]),
+            vec![Dtls1_2]
+        );
+        assert_eq!(SslProtocol::DtlsV1_3.dtls_versions(&all), vec![Dtls1_3]);
+        assert_eq!(
+            SslProtocol::DtlsV1_3OrLater.dtls_versions(&all),
+            vec![Dtls1_3]
+        );
+        assert_eq!(SslProtocol::AnyProtocol.dtls_versions(&all), all.to_vec());
+        assert!(SslProtocol::TlsV1_3.dtls_versions(&all).is_empty());
+        assert!(SslProtocol::DtlsV1_3.dtls_versions(&[Dtls1_2]).is_empty());
+        for version in all {
+            assert!(version.exact().is_dtls());
+            assert_eq!(version.exact().dtls_versions(&all), vec![version]);
+        }
     }
 }

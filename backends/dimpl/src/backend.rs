@@ -22,18 +22,25 @@ pub(crate) const NAME: &str = "dimpl";
 
 /// The dimpl series this crate depends on (the workspace requirement). dimpl has no version
 /// API; being statically linked, the build version is the run-time version.
-const DIMPL_SERIES: &str = "0.7";
+const DIMPL_SERIES: &str = "0.9";
 
 /// The protocol selectors the engine accepts.
-pub(crate) const PROTOCOLS: [SslProtocol; 2] =
-    [SslProtocol::DtlsV1_2, SslProtocol::DtlsV1_2OrLater];
+pub(crate) const PROTOCOLS: [SslProtocol; 4] = [
+    SslProtocol::DtlsV1_2,
+    SslProtocol::DtlsV1_2OrLater,
+    SslProtocol::DtlsV1_3,
+    SslProtocol::DtlsV1_3OrLater,
+];
 
-/// The certificate-based cipher suites dimpl 0.7 negotiates (IANA numbers), with the protocol
+/// The certificate-based cipher suites dimpl 0.9 negotiates (IANA numbers), with the protocol
 /// each belongs to. dimpl's PSK suite is left out: polytls' PSK is not wired to it.
-const SUITES: [(u16, SslProtocol); 3] = [
+const SUITES: [(u16, SslProtocol); 6] = [
     (0xc02c, SslProtocol::DtlsV1_2), // ECDHE_ECDSA_AES256_GCM_SHA384
     (0xc02b, SslProtocol::DtlsV1_2), // ECDHE_ECDSA_AES128_GCM_SHA256
     (0xcca9, SslProtocol::DtlsV1_2), // ECDHE_ECDSA_CHACHA20_POLY1305_SHA256
+    (0x1301, SslProtocol::DtlsV1_3), // TLS_AES_128_GCM_SHA256
+    (0x1302, SslProtocol::DtlsV1_3), // TLS_AES_256_GCM_SHA384
+    (0x1303, SslProtocol::DtlsV1_3), // TLS_CHACHA20_POLY1305_SHA256
 ];
 
 /// The dimpl backend: DTLS only, over the pure-Rust sans-IO `dimpl` crate.
@@ -78,13 +85,13 @@ impl TlsBackend for DimplBackend {
         NAME
     }
 
-    /// `0.7` as `major << 24 | minor << 16`: the series required (the patch level is not
+    /// `0.9` as `major << 24 | minor << 16`: the series required (the patch level is not
     /// known at run time).
     fn library_version_number(&self) -> u64 {
-        7 << 16
+        9 << 16
     }
 
-    /// `"dimpl 0.7 (requirement)"`.
+    /// `"dimpl 0.9 (requirement)"`.
     fn library_version_string(&self) -> String {
         format!("dimpl {DIMPL_SERIES} (requirement)")
     }

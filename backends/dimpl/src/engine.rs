@@ -81,12 +81,15 @@ pub(crate) struct DimplDtlsEngine {
 type Constructor = fn(Arc<Config>, DtlsCertificate, Instant) -> Dtls;
 
 /// The dimpl constructor a DTLS selector maps to, or `None` for selectors this engine refuses.
+///
+/// "1.2 or later" is dimpl's auto-sensing endpoint: a client offers both versions in one
+/// ClientHello and follows the server's answer (a HelloVerifyRequest or a 1.2 ServerHello
+/// means 1.2); a server answers 1.3 when the ClientHello offers it, 1.2 otherwise.
 fn constructor(protocol: SslProtocol) -> Option<Constructor> {
     match protocol {
-        // polytls has no DTLS 1.3 selector to report, so "1.2 or later" is DTLS 1.2.
-        // (dimpl's auto-sensing client, `Dtls::new_auto`, did not complete a handshake
-        // after a polytls server's HelloVerifyRequest in the conformance suite.)
-        SslProtocol::DtlsV1_2 | SslProtocol::DtlsV1_2OrLater => Some(Dtls::new_12),
+        SslProtocol::DtlsV1_2 => Some(Dtls::new_12),
+        SslProtocol::DtlsV1_2OrLater => Some(Dtls::new_auto),
+        SslProtocol::DtlsV1_3 | SslProtocol::DtlsV1_3OrLater => Some(Dtls::new_13),
         _ => None,
     }
 }
@@ -401,8 +404,17 @@ impl DtlsEngine for DimplDtlsEngine {
         if plaintext.is_empty() {
             return Ok(());
         }
-        if let Err(e) = self.dtls.send_application_data(plaintext) {
-            return Err(self.fatal(e));
+        match self.dtls.send_application_data(plaintext) {
+            Err(e) => return Err(self.fatal(e)),
+            // dimpl takes a whole datagram or none of it (none only while an auto-sensing
+            // endpoint has not chosen its version, which a connected one has).
+            Ok(taken) if taken < plaintext.len() => {
+                return Err(Error::InvalidState(format!(
+                    "dimpl took {taken} of the {} bytes of a datagram",
+                    plaintext.len()
+                )))
+            }
+            Ok(_) => {}
         }
         self.drain();
         Ok(())
@@ -456,6 +468,7 @@ impl DtlsEngine for DimplDtlsEngine {
         }
         let protocol = match self.dtls.protocol_version() {
             Some(ProtocolVersion::DTLS1_2) => SslProtocol::DtlsV1_2,
+            Some(ProtocolVersion::DTLS1_3) => SslProtocol::DtlsV1_3,
             _ => SslProtocol::UnknownProtocol,
         };
         session.protocol = protocol;

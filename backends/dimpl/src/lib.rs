@@ -1,6 +1,6 @@
 //! The dimpl backend of polytls, registered under the name `"dimpl"`: the Dtls class over
 //! [dimpl](https://crates.io/crates/dimpl), a pure-Rust, sans-IO DTLS implementation
-//! (ECDSA certificates only).
+//! (DTLS 1.2 and 1.3, ECDSA certificates only).
 //!
 //! Linking this crate makes [`DimplBackend`] available to polytls' registry. It implements
 //! nothing but DTLS associations (no TLS sockets, no key or certificate parsing of its own):
@@ -13,7 +13,7 @@
 //!
 //! What it does not do, and why:
 //!
-//! - DtlsCookie is not claimed: dimpl 0.7 has no entry point for a ClientHello whose cookie
+//! - DtlsCookie is not claimed: dimpl 0.9 has no entry point for a ClientHello whose cookie
 //!   was verified elsewhere. Its server expects the first ClientHello at message sequence 0
 //!   unless it sent the HelloVerifyRequest itself (a hello verified by core's
 //!   `DtlsClientVerifier` has sequence 1), and then numbers its own messages as after a

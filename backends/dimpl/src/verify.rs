@@ -5,7 +5,7 @@
 //! dimpl proves that the peer holds the key of the certificate it sent (it checks the
 //! handshake signatures) but does no PKI validation at all: it hands the embedder the peer's
 //! leaf certificate and nothing else. The leaf is therefore all this module sees: a chain
-//! whose leaf is not issued directly by a trusted certificate cannot be built (dimpl 0.7 does
+//! whose leaf is not issued directly by a trusted certificate cannot be built (dimpl 0.9 does
 //! not surface the intermediates the peer sent) and is reported with
 //! [`SslErrorKind::UnableToGetLocalIssuerCertificate`].
 //!

@@ -77,7 +77,7 @@ fn openssl_version(version: ProtocolVersion) -> Option<SslVersion> {
         ProtocolVersion::Tls1_1 => Some(SslVersion::TLS1_1),
         ProtocolVersion::Tls1_2 => Some(SslVersion::TLS1_2),
         ProtocolVersion::Tls1_3 => Some(SslVersion::TLS1_3),
-        ProtocolVersion::Dtls1_0 | ProtocolVersion::Dtls1_2 => None,
+        ProtocolVersion::Dtls1_0 | ProtocolVersion::Dtls1_2 | ProtocolVersion::Dtls1_3 => None,
     }
 }
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use polytls::{
-    Dtls, DtlsClientVerifier, DtlsError, Error, HandshakeState, ImplementedClass, SslConfiguration,
-    SslMode, SslProtocol,
+    Dtls, DtlsClientVerifier, DtlsError, Error, HandshakeState, ImplementedClass, ProtocolVersion,
+    SslConfiguration, SslMode, SslProtocol,
 };
 
 use crate::case::{Case, Needs};
@@ -109,7 +109,7 @@ fn drive(dtls: &mut Dtls, socket: &UdpSocket) -> Result<(), Error> {
         HandshakeState::HandshakeComplete | HandshakeState::PeerVerificationFailed
     ) {
         if Instant::now() > deadline {
-            return Err(Error::timed_out("the DTLS handshake", Duration::ZERO));
+            return Err(Error::timed_out("the DTLS handshake", IO_TIMEOUT));
         }
         let received =
             recv(socket, wait_for(dtls)).map_err(|e| Error::Io(std::io::Error::other(e)))?;
@@ -159,6 +159,23 @@ fn pair(
     cookies: bool,
     server_setup: ServerSetup,
 ) -> Result<(Side, Side), String> {
+    pair_with(
+        client_backend,
+        client_config,
+        server_backend,
+        pair_server_config(cookies),
+        server_setup,
+    )
+}
+
+/// [`pair`] with the server's whole configuration given.
+fn pair_with(
+    client_backend: &str,
+    client_config: SslConfiguration,
+    server_backend: &str,
+    server_config: SslConfiguration,
+    server_setup: ServerSetup,
+) -> Result<(Side, Side), String> {
     let server_socket = udp()?;
     let client_socket = udp()?;
     let server_addr = addr(&server_socket)?;
@@ -166,7 +183,7 @@ fn pair(
     let server = std::thread::spawn(move || -> Result<(Dtls, UdpSocket), String> {
         let mut dtls = Dtls::with_backend(SslMode::SslServerMode, &server_backend)
             .map_err(|e| e.to_string())?;
-        dtls.set_dtls_configuration(pair_server_config(cookies))
+        dtls.set_dtls_configuration(server_config)
             .map_err(|e| e.to_string())?;
         server_setup(&mut dtls);
         drive(&mut dtls, &server_socket).map_err(|e| format!("server: {e}"))?;
@@ -215,24 +232,32 @@ fn exchange(
     Err("the datagram never arrived".into())
 }
 
+/// `config` with `protocol` selected.
+fn at(protocol: SslProtocol, config: SslConfiguration) -> SslConfiguration {
+    SslConfiguration { protocol, ..config }
+}
+
+/// A handshake at `protocol`, data both ways (up to 1200 bytes), and a shutdown by either
+/// side that the other sees as the peer's close_notify.
 fn handshake_and_data(
     client: &str,
     server: &str,
     cookies: bool,
     shutdown_by_client: bool,
+    protocol: SslProtocol,
 ) -> Result<(), String> {
-    let ((mut c, cs), (mut s, ss)) = pair(
+    let ((mut c, cs), (mut s, ss)) = pair_with(
         client,
-        dtls_client_config(),
+        at(protocol, dtls_client_config()),
         server,
-        cookies,
+        at(protocol, pair_server_config(cookies)),
         Box::new(|_| {}),
     )?;
     for (name, d) in [("client", &c), ("server", &s)] {
         check(d.is_connection_encrypted(), || {
             format!("{name} not encrypted")
         })?;
-        check(d.session_protocol() == SslProtocol::DtlsV1_2, || {
+        check(d.session_protocol() == protocol, || {
             format!("{name} negotiated {}", d.session_protocol())
         })?;
         check(d.session_cipher().is_some(), || {
@@ -520,12 +545,17 @@ fn refusal(backend: &str) -> Result<(), String> {
 }
 
 /// An oversized write is refused, nothing is sent, and the association goes on.
-fn oversized_write(client: &str, server: &str, cookies: bool) -> Result<(), String> {
-    let ((mut c, cs), (mut s, ss)) = pair(
+fn oversized_write(
+    client: &str,
+    server: &str,
+    cookies: bool,
+    protocol: SslProtocol,
+) -> Result<(), String> {
+    let ((mut c, cs), (mut s, ss)) = pair_with(
         client,
-        dtls_client_config(),
+        at(protocol, dtls_client_config()),
         server,
-        cookies,
+        at(protocol, pair_server_config(cookies)),
         Box::new(|_| {}),
     )?;
     let max = c.max_datagram_size();
@@ -605,7 +635,13 @@ fn relay(server: SocketAddr, life: Duration) -> Result<Relay, String> {
 /// The handshake completes through a relay that loses, duplicates and reorders datagrams,
 /// by retransmission on the timer (the handshake-timeout event fires); with `mtu_hint`,
 /// every datagram fits the MTU.
-fn lossy(client: &str, server: &str, cookies: bool, mtu_hint: u16) -> Result<(), String> {
+fn lossy(
+    client: &str,
+    server: &str,
+    cookies: bool,
+    mtu_hint: u16,
+    protocol: SslProtocol,
+) -> Result<(), String> {
     let server_socket = udp()?;
     let client_socket = udp()?;
     let relay = relay(addr(&server_socket)?, IO_TIMEOUT)?;
@@ -615,7 +651,7 @@ fn lossy(client: &str, server: &str, cookies: bool, mtu_hint: u16) -> Result<(),
     let server_thread = std::thread::spawn(move || -> Result<Vec<u8>, String> {
         let mut s = Dtls::with_backend(SslMode::SslServerMode, &server_backend)
             .map_err(|e| e.to_string())?;
-        s.set_dtls_configuration(pair_server_config(cookies))
+        s.set_dtls_configuration(at(protocol, pair_server_config(cookies)))
             .map_err(|e| e.to_string())?;
         s.set_mtu_hint(mtu_hint);
         drive(&mut s, &server_socket).map_err(|e| format!("server: {e}"))?;
@@ -635,7 +671,7 @@ fn lossy(client: &str, server: &str, cookies: bool, mtu_hint: u16) -> Result<(),
     let timeouts = Arc::new(AtomicUsize::new(0));
     let client_result = (|| {
         let mut c = Dtls::with_backend(SslMode::SslClientMode, client)?;
-        c.set_dtls_configuration(dtls_client_config())?;
+        c.set_dtls_configuration(at(protocol, dtls_client_config()))?;
         c.set_mtu_hint(mtu_hint);
         let t = Arc::clone(&timeouts);
         c.on_handshake_timeout(move || {
@@ -849,6 +885,103 @@ fn or_later(client: &str, server: &str, cookies: bool) -> Result<(), String> {
     )
 }
 
+/// The DTLS selectors the version matrix crosses, polytls' DTLS 1.3 selectors included.
+const MATRIX: [SslProtocol; 4] = [
+    SslProtocol::DtlsV1_2,
+    SslProtocol::DtlsV1_2OrLater,
+    SslProtocol::DtlsV1_3,
+    SslProtocol::DtlsV1_3OrLater,
+];
+
+/// The DTLS versions `backend` claims: those whose exact selector it claims.
+fn claimed_versions(backend: &str) -> Vec<ProtocolVersion> {
+    let claims = polytls::supported_protocols(Some(backend));
+    ProtocolVersion::DTLS
+        .into_iter()
+        .filter(|v| claims.contains(&v.exact()))
+        .collect()
+}
+
+/// The DTLS version matrix: a client allowing `client_protocol` and a server allowing
+/// `server_protocol` negotiate the newest version both allow (of those their backends
+/// claim), with a cipher suite of that version; when they share none, the handshake fails
+/// on both sides.
+fn version_pair(
+    client: &str,
+    server: &str,
+    client_protocol: SslProtocol,
+    server_protocol: SslProtocol,
+) -> Result<(), String> {
+    let server_allows = server_protocol.dtls_versions(&claimed_versions(server));
+    let expected = client_protocol
+        .dtls_versions(&claimed_versions(client))
+        .into_iter()
+        .rfind(|v| server_allows.contains(v));
+    let client_config = SslConfiguration {
+        protocol: client_protocol,
+        ..dtls_client_config()
+    };
+    let server_config = SslConfiguration {
+        protocol: server_protocol,
+        ..pair_server_config(false)
+    };
+    let result = pair_with(
+        client,
+        client_config,
+        server,
+        server_config,
+        Box::new(|_| {}),
+    );
+    match (expected, result) {
+        (Some(version), Ok(((c, _), (s, _)))) => {
+            for (side, d) in [("client", &c), ("server", &s)] {
+                check(d.session_protocol() == version.exact(), || {
+                    format!(
+                        "{side} negotiated {}, expected {version}",
+                        d.session_protocol()
+                    )
+                })?;
+                let cipher = d.session_cipher().ok_or(format!("{side} has no cipher"))?;
+                check(cipher.protocol() == version.exact(), || {
+                    format!(
+                        "{side}'s cipher {} is of {}",
+                        cipher.name(),
+                        cipher.protocol()
+                    )
+                })?;
+            }
+            Ok(())
+        }
+        (Some(version), Err(e)) => Err(format!("expected {version}: {e}")),
+        (None, Ok(((c, _), _))) => Err(format!(
+            "no version in common, yet {} was negotiated",
+            c.session_protocol()
+        )),
+        (None, Err(_)) => Ok(()),
+    }
+}
+
+/// The version matrix cases: every pair of [`MATRIX`] selectors the two backends claim.
+fn version_cases() -> Vec<Case> {
+    let side = |protocol: SslProtocol| Needs {
+        classes: vec![ImplementedClass::Dtls],
+        protocols: vec![protocol],
+        ..Needs::default()
+    };
+    let mut cases = Vec::new();
+    for client_protocol in MATRIX {
+        for server_protocol in MATRIX {
+            cases.push(Case::pair(
+                format!("dtls/protocols/{client_protocol}_to_{server_protocol}"),
+                side(client_protocol),
+                side(server_protocol),
+                move |c, s| version_pair(c, s, client_protocol, server_protocol),
+            ));
+        }
+    }
+    cases
+}
+
 /// The cases of this module.
 pub(super) fn cases() -> Vec<Case> {
     vec![
@@ -863,6 +996,8 @@ pub(super) fn cases() -> Vec<Case> {
     .into_iter()
     .chain(pair_cases(true))
     .chain(pair_cases(false))
+    .chain(version_cases())
+    .chain(dtls13_cases())
     .chain([
         Case::single(
             "external/openssl_s_server/DtlsV1_2",
@@ -899,25 +1034,25 @@ fn pair_cases(cookies: bool) -> Vec<Case> {
             name("dtls/handshake/client_shutdown"),
             needs_dtls(),
             server.clone(),
-            move |c, s| handshake_and_data(c, s, cookies, true),
+            move |c, s| handshake_and_data(c, s, cookies, true, SslProtocol::DtlsV1_2),
         ),
         Case::pair(
             name("dtls/handshake/server_shutdown"),
             needs_dtls(),
             server.clone(),
-            move |c, s| handshake_and_data(c, s, cookies, false),
+            move |c, s| handshake_and_data(c, s, cookies, false, SslProtocol::DtlsV1_2),
         ),
         Case::pair(
             name("dtls/write/oversized"),
             needs_dtls(),
             server.clone(),
-            move |c, s| oversized_write(c, s, cookies),
+            move |c, s| oversized_write(c, s, cookies, SslProtocol::DtlsV1_2),
         ),
         Case::pair(
             name("dtls/retransmission/lossy_relay"),
             needs_dtls(),
             server.clone(),
-            move |c, s| lossy(c, s, cookies, 0),
+            move |c, s| lossy(c, s, cookies, 0, SslProtocol::DtlsV1_2),
         ),
         Case::pair(
             name("dtls/protocols/client_DtlsV1_2OrLater"),
@@ -927,14 +1062,18 @@ fn pair_cases(cookies: bool) -> Vec<Case> {
         ),
     ];
     if cookies {
-        // Not yet without cookies: a dimpl client and an OpenSSL server that runs no cookie
-        // exchange time out at MTU 256 (under investigation), while dimpl<->dimpl and
-        // OpenSSL->dimpl pass.
+        // Not without cookies: there the relay drops the first datagram of OpenSSL's first
+        // flight (ServerHello and the start of the Certificate), and OpenSSL's retransmission
+        // cuts the Certificate at other offsets (one fragment per datagram). dimpl's client
+        // then holds fragments whose boundaries overlap those of the retransmission and never
+        // completes the message (seen with dimpl 0.9: the client resends its ClientHello
+        // until the deadline). RFC 6347 section 4.2.3 lets a retransmission re-fragment;
+        // dimpl<->dimpl and OpenSSL->dimpl pass, with cookies every pair does.
         cases.push(Case::pair(
             "dtls/fragmentation/mtu_256",
             needs_dtls(),
             server.clone(),
-            move |c, s| lossy(c, s, cookies, 256),
+            move |c, s| lossy(c, s, cookies, 256, SslProtocol::DtlsV1_2),
         ));
         cases.push(Case::pair(
             "dtls/cookie/verifier_then_handshake",
@@ -944,4 +1083,48 @@ fn pair_cases(cookies: bool) -> Vec<Case> {
         ));
     }
     cases
+}
+
+/// The two-sided cases again at DTLS 1.3 (polytls' selector beyond Qt's), for pairs whose
+/// backends both claim it; no cookie exchange through core (no DTLS 1.3 engine claims
+/// DtlsCookie).
+fn dtls13_cases() -> Vec<Case> {
+    let v13 = SslProtocol::DtlsV1_3;
+    let side = || Needs {
+        classes: vec![ImplementedClass::Dtls],
+        protocols: vec![v13],
+        ..Needs::default()
+    };
+    vec![
+        Case::pair(
+            "dtls/DtlsV1_3/handshake/client_shutdown",
+            side(),
+            side(),
+            move |c, s| handshake_and_data(c, s, false, true, v13),
+        ),
+        Case::pair(
+            "dtls/DtlsV1_3/handshake/server_shutdown",
+            side(),
+            side(),
+            move |c, s| handshake_and_data(c, s, false, false, v13),
+        ),
+        Case::pair(
+            "dtls/DtlsV1_3/write/oversized",
+            side(),
+            side(),
+            move |c, s| oversized_write(c, s, false, v13),
+        ),
+        Case::pair(
+            "dtls/DtlsV1_3/retransmission/lossy_relay",
+            side(),
+            side(),
+            move |c, s| lossy(c, s, false, 0, v13),
+        ),
+        Case::pair(
+            "dtls/DtlsV1_3/fragmentation/mtu_256",
+            side(),
+            side(),
+            move |c, s| lossy(c, s, false, 256, v13),
+        ),
+    ]
 }

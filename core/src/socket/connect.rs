@@ -96,6 +96,8 @@ impl ConnectOptions {
     }
 }
 
+/// The options as the tokio stream's constructors read them.
+#[cfg(feature = "tokio")]
 impl ConnectOptions {
     pub(crate) fn backend_name(&self) -> Option<&str> {
         self.backend.as_deref()

@@ -40,6 +40,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::{Error, Registry, Session, SslMode, TlsBackend};
+#[cfg(feature = "tokio")]
 pub(crate) use connect::connect_error;
 pub use connect::{ConnectOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT};
 pub use timeout::ReadTimeout;
