@@ -166,8 +166,8 @@ pub trait TlsBackend: Send + Sync + 'static {
 /// Refuses, with [`Error::Unsupported`], every setting in `params` that `backend` does not
 /// claim: a protocol outside its supported protocols, ALPN without `ClientSideAlpn` (client) or
 /// `ServerSideAlpn` (server), a PSK identity hint without `Psk`, OCSP stapling without `Ocsp`,
-/// a session ticket without `SessionTicket`, and elliptic curves without the `EllipticCurve`
-/// class.
+/// a session ticket without `SessionTicket`, elliptic curves without the `EllipticCurve`
+/// class, and a server in `QueryPeer` without `OptionalClientCertificate`.
 ///
 /// Backends call it first thing in [`TlsBackend::new_tls_engine`], so that what they claim and
 /// what they refuse cannot drift apart.
@@ -186,6 +186,8 @@ pub fn refuse_unclaimed<B: TlsBackend + ?Sized>(
     };
     let refused = if !backend.supported_protocols().contains(&config.protocol) {
         Some(format!("protocol {}", config.protocol))
+    } else if let Some(what) = unclaimed_query(server, params.verify_mode, &features) {
+        Some(what)
     } else if !config.allowed_next_protocols.is_empty() && lacks(alpn) {
         Some(format!("{alpn}"))
     } else if config.pre_shared_key_identity_hint.is_some() && lacks(SupportedFeature::Psk) {
@@ -200,6 +202,66 @@ pub fn refuse_unclaimed<B: TlsBackend + ?Sized>(
             .contains(&ImplementedClass::EllipticCurve)
     {
         Some("choosing elliptic curves".into())
+    } else {
+        None
+    };
+    match refused {
+        Some(what) => Err(Error::unsupported(backend.name(), what)),
+        None => Ok(()),
+    }
+}
+
+/// What a server in `QueryPeer` asks of a backend that does not claim
+/// `OptionalClientCertificate`, or `None` when the mode needs nothing unclaimed.
+fn unclaimed_query(
+    server: bool,
+    mode: PeerVerifyMode,
+    features: &[SupportedFeature],
+) -> Option<String> {
+    (server
+        && mode == PeerVerifyMode::QueryPeer
+        && !features.contains(&SupportedFeature::OptionalClientCertificate))
+    .then(|| {
+        "asking for a client certificate without requiring one (QueryPeer, which \
+         AutoVerifyPeer means on a server): choose VerifyNone or VerifyPeer"
+            .to_owned()
+    })
+}
+
+/// Refuses, with [`Error::Unsupported`], every setting of a DTLS association that `backend`
+/// does not claim or that polytls' DTLS does not carry yet: a protocol outside the backend's
+/// supported protocols (or not a DTLS one), a server in `QueryPeer` without
+/// `OptionalClientCertificate`, and, on every backend, a cipher suite choice, ALPN, a PSK
+/// identity hint, OCSP stapling, a session ticket and elliptic curves.
+///
+/// The [`Dtls`](crate::Dtls) front end calls it before it asks the backend for an engine, so
+/// no DTLS engine repeats the list.
+pub fn refuse_unclaimed_dtls<B: TlsBackend + ?Sized>(
+    backend: &B,
+    params: &DtlsEngineParams<'_>,
+) -> Result<(), Error> {
+    let config = params.config;
+    let server = params.mode == SslMode::SslServerMode;
+    let refused = if !config.protocol.is_dtls()
+        || !backend.supported_protocols().contains(&config.protocol)
+    {
+        Some(format!("protocol {} for DTLS", config.protocol))
+    } else if let Some(what) =
+        unclaimed_query(server, params.verify_mode, &backend.supported_features())
+    {
+        Some(what)
+    } else if config.ciphers.is_some() {
+        Some("choosing DTLS cipher suites".into())
+    } else if !config.allowed_next_protocols.is_empty() {
+        Some("ALPN over DTLS".into())
+    } else if config.pre_shared_key_identity_hint.is_some() {
+        Some("pre-shared keys over DTLS".into())
+    } else if config.ocsp_stapling_enabled {
+        Some("OCSP stapling over DTLS".into())
+    } else if !config.session_ticket.is_empty() {
+        Some("resuming a DTLS session".into())
+    } else if !config.elliptic_curves.is_empty() {
+        Some("choosing elliptic curves for DTLS".into())
     } else {
         None
     };

@@ -82,11 +82,14 @@ pub enum SupportedFeature {
     ChannelBinding,
     /// A server can pick its certificate by the client's SNI name (beyond Qt).
     ServerNameSelection,
+    /// A server can ask for a client certificate without requiring one (`QueryPeer`, which
+    /// `AutoVerifyPeer` means on a server; beyond Qt's list, where every backend can).
+    OptionalClientCertificate,
 }
 
 impl SupportedFeature {
     /// Every member: Qt's first, then polytls' own.
-    pub const ALL: [SupportedFeature; 11] = [
+    pub const ALL: [SupportedFeature; 12] = [
         Self::CertificateVerification,
         Self::ClientSideAlpn,
         Self::ServerSideAlpn,
@@ -98,6 +101,7 @@ impl SupportedFeature {
         Self::KeyingMaterialExport,
         Self::ChannelBinding,
         Self::ServerNameSelection,
+        Self::OptionalClientCertificate,
     ];
 
     /// The member's name, as the matrix prints it.
@@ -114,6 +118,7 @@ impl SupportedFeature {
             Self::KeyingMaterialExport => "KeyingMaterialExport",
             Self::ChannelBinding => "ChannelBinding",
             Self::ServerNameSelection => "ServerNameSelection",
+            Self::OptionalClientCertificate => "OptionalClientCertificate",
         }
     }
 }

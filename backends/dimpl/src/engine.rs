@@ -94,11 +94,6 @@ fn constructor(protocol: SslProtocol) -> Option<Constructor> {
     }
 }
 
-/// Whether `protocol` is a selector this engine accepts.
-pub(crate) fn accepts(protocol: SslProtocol) -> bool {
-    constructor(protocol).is_some()
-}
-
 /// The local identity as dimpl takes it: the leaf of the configured chain and its key (DER,
 /// PKCS#8 or SEC1). A client without one presents a throwaway self-signed certificate when a
 /// server asks for one: dimpl's client always answers a CertificateRequest with a
@@ -156,10 +151,9 @@ impl DimplDtlsEngine {
     /// An association ready to start its handshake.
     ///
     /// Fails with [`Error::Unsupported`] for a protocol other than those the backend claims
-    /// or for settings this engine does not implement (cipher choice, ALPN, PSK, OCSP,
-    /// tickets, curves, a key other than ECDSA), with [`Error::InvalidInput`] for a server
-    /// without an identity or an MTU dimpl refuses, and with [`Error::Certificate`] when no
-    /// client certificate could be made.
+    /// or a key other than ECDSA (the front end refused every other unclaimed setting
+    /// first), with [`Error::InvalidInput`] for a server without an identity or an MTU dimpl
+    /// refuses, and with [`Error::Certificate`] when no client certificate could be made.
     pub(crate) fn new(
         backend: &DimplBackend,
         params: &DtlsEngineParams<'_>,
@@ -174,32 +168,13 @@ impl DimplDtlsEngine {
                 ))
             }
         };
-        let refused = if !accepts(config.protocol) {
-            Some(format!("protocol {} for DTLS", config.protocol))
-        } else if config.ciphers.is_some() {
-            Some("choosing DTLS cipher suites".into())
-        } else if !config.allowed_next_protocols.is_empty() {
-            Some("ALPN over DTLS".into())
-        } else if config.pre_shared_key_identity_hint.is_some() {
-            Some("pre-shared keys over DTLS".into())
-        } else if config.ocsp_stapling_enabled {
-            Some("OCSP stapling over DTLS".into())
-        } else if !config.session_ticket.is_empty() {
-            Some("resuming a DTLS session".into())
-        } else if !config.elliptic_curves.is_empty() {
-            Some("choosing elliptic curves".into())
-        } else {
-            None
-        };
-        if let Some(what) = refused {
-            return Err(Error::unsupported(NAME, what));
-        }
         let certificate = identity(config, server)?;
         let verifies = params.verify_mode == PeerVerifyMode::VerifyPeer;
+        // The front end refused every setting this engine does not carry
+        // (polytls_core::backend::refuse_unclaimed_dtls), `QueryPeer` on a server among
+        // them: dimpl can only require a client certificate or not ask for one.
         let dimpl_config = Config::builder()
             .mtu(usize::from(params.mtu))
-            // dimpl can only require a client certificate or not ask for one: `QueryPeer`
-            // (ask, accept none) is served as not asking.
             .require_client_certificate(server && verifies)
             // The front end runs cookie exchanges only through DtlsCookie, which this backend
             // does not claim; a server reached directly with cookies on runs dimpl's own.

@@ -21,9 +21,13 @@
 //! - dimpl surfaces the peer's leaf certificate only: the peer chain of a session is that
 //!   leaf, and a peer whose leaf is not issued directly by a trusted CA fails verification.
 //!   Likewise only the leaf of the local chain is sent.
-//! - `QueryPeer` on a server is served as not asking for a certificate (dimpl either
-//!   requires one or does not ask), and a `VerifyPeer` server always refuses a client without
-//!   one.
+//! - A server in `QueryPeer` (what `AutoVerifyPeer`, the default, means on a server) is
+//!   refused with `Unsupported`: dimpl either requires a client certificate or does not ask
+//!   for one, so the backend does not claim `OptionalClientCertificate`; a dimpl server runs
+//!   in `VerifyNone` or `VerifyPeer`. A `VerifyPeer` server refuses a client without a
+//!   certificate even when `NoPeerCertificate` is ignored (dimpl ends the handshake itself).
+//! - A client without a certificate of its own answers a server's request with a throwaway
+//!   self-signed one (dimpl always answers a CertificateRequest with a certificate).
 //! - A refused peer gets no alert: dimpl has no way to send one during a handshake.
 //!
 //! ```

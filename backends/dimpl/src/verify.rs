@@ -92,8 +92,14 @@ pub(crate) fn problems(
         None,
         None,
     ) {
+        // A leaf naming itself as its issuer is self-signed to OpenSSL's depth-zero check
+        // (names, key identifiers and the signature algorithm; not the key usage, which
+        // `Certificate::is_self_signed` also asks for keyCertSign).
+        let self_issued = leaf.subject_name() == leaf.issuer_name();
         let kind = match kind_of(&e) {
-            SslErrorKind::UnableToGetLocalIssuerCertificate if leaf.is_self_signed() => {
+            SslErrorKind::UnableToGetLocalIssuerCertificate
+                if self_issued || leaf.is_self_signed() =>
+            {
                 SslErrorKind::SelfSignedCertificate
             }
             kind => kind,

@@ -103,6 +103,7 @@ impl TlsBackend for OpenSslBackend {
             SupportedFeature::CertificateVerification,
             SupportedFeature::ClientSideAlpn,
             SupportedFeature::ServerSideAlpn,
+            SupportedFeature::OptionalClientCertificate,
         ]
     }
 

@@ -163,26 +163,14 @@ impl OpenSslDtlsEngine {
                 ))
             }
         };
-        let refused = if version_range(config.protocol).is_none() {
-            Some(format!("protocol {} for DTLS", config.protocol))
-        } else if config.ciphers.is_some() {
-            Some("choosing DTLS cipher suites".into())
-        } else if !config.allowed_next_protocols.is_empty() {
-            Some("ALPN over DTLS".into())
-        } else if config.pre_shared_key_identity_hint.is_some() {
-            Some("pre-shared keys over DTLS".into())
-        } else if config.ocsp_stapling_enabled {
-            Some("OCSP stapling over DTLS".into())
-        } else if !config.session_ticket.is_empty() {
-            Some("resuming a DTLS session".into())
-        } else if !config.elliptic_curves.is_empty() {
-            Some("choosing elliptic curves".into())
-        } else {
-            None
+        // The front end refused every setting this engine does not carry
+        // (polytls_core::backend::refuse_unclaimed_dtls); the selector is one of ours.
+        let Some((min, max)) = version_range(config.protocol) else {
+            return Err(Error::unsupported(
+                NAME,
+                format!("protocol {} for DTLS", config.protocol),
+            ));
         };
-        if let Some(what) = refused {
-            return Err(Error::unsupported(NAME, what));
-        }
         let tls_params = EngineParams::new(
             params.mode,
             config,
@@ -191,10 +179,8 @@ impl OpenSslDtlsEngine {
         );
         let failed = |e: ErrorStack| openssl_failure("OpenSSL DTLS context", &e);
         let mut builder = SslContextBuilder::new(SslMethod::dtls()).map_err(failed)?;
-        if let Some((min, max)) = version_range(config.protocol) {
-            builder.set_min_proto_version(Some(min)).map_err(failed)?;
-            builder.set_max_proto_version(max).map_err(failed)?;
-        }
+        builder.set_min_proto_version(Some(min)).map_err(failed)?;
+        builder.set_max_proto_version(max).map_err(failed)?;
         // No tickets: polytls does not resume sessions, and OpenSSL packs a server's ticket
         // with its last flight into a datagram beyond the MTU.
         builder.set_options(

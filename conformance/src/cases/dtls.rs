@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use polytls::{
-    Dtls, DtlsClientVerifier, DtlsError, Error, HandshakeState, ImplementedClass, ProtocolVersion,
-    SslConfiguration, SslMode, SslProtocol,
+    Dtls, DtlsClientVerifier, DtlsError, Error, HandshakeState, ImplementedClass, PeerVerifyMode,
+    ProtocolVersion, SslConfiguration, SslErrorKind, SslMode, SslProtocol, SupportedFeature,
 };
 
 use crate::case::{Case, Needs};
 use crate::cases::external::Peer;
-use crate::harness::{check, client_config, server_config, TempDir, IO_TIMEOUT};
+use crate::harness::{check, client_config, server_config, with_identity, TempDir, IO_TIMEOUT};
 use crate::pki::Pki;
 
 /// What a DTLS case needs from a side.
@@ -46,9 +46,13 @@ fn dtls_client_config() -> SslConfiguration {
     }
 }
 
+/// The server configuration of the DTLS cases: DTLS 1.2, the test server's identity, and
+/// `VerifyNone` (the four verify modes have cases of their own, `dtls/verify_mode/*`; a
+/// backend without `OptionalClientCertificate` refuses the default's `QueryPeer`).
 fn dtls_server_config() -> SslConfiguration {
     SslConfiguration {
         protocol: SslProtocol::DtlsV1_2,
+        peer_verify_mode: PeerVerifyMode::VerifyNone,
         ..server_config(&Pki::get().server)
     }
 }
@@ -176,18 +180,43 @@ fn pair_with(
     server_config: SslConfiguration,
     server_setup: ServerSetup,
 ) -> Result<(Side, Side), String> {
+    let (client, (server, server_result)) = run_pair(
+        client_backend,
+        client_config,
+        server_backend,
+        server_config,
+        server_setup,
+    )?;
+    let client = client.map_err(|e| format!("client: {e}"))?;
+    server_result.map_err(|e| format!("server: {e}"))?;
+    Ok((client, server))
+}
+
+/// Both handshakes of a pair as they ended: the client's association (or its error), and the
+/// server's association with the result of its handshake. Fails only when the pair could not
+/// be set up (a socket, a backend, a configuration refused, a thread that panicked).
+type PairRun = (Result<Side, Error>, (Side, Result<(), Error>));
+
+/// Runs the handshakes of [`pair_with`] and returns how each side ended.
+fn run_pair(
+    client_backend: &str,
+    client_config: SslConfiguration,
+    server_backend: &str,
+    server_config: SslConfiguration,
+    server_setup: ServerSetup,
+) -> Result<PairRun, String> {
     let server_socket = udp()?;
     let client_socket = udp()?;
     let server_addr = addr(&server_socket)?;
     let server_backend = server_backend.to_owned();
-    let server = std::thread::spawn(move || -> Result<(Dtls, UdpSocket), String> {
+    let server = std::thread::spawn(move || -> Result<(Side, Result<(), Error>), String> {
         let mut dtls = Dtls::with_backend(SslMode::SslServerMode, &server_backend)
             .map_err(|e| e.to_string())?;
         dtls.set_dtls_configuration(server_config)
             .map_err(|e| e.to_string())?;
         server_setup(&mut dtls);
-        drive(&mut dtls, &server_socket).map_err(|e| format!("server: {e}"))?;
-        Ok((dtls, server_socket))
+        let result = drive(&mut dtls, &server_socket);
+        Ok(((dtls, server_socket), result))
     });
     let client = (|| {
         let mut dtls = start_client(client_backend, client_config, server_addr, &client_socket)?;
@@ -196,9 +225,8 @@ fn pair_with(
     })();
     let server = server
         .join()
-        .map_err(|_| "the server thread panicked".to_string())?;
-    let client = client.map_err(|e| format!("client: {e}"))?;
-    Ok(((client, client_socket), server?))
+        .map_err(|_| "the server thread panicked".to_string())??;
+    Ok((client.map(|c| (c, client_socket)), server))
 }
 
 /// Sends `data` from `from` and checks `to` decrypts exactly it.
@@ -998,6 +1026,7 @@ pub(super) fn cases() -> Vec<Case> {
     .chain(pair_cases(false))
     .chain(version_cases())
     .chain(dtls13_cases())
+    .chain(verify_mode_cases())
     .chain([
         Case::single(
             "external/openssl_s_server/DtlsV1_2",
@@ -1127,4 +1156,193 @@ fn dtls13_cases() -> Vec<Case> {
             move |c, s| lossy(c, s, false, 256, v13),
         ),
     ]
+}
+
+/// The client certificate of a verify-mode case.
+#[derive(Clone, Copy, Debug)]
+enum ClientCertificate {
+    None,
+    /// Issued by the root the server trusts.
+    Trusted,
+    /// Self-signed.
+    Untrusted,
+}
+
+/// After tst_qdtls's verify-mode cases: a server in `mode` against a client with no, a
+/// trusted or an untrusted certificate. `VerifyNone` asks for nothing and sees nothing;
+/// `QueryPeer` (and `AutoVerifyPeer`, which is `QueryPeer` on a server) sees the client's
+/// certificate and refuses nobody; `VerifyPeer` sees a trusted certificate and refuses an
+/// untrusted one or none: the server stops in `PeerVerificationFailed` with the problems (or
+/// its engine ends the handshake itself, on an engine that cannot take a client without a
+/// certificate). As with Qt's QDtls, a DTLS 1.2 server decides after its last flight, so the
+/// client may have completed: it then sees the server's close once the server aborts.
+fn verify_mode_case(
+    client: &str,
+    server: &str,
+    mode: PeerVerifyMode,
+    certificate: ClientCertificate,
+) -> Result<(), String> {
+    let pki = Pki::get();
+    let client_config = match certificate {
+        ClientCertificate::None => dtls_client_config(),
+        ClientCertificate::Trusted => with_identity(dtls_client_config(), &pki.client),
+        ClientCertificate::Untrusted => {
+            with_identity(dtls_client_config(), &pki.client_self_signed)
+        }
+    };
+    let server_config = SslConfiguration {
+        peer_verify_mode: mode,
+        ..pair_server_config(false)
+    };
+    let (client_end, ((mut s, server_socket), server_result)) = run_pair(
+        client,
+        client_config,
+        server,
+        server_config,
+        Box::new(|_| {}),
+    )?;
+    let expected_peer = match (mode, certificate) {
+        (PeerVerifyMode::VerifyNone, _) => Some(None),
+        (_, ClientCertificate::Trusted) => Some(Some(pki.client.leaf())),
+        (_, ClientCertificate::Untrusted) => Some(Some(pki.client_self_signed.leaf())),
+        // A client without a certificate may still answer a request with a throwaway one
+        // (dimpl's client always answers), so what the server sees is not fixed.
+        (_, ClientCertificate::None) => None,
+    };
+    let refused =
+        mode == PeerVerifyMode::VerifyPeer && !matches!(certificate, ClientCertificate::Trusted);
+    if refused {
+        let Err(e) = server_result else {
+            return Err(format!(
+                "the server accepted a client with {certificate:?} certificate"
+            ));
+        };
+        check(!s.is_connection_encrypted(), || {
+            "the refusing server is encrypted".into()
+        })?;
+        if let Error::Verification(errors) = &e {
+            let allowed = [
+                SslErrorKind::NoPeerCertificate,
+                SslErrorKind::SelfSignedCertificate,
+            ];
+            check(
+                !errors.is_empty() && errors.iter().all(|e| allowed.contains(&e.kind())),
+                || format!("the server refused with {errors:?}"),
+            )?;
+            check(
+                s.handshake_state() == HandshakeState::PeerVerificationFailed,
+                || format!("the refusing server is in {:?}", s.handshake_state()),
+            )?;
+            s.abort_handshake(&server_socket)
+                .map_err(|e| format!("abort_handshake: {e}"))?;
+        }
+        return match client_end {
+            Err(_) => Ok(()),
+            Ok((mut c, client_socket)) => closed_by_peer(&mut c, &client_socket),
+        };
+    }
+    server_result.map_err(|e| format!("server: {e}"))?;
+    client_end.map_err(|e| format!("client: {e}"))?;
+    check(s.peer_verification_errors().is_empty(), || {
+        format!("the server found {:?}", s.peer_verification_errors())
+    })?;
+    if let Some(expected) = expected_peer {
+        let seen = s.peer_certificate_chain().first();
+        check(seen == expected, || {
+            format!(
+                "the server sees {:?}, expected {:?}",
+                seen.map(|c| c.subject_display_name()),
+                expected.map(|c| c.subject_display_name())
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Waits for the datagram that ends `dtls` from the peer's side: decrypting it gives no data
+/// and leaves `RemoteClosedConnectionError`.
+fn closed_by_peer(dtls: &mut Dtls, socket: &UdpSocket) -> Result<(), String> {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while Instant::now() < deadline {
+        if let Some((datagram, _)) = recv(socket, Duration::from_millis(200))? {
+            let plain = dtls
+                .decrypt_datagram(socket, &datagram)
+                .map_err(|e| e.to_string())?;
+            check(plain.is_empty(), || "data after close_notify".into())?;
+            if dtls.dtls_error() == DtlsError::RemoteClosedConnectionError {
+                return check(!dtls.is_connection_encrypted(), || {
+                    "still encrypted after close_notify".into()
+                });
+            }
+        }
+    }
+    Err("the peer's close never arrived".into())
+}
+
+/// The verify-mode cases: every server mode against each client certificate. `QueryPeer`
+/// and `AutoVerifyPeer` need `OptionalClientCertificate` of the server's backend.
+fn verify_mode_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for mode in PeerVerifyMode::ALL {
+        let server = match mode {
+            PeerVerifyMode::QueryPeer | PeerVerifyMode::AutoVerifyPeer => {
+                needs_dtls().and_feature(SupportedFeature::OptionalClientCertificate)
+            }
+            _ => needs_dtls(),
+        };
+        for (label, certificate) in [
+            ("no_certificate", ClientCertificate::None),
+            ("trusted_certificate", ClientCertificate::Trusted),
+            ("untrusted_certificate", ClientCertificate::Untrusted),
+        ] {
+            cases.push(Case::pair(
+                format!("dtls/verify_mode/server/{mode}/{label}"),
+                needs_dtls(),
+                server.clone(),
+                move |c, s| verify_mode_case(c, s, mode, certificate),
+            ));
+        }
+    }
+    cases.push(Case::single(
+        "dtls/verify_mode/server/QueryPeer/refused_unless_claimed",
+        needs_dtls(),
+        query_refused_unless_claimed,
+    ));
+    cases
+}
+
+/// A backend that does not claim `OptionalClientCertificate` refuses a `QueryPeer` (or
+/// `AutoVerifyPeer`) server with `Unsupported` naming it; one that claims it starts the
+/// handshake.
+fn query_refused_unless_claimed(backend: &str) -> Result<(), String> {
+    let claimed = polytls::supported_features(Some(backend))
+        .contains(&SupportedFeature::OptionalClientCertificate);
+    for mode in [PeerVerifyMode::QueryPeer, PeerVerifyMode::AutoVerifyPeer] {
+        let socket = udp()?;
+        let mut s =
+            Dtls::with_backend(SslMode::SslServerMode, backend).map_err(|e| e.to_string())?;
+        s.set_dtls_configuration(SslConfiguration {
+            peer_verify_mode: mode,
+            ..pair_server_config(false)
+        })
+        .map_err(|e| e.to_string())?;
+        let peer = addr(&socket)?;
+        s.set_peer(peer.ip(), peer.port(), None)
+            .map_err(|e| e.to_string())?;
+        // Any ClientHello-sized datagram starts the engine; it is not a valid hello.
+        let r = s.do_handshake(&socket, &[0u8; 64]);
+        match (claimed, r) {
+            (false, Err(Error::Unsupported { what, .. })) => {
+                check(what.contains("QueryPeer"), || {
+                    format!("{mode} refused as {what:?}")
+                })?;
+            }
+            (false, other) => return Err(format!("{mode} was not refused: {other:?}")),
+            (true, Err(Error::Unsupported { what, .. })) => {
+                return Err(format!("{mode} refused as {what:?} although claimed"))
+            }
+            (true, _) => {}
+        }
+    }
+    Ok(())
 }

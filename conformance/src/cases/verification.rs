@@ -317,10 +317,12 @@ fn server_mode_case(mode: PeerVerifyMode, cert: ClientCert) -> Case {
         ClientCert::Untrusted => "untrusted_certificate",
     };
     let verifies = mode == PeerVerifyMode::VerifyPeer;
-    let server_needs = if verifies {
-        verification_needs()
-    } else {
-        Needs::socket()
+    let server_needs = match mode {
+        PeerVerifyMode::VerifyPeer => verification_needs(),
+        PeerVerifyMode::QueryPeer | PeerVerifyMode::AutoVerifyPeer => {
+            Needs::socket().and_feature(SupportedFeature::OptionalClientCertificate)
+        }
+        PeerVerifyMode::VerifyNone => Needs::socket(),
     };
     Case::pair(
         format!("verify_mode/server/{mode}/{label}"),

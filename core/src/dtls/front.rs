@@ -472,6 +472,9 @@ impl Dtls {
             hook,
             self.datagram_mtu(),
         );
+        if let Err(e) = crate::backend::refuse_unclaimed_dtls(&*self.backend, &params) {
+            return Err(self.fail(DtlsError::TlsInitializationError, e));
+        }
         let engine = match self.backend.new_dtls_engine(params) {
             Ok(engine) => engine,
             Err(e) => return Err(self.fail(DtlsError::TlsInitializationError, e)),
