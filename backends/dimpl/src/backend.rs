@@ -7,7 +7,6 @@
 //! webpki (dimpl leaves verification to the embedder), but offers no chain verification
 //! outside a handshake.
 
-use std::io;
 use std::sync::Mutex;
 
 use polytls_core::{
@@ -62,13 +61,8 @@ impl DimplBackend {
     pub(crate) fn system_anchor_ders(&self) -> Vec<Vec<u8>> {
         let mut cache = self.system.lock().unwrap_or_else(|p| p.into_inner());
         cache
-            .get_or_insert_with(|| {
-                rustls_native_certs::load_native_certs()
-                    .certs
-                    .iter()
-                    .map(|der| der.as_ref().to_vec())
-                    .collect()
-            })
+            // An unreadable store trusts nothing; system_ca_certificates reports why.
+            .get_or_insert_with(|| polytls_webpki::system_store_ders().unwrap_or_default())
             .clone()
     }
 }
@@ -126,28 +120,16 @@ impl TlsBackend for DimplBackend {
     /// Fails with [`Error::Io`] when no certificate could be loaded and reading the store
     /// failed.
     fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error> {
-        let loaded = rustls_native_certs::load_native_certs();
-        if loaded.certs.is_empty() {
-            if let Some(first) = loaded.errors.first() {
-                return Err(Error::Io(io::Error::other(format!(
-                    "cannot read the system certificate store: {first}"
-                ))));
-            }
-        }
-        Ok(loaded
-            .certs
-            .iter()
-            .filter_map(|der| Certificate::from_der(der).ok())
-            .collect())
+        polytls_webpki::system_store()
     }
 
     /// A dimpl association (see the `engine` module).
     ///
     /// Fails with [`Error::Unsupported`] for a protocol other than those the backend claims
-    /// or a setting the engine does not implement (cipher choice, ALPN, PSK, OCSP, tickets,
-    /// curves, a key other than ECDSA), with [`Error::InvalidInput`] for a server without an
-    /// identity or an MTU dimpl refuses, and with [`Error::Certificate`] when no client
-    /// certificate could be made.
+    /// or a key other than ECDSA (the front end refuses the other unclaimed settings, a
+    /// server in `QueryPeer` among them, before it gets here), with [`Error::InvalidInput`]
+    /// for a server without an identity or an MTU dimpl refuses, and with
+    /// [`Error::Certificate`] when no client certificate could be made.
     fn new_dtls_engine(&self, params: DtlsEngineParams<'_>) -> Result<Box<dyn DtlsEngine>, Error> {
         Ok(Box::new(DimplDtlsEngine::new(self, &params)?))
     }

@@ -25,32 +25,13 @@ pub(crate) enum Role {
     Client,
 }
 
-/// The kind of problem a webpki error names (the rustls backend's table).
-// The deprecated unit variants are still what webpki 0.103 returns in places.
-#[allow(deprecated)]
+/// The kind of problem a webpki error names: the table the rustls backend uses
+/// ([`polytls_webpki::kind_of`]), and an unknown issuer, which for a lone leaf is
+/// `UnableToGetLocalIssuerCertificate` (refined to `SelfSignedCertificate` by the caller).
 fn kind_of(error: &webpki::Error) -> SslErrorKind {
-    use webpki::Error as E;
-    use SslErrorKind as K;
     match error {
-        E::CertExpired { .. } => K::CertificateExpired,
-        E::CertNotValidYet { .. } => K::CertificateNotYetValid,
-        E::InvalidSignatureForPublicKey
-        | E::SignatureAlgorithmMismatch
-        | E::UnsupportedSignatureAlgorithm
-        | E::UnsupportedSignatureAlgorithmContext(_)
-        | E::UnsupportedSignatureAlgorithmForPublicKey
-        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => K::CertificateSignatureFailed,
-        E::CertRevoked => K::CertificateRevoked,
-        E::UnknownRevocationStatus => K::CertificateStatusUnknown,
-        E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => {
-            K::InvalidPurpose
-        }
-        E::CertNotValidForName(_) => K::HostNameMismatch,
-        E::PathLenConstraintViolated => K::PathLengthExceeded,
-        E::EndEntityUsedAsCa => K::InvalidCaCertificate,
-        E::CertDistrusted => K::CertificateBlacklisted,
-        E::UnknownIssuer => K::UnableToGetLocalIssuerCertificate,
-        _ => K::UnspecifiedError,
+        webpki::Error::UnknownIssuer => SslErrorKind::UnableToGetLocalIssuerCertificate,
+        other => polytls_webpki::kind_of(other),
     }
 }
 

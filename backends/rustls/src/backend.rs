@@ -5,7 +5,6 @@
 //! negotiate (TLS 1.2 and 1.3), the cipher suites are those of the aws-lc-rs provider.
 
 use std::ffi::OsString;
-use std::io;
 use std::sync::{Arc, Mutex};
 
 use polytls_core::{
@@ -93,10 +92,9 @@ impl RustlsBackend {
         match cache.as_ref() {
             Some(roots) if roots.env == env => Arc::clone(&roots.anchors),
             _ => {
-                let loaded = rustls_native_certs::load_native_certs();
-                let anchors = Arc::new(Anchors::from_ders(
-                    loaded.certs.iter().map(|der| der.as_ref()),
-                ));
+                // An unreadable store trusts nothing; system_ca_certificates reports why.
+                let ders = polytls_webpki::system_store_ders().unwrap_or_default();
+                let anchors = Arc::new(Anchors::from_ders(ders.iter().map(Vec::as_slice)));
                 *cache = Some(SystemRoots {
                     env,
                     anchors: Arc::clone(&anchors),
@@ -163,6 +161,7 @@ impl TlsBackend for RustlsBackend {
             SupportedFeature::CertificateVerification,
             SupportedFeature::ClientSideAlpn,
             SupportedFeature::ServerSideAlpn,
+            SupportedFeature::OptionalClientCertificate,
         ]
     }
 
@@ -188,19 +187,7 @@ impl TlsBackend for RustlsBackend {
     /// Fails with [`Error::Io`] when no certificate could be loaded and reading the store
     /// failed.
     fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error> {
-        let loaded = rustls_native_certs::load_native_certs();
-        if loaded.certs.is_empty() {
-            if let Some(first) = loaded.errors.first() {
-                return Err(Error::Io(io::Error::other(format!(
-                    "cannot read the system certificate store: {first}"
-                ))));
-            }
-        }
-        Ok(loaded
-            .certs
-            .iter()
-            .filter_map(|der| Certificate::from_der(der).ok())
-            .collect())
+        polytls_webpki::system_store()
     }
 
     /// Verifies the chain with webpki and the `chain` module as a handshake does (the same

@@ -815,7 +815,7 @@ impl<'a> ChainCheck<'a> {
                 let accepted = matches!(rejection, webpki::Error::CaUsedAsEndEntity)
                     || self.anchors.contain(self.peer[0].der);
                 if errors.len() == before && !accepted {
-                    errors.push(self.peer[0].error(kind_of(&rejection)));
+                    errors.push(self.peer[0].error(polytls_webpki::kind_of(&rejection)));
                 }
             }
         }
@@ -942,7 +942,7 @@ impl<'a> ChainCheck<'a> {
         match result {
             Ok(_) | Err(webpki::Error::CaUsedAsEndEntity) => {}
             Err(other) => {
-                let kind = kind_of(&other);
+                let kind = polytls_webpki::kind_of(&other);
                 if !errors.iter().any(|e| e.kind() == kind) {
                     errors.push(self.peer[0].error(kind));
                 }
@@ -1160,32 +1160,5 @@ impl<'a> ChainCheck<'a> {
             }
         }
         errors
-    }
-}
-
-/// The polytls kind of a webpki error.
-#[allow(deprecated)] // webpki's deprecated variants may still be produced; map them too.
-fn kind_of(error: &webpki::Error) -> SslErrorKind {
-    use webpki::Error as E;
-    use SslErrorKind as K;
-    match error {
-        E::CertExpired { .. } => K::CertificateExpired,
-        E::CertNotValidYet { .. } => K::CertificateNotYetValid,
-        E::InvalidSignatureForPublicKey
-        | E::SignatureAlgorithmMismatch
-        | E::UnsupportedSignatureAlgorithm
-        | E::UnsupportedSignatureAlgorithmContext(_)
-        | E::UnsupportedSignatureAlgorithmForPublicKey
-        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => K::CertificateSignatureFailed,
-        E::CertRevoked => K::CertificateRevoked,
-        E::UnknownRevocationStatus => K::CertificateStatusUnknown,
-        E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => {
-            K::InvalidPurpose
-        }
-        E::CertNotValidForName(_) => K::HostNameMismatch,
-        E::PathLenConstraintViolated => K::PathLengthExceeded,
-        E::EndEntityUsedAsCa => K::InvalidCaCertificate,
-        E::CertDistrusted => K::CertificateBlacklisted,
-        _ => K::UnspecifiedError,
     }
 }
