@@ -460,7 +460,7 @@ impl Report {
         if !self.skipped_external.is_empty() {
             let _ = writeln!(
                 out,
-                "\nWARNING: {} external-peer case(s) SKIPPED because the peer program is not installed",
+                "\nWARNING: {} external-peer case(s) SKIPPED because the peer program is not installed or cannot run here",
                 self.skipped_external.len()
             );
         }
