@@ -7,6 +7,7 @@ mod data;
 mod differential;
 mod dtls;
 mod dtls_external;
+mod dtls_noise;
 mod external;
 mod failure;
 mod forgery;
@@ -51,6 +52,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(external::cases());
     cases.extend(dtls::cases());
     cases.extend(dtls_external::cases());
+    cases.extend(dtls_noise::cases());
     cases.extend(attack::cases());
     cases.extend(registry::cases());
     cases
