@@ -18,6 +18,9 @@ pub struct Needs {
     pub protocols: Vec<SslProtocol>,
     /// External programs that must be installed (peers such as `openssl`).
     pub tools: Vec<&'static str>,
+    /// Whether the external programs must run in a private network namespace with only
+    /// loopback up (a peer that cannot be bound to loopback alone).
+    pub private_network: bool,
 }
 
 impl Needs {
@@ -63,6 +66,12 @@ impl Needs {
         self
     }
 
+    /// Adds the need for a private network namespace with only loopback up.
+    pub fn and_private_network(mut self) -> Needs {
+        self.private_network = true;
+        self
+    }
+
     /// The first thing `backend` does not claim, as text, or `None` when it claims all.
     pub fn missing(&self, backend: &str) -> Option<String> {
         let name = Some(backend);
@@ -86,12 +95,26 @@ impl Needs {
             .or_else(|| self.missing_tool())
     }
 
-    /// The first external program that is not installed, as a message, or `None`.
+    /// The first external program that is not installed, or the private network namespace
+    /// that cannot be made, as a message, or `None`.
     pub fn missing_tool(&self) -> Option<String> {
         self.tools
             .iter()
             .find(|tool| !tool_installed(tool))
             .map(|tool| format!("SKIPPED: external peer `{tool}` is not installed"))
+            .or_else(|| {
+                if !self.private_network {
+                    return None;
+                }
+                let why = crate::netns::private_loopback_unavailable()?;
+                // Not "SKIPPED: external ...": CI can install a peer but cannot grant the
+                // privilege a namespace needs, so this skip stays a skip under CI too.
+                Some(format!(
+                    "SKIPPED: no private network namespace here ({why}); external peer {} \
+                     needs one with only loopback up (it cannot be bound to loopback alone)",
+                    self.tools.join(", ")
+                ))
+            })
     }
 
     /// Every claim this case exercises, as `(category, name)` pairs.

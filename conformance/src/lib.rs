@@ -23,6 +23,7 @@ pub mod frontend;
 pub mod harness;
 pub mod matrix;
 pub mod mock;
+mod netns;
 pub mod pki;
 
 use std::sync::mpsc;
@@ -203,9 +204,9 @@ pub fn run_case_on(case: &Arc<Case>, target: &Target, front_end: FrontEnd) -> Ca
         Target::Registry => Vec::new(),
     };
     let status = match case.skip_reason(target) {
-        Some(reason) if reason.starts_with("SKIPPED: external") && under_ci() => {
-            Status::Failed(format!("{reason}, but CI must install it"))
-        }
+        Some(reason) if reason.starts_with("SKIPPED: external") && under_ci() => Status::Failed(
+            format!("{reason}, but under CI every external peer must run"),
+        ),
         Some(reason) => Status::Skipped(reason),
         None => run_isolated(case, target, front_end),
     };

@@ -72,7 +72,7 @@ fn main() -> ExitCode {
     }
     if !report.skipped_external.is_empty() {
         eprintln!(
-            "WARNING: {} external-peer case(s) were SKIPPED: install `openssl` and `gnutls-bin` to run them",
+            "WARNING: {} external-peer case(s) were SKIPPED: install `openssl` and `gnutls-bin` to run them (the gnutls-serv DTLS cases also need root or CAP_SYS_ADMIN for a private network namespace)",
             report.skipped_external.len()
         );
     }

@@ -69,14 +69,16 @@ const LEGEND: [(&str, &str, &str); 3] = [
 pub enum SkipKind {
     /// A backend does not claim a class, feature or protocol the case needs.
     NotClaimed,
-    /// An external peer program the case needs is not installed.
+    /// An external peer program the case needs is not installed or cannot run here.
     MissingPeer,
 }
 
 impl SkipKind {
     /// The kind of a skip, from its reason.
     fn of(reason: &str) -> SkipKind {
-        if reason.starts_with("SKIPPED: external") {
+        // Every "SKIPPED: ..." reason concerns an external peer: not installed, or (a
+        // private network namespace) unable to run here.
+        if reason.starts_with("SKIPPED") {
             SkipKind::MissingPeer
         } else {
             SkipKind::NotClaimed
@@ -460,7 +462,7 @@ impl Report {
         if !self.skipped_external.is_empty() {
             let _ = writeln!(
                 out,
-                "\nWARNING: {} external-peer case(s) SKIPPED because the peer program is not installed",
+                "\nWARNING: {} external-peer case(s) SKIPPED because the peer program is not installed or cannot run here",
                 self.skipped_external.len()
             );
         }

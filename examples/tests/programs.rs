@@ -1,7 +1,7 @@
 //! Runs the example programs as a user would: the echo server and the client against each
 //! other on loopback for every pair of backends, and the backend listing with and without
-//! `POLYTLS_BACKEND`, the tokio echo server, hyper over the tokio stream (server and GET), and
-//! the `s_client` tool.
+//! `POLYTLS_BACKEND`, the tokio echo server, hyper over the tokio stream (server and GET), the
+//! `s_client` tool, and the DTLS echo server with several DTLS clients and some noise.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -268,4 +268,95 @@ fn s_client_shows_the_session_and_the_verification_errors() {
             "{backend}: {stdout}"
         );
     }
+}
+
+#[test]
+fn dtls_echo_server_serves_several_clients_behind_the_cookie_verifier() {
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    let dir = TempDir::new("dtls");
+    let (cert_path, key_path) = self_signed_files(&dir);
+    let mut server = Command::new(env!("CARGO_BIN_EXE_dtls_echo_server"))
+        .args([cert_path.to_str().unwrap(), key_path.to_str().unwrap(), "0"])
+        .args(["--backend", "openssl", "--clients", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).unwrap();
+    let address = ready
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+
+    // A real ClientHello, caught from a client aimed at a socket of the test's own.
+    let capture = UdpSocket::bind("127.0.0.1:0").unwrap();
+    capture
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let capture_port = capture.local_addr().unwrap().port().to_string();
+    let mut catcher = Command::new(env!("CARGO_BIN_EXE_dtls_client"))
+        .args(["127.0.0.1", &capture_port, "--backend", "openssl"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let (hello_len, _) = capture.recv_from(&mut buf).unwrap();
+    let hello = buf[..hello_len].to_vec();
+    let _ = catcher.kill();
+    let _ = catcher.wait();
+
+    // Garbage, and that hello from an address that never answers the cookie request: the
+    // server answers the hello with fewer bytes than it got and keeps nothing for either.
+    let noise = UdpSocket::bind("127.0.0.1:0").unwrap();
+    noise
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    noise.send_to(b"not a DTLS record", &address).unwrap();
+    noise.send_to(&hello, &address).unwrap();
+    let (answer_len, _) = noise.recv_from(&mut buf).unwrap();
+    assert!(
+        answer_len <= hello_len,
+        "a {hello_len}-byte hello got {answer_len} bytes back"
+    );
+
+    let port = address.rsplit(':').next().unwrap().to_owned();
+    let clients: Vec<_> = (0..3)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_dtls_client"))
+                .args(["localhost", &port, "--backend", "openssl"])
+                .args(["--ca", cert_path.to_str().unwrap()])
+                .args([
+                    "--send",
+                    &format!("hello {i}"),
+                    "--send",
+                    &format!("again {i}"),
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, client) in clients.into_iter().enumerate() {
+        let output = client.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "client {i}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            format!("HELLO {i}\nAGAIN {i}\n")
+        );
+    }
+    let mut summary = String::new();
+    stdout.read_line(&mut summary).unwrap();
+    assert!(server.wait().unwrap().success());
+    assert_eq!(summary.trim(), "3 clients served, 3 associations created");
 }

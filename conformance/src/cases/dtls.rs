@@ -24,7 +24,7 @@ use crate::harness::{check, client_config, server_config, with_identity, TempDir
 use crate::pki::Pki;
 
 /// What a DTLS case needs from a side.
-fn needs_dtls() -> Needs {
+pub(super) fn needs_dtls() -> Needs {
     Needs {
         classes: vec![ImplementedClass::Dtls],
         protocols: vec![SslProtocol::DtlsV1_2],
@@ -33,13 +33,13 @@ fn needs_dtls() -> Needs {
 }
 
 /// What a server verifying cookies needs.
-fn needs_cookie() -> Needs {
+pub(super) fn needs_cookie() -> Needs {
     let mut needs = needs_dtls();
     needs.classes.push(ImplementedClass::DtlsCookie);
     needs
 }
 
-fn dtls_client_config() -> SslConfiguration {
+pub(super) fn dtls_client_config() -> SslConfiguration {
     SslConfiguration {
         protocol: SslProtocol::DtlsV1_2,
         ..client_config()
@@ -49,7 +49,7 @@ fn dtls_client_config() -> SslConfiguration {
 /// The server configuration of the DTLS cases: DTLS 1.2, the test server's identity, and
 /// `VerifyNone` (the four verify modes have cases of their own, `dtls/verify_mode/*`; a
 /// backend without `OptionalClientCertificate` refuses the default's `QueryPeer`).
-fn dtls_server_config() -> SslConfiguration {
+pub(super) fn dtls_server_config() -> SslConfiguration {
     SslConfiguration {
         protocol: SslProtocol::DtlsV1_2,
         peer_verify_mode: PeerVerifyMode::VerifyNone,
@@ -59,23 +59,26 @@ fn dtls_server_config() -> SslConfiguration {
 
 /// The server configuration of a pair case: verifying cookies (the server needs the
 /// DtlsCookie class) or not (the Dtls class is enough).
-fn pair_server_config(cookies: bool) -> SslConfiguration {
+pub(super) fn pair_server_config(cookies: bool) -> SslConfiguration {
     SslConfiguration {
         dtls_cookie_verification_enabled: cookies,
         ..dtls_server_config()
     }
 }
 
-fn udp() -> Result<UdpSocket, String> {
+pub(super) fn udp() -> Result<UdpSocket, String> {
     UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))
 }
 
-fn addr(socket: &UdpSocket) -> Result<SocketAddr, String> {
+pub(super) fn addr(socket: &UdpSocket) -> Result<SocketAddr, String> {
     socket.local_addr().map_err(|e| e.to_string())
 }
 
 /// Receives one datagram, waiting at most `wait`; `None` on timeout.
-fn recv(socket: &UdpSocket, wait: Duration) -> Result<Option<(Vec<u8>, SocketAddr)>, String> {
+pub(super) fn recv(
+    socket: &UdpSocket,
+    wait: Duration,
+) -> Result<Option<(Vec<u8>, SocketAddr)>, String> {
     socket
         .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
         .map_err(|e| e.to_string())?;
@@ -98,7 +101,7 @@ fn recv(socket: &UdpSocket, wait: Duration) -> Result<Option<(Vec<u8>, SocketAdd
 }
 
 /// How long to wait for the next handshake datagram: the retransmission timer, or a poll.
-fn wait_for(dtls: &Dtls) -> Duration {
+pub(super) fn wait_for(dtls: &Dtls) -> Duration {
     dtls.timeout()
         .unwrap_or(Duration::from_millis(200))
         .min(Duration::from_millis(200))
@@ -106,7 +109,7 @@ fn wait_for(dtls: &Dtls) -> Duration {
 
 /// Drives `dtls` until its handshake is complete or stopped on verification errors. A
 /// server that has not started takes its peer from the first datagram.
-fn drive(dtls: &mut Dtls, socket: &UdpSocket) -> Result<(), Error> {
+pub(super) fn drive(dtls: &mut Dtls, socket: &UdpSocket) -> Result<(), Error> {
     let deadline = Instant::now() + IO_TIMEOUT;
     while !matches!(
         dtls.handshake_state(),
@@ -136,7 +139,7 @@ fn drive(dtls: &mut Dtls, socket: &UdpSocket) -> Result<(), Error> {
 
 /// A client `Dtls` on `backend` aimed at `server` (verifying `localhost`), its handshake
 /// started.
-fn start_client(
+pub(super) fn start_client(
     backend: &str,
     config: SslConfiguration,
     server: SocketAddr,

@@ -6,6 +6,8 @@ mod chain;
 mod data;
 mod differential;
 mod dtls;
+mod dtls_external;
+mod dtls_noise;
 mod external;
 mod failure;
 mod forgery;
@@ -49,6 +51,8 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(qt::cases());
     cases.extend(external::cases());
     cases.extend(dtls::cases());
+    cases.extend(dtls_external::cases());
+    cases.extend(dtls_noise::cases());
     cases.extend(attack::cases());
     cases.extend(registry::cases());
     cases
