@@ -22,7 +22,7 @@ use super::dtls::{
     start_client, udp,
 };
 use crate::case::Case;
-use crate::cases::external::Peer;
+use crate::cases::external::{spawn_gnutls_cli, Peer};
 use crate::harness::{check, TempDir, IO_TIMEOUT};
 use crate::netns;
 use crate::pki::Pki;
@@ -135,22 +135,7 @@ fn against_gnutls_cli(backend: &str, cookies: bool) -> Result<(), String> {
     let log = dir.path().join("gnutls-cli.log");
     let socket = udp()?;
     let port = addr(&socket)?.port();
-    let mut child = Command::new("gnutls-cli")
-        .args(["--udp", "--port", &port.to_string(), "--priority", DTLS_1_2])
-        .args([
-            "--sni-hostname",
-            "localhost",
-            "--verify-hostname",
-            "localhost",
-        ])
-        .arg(format!("--x509cafile={}", ca.display()))
-        .arg(format!("--logfile={}", log.display()))
-        .arg("127.0.0.1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start gnutls-cli: {e}"))?;
+    let mut child = spawn_gnutls_cli(&["--udp"], port, DTLS_1_2, &ca, &log)?;
     let mut stdin = child.stdin.take().ok_or("no stdin")?;
     let mut stdout = child.stdout.take().ok_or("no stdout")?;
     let _peer = Peer(child);

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use polytls::{ProtocolVersion, SslConfiguration, SslSocket};
@@ -295,19 +296,20 @@ fn against_gnutls_serv(backend: &str, version: ProtocolVersion) -> Result<(), St
     )
 }
 
-fn against_gnutls_cli(backend: &str, version: ProtocolVersion) -> Result<(), String> {
-    let dir = TempDir::new()?;
-    let ca = dir.write_certs("root.pem", std::slice::from_ref(&Pki::get().root))?;
-    let log = dir.path().join("gnutls-cli.log");
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    let mut child = Command::new("gnutls-cli")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--priority",
-            gnutls_priority(version),
-        ])
+/// Starts `gnutls-cli` against `127.0.0.1:port` with the priority string `priority`, trusting
+/// the root in `ca`, sending and verifying the name `localhost`, logging to `log`, with stdin
+/// and stdout piped; `extra` comes first (`--udp` for DTLS). Fails with a message when the
+/// program cannot be started.
+pub(super) fn spawn_gnutls_cli(
+    extra: &[&str],
+    port: u16,
+    priority: &str,
+    ca: &Path,
+    log: &Path,
+) -> Result<Child, String> {
+    Command::new("gnutls-cli")
+        .args(extra)
+        .args(["--port", &port.to_string(), "--priority", priority])
         .args([
             "--sni-hostname",
             "localhost",
@@ -321,7 +323,16 @@ fn against_gnutls_cli(backend: &str, version: ProtocolVersion) -> Result<(), Str
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("cannot start gnutls-cli: {e}"))?;
+        .map_err(|e| format!("cannot start gnutls-cli: {e}"))
+}
+
+fn against_gnutls_cli(backend: &str, version: ProtocolVersion) -> Result<(), String> {
+    let dir = TempDir::new()?;
+    let ca = dir.write_certs("root.pem", std::slice::from_ref(&Pki::get().root))?;
+    let log = dir.path().join("gnutls-cli.log");
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let mut child = spawn_gnutls_cli(&[], port, gnutls_priority(version), &ca, &log)?;
     let mut stdin = child.stdin.take().ok_or("no stdin")?;
     let mut stdout = child.stdout.take().ok_or("no stdout")?;
     let mut peer = Peer(child);
