@@ -4,6 +4,8 @@
 //! polytls-bench [--quick] [--json] [--check] [--only TEXT] [--cost] [--wall-clock]
 //! polytls-bench cost --workload handshake|bulk --via polytls|direct --backend openssl|rustls
 //!               [--handshakes N] [--bulk-bytes N]
+//! polytls-bench serve --server blocking|tokio|direct --backend openssl|rustls
+//!               [--clients N] [--handshakes N]
 //! ```
 //!
 //! `--quick` runs small sizes (about a minute on 2 cores); the default full run takes a few
@@ -11,6 +13,8 @@
 //! cap is reached. `--json` prints the report as JSON instead of a table. `--check` exits with
 //! 1 when a floor is missed (undecided rows do not fail). `--cost` adds instruction counts
 //! under callgrind. The `cost` subcommand runs one fixed workload once (what `--cost` counts).
+//! The `serve` subcommand runs one server under concurrent clients once (to count its system
+//! calls with `strace -c -f`).
 
 use std::process::ExitCode;
 
@@ -19,6 +23,8 @@ use polytls_bench::cost::{run_workload, Sizes, Workload};
 use polytls_bench::inmem::{Backend, Via};
 use polytls_bench::measure::Clock;
 use polytls_bench::run::{run, CostOptions, Options};
+use polytls_bench::server::{concurrent_handshakes_per_second, ServerKind};
+use polytls_bench::setup::{KeyKind, Params, Setup, Version};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -26,6 +32,7 @@ static ALLOC: CountingAlloc = CountingAlloc;
 const USAGE: &str =
     "usage: polytls-bench [--quick] [--json] [--check] [--only TEXT] [--cost] [--wall-clock]
        polytls-bench cost --workload W --via V --backend B [--handshakes N] [--bulk-bytes N]
+       polytls-bench serve --server S --backend B [--clients N] [--handshakes N]
 
   --quick   small sizes: about a minute on a 2-core machine
   --json    print the report as JSON (for CI) instead of a table
@@ -40,12 +47,17 @@ const USAGE: &str =
 
   cost      run one fixed workload once, natively (what --cost counts under callgrind):
             W is handshake or bulk, V polytls or direct, B openssl or rustls; sizes
-            default to 100 handshakes and 67108864 bytes";
+            default to 100 handshakes and 67108864 bytes
+  serve     run one server once under concurrent clients, as the server rows do (for
+            `strace -c -f`): S is blocking, tokio or direct, B openssl or rustls;
+            32 clients and 640 handshakes unless told; prints handshakes per second";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("cost") {
-        return cost_command(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("cost") => return cost_command(&args[1..]),
+        Some("serve") => return serve_command(&args[1..]),
+        _ => {}
     }
     // Before anything touches OpenSSL, so that its allocations are counted too.
     let openssl_counted = hook_openssl();
@@ -142,6 +154,50 @@ fn cost_command(args: &[String]) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("polytls-bench cost: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `polytls-bench serve ...`: one server, once, under concurrent clients (TLS 1.3, ECDSA
+/// P-256), after one untimed handshake. Prints the handshakes per second.
+fn serve_command(args: &[String]) -> ExitCode {
+    let (mut kind, mut backend, mut clients, mut handshakes) = (None, None, 32, 640);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let Some(value) = args.next() else {
+            return usage_error(&format!("serve: {arg} needs a value"));
+        };
+        let known = match arg.as_str() {
+            "--server" => ServerKind::from_command_name(value).map(|k| kind = Some(k)),
+            "--backend" => Backend::from_name(value).map(|b| backend = Some(b)),
+            "--clients" => value.parse().ok().map(|n| clients = n),
+            "--handshakes" => value.parse().ok().map(|n| handshakes = n),
+            _ => return usage_error(&format!("serve: unknown argument '{arg}'")),
+        };
+        if known.is_none() {
+            return usage_error(&format!("serve: {arg} does not take '{value}'"));
+        }
+    }
+    let (Some(kind), Some(backend)) = (kind, backend) else {
+        return usage_error("serve needs --server and --backend");
+    };
+    let setup = Setup::new(Params {
+        key: KeyKind::EcdsaP256,
+        version: Version::Tls13,
+        cipher: None,
+    });
+    let result = setup.and_then(|setup| {
+        let setup: &'static Setup = Box::leak(Box::new(setup));
+        concurrent_handshakes_per_second(setup, backend, kind, clients, handshakes)
+    });
+    match result {
+        Ok(rate) => {
+            println!("{} {}: {rate:.0} handshakes/s", kind.name(), backend.name());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("polytls-bench serve: {e}");
             ExitCode::FAILURE
         }
     }
