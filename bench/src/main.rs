@@ -6,6 +6,7 @@
 //!               [--handshakes N] [--bulk-bytes N]
 //! polytls-bench serve --server blocking|tokio|direct --backend openssl|rustls
 //!               [--clients N] [--handshakes N]
+//! polytls-bench connect --via polytls|direct --backend openssl|rustls [--handshakes N]
 //! ```
 //!
 //! `--quick` runs small sizes (about a minute on 2 cores); the default full run takes a few
@@ -13,12 +14,13 @@
 //! cap is reached. `--json` prints the report as JSON instead of a table. `--check` exits with
 //! 1 when a floor is missed (undecided rows do not fail). `--cost` adds instruction counts
 //! under callgrind. The `cost` subcommand runs one fixed workload once (what `--cost` counts).
-//! The `serve` subcommand runs one server under concurrent clients once (to count its system
-//! calls with `strace -c -f`).
+//! The `serve` subcommand runs one server under concurrent clients once, and `connect` the
+//! tokio handshake row once (to count their system calls with `strace -c -f`).
 
 use std::process::ExitCode;
 
 use polytls_bench::alloc::{hook_openssl, live_bytes, CountingAlloc};
+use polytls_bench::async_tls::handshakes_per_second;
 use polytls_bench::cost::{run_workload, Sizes, Workload};
 use polytls_bench::inmem::{Backend, Via};
 use polytls_bench::measure::Clock;
@@ -33,6 +35,7 @@ const USAGE: &str =
     "usage: polytls-bench [--quick] [--json] [--check] [--only TEXT] [--cost] [--wall-clock]
        polytls-bench cost --workload W --via V --backend B [--handshakes N] [--bulk-bytes N]
        polytls-bench serve --server S --backend B [--clients N] [--handshakes N]
+       polytls-bench connect --via V --backend B [--handshakes N]
 
   --quick   small sizes: about a minute on a 2-core machine
   --json    print the report as JSON (for CI) instead of a table
@@ -50,13 +53,16 @@ const USAGE: &str =
             default to 100 handshakes and 67108864 bytes
   serve     run one server once under concurrent clients, as the server rows do (for
             `strace -c -f`): S is blocking, tokio or direct, B openssl or rustls;
-            32 clients and 640 handshakes unless told; prints handshakes per second";
+            32 clients and 640 handshakes unless told; prints handshakes per second
+  connect   run the tokio handshake row once (for `strace -c -f`): handshakes one after
+            the other over loopback, 500 unless told; prints handshakes per second";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("cost") => return cost_command(&args[1..]),
         Some("serve") => return serve_command(&args[1..]),
+        Some("connect") => return connect_command(&args[1..]),
         _ => {}
     }
     // Before anything touches OpenSSL, so that its allocations are counted too.
@@ -198,6 +204,49 @@ fn serve_command(args: &[String]) -> ExitCode {
         }
         Err(e) => {
             eprintln!("polytls-bench serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `polytls-bench connect ...`: the tokio handshake row, once, through polytls or the
+/// backend's own tokio adapter (TLS 1.3, ECDSA P-256). Prints the handshakes per second.
+fn connect_command(args: &[String]) -> ExitCode {
+    let (mut via, mut backend, mut handshakes) = (None, None, 500);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let Some(value) = args.next() else {
+            return usage_error(&format!("connect: {arg} needs a value"));
+        };
+        let known = match arg.as_str() {
+            "--via" => Via::from_name(value).map(|v| via = Some(v)),
+            "--backend" => Backend::from_name(value).map(|b| backend = Some(b)),
+            "--handshakes" => value.parse().ok().map(|n| handshakes = n),
+            _ => return usage_error(&format!("connect: unknown argument '{arg}'")),
+        };
+        if known.is_none() {
+            return usage_error(&format!("connect: {arg} does not take '{value}'"));
+        }
+    }
+    let (Some(via), Some(backend)) = (via, backend) else {
+        return usage_error("connect needs --via and --backend");
+    };
+    let result = Setup::new(Params {
+        key: KeyKind::EcdsaP256,
+        version: Version::Tls13,
+        cipher: None,
+    })
+    .and_then(|setup| {
+        let setup: &'static Setup = Box::leak(Box::new(setup));
+        handshakes_per_second(setup, backend, via, handshakes)
+    });
+    match result {
+        Ok(rate) => {
+            println!("{} {}: {rate:.0} handshakes/s", via.name(), backend.name());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("polytls-bench connect: {e}");
             ExitCode::FAILURE
         }
     }
