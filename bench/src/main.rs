@@ -4,6 +4,9 @@
 //! polytls-bench [--quick] [--json] [--check] [--only TEXT] [--cost] [--wall-clock]
 //! polytls-bench cost --workload handshake|bulk --via polytls|direct --backend openssl|rustls
 //!               [--handshakes N] [--bulk-bytes N]
+//! polytls-bench serve --server blocking|tokio|direct --backend openssl|rustls
+//!               [--clients N] [--handshakes N]
+//! polytls-bench connect --via polytls|direct --backend openssl|rustls [--handshakes N]
 //! ```
 //!
 //! `--quick` runs small sizes (about a minute on 2 cores); the default full run takes a few
@@ -11,14 +14,19 @@
 //! cap is reached. `--json` prints the report as JSON instead of a table. `--check` exits with
 //! 1 when a floor is missed (undecided rows do not fail). `--cost` adds instruction counts
 //! under callgrind. The `cost` subcommand runs one fixed workload once (what `--cost` counts).
+//! The `serve` subcommand runs one server under concurrent clients once, and `connect` the
+//! tokio handshake row once (to count their system calls with `strace -c -f`).
 
 use std::process::ExitCode;
 
 use polytls_bench::alloc::{hook_openssl, live_bytes, CountingAlloc};
+use polytls_bench::async_tls::handshakes_per_second;
 use polytls_bench::cost::{run_workload, Sizes, Workload};
 use polytls_bench::inmem::{Backend, Via};
 use polytls_bench::measure::Clock;
 use polytls_bench::run::{run, CostOptions, Options};
+use polytls_bench::server::{concurrent_handshakes_per_second, ServerKind};
+use polytls_bench::setup::{KeyKind, Params, Setup, Version};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -26,6 +34,8 @@ static ALLOC: CountingAlloc = CountingAlloc;
 const USAGE: &str =
     "usage: polytls-bench [--quick] [--json] [--check] [--only TEXT] [--cost] [--wall-clock]
        polytls-bench cost --workload W --via V --backend B [--handshakes N] [--bulk-bytes N]
+       polytls-bench serve --server S --backend B [--clients N] [--handshakes N]
+       polytls-bench connect --via V --backend B [--handshakes N]
 
   --quick   small sizes: about a minute on a 2-core machine
   --json    print the report as JSON (for CI) instead of a table
@@ -40,12 +50,20 @@ const USAGE: &str =
 
   cost      run one fixed workload once, natively (what --cost counts under callgrind):
             W is handshake or bulk, V polytls or direct, B openssl or rustls; sizes
-            default to 100 handshakes and 67108864 bytes";
+            default to 100 handshakes and 67108864 bytes
+  serve     run one server once under concurrent clients, as the server rows do (for
+            `strace -c -f`): S is blocking, tokio or direct, B openssl or rustls;
+            32 clients and 640 handshakes unless told; prints handshakes per second
+  connect   run the tokio handshake row once (for `strace -c -f`): handshakes one after
+            the other over loopback, 500 unless told; prints handshakes per second";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("cost") {
-        return cost_command(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("cost") => return cost_command(&args[1..]),
+        Some("serve") => return serve_command(&args[1..]),
+        Some("connect") => return connect_command(&args[1..]),
+        _ => {}
     }
     // Before anything touches OpenSSL, so that its allocations are counted too.
     let openssl_counted = hook_openssl();
@@ -142,6 +160,93 @@ fn cost_command(args: &[String]) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("polytls-bench cost: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `polytls-bench serve ...`: one server, once, under concurrent clients (TLS 1.3, ECDSA
+/// P-256), after one untimed handshake. Prints the handshakes per second.
+fn serve_command(args: &[String]) -> ExitCode {
+    let (mut kind, mut backend, mut clients, mut handshakes) = (None, None, 32, 640);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let Some(value) = args.next() else {
+            return usage_error(&format!("serve: {arg} needs a value"));
+        };
+        let known = match arg.as_str() {
+            "--server" => ServerKind::from_command_name(value).map(|k| kind = Some(k)),
+            "--backend" => Backend::from_name(value).map(|b| backend = Some(b)),
+            "--clients" => value.parse().ok().map(|n| clients = n),
+            "--handshakes" => value.parse().ok().map(|n| handshakes = n),
+            _ => return usage_error(&format!("serve: unknown argument '{arg}'")),
+        };
+        if known.is_none() {
+            return usage_error(&format!("serve: {arg} does not take '{value}'"));
+        }
+    }
+    let (Some(kind), Some(backend)) = (kind, backend) else {
+        return usage_error("serve needs --server and --backend");
+    };
+    let setup = Setup::new(Params {
+        key: KeyKind::EcdsaP256,
+        version: Version::Tls13,
+        cipher: None,
+    });
+    let result = setup.and_then(|setup| {
+        let setup: &'static Setup = Box::leak(Box::new(setup));
+        concurrent_handshakes_per_second(setup, backend, kind, clients, handshakes)
+    });
+    match result {
+        Ok(rate) => {
+            println!("{} {}: {rate:.0} handshakes/s", kind.name(), backend.name());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("polytls-bench serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `polytls-bench connect ...`: the tokio handshake row, once, through polytls or the
+/// backend's own tokio adapter (TLS 1.3, ECDSA P-256). Prints the handshakes per second.
+fn connect_command(args: &[String]) -> ExitCode {
+    let (mut via, mut backend, mut handshakes) = (None, None, 500);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let Some(value) = args.next() else {
+            return usage_error(&format!("connect: {arg} needs a value"));
+        };
+        let known = match arg.as_str() {
+            "--via" => Via::from_name(value).map(|v| via = Some(v)),
+            "--backend" => Backend::from_name(value).map(|b| backend = Some(b)),
+            "--handshakes" => value.parse().ok().map(|n| handshakes = n),
+            _ => return usage_error(&format!("connect: unknown argument '{arg}'")),
+        };
+        if known.is_none() {
+            return usage_error(&format!("connect: {arg} does not take '{value}'"));
+        }
+    }
+    let (Some(via), Some(backend)) = (via, backend) else {
+        return usage_error("connect needs --via and --backend");
+    };
+    let result = Setup::new(Params {
+        key: KeyKind::EcdsaP256,
+        version: Version::Tls13,
+        cipher: None,
+    })
+    .and_then(|setup| {
+        let setup: &'static Setup = Box::leak(Box::new(setup));
+        handshakes_per_second(setup, backend, via, handshakes)
+    });
+    match result {
+        Ok(rate) => {
+            println!("{} {}: {rate:.0} handshakes/s", via.name(), backend.name());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("polytls-bench connect: {e}");
             ExitCode::FAILURE
         }
     }

@@ -46,6 +46,27 @@ pub enum ServerKind {
 }
 
 impl ServerKind {
+    /// Every server, in the order the command line lists them.
+    pub const ALL: [ServerKind; 3] = [ServerKind::Blocking, ServerKind::Tokio, ServerKind::Direct];
+
+    /// The name on the command line: `blocking`, `tokio` or `direct`.
+    pub fn command_name(self) -> &'static str {
+        match self {
+            ServerKind::Blocking => "blocking",
+            ServerKind::Tokio => "tokio",
+            ServerKind::Direct => "direct",
+        }
+    }
+
+    /// The server of a command-line name.
+    pub fn from_command_name(name: &str) -> Option<ServerKind> {
+        ServerKind::ALL
+            .into_iter()
+            .find(|k| k.command_name() == name)
+    }
+}
+
+impl ServerKind {
     /// How the report names it.
     pub fn name(self) -> &'static str {
         match self {

@@ -10,7 +10,7 @@
 //! `QSslCertificate::verify`; polytls checks the whole chain in both, so that verifying a
 //! chain and presenting it in a handshake give the same list.
 
-use super::{Certificate, SubjectInfo};
+use super::{quick_serial_number, Certificate, SubjectInfo};
 use crate::{SslError, SslErrorKind};
 
 /// Serial number (as [`Certificate::serial_number`] prints it) and common name.
@@ -129,6 +129,14 @@ impl Certificate {
     /// [`SslErrorKind::CertificateBlacklisted`] for it. Never fails; `false` for a
     /// certificate that cannot be parsed.
     pub fn is_blacklisted(&self) -> bool {
+        // Almost every certificate's serial is not listed: read it without parsing the whole
+        // certificate first. A listed one (or a serial the quick reader cannot find) is
+        // decided by the full parse, as before.
+        if quick_serial_number(&self.der)
+            .is_some_and(|serial| BLACKLIST.iter().all(|(s, _)| *s != serial))
+        {
+            return false;
+        }
         let serial = self.serial_number();
         let listed: Vec<&str> = BLACKLIST
             .iter()

@@ -247,11 +247,7 @@ impl Certificate {
     /// positive number's top bit clear. Serials of any length (RFC 5280 allows 20 bytes; longer
     /// ones are kept too) come out whole.
     pub fn serial_number(&self) -> String {
-        self.serial_number_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":")
+        serial_text(&self.serial_number_bytes())
     }
 
     /// The serial number's bytes, big-endian, as [`serial_number`](Self::serial_number)
@@ -473,6 +469,57 @@ impl fmt::Debug for Certificate {
 /// The serial's magnitude, big-endian, as OpenSSL (and so Qt) reports it: a positive
 /// number without the leading `00` that keeps its top bit clear, a (non-conforming) negative
 /// one as the magnitude of its two's complement.
+/// The serial number's contents (the INTEGER's octets, as x509-parser's `raw_serial` gives
+/// them) and the whole SubjectPublicKeyInfo element of a certificate's DER, taken apart with
+/// core's DER reader instead of a full X.509 parse (which costs about 30,000 instructions per
+/// certificate, where a handshake needs only these two fields). `None` when the DER does not
+/// hold them where RFC 5280 puts them; callers then fall back to the full parse.
+fn serial_and_spki(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    use crate::der::{single, Reader, CONTEXT_0, INTEGER, SEQUENCE};
+    let outer = single(der, SEQUENCE)?;
+    let tbs = Reader::new(outer.contents).expect(SEQUENCE)?;
+    let mut fields = Reader::new(tbs.contents);
+    let _version = fields.optional(CONTEXT_0);
+    let serial = fields.expect(INTEGER)?;
+    // signature, issuer, validity, subject
+    for _ in 0..4 {
+        fields.expect(SEQUENCE)?;
+    }
+    let spki = fields.expect(SEQUENCE)?;
+    Some((serial.contents, spki.whole))
+}
+
+/// Serial number bytes as [`Certificate::serial_number`] prints them.
+fn serial_text(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            text.push(':');
+        }
+        text.push(char::from(HEX[usize::from(b >> 4)]));
+        text.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    text
+}
+
+/// The subject's public key as [`Certificate::public_key`] gives it, its SubjectPublicKeyInfo
+/// found with core's DER reader (see [`serial_and_spki`]); the full parse when that cannot
+/// find it or the element found is not a public key.
+///
+/// Fails as [`Certificate::public_key`] does.
+pub(crate) fn quick_public_key(certificate: &Certificate) -> Result<Key, Error> {
+    serial_and_spki(&certificate.der)
+        .and_then(|(_, spki)| Key::from_der(spki, KeyType::PublicKey).ok())
+        .map_or_else(|| certificate.public_key(), Ok)
+}
+
+/// The serial number as [`Certificate::serial_number`] prints it, read with core's DER
+/// reader (see [`serial_and_spki`]); `None` when that cannot find it.
+pub(crate) fn quick_serial_number(der: &[u8]) -> Option<String> {
+    serial_and_spki(der).map(|(serial, _)| serial_text(&serial_magnitude(serial)))
+}
+
 fn serial_magnitude(raw: &[u8]) -> Vec<u8> {
     match raw {
         [0, next, ..] if next & 0x80 != 0 => raw[1..].to_vec(),

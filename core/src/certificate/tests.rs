@@ -1095,6 +1095,7 @@ fn exercise(c: &Certificate) {
     let _ = c.extensions();
     let _ = c.to_text();
     let _ = format!("{c:?}");
+    quick_readers_agree(c);
     assert_eq!(
         Certificate::from_pem(c.to_pem().as_bytes()).ok().as_ref(),
         Some(c)
@@ -1152,6 +1153,59 @@ fn mutated_der_and_pem_never_panic() {
         "{ROUNDS} mutants, {parsed} parsed, in {:?}",
         started.elapsed()
     );
+}
+
+/// Where the quick DER readers find the serial number and the public key, they find what the
+/// full parse finds.
+fn quick_readers_agree(c: &Certificate) {
+    let Ok((_, parsed)) = X509Certificate::from_der(c.to_der()) else {
+        return;
+    };
+    if let Some((serial, spki)) = serial_and_spki(c.to_der()) {
+        assert_eq!(serial, parsed.raw_serial());
+        assert_eq!(quick_serial_number(c.to_der()), Some(c.serial_number()));
+        // x509-parser stops at the end of what it read of the key; a mutant may have more in
+        // the element. Well-formed, they are the same.
+        assert!(spki.starts_with(parsed.public_key().raw));
+    }
+    assert_eq!(quick_public_key(c).ok(), c.public_key().ok());
+}
+
+#[test]
+fn quick_readers_find_serial_and_key_without_a_full_parse() {
+    let m = made();
+    let mut negative = vec![0xff, 0x01];
+    negative.extend([0x5a; 8]);
+    let certificates = [
+        m.leaf.clone(),
+        m.ca.clone(),
+        cert(Spec::default()),
+        cert(Spec {
+            version: None,
+            ..Spec::default()
+        }),
+        cert(Spec {
+            serial: negative,
+            ..Spec::default()
+        }),
+        cert(Spec {
+            serial: (1..=20).collect(),
+            ..Spec::default()
+        }),
+    ];
+    for c in &certificates {
+        let (_, spki) = serial_and_spki(c.to_der()).unwrap();
+        let (_, parsed) = X509Certificate::from_der(c.to_der()).unwrap();
+        assert_eq!(spki, parsed.public_key().raw);
+        quick_readers_agree(c);
+    }
+    // The key a certificate was made for, found the quick way.
+    use rcgen::PublicKeyData;
+    let key = quick_public_key(&m.leaf).unwrap();
+    assert_eq!(key.to_der(), m.leaf_key.subject_public_key_info());
+    // Not a certificate: nothing found, and the full parse decides.
+    assert!(serial_and_spki(b"\x30\x03\x02\x01\x01").is_none());
+    assert!(quick_serial_number(&[]).is_none());
 }
 
 #[test]

@@ -58,12 +58,43 @@ struct Shared {
     settings: Arc<Mutex<Arc<ServerSettings>>>,
     /// The listener, until the listener thread takes it.
     listener: Mutex<Option<TcpListener>>,
-    queue: Mutex<Queue<SslSocket<TcpStream>>>,
-    /// Signalled when a connection or an error joins the queue.
+    queue: Mutex<Held>,
+    /// Signalled when a connection or an error joins the queue and a thread waits in
+    /// `accept`.
     arrived: Condvar,
-    /// Signalled when a handshake ends or a connection is taken: the listener may go on.
+    /// Signalled when a handshake ends or a connection is taken while the listener waits for
+    /// room: it may go on.
     room: Condvar,
     closed: AtomicBool,
+}
+
+/// The queue and who waits on it, under one lock: a condition variable is signalled only
+/// when a thread waits on it (each signal is a system call).
+#[derive(Default)]
+struct Held {
+    queue: Queue<SslSocket<TcpStream>>,
+    /// Threads waiting in `accept` for `arrived`.
+    accepting: usize,
+    /// Whether the listener thread waits for `room`.
+    listener_waits: bool,
+}
+
+impl Shared {
+    /// Wakes a thread waiting in `accept`, when `held` says one waits. Called after the lock
+    /// is released (the waiter was counted before it began to wait, so it is not missed),
+    /// so that the thread woken does not wait for the lock at once.
+    fn wake_acceptor(&self, waits: bool) {
+        if waits {
+            self.arrived.notify_one();
+        }
+    }
+
+    /// Wakes the listener when it waits for room (after the lock is released, likewise).
+    fn wake_listener(&self, waits: bool) {
+        if waits {
+            self.room.notify_one();
+        }
+    }
 }
 
 impl std::fmt::Debug for SslServer {
@@ -114,7 +145,7 @@ impl SslServer {
             shared: Arc::new(Shared {
                 settings: settings.published(),
                 listener: Mutex::new(Some(listener)),
-                queue: Mutex::new(Queue::default()),
+                queue: Mutex::new(Held::default()),
                 arrived: Condvar::new(),
                 room: Condvar::new(),
                 closed: AtomicBool::new(false),
@@ -142,7 +173,8 @@ impl SslServer {
 
     server_settings_methods!();
 
-    /// Waits for the next connection whose handshake completed.
+    /// Waits for the next connection whose handshake completed. It has neither a read nor a
+    /// write timeout (the handshake's are cleared).
     ///
     /// Fails with [`Error::Io`] when the listener itself fails (a client's failure is
     /// reported to [`on_error_occurred`](Self::on_error_occurred), not here); the server stays
@@ -166,31 +198,35 @@ impl SslServer {
 
     /// The number of handshakes running now.
     pub fn pending_handshakes(&self) -> usize {
-        lock(&self.shared.queue).handshaking()
+        lock(&self.shared.queue).queue.handshaking()
     }
 
     /// The number of established connections waiting for [`accept`](Self::accept).
     pub fn pending_connections(&self) -> usize {
-        lock(&self.shared.queue).waiting()
+        lock(&self.shared.queue).queue.waiting()
     }
 
     /// The next connection, waiting until the deadline, if any (and its limit, for the error).
     fn next(&self, deadline: Option<(Instant, Duration)>) -> Result<SslSocket<TcpStream>, Error> {
         let shared = &*self.shared;
-        let mut queue = lock(&shared.queue);
+        let mut held = lock(&shared.queue);
         loop {
-            if let Some(next) = queue.next() {
-                shared.room.notify_one();
+            if let Some(next) = held.queue.next() {
+                let listener_waits = held.listener_waits;
+                drop(held);
+                shared.wake_listener(listener_waits);
                 return next;
             }
-            queue = match deadline {
+            held.accepting += 1;
+            held = match deadline {
                 None => shared
                     .arrived
-                    .wait(queue)
+                    .wait(held)
                     .unwrap_or_else(|poisoned| poisoned.into_inner()),
                 Some((deadline, limit)) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
+                        held.accepting -= 1;
                         return Err(Error::timed_out(
                             format_args!("waiting for a connection on {}", self.local_addr),
                             limit,
@@ -198,11 +234,12 @@ impl SslServer {
                     }
                     shared
                         .arrived
-                        .wait_timeout(queue, left)
+                        .wait_timeout(held, left)
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
                         .0
                 }
             };
+            held.accepting -= 1;
         }
     }
 
@@ -258,24 +295,26 @@ fn bind(addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<TcpListener, Error
 fn listen(shared: &Arc<Shared>, listener: &TcpListener) {
     loop {
         {
-            let mut queue = lock(&shared.queue);
+            let mut held = lock(&shared.queue);
             loop {
                 if shared.closed.load(Ordering::SeqCst) {
                     return;
                 }
-                if queue.has_room(&lock(&shared.settings)) {
+                if held.queue.has_room(&lock(&shared.settings)) {
                     break;
                 }
-                queue = shared
+                held.listener_waits = true;
+                held = shared
                     .room
-                    .wait(queue)
+                    .wait(held)
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
+                held.listener_waits = false;
             }
         }
         match listener.accept() {
             Ok(_) if shared.closed.load(Ordering::SeqCst) => return,
             Ok((stream, peer)) => {
-                lock(&shared.queue).started();
+                lock(&shared.queue).queue.started();
                 let settings = Arc::clone(&lock(&shared.settings));
                 let for_thread = Arc::clone(shared);
                 let spawned = std::thread::Builder::new()
@@ -285,15 +324,20 @@ fn listen(shared: &Arc<Shared>, listener: &TcpListener) {
                         finish(&for_thread, &settings, peer, result);
                     });
                 if let Err(e) = spawned {
-                    let mut queue = lock(&shared.queue);
-                    queue.ended(None);
-                    queue.failed(Error::Io(e));
-                    shared.arrived.notify_one();
+                    let mut held = lock(&shared.queue);
+                    held.queue.ended(None);
+                    held.queue.failed(Error::Io(e));
+                    let accepting = held.accepting > 0;
+                    drop(held);
+                    shared.wake_acceptor(accepting);
                 }
             }
             Err(e) => {
-                lock(&shared.queue).failed(Error::Io(e));
-                shared.arrived.notify_one();
+                let mut held = lock(&shared.queue);
+                held.queue.failed(Error::Io(e));
+                let accepting = held.accepting > 0;
+                drop(held);
+                shared.wake_acceptor(accepting);
                 // Out of file descriptors and the like: give the system a moment.
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -301,7 +345,8 @@ fn listen(shared: &Arc<Shared>, listener: &TcpListener) {
     }
 }
 
-/// One connection's handshake, within the server's time limit (reads and writes alike).
+/// One connection's handshake, within the server's time limit (reads and writes alike). The
+/// connection comes out with neither a read nor a write timeout, as it was accepted.
 ///
 /// Fails as [`SslSocket::wait_for_encrypted`] does.
 fn handshake(
@@ -314,7 +359,8 @@ fn handshake(
     let _ = stream.set_nodelay(true);
     let mut socket = SslSocket::from_parts(stream, settings.session_for(peer));
     socket.start_server_encryption()?;
-    socket.wait_for_encrypted(Some(limit))?;
+    // The read timeout ends cleared, as the write timeout does: none to read back.
+    socket.wait_within(limit, None)?;
     socket.get_ref().set_write_timeout(None)?;
     Ok(socket)
 }
@@ -326,18 +372,17 @@ fn finish(
     peer: SocketAddr,
     result: Result<SslSocket<TcpStream>, Error>,
 ) {
-    let failed = match result {
-        Ok(socket) => {
-            lock(&shared.queue).ended(Some(socket));
-            shared.arrived.notify_one();
-            None
-        }
-        Err(error) => {
-            lock(&shared.queue).ended(None);
-            Some(error)
-        }
+    let (socket, failed) = match result {
+        Ok(socket) => (Some(socket), None),
+        Err(error) => (None, Some(error)),
     };
-    shared.room.notify_one();
+    let mut held = lock(&shared.queue);
+    let accepting = socket.is_some() && held.accepting > 0;
+    held.queue.ended(socket);
+    let listener_waits = held.listener_waits;
+    drop(held);
+    shared.wake_acceptor(accepting);
+    shared.wake_listener(listener_waits);
     if let Some(error) = failed {
         settings.report(peer, &error);
     }

@@ -3,12 +3,13 @@
 
 use std::io::{self, Write};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::DEFAULT_PENDING_LIMIT;
 use crate::{
     Certificate, EngineParams, Error, ImplementedClass, Key, PeerVerifyMode, PlaintextRead,
-    SessionInfo, SslCipher, SslConfiguration, SslMode, SslProtocol, SslSocket, SupportedFeature,
-    TlsBackend, TlsEngine,
+    ReadTimeout, SessionInfo, SslCipher, SslConfiguration, SslMode, SslProtocol, SslSocket,
+    SupportedFeature, TlsBackend, TlsEngine,
 };
 
 /// A backend that only has a name (sockets here never start a handshake).
@@ -41,16 +42,20 @@ impl TlsBackend for Stub {
     }
 }
 
-/// A backend whose engines complete every handshake at once without asking the hook and
-/// report `peer_chain` as the peer's certificates: what a resumed session, a suite without
-/// certificates or a buggy backend looks like to the front end.
+/// A backend whose engines complete every handshake without asking the hook, after `reads`
+/// reads of one byte each from the transport, and report `peer_chain` as the peer's
+/// certificates: what a resumed session, a suite without certificates or a buggy backend
+/// looks like to the front end.
 struct Careless {
     peer_chain: Vec<Certificate>,
+    reads: usize,
 }
 
 struct CarelessEngine {
     peer_chain: Vec<Certificate>,
     closed: bool,
+    /// Reads still needed before the handshake is over.
+    reads_left: usize,
 }
 
 impl TlsBackend for Careless {
@@ -82,13 +87,16 @@ impl TlsBackend for Careless {
         Ok(Box::new(CarelessEngine {
             peer_chain: self.peer_chain.clone(),
             closed: false,
+            reads_left: self.reads,
         }))
     }
 }
 
 impl TlsEngine for CarelessEngine {
-    fn read_tls(&mut self, _: &mut dyn io::Read) -> io::Result<usize> {
-        Ok(0)
+    fn read_tls(&mut self, rd: &mut dyn io::Read) -> io::Result<usize> {
+        let n = rd.read(&mut [0u8; 1])?;
+        self.reads_left = self.reads_left.saturating_sub(n);
+        Ok(n)
     }
     fn process(&mut self) -> Result<(), Error> {
         Ok(())
@@ -100,7 +108,7 @@ impl TlsEngine for CarelessEngine {
         Ok(0)
     }
     fn is_handshaking(&self) -> bool {
-        false
+        self.reads_left > 0
     }
     fn read_plaintext(&mut self, _: &mut [u8]) -> Result<PlaintextRead, Error> {
         Ok(PlaintextRead::NeedMore)
@@ -120,7 +128,10 @@ impl TlsEngine for CarelessEngine {
 }
 
 fn careless(peer_chain: Vec<Certificate>, mode: PeerVerifyMode) -> SslSocket<io::Cursor<Vec<u8>>> {
-    let backend = Arc::new(Careless { peer_chain });
+    let backend = Arc::new(Careless {
+        peer_chain,
+        reads: 0,
+    });
     let mut socket = SslSocket::with_backend_object(io::Cursor::new(Vec::new()), backend);
     socket.set_peer_verify_mode(mode);
     socket.set_peer_verify_name("localhost");
@@ -166,6 +177,91 @@ fn sessions_that_do_not_verify_need_no_judgement() {
         client.handshake().unwrap();
         assert!(client.is_encrypted());
     }
+}
+
+/// A transport that gives one byte per read, each after `delay`, and records the read
+/// timeouts it is given.
+struct Timed {
+    delay: Duration,
+    timeout: Option<Duration>,
+    set: Vec<Option<Duration>>,
+}
+
+impl io::Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        std::thread::sleep(self.delay);
+        match buf.first_mut() {
+            Some(byte) => {
+                *byte = 0x16;
+                Ok(1)
+            }
+            None => Ok(0),
+        }
+    }
+}
+
+impl io::Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ReadTimeout for Timed {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.timeout = timeout;
+        self.set.push(timeout);
+        Ok(())
+    }
+    fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.timeout)
+    }
+}
+
+/// The read timeouts a client handshake of `reads` reads, each taking `delay`, sets under
+/// `wait_for_encrypted(limit)`, on a transport whose read timeout was 7 s.
+fn read_timeouts_set(reads: usize, delay: Duration, limit: Duration) -> Vec<Option<Duration>> {
+    let backend = Arc::new(Careless {
+        peer_chain: Vec::new(),
+        reads,
+    });
+    let transport = Timed {
+        delay,
+        timeout: Some(Duration::from_secs(7)),
+        set: Vec::new(),
+    };
+    let mut client = SslSocket::with_backend_object(transport, backend);
+    client.set_peer_verify_mode(PeerVerifyMode::VerifyNone);
+    client.start_client_encryption().unwrap();
+    client.wait_for_encrypted(Some(limit)).unwrap();
+    assert!(client.is_encrypted());
+    client.into_inner().set
+}
+
+#[test]
+fn a_prompt_handshake_sets_its_read_timeout_once() {
+    let limit = Duration::from_secs(5);
+    let set = read_timeouts_set(4, Duration::ZERO, limit);
+    // The time left before the first read, then the transport's own limit back.
+    assert_eq!(set.len(), 2, "{set:?}");
+    assert!(set[0].is_some_and(|first| first <= limit && first > limit / 2));
+    assert_eq!(set[1], Some(Duration::from_secs(7)));
+}
+
+#[test]
+fn a_slow_handshake_keeps_its_reads_within_the_deadline() {
+    // A limit of 500 ms allows 10 ms of slack; reads 30 ms apart each need a new timeout.
+    let limit = Duration::from_millis(500);
+    let set = read_timeouts_set(3, Duration::from_millis(30), limit);
+    assert_eq!(set.len(), 4, "{set:?}");
+    let given: Vec<Duration> = set[..3].iter().map(|t| t.unwrap()).collect();
+    assert!(given[0] <= limit);
+    for pair in given.windows(2) {
+        assert!(pair[1] + Duration::from_millis(20) <= pair[0], "{given:?}");
+    }
+    assert_eq!(set[3], Some(Duration::from_secs(7)));
 }
 
 fn socket() -> SslSocket<io::Cursor<Vec<u8>>> {

@@ -45,6 +45,10 @@ pub(crate) use connect::connect_error;
 pub use connect::{ConnectOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT};
 pub use timeout::ReadTimeout;
 
+/// The most a read under [`SslSocket::wait_for_encrypted`] may end after the handshake's
+/// deadline, so that the stream's read timeout need not be set again before every read.
+const TIMEOUT_SLACK: Duration = Duration::from_millis(10);
+
 /// A TLS socket over a blocking stream.
 ///
 /// It starts in [`SslMode::UnencryptedMode`], where reads and writes pass through unchanged
@@ -180,7 +184,9 @@ impl<S: Read + Write> SslSocket<S> {
     }
 
     /// Drives the handshake to its end, waiting at most `timeout` (`None`: as long as the
-    /// stream blocks). Returns at once when already encrypted.
+    /// stream blocks). Returns at once when already encrypted. The stream's read timeout
+    /// ends each read by the deadline or at most 1/50 of `timeout` (10 ms at most) after
+    /// it, and is restored afterwards.
     ///
     /// Fails with [`Error::Timeout`] when time runs out, [`Error::Verification`] when the peer
     /// failed verification and nobody ignored the errors, [`Error::Handshake`] or
@@ -196,16 +202,43 @@ impl<S: Read + Write> SslSocket<S> {
         if !self.session.is_handshaking() {
             return self.handshake();
         }
-        let deadline = Instant::now() + timeout;
         let previous = self.stream.read_timeout()?;
+        self.wait_within(timeout, previous)
+    }
+
+    /// [`wait_for_encrypted`](Self::wait_for_encrypted) with a time limit, a handshake
+    /// running and the stream's read timeout known to be `previous` (restored at the end).
+    ///
+    /// The read timeout is set before the first read to the time left, and set again before
+    /// a later read only when a read blocking for the limit in force could end more than the
+    /// slack (1/50 of `timeout`, at most [`TIMEOUT_SLACK`]) after the deadline: a handshake
+    /// whose peer answers promptly costs one `setsockopt` for its reads, not one per read.
+    ///
+    /// Fails as [`wait_for_encrypted`](Self::wait_for_encrypted) does.
+    pub(crate) fn wait_within(
+        &mut self,
+        timeout: Duration,
+        previous: Option<Duration>,
+    ) -> Result<(), Error>
+    where
+        S: ReadTimeout,
+    {
+        let deadline = Instant::now() + timeout;
+        let slack = (timeout / 50).min(TIMEOUT_SLACK);
+        // The read timeout set, if any: a read started at `now` may end at `now + limit`.
+        let mut limit: Option<Duration> = None;
         let result = self
             .session
             .handshake(&mut self.stream, &mut |stream: &mut S| {
-                let left = deadline.saturating_duration_since(Instant::now());
+                let now = Instant::now();
+                let left = deadline.saturating_duration_since(now);
                 if left.is_zero() {
                     return Err(Error::timed_out("the handshake", timeout));
                 }
-                stream.set_read_timeout(Some(left))?;
+                if limit.map_or(true, |limit| limit > left + slack) {
+                    stream.set_read_timeout(Some(left))?;
+                    limit = Some(left);
+                }
                 Ok(())
             });
         self.stream.set_read_timeout(previous)?;
