@@ -132,26 +132,79 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Reads the `--flag value` pairs of subcommand `command`, handing each to `take`, which
+/// returns `None` for a flag it does not know and `Some(false)` for a value the flag does
+/// not take.
+///
+/// Fails with the usage error (exit code 2) naming the argument at fault.
+fn flag_pairs(
+    command: &str,
+    args: &[String],
+    mut take: impl FnMut(&str, &str) -> Option<bool>,
+) -> Result<(), ExitCode> {
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let Some(value) = args.next() else {
+            return Err(usage_error(&format!("{command}: {arg} needs a value")));
+        };
+        match take(arg, value) {
+            None => return Err(usage_error(&format!("{command}: unknown argument '{arg}'"))),
+            Some(false) => {
+                return Err(usage_error(&format!(
+                    "{command}: {arg} does not take '{value}'"
+                )))
+            }
+            Some(true) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Stores `parsed` in `slot`; whether there was a value to store.
+fn set<T>(slot: &mut T, parsed: Option<T>) -> bool {
+    parsed.map(|value| *slot = value).is_some()
+}
+
+/// The set-up the `serve` and `connect` rows use: TLS 1.3, ECDSA P-256, for the whole run.
+///
+/// Fails with a message when the certificates or configurations cannot be made.
+fn tls13_ecdsa_setup() -> Result<&'static Setup, String> {
+    let setup = Setup::new(Params {
+        key: KeyKind::EcdsaP256,
+        version: Version::Tls13,
+        cipher: None,
+    })?;
+    Ok(Box::leak(Box::new(setup)))
+}
+
+/// Prints `what: N handshakes/s`, or the error of subcommand `command`.
+fn print_rate(command: &str, what: &str, rate: Result<f64, String>) -> ExitCode {
+    match rate {
+        Ok(rate) => {
+            println!("{what}: {rate:.0} handshakes/s");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("polytls-bench {command}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `polytls-bench cost ...`: one workload, once. OpenSSL allocates with its own allocator
 /// here, as in any program.
 fn cost_command(args: &[String]) -> ExitCode {
     let (mut workload, mut via, mut backend, mut sizes) = (None, None, None, Sizes::REPORT);
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let Some(value) = args.next() else {
-            return usage_error(&format!("cost: {arg} needs a value"));
-        };
-        let known = match arg.as_str() {
-            "--workload" => Workload::from_name(value).map(|w| workload = Some(w)),
-            "--via" => Via::from_name(value).map(|v| via = Some(v)),
-            "--backend" => Backend::from_name(value).map(|b| backend = Some(b)),
-            "--handshakes" => value.parse().ok().map(|n| sizes.handshakes = n),
-            "--bulk-bytes" => value.parse().ok().map(|n| sizes.bulk_bytes = n),
-            _ => return usage_error(&format!("cost: unknown argument '{arg}'")),
-        };
-        if known.is_none() {
-            return usage_error(&format!("cost: {arg} does not take '{value}'"));
-        }
+    let parsed = flag_pairs("cost", args, |arg, value| match arg {
+        "--workload" => Some(set(&mut workload, Workload::from_name(value).map(Some))),
+        "--via" => Some(set(&mut via, Via::from_name(value).map(Some))),
+        "--backend" => Some(set(&mut backend, Backend::from_name(value).map(Some))),
+        "--handshakes" => Some(set(&mut sizes.handshakes, value.parse().ok())),
+        "--bulk-bytes" => Some(set(&mut sizes.bulk_bytes, value.parse().ok())),
+        _ => None,
+    });
+    if let Err(code) = parsed {
+        return code;
     }
     let (Some(workload), Some(via), Some(backend)) = (workload, via, backend) else {
         return usage_error("cost needs --workload, --via and --backend");
@@ -169,85 +222,53 @@ fn cost_command(args: &[String]) -> ExitCode {
 /// P-256), after one untimed handshake. Prints the handshakes per second.
 fn serve_command(args: &[String]) -> ExitCode {
     let (mut kind, mut backend, mut clients, mut handshakes) = (None, None, 32, 640);
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let Some(value) = args.next() else {
-            return usage_error(&format!("serve: {arg} needs a value"));
-        };
-        let known = match arg.as_str() {
-            "--server" => ServerKind::from_command_name(value).map(|k| kind = Some(k)),
-            "--backend" => Backend::from_name(value).map(|b| backend = Some(b)),
-            "--clients" => value.parse().ok().map(|n| clients = n),
-            "--handshakes" => value.parse().ok().map(|n| handshakes = n),
-            _ => return usage_error(&format!("serve: unknown argument '{arg}'")),
-        };
-        if known.is_none() {
-            return usage_error(&format!("serve: {arg} does not take '{value}'"));
-        }
+    let parsed = flag_pairs("serve", args, |arg, value| match arg {
+        "--server" => Some(set(
+            &mut kind,
+            ServerKind::from_command_name(value).map(Some),
+        )),
+        "--backend" => Some(set(&mut backend, Backend::from_name(value).map(Some))),
+        "--clients" => Some(set(&mut clients, value.parse().ok())),
+        "--handshakes" => Some(set(&mut handshakes, value.parse().ok())),
+        _ => None,
+    });
+    if let Err(code) = parsed {
+        return code;
     }
     let (Some(kind), Some(backend)) = (kind, backend) else {
         return usage_error("serve needs --server and --backend");
     };
-    let setup = Setup::new(Params {
-        key: KeyKind::EcdsaP256,
-        version: Version::Tls13,
-        cipher: None,
-    });
-    let result = setup.and_then(|setup| {
-        let setup: &'static Setup = Box::leak(Box::new(setup));
+    let rate = tls13_ecdsa_setup().and_then(|setup| {
         concurrent_handshakes_per_second(setup, backend, kind, clients, handshakes)
     });
-    match result {
-        Ok(rate) => {
-            println!("{} {}: {rate:.0} handshakes/s", kind.name(), backend.name());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("polytls-bench serve: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    print_rate(
+        "serve",
+        &format!("{} {}", kind.name(), backend.name()),
+        rate,
+    )
 }
 
 /// `polytls-bench connect ...`: the tokio handshake row, once, through polytls or the
 /// backend's own tokio adapter (TLS 1.3, ECDSA P-256). Prints the handshakes per second.
 fn connect_command(args: &[String]) -> ExitCode {
     let (mut via, mut backend, mut handshakes) = (None, None, 500);
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let Some(value) = args.next() else {
-            return usage_error(&format!("connect: {arg} needs a value"));
-        };
-        let known = match arg.as_str() {
-            "--via" => Via::from_name(value).map(|v| via = Some(v)),
-            "--backend" => Backend::from_name(value).map(|b| backend = Some(b)),
-            "--handshakes" => value.parse().ok().map(|n| handshakes = n),
-            _ => return usage_error(&format!("connect: unknown argument '{arg}'")),
-        };
-        if known.is_none() {
-            return usage_error(&format!("connect: {arg} does not take '{value}'"));
-        }
+    let parsed = flag_pairs("connect", args, |arg, value| match arg {
+        "--via" => Some(set(&mut via, Via::from_name(value).map(Some))),
+        "--backend" => Some(set(&mut backend, Backend::from_name(value).map(Some))),
+        "--handshakes" => Some(set(&mut handshakes, value.parse().ok())),
+        _ => None,
+    });
+    if let Err(code) = parsed {
+        return code;
     }
     let (Some(via), Some(backend)) = (via, backend) else {
         return usage_error("connect needs --via and --backend");
     };
-    let result = Setup::new(Params {
-        key: KeyKind::EcdsaP256,
-        version: Version::Tls13,
-        cipher: None,
-    })
-    .and_then(|setup| {
-        let setup: &'static Setup = Box::leak(Box::new(setup));
-        handshakes_per_second(setup, backend, via, handshakes)
-    });
-    match result {
-        Ok(rate) => {
-            println!("{} {}: {rate:.0} handshakes/s", via.name(), backend.name());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("polytls-bench connect: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let rate = tls13_ecdsa_setup()
+        .and_then(|setup| handshakes_per_second(setup, backend, via, handshakes));
+    print_rate(
+        "connect",
+        &format!("{} {}", via.name(), backend.name()),
+        rate,
+    )
 }
