@@ -49,6 +49,11 @@ type SystemLocations = (Option<PathBuf>, Vec<PathBuf>);
 /// when the context trusts it.
 static CONTEXTS: ContextCache<Option<SystemLocations>, SslContext> = ContextCache::new(CAPACITY);
 
+/// The cached DTLS contexts, keyed as the TLS ones (a separate cache: a DTLS context is
+/// built by `dtls::build_context`).
+static DTLS_CONTEXTS: ContextCache<Option<SystemLocations>, SslContext> =
+    ContextCache::new(CAPACITY);
+
 /// The system trust store's locations when a context for `params` trusts it.
 fn system_trust(params: &EngineParams<'_>) -> Option<SystemLocations> {
     (params.verify_mode == PeerVerifyMode::VerifyPeer && params.config.ca_certificates.is_none())
@@ -61,6 +66,16 @@ fn system_trust(params: &EngineParams<'_>) -> Option<SystemLocations> {
 /// Fails as `config::build_context` does.
 pub(crate) fn context_for(params: &EngineParams<'_>) -> Result<SslContext, Error> {
     CONTEXTS.get_or_build(params, system_trust(params), |_| build_context(params))
+}
+
+/// The DTLS context for an association with these parameters: the cached one, or a new one
+/// (then cached).
+///
+/// Fails as `dtls::build_context` does.
+pub(crate) fn dtls_context_for(params: &EngineParams<'_>) -> Result<SslContext, Error> {
+    DTLS_CONTEXTS.get_or_build(params, system_trust(params), |_| {
+        crate::dtls::build_context(params)
+    })
 }
 
 #[cfg(test)]

@@ -10,23 +10,27 @@
 //! `DTLSv1_handle_timeout`), replay detection and the silent discarding of records that do
 //! not authenticate.
 //!
-//! The context is built per association from the configuration, with the TLS engine's
-//! identity, trust and verification code (`config`, `verify`), so both report the same
-//! errors. A server fed a ClientHello verified by core's cookie verifier continues the
-//! exchange with `DTLSv1_listen`, whose cookie callback accepts exactly the cookie core
-//! verified: OpenSSL then numbers its messages as after a HelloVerifyRequest of its own.
+//! The context is built from the configuration with the TLS engine's identity, trust and
+//! verification code (`config`, `verify`), so both report the same errors, and associations
+//! with equal parameters share it through the same cache the TLS contexts use
+//! (`context_cache::dtls_context_for`). A server fed a ClientHello verified by core's cookie
+//! verifier continues the exchange with `DTLSv1_listen`, whose cookie callback (on the shared
+//! context) accepts exactly the cookie core verified for this association, which it finds in
+//! the `Ssl`'s extra data: OpenSSL then numbers its messages as after a HelloVerifyRequest of
+//! its own.
 
 use std::collections::VecDeque;
 use std::ffi::{c_int, c_long, c_void};
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use foreign_types::ForeignTypeRef;
 use openssl::error::ErrorStack;
+use openssl::ex_data::Index;
 use openssl::ssl::{
-    ErrorCode, Ssl, SslContextBuilder, SslMethod, SslOptions, SslSessionCacheMode, SslStream,
-    SslVersion,
+    ErrorCode, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslSessionCacheMode,
+    SslStream, SslVersion,
 };
 use openssl_sys as ffi;
 use polytls_core::{
@@ -36,6 +40,8 @@ use polytls_core::{
 
 use crate::backend::NAME;
 use crate::config::{openssl_failure, set_identity, set_trust};
+use crate::context_cache::dtls_context_for;
+use crate::engine::clear_errors;
 use crate::verify::{self, VerifyState};
 
 extern "C" {
@@ -60,9 +66,6 @@ struct Timeval {
     tv_sec: c_long,
     tv_usec: c_long,
 }
-
-/// The largest datagram OpenSSL may read in one go.
-const MAX_DATAGRAM: usize = 16 * 1024 + 2048;
 
 /// The engine's datagram transport (see the module documentation).
 #[derive(Default)]
@@ -116,11 +119,6 @@ impl io::Write for Datagrams {
     }
 }
 
-/// Drops errors other code left in this thread's OpenSSL error queue.
-fn clear_errors() {
-    let _ = ErrorStack::get();
-}
-
 /// The version range a DTLS selector allows, or `None` for selectors this engine refuses.
 fn version_range(protocol: SslProtocol) -> Option<(SslVersion, Option<SslVersion>)> {
     match protocol {
@@ -132,15 +130,77 @@ fn version_range(protocol: SslProtocol) -> Option<(SslVersion, Option<SslVersion
     }
 }
 
+/// The cookie a server association accepts: the one core's verifier checked (empty: none).
+type ExpectedCookie = Arc<Mutex<Vec<u8>>>;
+
+/// The extra-data slot of an `Ssl` holding its [`ExpectedCookie`].
+fn cookie_index() -> Result<Index<Ssl, ExpectedCookie>, ErrorStack> {
+    static INDEX: OnceLock<Index<Ssl, ExpectedCookie>> = OnceLock::new();
+    if let Some(index) = INDEX.get() {
+        return Ok(*index);
+    }
+    let index = Ssl::new_ex_index()?;
+    // Two threads racing here waste one slot; both get the stored one.
+    Ok(*INDEX.get_or_init(|| index))
+}
+
+/// A DTLS context for `params` (uncached: see `context_cache::dtls_context_for`).
+///
+/// Fails with [`Error::Unsupported`] for a selector other than the DTLS ones this engine
+/// claims, with [`Error::Certificate`] or [`Error::Key`] when OpenSSL rejects the local
+/// identity, and with [`Error::Io`] when OpenSSL fails internally.
+pub(crate) fn build_context(params: &EngineParams<'_>) -> Result<SslContext, Error> {
+    let config = params.config;
+    // The front end refused every setting this engine does not carry
+    // (polytls_core::backend::refuse_unclaimed_dtls); the selector is one of ours.
+    let Some((min, max)) = version_range(config.protocol) else {
+        return Err(Error::unsupported(
+            NAME,
+            format!("protocol {} for DTLS", config.protocol),
+        ));
+    };
+    let failed = |e: ErrorStack| openssl_failure("OpenSSL DTLS context", &e);
+    let mut builder = SslContextBuilder::new(SslMethod::dtls()).map_err(failed)?;
+    builder.set_min_proto_version(Some(min)).map_err(failed)?;
+    builder.set_max_proto_version(max).map_err(failed)?;
+    // No tickets: polytls does not resume sessions, and OpenSSL packs a server's ticket
+    // with its last flight into a datagram beyond the MTU.
+    builder.set_options(
+        SslOptions::NO_COMPRESSION
+            | SslOptions::NO_RENEGOTIATION
+            | SslOptions::NO_QUERY_MTU
+            | SslOptions::NO_TICKET,
+    );
+    builder.set_session_cache_mode(SslSessionCacheMode::OFF);
+    set_identity(&mut builder, config)?;
+    set_trust(&mut builder, params)?;
+    if params.mode == SslMode::SslServerMode {
+        builder
+            .set_session_id_context(b"polytls-dtls")
+            .map_err(failed)?;
+        // Cookies are made by core's verifier; OpenSSL never issues one.
+        builder.set_cookie_generate_cb(|_, _| Err(ErrorStack::get()));
+        let index = cookie_index().map_err(failed)?;
+        builder.set_cookie_verify_cb(move |ssl, cookie| {
+            let Some(expected) = ssl.ex_data(index) else {
+                return false;
+            };
+            let expected = expected.lock().unwrap_or_else(|p| p.into_inner());
+            !expected.is_empty() && expected.as_slice() == cookie
+        });
+    }
+    Ok(builder.build())
+}
+
 /// One DTLS association over OpenSSL (see the module documentation).
 pub(crate) struct OpenSslDtlsEngine {
     stream: SslStream<Datagrams>,
     verify: Arc<VerifyState>,
     server: bool,
     handshaking: bool,
-    /// The cookie core verified, which the cookie callback accepts (server only).
-    expected_cookie: Arc<Mutex<Vec<u8>>>,
-    scratch: Vec<u8>,
+    /// The cookie core verified, which the cookie callback accepts (server only; the `Ssl`'s
+    /// extra data holds the same).
+    expected_cookie: ExpectedCookie,
     closed: bool,
 }
 
@@ -163,51 +223,21 @@ impl OpenSslDtlsEngine {
                 ))
             }
         };
-        // The front end refused every setting this engine does not carry
-        // (polytls_core::backend::refuse_unclaimed_dtls); the selector is one of ours.
-        let Some((min, max)) = version_range(config.protocol) else {
-            return Err(Error::unsupported(
-                NAME,
-                format!("protocol {} for DTLS", config.protocol),
-            ));
-        };
         let tls_params = EngineParams::new(
             params.mode,
             config,
             params.peer_name,
             params.verifier.clone(),
         );
-        let failed = |e: ErrorStack| openssl_failure("OpenSSL DTLS context", &e);
-        let mut builder = SslContextBuilder::new(SslMethod::dtls()).map_err(failed)?;
-        builder.set_min_proto_version(Some(min)).map_err(failed)?;
-        builder.set_max_proto_version(max).map_err(failed)?;
-        // No tickets: polytls does not resume sessions, and OpenSSL packs a server's ticket
-        // with its last flight into a datagram beyond the MTU.
-        builder.set_options(
-            SslOptions::NO_COMPRESSION
-                | SslOptions::NO_RENEGOTIATION
-                | SslOptions::NO_QUERY_MTU
-                | SslOptions::NO_TICKET,
-        );
-        builder.set_session_cache_mode(SslSessionCacheMode::OFF);
-        set_identity(&mut builder, config)?;
-        set_trust(&mut builder, &tls_params)?;
-        let expected_cookie = Arc::new(Mutex::new(Vec::new()));
-        if server {
-            builder
-                .set_session_id_context(b"polytls-dtls")
-                .map_err(failed)?;
-            // Cookies are made by core's verifier; OpenSSL never issues one.
-            builder.set_cookie_generate_cb(|_, _| Err(ErrorStack::get()));
-            let expected = Arc::clone(&expected_cookie);
-            builder.set_cookie_verify_cb(move |_, cookie| {
-                let expected = expected.lock().unwrap_or_else(|p| p.into_inner());
-                !expected.is_empty() && expected.as_slice() == cookie
-            });
-        }
-        let context = builder.build();
+        let failed = |e: ErrorStack| openssl_failure("OpenSSL DTLS session", &e);
+        let context = dtls_context_for(&tls_params)?;
+        let expected_cookie = ExpectedCookie::default();
         let mut ssl = Ssl::new(&context).map_err(failed)?;
         let verify = verify::install(&mut ssl, &tls_params)?;
+        if server {
+            let index = cookie_index().map_err(failed)?;
+            ssl.set_ex_data(index, Arc::clone(&expected_cookie));
+        }
         ssl.set_mtu(u32::from(params.mtu)).map_err(|e| {
             Error::InvalidInput(format!("OpenSSL refuses an MTU of {}: {e}", params.mtu))
         })?;
@@ -232,13 +262,44 @@ impl OpenSslDtlsEngine {
             server,
             handshaking: true,
             expected_cookie,
-            scratch: Vec::new(),
             closed: false,
         })
     }
 
     fn ssl_ptr(&self) -> *mut ffi::SSL {
         self.stream.ssl().as_ptr()
+    }
+
+    /// Decrypts the next record into `out` (appended) and returns its length. OpenSSL
+    /// decrypts straight into `out`'s spare room, reserved first for the record the datagram
+    /// just pushed carries (its plaintext is shorter than the datagram) and again while
+    /// OpenSSL holds more of the record (a record left over from an earlier datagram may be
+    /// longer), so that one call returns one whole record.
+    fn read_record(&mut self, out: &mut Vec<u8>) -> Result<usize, openssl::ssl::Error> {
+        let start = out.len();
+        let mut room = self.stream.get_ref().incoming.front().map_or(0, Vec::len);
+        loop {
+            out.reserve(room.max(1));
+            clear_errors();
+            let spare = out.spare_capacity_mut();
+            match self.stream.ssl_read_uninit(spare) {
+                Ok(n) => {
+                    let n = n.min(spare.len());
+                    // SAFETY: OpenSSL wrote the first `n` bytes of the spare room (it never
+                    // reports more than the buffer it was given; `n` is capped at it anyway),
+                    // so the first `len + n` bytes of `out` are initialised and within its
+                    // capacity.
+                    unsafe { out.set_len(out.len() + n) };
+                }
+                Err(e) if out.len() == start => return Err(e),
+                Err(_) => break,
+            }
+            room = self.stream.ssl().pending();
+            if room == 0 {
+                break;
+            }
+        }
+        Ok(out.len() - start)
     }
 
     /// Runs OpenSSL's handshake as far as the datagrams received allow.
@@ -384,17 +445,10 @@ impl DtlsEngine for OpenSslDtlsEngine {
             return Ok(DtlsRead::Closed);
         }
         self.stream.get_mut().push_incoming(datagram);
-        if self.scratch.len() < MAX_DATAGRAM {
-            self.scratch.resize(MAX_DATAGRAM, 0);
-        }
-        clear_errors();
-        let read = self.stream.ssl_read(&mut self.scratch);
+        let read = self.read_record(out);
         self.stream.get_mut().incoming.clear();
         match read {
-            Ok(n) => {
-                out.extend_from_slice(&self.scratch[..n]);
-                Ok(DtlsRead::Data(n))
-            }
+            Ok(n) => Ok(DtlsRead::Data(n)),
             Err(e) if e.code() == ErrorCode::ZERO_RETURN => {
                 self.closed = true;
                 Ok(DtlsRead::Closed)

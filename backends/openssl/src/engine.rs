@@ -563,9 +563,15 @@ enum ReadEnd {
 }
 
 /// Drops errors other code left in this thread's OpenSSL error queue, so that they are not
-/// taken for the outcome of the next call.
-fn clear_errors() {
-    let _ = ErrorStack::get();
+/// taken for the outcome of the next call (the TLS and the DTLS engine call it before each
+/// OpenSSL call whose failure they read). An empty queue, the usual case, is only looked at.
+pub(crate) fn clear_errors() {
+    // SAFETY: both functions only touch this thread's error queue and take no arguments.
+    unsafe {
+        if ffi::ERR_peek_last_error() != 0 {
+            ffi::ERR_clear_error();
+        }
+    }
 }
 
 /// One TLS session over OpenSSL (see the module documentation).
