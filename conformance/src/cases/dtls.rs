@@ -232,7 +232,11 @@ fn run_pair(
     Ok((client.map(|c| (c, client_socket)), server))
 }
 
-/// Sends `data` from `from` and checks `to` decrypts exactly it.
+/// What [`exchange`]'s buffer holds before the datagram is decrypted into it.
+const KEPT: &[u8] = b"kept before: ";
+
+/// Sends `data` from `from` and checks `to` decrypts exactly it (appended to a buffer that
+/// already holds [`KEPT`]).
 fn exchange(
     from: &mut Dtls,
     from_socket: &UdpSocket,
@@ -247,17 +251,30 @@ fn exchange(
         let Some((datagram, _)) = recv(to_socket, Duration::from_millis(200))? else {
             continue;
         };
-        let plain = to
-            .decrypt_datagram(to_socket, &datagram)
+        // Appended after what the buffer held, which stays (the other cases read with
+        // decrypt_datagram, which returns a buffer of its own).
+        let mut plain = KEPT.to_vec();
+        let n = to
+            .decrypt_datagram_into(to_socket, &datagram, &mut plain)
             .map_err(|e| format!("decrypt: {e}"))?;
-        if !plain.is_empty() {
-            return check(plain == data, || {
-                format!(
-                    "decrypted {} bytes, not the {} sent",
-                    plain.len(),
-                    data.len()
-                )
-            });
+        check(n == plain.len() - KEPT.len(), || {
+            format!(
+                "decrypt_datagram_into said {n} bytes and appended {}",
+                plain.len() - KEPT.len()
+            )
+        })?;
+        if n > 0 {
+            return check(
+                plain.starts_with(KEPT) && plain[KEPT.len()..] == *data,
+                || {
+                    format!(
+                        "decrypted {} bytes, not the {} sent after the {} kept",
+                        n,
+                        data.len(),
+                        KEPT.len()
+                    )
+                },
+            );
         }
     }
     Err("the datagram never arrived".into())

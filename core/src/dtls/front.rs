@@ -774,26 +774,64 @@ impl Dtls {
         socket: &UdpSocket,
         datagram: &[u8],
     ) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        self.decrypt_datagram_into(socket, datagram, &mut out)?;
+        Ok(out)
+    }
+
+    /// Decrypts one datagram from the peer as
+    /// [`decrypt_datagram`](Self::decrypt_datagram) does, appending its application data to
+    /// `out` (whose room is reused from call to call) instead of returning a new buffer.
+    /// Returns the number of bytes appended (0 in the cases where `decrypt_datagram` returns
+    /// an empty buffer).
+    ///
+    /// ```no_run
+    /// # fn serve(dtls: &mut polytls::Dtls, socket: &std::net::UdpSocket) -> Result<(), polytls::Error> {
+    /// let (mut datagram, mut data) = (vec![0; 65536], Vec::new());
+    /// loop {
+    ///     let n = socket.recv(&mut datagram)?;
+    ///     data.clear();
+    ///     dtls.decrypt_datagram_into(socket, &datagram[..n], &mut data)?;
+    ///     // ... use `data` ...
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// Fails as [`decrypt_datagram`](Self::decrypt_datagram) does; `out` is then as it was.
+    pub fn decrypt_datagram_into(
+        &mut self,
+        socket: &UdpSocket,
+        datagram: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, Error> {
         if !self.is_connection_encrypted() {
             return Err(self.invalid_operation("Cannot read a datagram, not in encrypted state"));
         }
         self.clear_error();
         if datagram.is_empty() {
-            return Ok(Vec::new());
+            return Ok(0);
         }
-        let mut out = Vec::new();
-        let read = self.with_engine(|engine| engine.decrypt(datagram, &mut out));
+        let start = out.len();
+        let read = self.with_engine(|engine| engine.decrypt(datagram, out));
         let flushed = self.flush(socket);
         match read {
-            Ok(DtlsRead::Data(_) | DtlsRead::Nothing) => flushed.map(|()| out),
+            Ok(DtlsRead::Data(_) | DtlsRead::Nothing) => match flushed {
+                Ok(()) => Ok(out.len() - start),
+                Err(e) => {
+                    out.truncate(start);
+                    Err(e)
+                }
+            },
             Ok(DtlsRead::Closed) => {
+                out.truncate(start);
                 self.engine = None;
                 self.state = HandshakeState::HandshakeNotStarted;
                 self.error = DtlsError::RemoteClosedConnectionError;
                 self.error_string = "The DTLS connection has been closed".into();
-                Ok(Vec::new())
+                Ok(0)
             }
             Err(e) => {
+                out.truncate(start);
                 self.engine = None;
                 self.state = HandshakeState::HandshakeNotStarted;
                 Err(self.fail(DtlsError::TlsFatalError, e))
