@@ -11,16 +11,18 @@
 //! drives client/server pairs in one thread over an in-memory transport; [`measure`] times
 //! them; [`tcp`] does the same over loopback TCP with blocking sockets; [`async_tls`] sets
 //! polytls' tokio stream against `tokio-openssl` and `tokio-rustls`; [`server`] loads
-//! polytls' servers with many clients at once, and with silent ones; [`alloc`] counts live
-//! heap bytes; [`speed`] reads the machine's raw cipher speed; [`stats`] turns paired rounds
-//! into an interval and a verdict; [`cost`] counts instructions under callgrind; [`run`]
-//! holds the plan and the report.
+//! polytls' servers with many clients at once, and with silent ones; [`dtls`] sets polytls'
+//! `Dtls` against OpenSSL and dimpl used directly over loopback UDP, and times the cookie
+//! verifier; [`alloc`] counts live heap bytes; [`speed`] reads the machine's raw cipher
+//! speed; [`stats`] turns paired rounds into an interval and a verdict; [`cost`] counts
+//! instructions under callgrind; [`run`] holds the plan and the report.
 
 // Linking the backends registers them with polytls.
 
 pub mod alloc;
 pub mod async_tls;
 pub mod cost;
+pub mod dtls;
 pub mod inmem;
 pub mod measure;
 pub mod run;

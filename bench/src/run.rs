@@ -19,6 +19,7 @@ use polytls::SupportedFeature;
 use serde_json::{json, Value};
 
 use crate::cost::{self, Sizes, Workload};
+use crate::dtls::{self, DtlsSetup, Engine, Hello};
 use crate::inmem::{Backend, Via};
 use crate::measure::Clock;
 use crate::server::{self, ServerKind};
@@ -42,6 +43,10 @@ pub const COST_FLOOR: f64 = 1.02;
 /// The ceiling of the idle tokio connections' memory (polytls' bytes over direct's): direct
 /// plus 5%.
 pub const IDLE_MEMORY_CEILING: f64 = 1.05;
+
+/// The aim for the DTLS cookie verifier (issue 11): ClientHellos verified per second on one
+/// core.
+pub const COOKIE_AIM: f64 = 500_000.0;
 
 /// The aim for OpenSSL's idle memory through polytls (issue 10): at most this fraction of
 /// OpenSSL used directly. Reported in the note of the OpenSSL memory rows.
@@ -111,6 +116,14 @@ pub struct Options {
     pub silent_clients: usize,
     /// A good client's handshakes per latency measurement.
     pub latency_handshakes: usize,
+    /// DTLS handshakes per measurement.
+    pub dtls_handshakes: usize,
+    /// Bytes of 1200-byte DTLS datagrams per throughput measurement.
+    pub dtls_bytes: usize,
+    /// Time the cookie verifier is timed for, per measurement.
+    pub cookie_budget: Duration,
+    /// Unverified clients whose ClientHellos the cookie verifier answers in the memory row.
+    pub cookie_clients: usize,
     /// Seconds per `openssl speed` run; 0 skips it.
     pub speed_seconds: u32,
     /// Only the cells whose "scenario backend" text contains this (for profiling one cell).
@@ -141,6 +154,10 @@ impl Options {
             server_handshakes: 128,
             silent_clients: 50,
             latency_handshakes: 20,
+            dtls_handshakes: 50,
+            dtls_bytes: 16 << 20,
+            cookie_budget: Duration::from_millis(50),
+            cookie_clients: 10_000,
             speed_seconds: 3,
             only: None,
             cost: None,
@@ -163,6 +180,9 @@ impl Options {
             idle_connections: 2_000,
             server_handshakes: 64,
             latency_handshakes: 10,
+            dtls_handshakes: 30,
+            dtls_bytes: 8 << 20,
+            cookie_budget: Duration::from_millis(30),
             speed_seconds: 1,
             ..Options::full()
         }
@@ -188,6 +208,10 @@ impl Options {
             server_handshakes: 4,
             silent_clients: 3,
             latency_handshakes: 2,
+            dtls_handshakes: 2,
+            dtls_bytes: 64 << 10,
+            cookie_budget: Duration::ZERO,
+            cookie_clients: 10,
             speed_seconds: 0,
             only: None,
             cost: None,
@@ -200,6 +224,10 @@ impl Options {
 enum CellFloor {
     /// Higher is better: polytls at least [`RATE_FLOOR`] of direct.
     Rate,
+    /// Higher is better: the ratio at least this.
+    AtLeast(f64),
+    /// No floor: the figures are shown beside the others, for comparison.
+    Figures,
     /// Lower is better: polytls at most direct plus 5% or 4 KiB, whichever is larger.
     Memory,
     /// Lower is better: the ratio at most this.
@@ -236,7 +264,8 @@ type Measure = Box<dyn Fn(Via) -> Result<f64, String>>;
 
 struct Cell {
     scenario: String,
-    backend: Backend,
+    /// The backend's registry name (`"core"` for what needs none).
+    backend: &'static str,
     unit: &'static str,
     floor: CellFloor,
     min_rounds: usize,
@@ -250,6 +279,8 @@ struct Cell {
     sides: [&'static str; 2],
     /// An aim for the ratio beyond the floor (lower is better), reported in the note.
     aim: Option<f64>,
+    /// What else the row's reader should know.
+    note: Option<&'static str>,
     polytls: Vec<f64>,
     direct: Vec<f64>,
     error: Option<String>,
@@ -553,7 +584,9 @@ pub fn run(
             .as_ref()
             .map_or(true, |only| text.contains(only.as_str()))
     };
-    cells.retain(|c| keep(format!("{} {}", c.scenario, c.backend.name())));
+    dtls_cells(&mut cells, options, ecdsa13, live_bytes)?;
+
+    cells.retain(|c| keep(format!("{} {}", c.scenario, c.backend)));
 
     // The cipher's own speed, for the bulk rows that run.
     let mut cipher_speed = Vec::new();
@@ -667,6 +700,109 @@ pub fn run(
     })
 }
 
+/// The DTLS rows (issue 11): handshakes and datagram throughput through polytls' `Dtls` on
+/// OpenSSL (floor [`RATE_FLOOR`]) and on dimpl (figures only) against the engine used
+/// directly, the cookie verifier's rate against [`COOKIE_AIM`] and the heap it keeps per
+/// unverified client (none).
+///
+/// Fails with a message when the DTLS settings cannot be built.
+fn dtls_cells(
+    cells: &mut Vec<Cell>,
+    o: &Options,
+    setup: &Setup,
+    live_bytes: fn() -> Option<isize>,
+) -> Result<(), String> {
+    let setup: &'static DtlsSetup = Box::leak(Box::new(DtlsSetup::new(setup)?));
+    let timed = (o.min_rounds, o.max_rounds.max(o.min_rounds));
+    let clock = o.clock;
+    for engine in Engine::ALL {
+        let floor = match engine {
+            Engine::OpenSsl => CellFloor::Rate,
+            Engine::Dimpl => CellFloor::Figures,
+        };
+        // Rows without a floor run the minimum of rounds.
+        let rounds = match floor {
+            CellFloor::Figures => (o.min_rounds, o.min_rounds),
+            _ => timed,
+        };
+        let count = o.dtls_handshakes;
+        let mut c = dtls_cell(
+            "DTLS 1.2 handshake ECDHE-ECDSA P-256, no cookie exchange (loopback UDP, one thread)",
+            engine.name(),
+            ("hs/s", floor),
+            rounds,
+            move |via| {
+                dtls::handshakes_per_second(setup, engine, via == Via::Polytls, count, clock)
+            },
+        );
+        if engine == Engine::Dimpl {
+            c.note = Some("dimpl used directly verifies no certificate; polytls verifies the leaf");
+        }
+        cells.push(c);
+        let bytes = o.dtls_bytes;
+        let mut c = dtls_cell(
+            &format!(
+                "DTLS 1.2 datagrams of {} bytes, client to server (loopback UDP, one thread)",
+                dtls::DATAGRAM
+            ),
+            engine.name(),
+            ("MB/s", floor),
+            rounds,
+            move |via| dtls::throughput(setup, engine, via == Via::Polytls, bytes, clock),
+        );
+        if engine == Engine::Dimpl {
+            c.note = Some("figures beside OpenSSL's, no floor");
+        }
+        cells.push(c);
+    }
+    for (hello, label) in [
+        (Hello::WithCookie, "ClientHellos with a valid cookie"),
+        (Hello::WithoutCookie, "ClientHellos without, each answered"),
+    ] {
+        let budget = o.cookie_budget;
+        let mut c = dtls_cell(
+            &format!("DTLS cookie verifier: {label}, one core"),
+            "core",
+            ("/s", CellFloor::AtLeast(1.0)),
+            timed,
+            move |via| match via {
+                Via::Polytls => dtls::cookie_verifications_per_second(setup, hello, budget, clock),
+                Via::Direct => Ok(COOKIE_AIM),
+            },
+        );
+        c.sides = ["polytls", "aim"];
+        cells.push(c);
+    }
+    let clients = o.cookie_clients;
+    let mut c = dtls_cell(
+        &format!("DTLS cookie verifier: heap kept per unverified client, N={clients}"),
+        "core",
+        ("bytes", CellFloor::Increase(0.0)),
+        (o.memory_rounds, o.memory_rounds),
+        move |via| match via {
+            Via::Polytls => dtls::bytes_per_unverified_client(setup, clients, live_bytes),
+            Via::Direct => Ok(0.0),
+        },
+    );
+    c.sides = ["kept", "nothing"];
+    cells.push(c);
+    Ok(())
+}
+
+/// A cell of the DTLS rows, on the backend named `backend`.
+fn dtls_cell(
+    scenario: &str,
+    backend: &'static str,
+    floor: (&'static str, CellFloor),
+    rounds: (usize, usize),
+    measure: impl Fn(Via) -> Result<f64, String> + 'static,
+) -> Cell {
+    Cell {
+        backend,
+        ..cell(scenario, Backend::OpenSsl, floor, rounds, measure)
+    }
+}
+
 /// The scenario text of an instruction-count row.
 fn cost_scenario(workload: Workload, sizes: Sizes) -> String {
     match workload {
@@ -749,7 +885,7 @@ fn cost_rows(
 }
 
 fn scenario_order(scenario: &str) -> usize {
-    const ORDER: [&str; 16] = [
+    const ORDER: [&str; 19] = [
         "handshake TLS 1.3 ECDSA P-256, X25519 (in memory)",
         "handshake TLS 1.2",
         "resumed",
@@ -764,6 +900,9 @@ fn scenario_order(scenario: &str) -> usize {
         "concurrent handshakes, tokio",
         "handshake latency, blocking",
         "handshake latency, tokio",
+        "DTLS 1.2 handshake",
+        "DTLS 1.2 datagrams",
+        "DTLS cookie verifier",
         "instructions: handshake",
         "instructions: bulk",
     ];
@@ -793,7 +932,7 @@ fn cell(
 ) -> Cell {
     Cell {
         scenario: scenario.to_owned(),
-        backend,
+        backend: backend.name(),
         unit,
         floor,
         min_rounds,
@@ -803,6 +942,7 @@ fn cell(
         cipher_speed: None,
         sides: VIA_SIDES,
         aim: None,
+        note: None,
         polytls: Vec::new(),
         direct: Vec::new(),
         error: None,
@@ -842,6 +982,8 @@ impl Cell {
     fn ratio_floor(&self) -> Option<Floor> {
         match self.floor {
             CellFloor::Rate => Some(Floor::AtLeast(RATE_FLOOR)),
+            CellFloor::AtLeast(f) => Some(Floor::AtLeast(f)),
+            CellFloor::Figures => None,
             CellFloor::Memory => median(&self.direct)
                 .filter(|d| *d > 0.0)
                 .map(|d| Floor::AtMost(1.0 + (0.05f64).max(4.0 / d))),
@@ -894,6 +1036,9 @@ impl Cell {
         if let Some(e) = &self.error {
             notes.push(format!("error: {e}"));
         }
+        if let Some(note) = self.note {
+            notes.push(note.to_owned());
+        }
         if verdict == Some(Verdict::Undecided) {
             let n = self.polytls.len();
             notes.push(if n >= self.max_rounds {
@@ -932,7 +1077,7 @@ impl Cell {
             comparison: self.comparison(),
             sides: self.sides.map(String::from),
             scenario: self.scenario,
-            backend: self.backend.name().to_owned(),
+            backend: self.backend.to_owned(),
             unit: self.unit.to_owned(),
             polytls,
             direct,

@@ -172,6 +172,8 @@ impl Pki {
 pub struct Setup {
     /// The scenario.
     pub params: Params,
+    /// The certificates and key every side's settings are built from.
+    pub pki: Pki,
     /// polytls, client side (verifies `localhost` against the root), shared by every client
     /// socket as the direct sides share their context or config.
     pub polytls_client: Arc<SslConfiguration>,
@@ -232,6 +234,7 @@ impl Setup {
         let (rustls_client, rustls_server) = rustls_configs(&params, root_der, leaf_der, key_der)?;
         Ok(Setup {
             params,
+            pki,
             polytls_client,
             polytls_server,
             openssl_client,
@@ -240,6 +243,24 @@ impl Setup {
             rustls_server,
         })
     }
+}
+
+/// Makes a client context verify the server as polytls' default profile asks of OpenSSL:
+/// against `pki`'s root only, partial chains allowed, X.509 strict, security level 2.
+///
+/// Fails with OpenSSL's error.
+pub fn verify_as_polytls(
+    b: &mut SslContextBuilder,
+    pki: &Pki,
+) -> Result<(), openssl::error::ErrorStack> {
+    let mut store = X509StoreBuilder::new()?;
+    store.add_cert(pki.root.clone())?;
+    b.set_verify_cert_store(store.build())?;
+    b.set_verify(SslVerifyMode::PEER);
+    b.verify_param_mut()
+        .set_flags(X509VerifyFlags::PARTIAL_CHAIN | X509VerifyFlags::X509_STRICT)?;
+    b.verify_param_mut().set_auth_level(2);
+    Ok(())
 }
 
 /// OpenSSL contexts with the settings polytls' OpenSSL backend applies: the version pinned,
@@ -272,14 +293,7 @@ fn openssl_contexts(params: &Params, pki: &Pki) -> Result<(SslContext, SslContex
     };
     let client = (|| {
         let mut b = common(false)?;
-        let mut store = X509StoreBuilder::new()?;
-        store.add_cert(pki.root.clone())?;
-        b.set_verify_cert_store(store.build())?;
-        b.set_verify(SslVerifyMode::PEER);
-        // The verification polytls' default profile asks of OpenSSL.
-        b.verify_param_mut()
-            .set_flags(X509VerifyFlags::PARTIAL_CHAIN | X509VerifyFlags::X509_STRICT)?;
-        b.verify_param_mut().set_auth_level(2);
+        verify_as_polytls(&mut b, pki)?;
         Ok(b.build())
     })()
     .map_err(stack)?;
