@@ -632,11 +632,15 @@ pub fn run(
     let elapsed = started.elapsed();
 
     let mut rows: Vec<Row> = cells.into_iter().map(|c| c.into_row(capped)).collect();
-    for backend in Backend::ALL {
+    let resumed = "resumed handshake (session tickets)";
+    for backend in Backend::ALL
+        .into_iter()
+        .filter(|b| keep(format!("{resumed} {}", b.name())))
+    {
         let claimed =
             polytls::is_feature_supported(SupportedFeature::SessionTicket, Some(backend.name()));
         rows.push(Row {
-            scenario: "resumed handshake (session tickets)".into(),
+            scenario: resumed.into(),
             backend: backend.name().into(),
             unit: "hs/s".into(),
             comparison: Comparison::Ratio,

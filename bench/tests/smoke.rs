@@ -121,6 +121,10 @@ fn cost_only(valgrind: Option<PathBuf>, only: &str) -> Options {
 #[test]
 fn without_valgrind_the_instruction_rows_say_skipped() {
     let report = run(&cost_only(None, "instructions"), live_bytes, false).unwrap();
+    // `only` keeps the rows it names and no others (the resumed-handshake rows included).
+    for row in &report.rows {
+        assert!(row.scenario.starts_with("instructions"), "{row:?}");
+    }
     assert_eq!(
         report
             .rows
