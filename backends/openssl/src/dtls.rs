@@ -12,7 +12,7 @@
 //!
 //! The context is built from the configuration with the TLS engine's identity, trust and
 //! verification code (`config`, `verify`), so both report the same errors, and associations
-//! with equal parameters share it through the same cache the TLS contexts use
+//! with equal parameters share it through a cache of its own, kept as the TLS contexts' is
 //! (`context_cache::dtls_context_for`). A server fed a ClientHello verified by core's cookie
 //! verifier continues the exchange with `DTLSv1_listen`, whose cookie callback (on the shared
 //! context) accepts exactly the cookie core verified for this association, which it finds in
@@ -136,12 +136,7 @@ type ExpectedCookie = Arc<Mutex<Vec<u8>>>;
 /// The extra-data slot of an `Ssl` holding its [`ExpectedCookie`].
 fn cookie_index() -> Result<Index<Ssl, ExpectedCookie>, ErrorStack> {
     static INDEX: OnceLock<Index<Ssl, ExpectedCookie>> = OnceLock::new();
-    if let Some(index) = INDEX.get() {
-        return Ok(*index);
-    }
-    let index = Ssl::new_ex_index()?;
-    // Two threads racing here waste one slot; both get the stored one.
-    Ok(*INDEX.get_or_init(|| index))
+    verify::ssl_ex_index(&INDEX)
 }
 
 /// A DTLS context for `params` (uncached: see `context_cache::dtls_context_for`).

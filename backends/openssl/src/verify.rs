@@ -123,15 +123,24 @@ impl VerifyState {
     }
 }
 
-/// The extra-data slot of an `Ssl` holding its [`VerifyState`].
-fn state_index() -> Result<Index<Ssl, Arc<VerifyState>>, ErrorStack> {
-    static INDEX: OnceLock<Index<Ssl, Arc<VerifyState>>> = OnceLock::new();
-    if let Some(index) = INDEX.get() {
+/// The extra-data slot of an `Ssl` that `slot` holds, made on first use.
+///
+/// Fails when OpenSSL cannot make a slot.
+pub(crate) fn ssl_ex_index<T: Send + Sync + 'static>(
+    slot: &OnceLock<Index<Ssl, T>>,
+) -> Result<Index<Ssl, T>, ErrorStack> {
+    if let Some(index) = slot.get() {
         return Ok(*index);
     }
     let index = Ssl::new_ex_index()?;
     // Two threads racing here waste one slot; both get the stored one.
-    Ok(*INDEX.get_or_init(|| index))
+    Ok(*slot.get_or_init(|| index))
+}
+
+/// The extra-data slot of an `Ssl` holding its [`VerifyState`].
+fn state_index() -> Result<Index<Ssl, Arc<VerifyState>>, ErrorStack> {
+    static INDEX: OnceLock<Index<Ssl, Arc<VerifyState>>> = OnceLock::new();
+    ssl_ex_index(&INDEX)
 }
 
 /// Installs the certificate-verify callback on a context under construction.
