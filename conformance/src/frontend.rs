@@ -1,19 +1,25 @@
 //! The two front ends a case runs on: the blocking [`SslSocket`] and the tokio
 //! [`TlsStream`].
 //!
-//! Every two-sided case runs once per front end. The harness drives each handshake it runs
-//! ([`harness::handshake`](crate::harness::handshake) and everything built on it) on the
-//! front end of the case's run: on tokio, the socket's session is moved into a `TlsStream`
-//! over the same connection for the handshake, then back, so the case's checks after it read
-//! the same session. Verification decisions, events, the write queue and every error a
-//! handshake can end with therefore go through both front ends' code; the tokio data path has
-//! cases of its own (`tokio/...`).
+//! Every two-sided case runs once per front end. A case's [`Socket`] does its handshakes,
+//! reads, writes, flushes and closes on the front end of the case's run: on tokio, the
+//! socket's session is moved into a `TlsStream` over the same connection for each of these
+//! calls, then back, so the case's checks after it read the same session. Verification
+//! decisions, events, the write queue, close_notify, truncation and every error a session can
+//! end with therefore go through both front ends' code. What only the tokio front end has
+//! (split halves, a transport that is pending at random) has cases of its own
+//! (`tokio/...`).
 
 use std::cell::Cell;
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::ops::{Deref, DerefMut};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::time::Duration;
 
 use polytls::tokio::TlsStream;
 use polytls::{Error, SslSocket};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Which front end drives a case's handshakes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -60,40 +66,215 @@ pub fn spawn<T: Send + 'static>(
     })
 }
 
-/// Drives the handshake `socket` started to its end on the current front end, and returns
-/// the socket.
-///
-/// Fails with the handshake's error, or with [`Error::Io`] when the connection cannot be
-/// moved between the front ends.
-pub fn handshake(mut socket: SslSocket<TcpStream>) -> Result<SslSocket<TcpStream>, Error> {
-    match current() {
-        FrontEnd::Blocking => socket.handshake().map(|()| socket),
-        FrontEnd::Tokio => on_tokio(socket),
+/// A case's socket over loopback TCP: an [`SslSocket`] (everything it has is reached through
+/// it) whose handshake, reads, writes, flushes and close run on the [current] front end.
+pub struct Socket {
+    /// `None` only while a call runs on tokio (or after moving the connection there failed).
+    socket: Option<SslSocket<TcpStream>>,
+    /// The runtime of this socket's tokio calls, made at the first one.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// A call on the tokio front end.
+enum Call<'b> {
+    /// `handshake_within` the limit, or `handshake` without one.
+    Handshake(Option<Duration>),
+    Read(&'b mut [u8]),
+    Write(&'b [u8]),
+    Flush,
+    /// `shutdown`: close_notify, then the connection's sending side.
+    Shutdown,
+}
+
+impl Call<'_> {
+    /// Makes the call on `tls`; returns the bytes read or written (0 for the others).
+    async fn on(self, tls: &mut TlsStream<tokio::net::TcpStream>) -> Result<usize, Error> {
+        match self {
+            Call::Handshake(Some(limit)) => tls.handshake_within(limit).await.map(|()| 0),
+            Call::Handshake(None) => tls.handshake().await.map(|()| 0),
+            Call::Read(buf) => tls.read(buf).await.map_err(Error::from),
+            Call::Write(buf) => tls.write(buf).await.map_err(Error::from),
+            Call::Flush => tls.flush().await.map(|()| 0).map_err(Error::from),
+            Call::Shutdown => tls.shutdown().await.map(|()| 0).map_err(polytls_error),
+        }
     }
 }
 
-/// The handshake on a `TlsStream` over the same connection (within the stream's read
-/// timeout), then the session back on a blocking socket.
-fn on_tokio(socket: SslSocket<TcpStream>) -> Result<SslSocket<TcpStream>, Error> {
-    let (stream, session) = socket.into_parts();
-    let read_timeout = stream.read_timeout()?;
-    let write_timeout = stream.write_timeout()?;
-    stream.set_nonblocking(true)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (result, stream, session) = runtime.block_on(async move {
-        let tcp = tokio::net::TcpStream::from_std(stream)?;
-        let mut tls = TlsStream::from_parts(tcp, session);
-        let result = match read_timeout {
-            Some(limit) => tls.handshake_within(limit).await,
-            None => tls.handshake().await,
-        };
+const LOST: &str = "the connection was lost moving between the front ends";
+
+impl Socket {
+    /// Wraps `stream` with the backend named `backend`.
+    ///
+    /// Fails as [`SslSocket::with_backend`] does.
+    pub fn with_backend(stream: TcpStream, backend: &str) -> Result<Socket, Error> {
+        SslSocket::with_backend(stream, backend).map(Socket::from)
+    }
+
+    /// The connection, the session dropped.
+    pub fn into_inner(self) -> TcpStream {
+        self.into_socket().into_inner()
+    }
+
+    /// The blocking socket underneath.
+    pub fn into_socket(mut self) -> SslSocket<TcpStream> {
+        self.socket.take().expect(LOST)
+    }
+
+    /// Drives the handshake to its end on the current front end (on tokio within the
+    /// connection's read timeout).
+    ///
+    /// Fails as [`SslSocket::handshake`] does (and with [`Error::Timeout`] on tokio).
+    pub fn handshake(&mut self) -> Result<(), Error> {
+        match current() {
+            FrontEnd::Blocking => self.deref_mut().handshake(),
+            FrontEnd::Tokio => {
+                let limit = self.get_ref().read_timeout()?;
+                self.on_tokio(None, Call::Handshake(limit)).map(drop)
+            }
+        }
+    }
+
+    /// Drives the handshake within `timeout` on the current front end.
+    ///
+    /// Fails as [`SslSocket::wait_for_encrypted`] does.
+    pub fn wait_for_encrypted(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        match current() {
+            FrontEnd::Blocking => self.deref_mut().wait_for_encrypted(timeout),
+            FrontEnd::Tokio => self.on_tokio(None, Call::Handshake(timeout)).map(drop),
+        }
+    }
+
+    /// Ends the session with close_notify: [`SslSocket::close`], or on tokio the stream's
+    /// `shutdown` (which also ends the connection's sending side).
+    ///
+    /// Fails as [`SslSocket::close`] does.
+    pub fn close(&mut self) -> Result<(), Error> {
+        match current() {
+            FrontEnd::Blocking => self.deref_mut().close(),
+            FrontEnd::Tokio => {
+                let limit = self.get_ref().write_timeout()?;
+                self.on_tokio(limit, Call::Shutdown).map(drop)
+            }
+        }
+    }
+
+    /// Makes `call` on a `TlsStream` holding this socket's connection and session, within
+    /// `limit` (a call still running then fails with `WouldBlock`, as a blocking read does
+    /// at its timeout), then puts both back, also when a handler panicked in the call (the
+    /// panic then goes on to the caller, as on the blocking front end).
+    fn on_tokio(&mut self, limit: Option<Duration>, call: Call<'_>) -> Result<usize, Error> {
+        if self.runtime.is_none() {
+            self.runtime = Some(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?,
+            );
+        }
+        let runtime = self.runtime.as_ref().expect("made above");
+        let _context = runtime.enter();
+        self.socket
+            .as_ref()
+            .expect(LOST)
+            .get_ref()
+            .set_nonblocking(true)?;
+        let (stream, session) = self.socket.take().expect(LOST).into_parts();
+        let mut tls = TlsStream::from_parts(tokio::net::TcpStream::from_std(stream)?, session);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            runtime.block_on(async {
+                match limit {
+                    Some(limit) => tokio::time::timeout(limit, call.on(&mut tls))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(Error::Io(io::Error::new(
+                                io::ErrorKind::WouldBlock,
+                                format!("nothing happened within {limit:?}"),
+                            )))
+                        }),
+                    None => call.on(&mut tls).await,
+                }
+            })
+        }));
         let (tcp, session) = tls.into_parts();
-        Ok::<_, Error>((result, tcp.into_std()?, session))
-    })?;
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(read_timeout)?;
-    stream.set_write_timeout(write_timeout)?;
-    result.map(|()| SslSocket::from_parts(stream, session))
+        let stream = tcp.into_std()?;
+        stream.set_nonblocking(false)?;
+        self.socket = Some(SslSocket::from_parts(stream, session));
+        outcome.unwrap_or_else(|panic| resume_unwind(panic))
+    }
+}
+
+/// The polytls error an I/O error of the tokio stream carries, or the I/O error itself.
+fn polytls_error(e: io::Error) -> Error {
+    if !e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+        return Error::Io(e);
+    }
+    let kind = e.kind();
+    match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+        Some(Ok(error)) => *error,
+        Some(Err(other)) => Error::Io(io::Error::new(kind, other)),
+        None => Error::Io(kind.into()),
+    }
+}
+
+impl From<SslSocket<TcpStream>> for Socket {
+    fn from(socket: SslSocket<TcpStream>) -> Socket {
+        Socket {
+            socket: Some(socket),
+            runtime: None,
+        }
+    }
+}
+
+impl Deref for Socket {
+    type Target = SslSocket<TcpStream>;
+
+    fn deref(&self) -> &SslSocket<TcpStream> {
+        self.socket.as_ref().expect(LOST)
+    }
+}
+
+impl DerefMut for Socket {
+    fn deref_mut(&mut self) -> &mut SslSocket<TcpStream> {
+        self.socket.as_mut().expect(LOST)
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Socket").field(&self.socket).finish()
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match current() {
+            FrontEnd::Blocking => self.deref_mut().read(buf),
+            FrontEnd::Tokio => {
+                let limit = self.get_ref().read_timeout()?;
+                Ok(self.on_tokio(limit, Call::Read(buf))?)
+            }
+        }
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match current() {
+            FrontEnd::Blocking => self.deref_mut().write(buf),
+            FrontEnd::Tokio => {
+                let limit = self.get_ref().write_timeout()?;
+                Ok(self.on_tokio(limit, Call::Write(buf))?)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match current() {
+            FrontEnd::Blocking => self.deref_mut().flush(),
+            FrontEnd::Tokio => {
+                let limit = self.get_ref().write_timeout()?;
+                self.on_tokio(limit, Call::Flush)?;
+                Ok(())
+            }
+        }
+    }
 }

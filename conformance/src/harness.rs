@@ -17,8 +17,7 @@ use crate::pki::{Identity, Pki};
 /// How long any single read may block before a case gives up.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A socket over loopback TCP.
-pub type Socket = SslSocket<TcpStream>;
+pub use crate::frontend::Socket;
 
 /// A setup step applied to a socket before its handshake starts.
 pub type Setup = Box<dyn FnOnce(&mut Socket) + Send>;
@@ -62,7 +61,7 @@ pub fn against_server(
             socket.handshake()
         }
     });
-    let mut socket = SslSocket::with_backend(client, c).map_err(|e| e.to_string())?;
+    let mut socket = Socket::with_backend(client, c).map_err(|e| e.to_string())?;
     socket.set_ssl_configuration(client_config());
     socket.set_peer_verify_name("localhost");
     Ok((socket, peer))
@@ -142,17 +141,17 @@ pub fn handshake(
     };
     let server_backend = server_backend.to_owned();
     let server = frontend::spawn(move || -> Result<Socket, Error> {
-        let mut socket = SslSocket::with_backend(server_stream, &server_backend)?;
+        let mut socket = Socket::with_backend(server_stream, &server_backend)?;
         server_setup(&mut socket);
         socket.start_server_encryption()?;
-        frontend::handshake(socket)
+        socket.handshake().map(|()| socket)
     });
     let client = (|| -> Result<Socket, Error> {
-        let mut socket = SslSocket::with_backend(client_stream, client_backend)?;
+        let mut socket = Socket::with_backend(client_stream, client_backend)?;
         socket.set_peer_verify_name("localhost");
         client_setup(&mut socket);
         socket.start_client_encryption()?;
-        frontend::handshake(socket)
+        socket.handshake().map(|()| socket)
     })();
     // A client that failed has dropped its connection by now, so the server cannot wait
     // forever.
@@ -249,10 +248,10 @@ impl Drop for TempDir {
 /// root, server presenting the test server identity) but not started.
 pub fn sockets(client_backend: &str, server_backend: &str) -> Result<(Socket, Socket), String> {
     let (c, s) = tcp_pair()?;
-    let mut client = SslSocket::with_backend(c, client_backend).map_err(|e| e.to_string())?;
+    let mut client = Socket::with_backend(c, client_backend).map_err(|e| e.to_string())?;
     client.set_ssl_configuration(client_config());
     client.set_peer_verify_name("localhost");
-    let mut server = SslSocket::with_backend(s, server_backend).map_err(|e| e.to_string())?;
+    let mut server = Socket::with_backend(s, server_backend).map_err(|e| e.to_string())?;
     server.set_ssl_configuration(server_config(&Pki::get().server));
     Ok((client, server))
 }

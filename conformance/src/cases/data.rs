@@ -20,18 +20,22 @@ const CHUNK: usize = 16 << 10;
 /// The bulk pattern repeats with a period that is not a multiple of any record size.
 const PERIOD: usize = (1 << 20) + 7;
 
+/// `PERIOD` pseudo-random bytes followed by their first `CHUNK` again, so that
+/// `pattern()[i % PERIOD..]` goes on as the stream does for a chunk that starts anywhere.
 fn pattern() -> &'static [u8] {
     static PATTERN: OnceLock<Vec<u8>> = OnceLock::new();
     PATTERN.get_or_init(|| {
         let mut state = 0x2545_f491_4f6c_dd1du64;
-        (0..PERIOD + CHUNK)
+        let mut bytes: Vec<u8> = (0..PERIOD)
             .map(|_| {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
                 state as u8
             })
-            .collect()
+            .collect();
+        bytes.extend_from_within(..CHUNK);
+        bytes
     })
 }
 
@@ -79,7 +83,7 @@ fn expect_clean_end(socket: &mut Socket) -> Result<(), String> {
 
 /// Runs both handshakes (the server's on its own thread) and returns the server's socket.
 fn handshake_both(client: &mut Socket, server: Socket) -> Result<Socket, String> {
-    let handle = std::thread::spawn(move || {
+    let handle = crate::frontend::spawn(move || {
         let mut server = server;
         server
             .start_server_encryption()

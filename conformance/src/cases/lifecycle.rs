@@ -161,7 +161,7 @@ fn panicking_handler(c: &str, s: &str) -> Result<(), String> {
 /// peer sent is still read, then its close_notify ends the stream.
 fn unread_data_at_close(c: &str, s: &str) -> Result<(), String> {
     let (mut client, mut server) = crate::harness::sockets(c, s)?;
-    let peer = std::thread::spawn(move || -> Result<(), String> {
+    let peer = crate::frontend::spawn(move || -> Result<(), String> {
         server
             .start_server_encryption()
             .map_err(|e| e.to_string())?;
@@ -193,7 +193,7 @@ fn unread_data_at_close(c: &str, s: &str) -> Result<(), String> {
 /// handshake never reaches the refused peer, and the failure is reported.
 fn big_queue_then_refused(c: &str, s: &str) -> Result<(), String> {
     let (client, server) = crate::harness::tcp_pair()?;
-    let peer = std::thread::spawn({
+    let peer = crate::frontend::spawn({
         let s = s.to_owned();
         move || -> Result<usize, String> {
             let mut socket = SslSocket::with_backend(server, &s).map_err(|e| e.to_string())?;

@@ -321,7 +321,7 @@ fn socket_cases() -> Vec<Case> {
                     TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
                 let port = listener.local_addr().map_err(|e| e.to_string())?.port();
                 let backend = b.to_owned();
-                let server = std::thread::spawn(move || -> Result<(), String> {
+                let server = crate::frontend::spawn(move || -> Result<(), String> {
                     let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
                     stream
                         .set_read_timeout(Some(crate::harness::IO_TIMEOUT))
@@ -402,7 +402,7 @@ fn loopback_server(backend: &str, greeting: &'static [u8]) -> Result<(u16, Reade
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let backend = backend.to_owned();
-    let server = std::thread::spawn(move || -> Result<Vec<u8>, String> {
+    let server = crate::frontend::spawn(move || -> Result<Vec<u8>, String> {
         let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
         stream
             .set_read_timeout(Some(IO_TIMEOUT))
@@ -617,7 +617,7 @@ fn loopback_cases() -> Vec<Case> {
                 let (mut socket, peer) = {
                     let (client, server) = tcp_pair()?;
                     let s = s.to_owned();
-                    let peer = std::thread::spawn(move || -> Result<Vec<u8>, String> {
+                    let peer = crate::frontend::spawn(move || -> Result<Vec<u8>, String> {
                         let mut socket =
                             SslSocket::with_backend(server, &s).map_err(|e| e.to_string())?;
                         socket.set_ssl_configuration(server_config(&Pki::get().server));
@@ -668,7 +668,7 @@ fn wait_for_minus_one(c: &str, s: &str) -> Result<(), String> {
     let (client, server) = tcp_pair()?;
     let (confirm, confirmed) = mpsc::channel();
     let s = s.to_owned();
-    let peer = std::thread::spawn(move || -> Result<(), String> {
+    let peer = crate::frontend::spawn(move || -> Result<(), String> {
         let fail = |e: Error| format!("server: {e}");
         let io = |e: std::io::Error| format!("server: {e}");
         server.set_read_timeout(Some(STEP)).map_err(io)?;
