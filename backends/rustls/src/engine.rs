@@ -14,23 +14,35 @@ use std::sync::Arc;
 
 use polytls_core::failure::{self, Wording};
 use polytls_core::{
-    AlertType, Error, PlaintextRead, SessionInfo, SslCipher, SslError, SslErrorKind, SslProtocol,
+    AlertType, Certificate, Error, PlaintextRead, SessionInfo, SslCipher, SslError, SslErrorKind,
+    SslProtocol,
 };
 use rustls::Connection;
 
 use crate::config::cipher_of_suite;
-use crate::verify::{Session, SessionGuard};
+use crate::verify::{self, Session, SessionGuard};
 
 /// One TLS session on rustls (client or server).
 pub(crate) struct RustlsEngine {
     conn: Connection,
-    /// What this session's certificate verification reports to (the configuration, and so
-    /// the verifiers, may be shared with other sessions).
-    session: Arc<Session>,
+    /// This session's verification state while the handshake runs, and what is left of it
+    /// afterwards.
+    verifying: Verifying,
     /// Set once close_notify was queued: nothing is encrypted after it.
     close_sent: bool,
     /// The peer's first bytes and the configuration, to word failures as every backend does.
     wording: Wording,
+}
+
+/// What the verifiers of the (possibly shared) configuration need of one session.
+enum Verifying {
+    /// The handshake runs: the verifiers report to this session (hook, host name), installed
+    /// for them while rustls processes records.
+    During(Arc<Session>),
+    /// The handshake ended (rustls verifies nothing after it): only the peer's certificates
+    /// as the verification converted them are kept, for the session report; the session,
+    /// and the front end's hook it held, are freed (an idle connection keeps less).
+    Done(Vec<Certificate>),
 }
 
 impl RustlsEngine {
@@ -39,7 +51,7 @@ impl RustlsEngine {
     pub(crate) fn new(conn: Connection, session: Arc<Session>, wording: Wording) -> RustlsEngine {
         RustlsEngine {
             conn,
-            session,
+            verifying: Verifying::During(session),
             close_sent: false,
             wording,
         }
@@ -98,15 +110,21 @@ impl polytls_core::TlsEngine for RustlsEngine {
     /// While the handshake runs, the session is installed for the verifiers, which rustls
     /// calls from within `process_new_packets` (rustls verifies certificates only during the
     /// handshake; after it, a verifier would find no session and refuse).
+    /// Once the handshake has ended, the session is let go (see [`Verifying::Done`]).
     fn process(&mut self) -> Result<(), Error> {
-        let _guard = self
-            .conn
-            .is_handshaking()
-            .then(|| SessionGuard::install(&self.session));
-        self.conn
-            .process_new_packets()
-            .map(|_| ())
-            .map_err(|e| map_error(e, &self.wording))
+        let result = match &self.verifying {
+            Verifying::During(session) => {
+                let _guard = SessionGuard::install(session);
+                self.conn.process_new_packets()
+            }
+            Verifying::Done(_) => self.conn.process_new_packets(),
+        };
+        if !self.conn.is_handshaking() {
+            if let Verifying::During(session) = &self.verifying {
+                self.verifying = Verifying::Done(session.take_converted());
+            }
+        }
+        result.map(|_| ()).map_err(|e| map_error(e, &self.wording))
     }
 
     fn wants_write(&self) -> bool {
@@ -165,9 +183,11 @@ impl polytls_core::TlsEngine for RustlsEngine {
             .conn
             .negotiated_cipher_suite()
             .map(|suite| SslCipher::from_id(cipher_of_suite(&suite).id(), protocol));
-        info.peer_chain = self
-            .session
-            .certificates(self.conn.peer_certificates().unwrap_or_default());
+        let ders = self.conn.peer_certificates().unwrap_or_default();
+        info.peer_chain = match &self.verifying {
+            Verifying::During(session) => session.certificates(ders),
+            Verifying::Done(converted) => verify::certificates(converted, ders),
+        };
         info.alpn_protocol = self.conn.alpn_protocol().map(<[u8]>::to_vec);
         if let Connection::Server(server) = &self.conn {
             info.server_name = server.server_name().map(str::to_owned);

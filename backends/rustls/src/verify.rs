@@ -107,19 +107,38 @@ impl Session {
             .converted
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let same = converted.len() == ders.len()
-            && converted
-                .iter()
-                .zip(ders)
-                .all(|(cert, der)| cert.to_der() == der.as_ref());
-        if same {
-            return converted.clone();
-        }
-        drop(converted);
-        ders.iter()
-            .filter_map(|der| Certificate::from_peer_der(der).ok())
-            .collect()
+        certificates(&converted, ders)
     }
+
+    /// What the verification converted, taken out (the engine keeps it once the handshake
+    /// ended).
+    pub(crate) fn take_converted(&self) -> Vec<Certificate> {
+        std::mem::take(
+            &mut *self
+                .converted
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+}
+
+/// The certificates of `ders`, in order, as [`Certificate::from_peer_der`] gives them: a copy
+/// of `converted` when it holds exactly these.
+pub(crate) fn certificates(
+    converted: &[Certificate],
+    ders: &[CertificateDer<'_>],
+) -> Vec<Certificate> {
+    let same = converted.len() == ders.len()
+        && converted
+            .iter()
+            .zip(ders)
+            .all(|(cert, der)| cert.to_der() == der.as_ref());
+    if same {
+        return converted.to_vec();
+    }
+    ders.iter()
+        .filter_map(|der| Certificate::from_peer_der(der).ok())
+        .collect()
 }
 
 thread_local! {
