@@ -110,16 +110,6 @@ impl Socket {
         SslSocket::with_backend(stream, backend).map(Socket::from)
     }
 
-    /// The connection, the session dropped.
-    pub fn into_inner(self) -> TcpStream {
-        self.into_socket().into_inner()
-    }
-
-    /// The blocking socket underneath.
-    pub fn into_socket(mut self) -> SslSocket<TcpStream> {
-        self.socket.take().expect(LOST)
-    }
-
     /// Drives the handshake to its end on the current front end (on tokio within the
     /// connection's read timeout).
     ///
@@ -202,8 +192,8 @@ impl Socket {
     }
 }
 
-/// The polytls error an I/O error of the tokio stream carries, or the I/O error itself.
-fn polytls_error(e: io::Error) -> Error {
+/// The polytls error an I/O error of a front end carries, or the I/O error itself.
+pub(crate) fn polytls_error(e: io::Error) -> Error {
     if !e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
         return Error::Io(e);
     }

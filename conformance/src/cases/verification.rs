@@ -112,10 +112,9 @@ pub(super) fn same_errors(found: &[SslError], wanted: &[SslError]) -> bool {
 
 /// The polytls error inside an I/O error from a socket's `Read` or `Write`.
 pub(super) fn polytls_error(e: std::io::Error) -> Result<Error, String> {
-    match e.into_inner().map(|inner| inner.downcast::<Error>()) {
-        Some(Ok(inner)) => Ok(*inner),
-        Some(Err(other)) => Err(format!("not a polytls error: {other}")),
-        None => Err("a bare I/O error".into()),
+    match crate::frontend::polytls_error(e) {
+        Error::Io(e) => Err(format!("not a polytls error: {e}")),
+        inner => Ok(inner),
     }
 }
 
