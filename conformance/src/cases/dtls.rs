@@ -19,7 +19,7 @@ use polytls::{
 };
 
 use crate::case::{Case, Needs};
-use crate::cases::external::Peer;
+use crate::cases::external::{Peer, SClient};
 use crate::harness::{check, client_config, server_config, with_identity, TempDir, IO_TIMEOUT};
 use crate::pki::Pki;
 
@@ -853,42 +853,31 @@ fn against_s_client(backend: &str) -> Result<(), String> {
     let ca = dir.write_certs("root.pem", std::slice::from_ref(&Pki::get().root))?;
     let socket = udp()?;
     let port = addr(&socket)?.port();
-    let mut child = Command::new("openssl")
-        .args([
-            "s_client",
+    let ca = ca.display().to_string();
+    let mut peer = SClient::start(
+        port,
+        [
             "-dtls1_2",
-            "-connect",
-            &format!("127.0.0.1:{port}"),
-            "-quiet",
             "-verify_return_error",
-        ])
-        .args(["-verify_hostname", "localhost", "-CAfile"])
-        .arg(&ca)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start openssl s_client: {e}"))?;
-    let mut stdin = child.stdin.take().ok_or("no stdin")?;
-    let mut stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut stderr = child.stderr.take().ok_or("no stderr")?;
-    let mut peer = Peer(child);
+            "-verify_hostname",
+            "localhost",
+            "-CAfile",
+            &ca,
+        ],
+    )?;
     let mut s = Dtls::with_backend(SslMode::SslServerMode, backend).map_err(|e| e.to_string())?;
     s.set_dtls_configuration(dtls_server_config())
         .map_err(|e| e.to_string())?;
     if let Err(e) = drive(&mut s, &socket) {
-        let _ = peer.0.kill();
-        let mut said = String::new();
-        let _ = stderr.read_to_string(&mut said);
         return Err(format!(
             "handshake with s_client: {e}; s_client said: {}",
-            said.trim()
+            peer.said()
         ));
     }
-    stdin
+    peer.stdin
         .write_all(b"ping from s_client\n")
         .map_err(|e| e.to_string())?;
-    stdin.flush().map_err(|e| e.to_string())?;
+    peer.stdin.flush().map_err(|e| e.to_string())?;
     let deadline = Instant::now() + IO_TIMEOUT;
     let mut got = Vec::new();
     while Instant::now() < deadline && !got.ends_with(b"ping from s_client\n") {
@@ -902,14 +891,13 @@ fn against_s_client(backend: &str) -> Result<(), String> {
     s.write_datagram_encrypted(&socket, b"pong from polytls\n")
         .map_err(|e| e.to_string())?;
     let mut out = [0u8; 18];
-    stdout
+    peer.stdout
         .read_exact(&mut out)
         .map_err(|e| format!("s_client output: {e}"))?;
     check(&out == b"pong from polytls\n", || {
         format!("s_client printed {:?}", String::from_utf8_lossy(&out))
     })?;
     s.shutdown(&socket).map_err(|e| e.to_string())?;
-    drop(stdin);
     Ok(())
 }
 

@@ -2,10 +2,11 @@
 //! `gnutls-cli`, run as processes. Each case needs its program; without it the case is skipped
 //! loudly (and fails under CI, which installs them).
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 
 use polytls::{ProtocolVersion, SslConfiguration, SslSocket};
 
@@ -20,6 +21,64 @@ impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// A running `openssl s_client`, its three pipes taken.
+pub(super) struct SClient {
+    pub(super) stdin: ChildStdin,
+    pub(super) stdout: ChildStdout,
+    stderr: ChildStderr,
+    pub(super) peer: Peer,
+}
+
+impl SClient {
+    /// Starts `openssl s_client -quiet -connect 127.0.0.1:<port>` with `args` after them.
+    pub(super) fn start<S: AsRef<OsStr>>(
+        port: u16,
+        args: impl IntoIterator<Item = S>,
+    ) -> Result<SClient, String> {
+        let mut child = Command::new("openssl")
+            .args([
+                "s_client",
+                "-quiet",
+                "-connect",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start openssl s_client: {e}"))?;
+        Ok(SClient {
+            stdin: child.stdin.take().ok_or("no stdin")?,
+            stdout: child.stdout.take().ok_or("no stdout")?,
+            stderr: child.stderr.take().ok_or("no stderr")?,
+            peer: Peer(child),
+        })
+    }
+
+    /// Stops s_client and returns what it said on stderr, for a failure message.
+    pub(super) fn said(&mut self) -> String {
+        let _ = self.peer.0.kill();
+        let mut said = String::new();
+        let _ = self.stderr.read_to_string(&mut said);
+        said.trim().to_owned()
+    }
+
+    /// Closes s_client's input and returns all it printed and how it exited.
+    ///
+    /// Fails when its output cannot be read or it cannot be waited for.
+    pub(super) fn finish(self) -> Result<(String, ExitStatus), String> {
+        drop(self.stdin);
+        let (mut stdout, mut peer) = (self.stdout, self.peer);
+        let mut output = String::new();
+        stdout
+            .read_to_string(&mut output)
+            .map_err(|e| e.to_string())?;
+        let status = peer.0.wait().map_err(|e| e.to_string())?;
+        Ok((output, status))
     }
 }
 
@@ -157,32 +216,11 @@ fn against_s_client(backend: &str, version: ProtocolVersion) -> Result<(), Strin
     let ca = dir.write_certs("root.pem", std::slice::from_ref(&Pki::get().root))?;
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    let mut child = Command::new("openssl")
-        .args([
-            "s_client",
-            "-connect",
-            &format!("127.0.0.1:{port}"),
-            "-quiet",
-            "-verify_return_error",
-        ])
-        .args([
-            "-servername",
-            "localhost",
-            "-verify_hostname",
-            "localhost",
-            "-CAfile",
-        ])
-        .arg(&ca)
-        .args(version_flags(version))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start openssl s_client: {e}"))?;
-    let mut stdin = child.stdin.take().ok_or("no stdin")?;
-    let mut stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut stderr = child.stderr.take().ok_or("no stderr")?;
-    let mut peer = Peer(child);
+    let ca = ca.display().to_string();
+    let mut args = vec!["-verify_return_error", "-servername", "localhost"];
+    args.extend(["-verify_hostname", "localhost", "-CAfile", &ca]);
+    args.extend(version_flags(version));
+    let mut peer = SClient::start(port, args)?;
     let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(IO_TIMEOUT))
@@ -195,19 +233,16 @@ fn against_s_client(backend: &str, version: ProtocolVersion) -> Result<(), Strin
     socket
         .start_server_encryption()
         .map_err(|e| e.to_string())?;
-    stdin
+    peer.stdin
         .write_all(b"ping from s_client\n")
         .map_err(|e| e.to_string())?;
-    stdin.flush().map_err(|e| e.to_string())?;
+    peer.stdin.flush().map_err(|e| e.to_string())?;
     let mut request = [0u8; 19];
     let read = socket.read_exact(&mut request);
     if let Err(e) = read {
-        let _ = peer.0.kill();
-        let mut diagnostics = String::new();
-        let _ = stderr.read_to_string(&mut diagnostics);
         return Err(format!(
             "read from s_client: {e}; s_client said: {}",
-            diagnostics.trim()
+            peer.said()
         ));
     }
     check(&request == b"ping from s_client\n", || {
@@ -221,12 +256,7 @@ fn against_s_client(backend: &str, version: ProtocolVersion) -> Result<(), Strin
         .map_err(|e| e.to_string())?;
     socket.close().map_err(|e| e.to_string())?;
     drop(socket);
-    drop(stdin);
-    let mut output = String::new();
-    stdout
-        .read_to_string(&mut output)
-        .map_err(|e| e.to_string())?;
-    let status = peer.0.wait().map_err(|e| e.to_string())?;
+    let (output, status) = peer.finish()?;
     check(output.contains("pong from polytls"), || {
         format!("s_client printed {output:?}")
     })?;
