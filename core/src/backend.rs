@@ -20,8 +20,8 @@ use crate::certificate::{CertificateInfo, Pkcs12};
 pub use crate::dtls::engine::{DtlsEngine, DtlsEngineParams, DtlsRead};
 use crate::{
     Certificate, Crl, EncodingFormat, Error, ImplementedClass, Key, KeyStrength, KeyType, KeyUsage,
-    PeerName, PeerVerifyMode, Purpose, SslCipher, SslConfiguration, SslError, SslMode, SslProtocol,
-    SupportedFeature,
+    PeerName, PeerVerifyMode, PreSharedKeyAuthenticator, Purpose, SslCipher, SslConfiguration,
+    SslError, SslMode, SslProtocol, SupportedFeature,
 };
 
 /// A TLS library as polytls sees it: what it can do, and factories for its objects.
@@ -165,7 +165,7 @@ pub trait TlsBackend: Send + Sync + 'static {
 
 /// Refuses, with [`Error::Unsupported`], every setting in `params` that `backend` does not
 /// claim: a protocol outside its supported protocols, ALPN without `ClientSideAlpn` (client) or
-/// `ServerSideAlpn` (server), a PSK identity hint without `Psk`, OCSP stapling without `Ocsp`,
+/// `ServerSideAlpn` (server), a PSK identity hint or handler without `Psk`, OCSP stapling without `Ocsp`,
 /// a session ticket without `SessionTicket`, elliptic curves without the `EllipticCurve`
 /// class, and a server in `QueryPeer` without `OptionalClientCertificate`.
 ///
@@ -190,7 +190,9 @@ pub fn refuse_unclaimed<B: TlsBackend + ?Sized>(
         Some(what)
     } else if !config.allowed_next_protocols.is_empty() && lacks(alpn) {
         Some(format!("{alpn}"))
-    } else if config.pre_shared_key_identity_hint.is_some() && lacks(SupportedFeature::Psk) {
+    } else if (config.pre_shared_key_identity_hint.is_some() || params.pre_shared_key_handler)
+        && lacks(SupportedFeature::Psk)
+    {
         Some("pre-shared keys".into())
     } else if config.ocsp_stapling_enabled && lacks(SupportedFeature::Ocsp) {
         Some("OCSP stapling".into())
@@ -431,6 +433,10 @@ pub struct EngineParams<'a> {
     /// decides. [`new`](Self::new) sets it from `missing_certificate_is_fatal`; the front end
     /// also sets it when nothing could ignore the missing certificate.
     pub require_peer_certificate: bool,
+    /// Whether the session has a pre-shared key handler: only then does the engine offer
+    /// (client) or accept (server) PSK cipher suites, asking
+    /// [`VerificationHook::pre_shared_key`] for the key. [`new`](Self::new) sets it to false.
+    pub pre_shared_key_handler: bool,
 }
 
 impl<'a> EngineParams<'a> {
@@ -451,6 +457,7 @@ impl<'a> EngineParams<'a> {
             require_peer_certificate: mode == SslMode::SslServerMode
                 && verify_mode == PeerVerifyMode::VerifyPeer
                 && config.missing_certificate_is_fatal,
+            pre_shared_key_handler: false,
         }
     }
 }
@@ -462,6 +469,16 @@ pub trait VerificationHook: Send + Sync {
     /// (an empty list when there were none). Returns `true` to continue the handshake, `false`
     /// to abort it with a fatal alert.
     fn decide(&self, peer_chain: &[Certificate], errors: Vec<SslError>) -> bool;
+
+    /// Called when the handshake negotiated a PSK cipher suite and needs the key (only when the
+    /// engine was told of a [`pre_shared_key_handler`](EngineParams::pre_shared_key_handler)):
+    /// the handler fills in `authenticator`. Returns `true` when the identity and key it holds
+    /// can be used, `false` to fail the handshake (no key, or one the engine could not send).
+    /// The default refuses.
+    fn pre_shared_key(&self, authenticator: &mut PreSharedKeyAuthenticator) -> bool {
+        let _ = authenticator;
+        false
+    }
 }
 
 /// The outcome of [`TlsEngine::read_plaintext`].
@@ -489,11 +506,15 @@ pub struct SessionInfo {
     pub alpn_protocol: Option<Vec<u8>>,
     /// Server only: the SNI name the client sent, if any.
     pub server_name: Option<String>,
+    /// The PSK identity of the session when its key exchange used a pre-shared key (the one
+    /// the client sent); `None` otherwise.
+    pub psk_identity: Option<Vec<u8>>,
 }
 
 impl SessionInfo {
     /// An empty session record (used before a handshake completes): protocol
-    /// `UnknownProtocol`, no cipher, no peer chain, no ALPN protocol, no server name.
+    /// `UnknownProtocol`, no cipher, no peer chain, no ALPN protocol, no server name, no PSK
+    /// identity.
     pub fn new() -> SessionInfo {
         SessionInfo {
             protocol: SslProtocol::UnknownProtocol,
@@ -501,6 +522,7 @@ impl SessionInfo {
             peer_chain: Vec::new(),
             alpn_protocol: None,
             server_name: None,
+            psk_identity: None,
         }
     }
 }

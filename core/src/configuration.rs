@@ -321,7 +321,7 @@ impl SslConfiguration {
     }
 
     /// Checks the settings that do not depend on a backend: a server needs a certificate and a
-    /// key, a key needs a certificate and must be the private half of the local certificate's
+    /// key (pass `server` false for one that authenticates only with pre-shared keys), a key needs a certificate and must be the private half of the local certificate's
     /// key, ALPN names are 1 to 255 bytes, and the protocol fits the transport (`dtls`).
     /// Every handshake starts with this check.
     ///

@@ -10,12 +10,16 @@
 //! connection). A handler that panics refuses the peer: the panic is caught here, before it
 //! can unwind through a TLS library, the engine aborts the handshake with its alert as for
 //! any refusal, and the socket resumes the panic once the alert is sent.
+//!
+//! The pre-shared key handler lives here too: the engine asks for a key from the same point
+//! of the handshake, under the same rule for panics, and a key that cannot be used is
+//! recorded with its reason, which the front end reports in place of the engine's error.
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::{Certificate, SslError, VerificationHook};
+use crate::{Certificate, PreSharedKeyAuthenticator, SslError, VerificationHook};
 
 /// Handed to an [`on_ssl_errors`](crate::Session::on_ssl_errors) handler: the errors found and
 /// the means to ignore them (Qt's `ignoreSslErrors()` called from the `sslErrors` slot).
@@ -68,6 +72,7 @@ impl HandshakeInterruption<'_> {
 type PeerVerifyErrorHandler = Box<dyn FnMut(&SslError) + Send>;
 type InterruptionHandler = Box<dyn FnMut(&mut HandshakeInterruption<'_>) + Send>;
 type SslErrorsHandler = Box<dyn FnMut(&mut SslErrorsDecision<'_>) + Send>;
+type PskHandler = Box<dyn FnMut(&mut PreSharedKeyAuthenticator) + Send>;
 
 #[derive(Default)]
 struct State {
@@ -76,6 +81,9 @@ struct State {
     on_peer_verify_error: Option<PeerVerifyErrorHandler>,
     on_ssl_errors: Option<SslErrorsHandler>,
     on_interrupted: Option<InterruptionHandler>,
+    on_pre_shared_key: Option<PskHandler>,
+    /// Why the pre-shared key handler's answer could not be used in this handshake.
+    psk_problem: Option<String>,
     found: Vec<SslError>,
     refused: Option<Vec<SslError>>,
     /// The configuration's `handshake_must_interrupt_on_error`, for this handshake.
@@ -119,6 +127,21 @@ impl Verification {
 
     pub(crate) fn set_interruption_handler(&self, handler: InterruptionHandler) {
         self.lock().on_interrupted = Some(handler);
+    }
+
+    pub(crate) fn set_pre_shared_key_handler(&self, handler: PskHandler) {
+        self.lock().on_pre_shared_key = Some(handler);
+    }
+
+    /// Whether a pre-shared key handler is set (the engine offers PSK suites only then).
+    pub(crate) fn has_pre_shared_key_handler(&self) -> bool {
+        self.lock().on_pre_shared_key.is_some()
+    }
+
+    /// Why the pre-shared key handler's answer could not be used in this handshake, if it
+    /// could not: the handshake failed for that reason.
+    pub(crate) fn psk_problem(&self) -> Option<String> {
+        self.lock().psk_problem.clone()
     }
 
     /// The errors found in the last handshake, ignored or not.
@@ -170,6 +193,7 @@ impl Verification {
         state.refused = None;
         state.interrupt = interrupt;
         state.asked = false;
+        state.psk_problem = None;
         state.panic = None;
     }
 
@@ -214,6 +238,26 @@ impl Verification {
 }
 
 impl State {
+    /// [`VerificationHook::pre_shared_key`]: runs the handler (a panic is kept, as in
+    /// [`Verification::judge`]) and checks what it gave.
+    fn pre_shared_key(&mut self, auth: &mut PreSharedKeyAuthenticator) -> bool {
+        if self.panic.is_some() {
+            return false;
+        }
+        let given = auth.identity().to_vec();
+        let Some(handler) = self.on_pre_shared_key.as_mut() else {
+            self.psk_problem = Some("no pre-shared key handler is set".into());
+            return false;
+        };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(auth))) {
+            self.psk_problem = Some("the pre-shared key handler panicked".into());
+            self.panic = Some(payload);
+            return false;
+        }
+        self.psk_problem = auth.problem(&given);
+        self.psk_problem.is_none()
+    }
+
     /// [`Verification::judge`] once the decision is known to be asked for.
     fn decide(&mut self, errors: Vec<SslError>) -> bool {
         self.found.extend(errors.iter().cloned());
@@ -291,5 +335,9 @@ impl VerificationHook for Verification {
         self.judge(crate::certificate::with_blacklist_errors(
             peer_chain, errors,
         ))
+    }
+
+    fn pre_shared_key(&self, authenticator: &mut PreSharedKeyAuthenticator) -> bool {
+        self.lock().pre_shared_key(authenticator)
     }
 }

@@ -104,6 +104,7 @@ impl TlsBackend for OpenSslBackend {
             SupportedFeature::ClientSideAlpn,
             SupportedFeature::ServerSideAlpn,
             SupportedFeature::OptionalClientCertificate,
+            SupportedFeature::Psk,
         ]
     }
 

@@ -602,6 +602,10 @@ impl OpenSslEngine {
         let mut ssl = Ssl::new(&context).map_err(|e| openssl_failure("OpenSSL session", &e))?;
         let verify = verify::install(&mut ssl, params)?;
         let server = params.mode == SslMode::SslServerMode;
+        if params.pre_shared_key_handler {
+            let hint = params.config.pre_shared_key_identity_hint.as_deref();
+            crate::psk::install(&mut ssl, server, hint)?;
+        }
         if server {
             ssl.set_accept_state();
         } else {
@@ -974,7 +978,7 @@ impl TlsEngine for OpenSslEngine {
 }
 
 /// The facts of an established TLS or DTLS session that both engines report: the version,
-/// the cipher, and the peer's chain as the verification converted it (`verify`). On a server,
+/// the cipher, the PSK identity, and the peer's chain as the verification converted it (`verify`). On a server,
 /// OpenSSL keeps the client's leaf apart from the rest of its chain.
 pub(crate) fn session_facts(ssl: &SslRef, server: bool, verify: &VerifyState) -> SessionInfo {
     let mut info = SessionInfo::new();
@@ -1000,6 +1004,8 @@ pub(crate) fn session_facts(ssl: &SslRef, server: bool, verify: &VerifyState) ->
         info.peer_chain
             .extend(chain.iter().filter_map(|cert| verify.certificate(cert)));
     }
+    // OpenSSL keeps the identity in the session on both sides once a PSK key exchange ran.
+    info.psk_identity = ssl.psk_identity().map(<[u8]>::to_vec);
     info
 }
 

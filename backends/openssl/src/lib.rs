@@ -11,6 +11,7 @@
 //! - `engine`: one TLS session as a sans-IO [`TlsEngine`](polytls_core::TlsEngine);
 //! - `certificate` and `key`: the Certificate and Key classes, OpenSSL's parsers and encoders
 //!   (and PKCS#12 import) behind polytls' backend-neutral values;
+//! - `psk`: OpenSSL's pre-shared key callbacks asking the front end's handler for the key;
 //! - `verify`: OpenSSL's certificate verification results turned into
 //!   [`SslError`](polytls_core::SslError)s for the front end's decision.
 //!
@@ -26,6 +27,7 @@ mod context_cache;
 mod dtls;
 mod engine;
 mod key;
+mod psk;
 mod verify;
 
 #[cfg(test)]

@@ -151,13 +151,20 @@ fn pki() -> &'static Pki {
 struct Recorder {
     verdict: bool,
     calls: Mutex<Vec<(Vec<Certificate>, Vec<SslError>)>>,
+    /// What each pre-shared key request carried: the hint and the identity.
+    psk_calls: Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
 }
+
+/// The identity and key every [`Recorder`] gives when asked for a pre-shared key.
+const PSK_IDENTITY: &[u8] = b"client-1";
+const PSK_KEY: &[u8] = b"0123456789abcdef";
 
 impl Recorder {
     fn new(verdict: bool) -> Arc<Recorder> {
         Arc::new(Recorder {
             verdict,
             calls: Mutex::new(Vec::new()),
+            psk_calls: Mutex::new(Vec::new()),
         })
     }
 
@@ -181,6 +188,18 @@ impl VerificationHook for Recorder {
             .expect("lock")
             .push((peer_chain.to_vec(), errors));
         accept
+    }
+
+    fn pre_shared_key(&self, auth: &mut polytls_core::PreSharedKeyAuthenticator) -> bool {
+        self.psk_calls
+            .lock()
+            .expect("lock")
+            .push((auth.identity_hint().to_vec(), auth.identity().to_vec()));
+        if auth.maximum_identity_length() > 0 {
+            auth.set_identity(PSK_IDENTITY.to_vec());
+        }
+        auth.set_pre_shared_key(PSK_KEY.to_vec());
+        true
     }
 }
 
@@ -206,8 +225,20 @@ fn engine(
     peer_name: Option<&str>,
     hook: Arc<Recorder>,
 ) -> Box<dyn TlsEngine> {
+    psk_engine(mode, config, peer_name, hook, false)
+}
+
+/// [`engine`], with a pre-shared key handler when `psk`.
+fn psk_engine(
+    mode: SslMode,
+    config: &SslConfiguration,
+    peer_name: Option<&str>,
+    hook: Arc<Recorder>,
+    psk: bool,
+) -> Box<dyn TlsEngine> {
     let name = peer_name.map(|n| polytls_core::PeerName::parse(n).expect("a valid test name"));
-    let params = EngineParams::new(mode, config, name.as_ref(), hook);
+    let mut params = EngineParams::new(mode, config, name.as_ref(), hook);
+    params.pre_shared_key_handler = psk;
     OpenSslBackend::new()
         .new_tls_engine(params)
         .expect("engine creation")
@@ -289,16 +320,33 @@ struct Pair {
 }
 
 fn pair(client: &SslConfiguration, server: &SslConfiguration, peer_name: Option<&str>) -> Pair {
+    psk_pair(client, server, peer_name, false)
+}
+
+/// [`pair`], both sides with a pre-shared key handler when `psk`.
+fn psk_pair(
+    client: &SslConfiguration,
+    server: &SslConfiguration,
+    peer_name: Option<&str>,
+    psk: bool,
+) -> Pair {
     let client_hook = Recorder::new(false);
     let server_hook = Recorder::new(false);
     Pair {
-        client: engine(
+        client: psk_engine(
             SslMode::SslClientMode,
             client,
             peer_name,
             client_hook.clone(),
+            psk,
         ),
-        server: engine(SslMode::SslServerMode, server, None, server_hook.clone()),
+        server: psk_engine(
+            SslMode::SslServerMode,
+            server,
+            None,
+            server_hook.clone(),
+            psk,
+        ),
         client_hook,
         server_hook,
     }
@@ -455,7 +503,8 @@ fn every_claimed_cipher_negotiates() {
         client.ciphers = Some(vec![cipher]);
         let mut server = server_config(identity);
         server.ciphers = Some(vec![cipher]);
-        let mut p = pair(&client, &server, Some("localhost"));
+        let psk = cipher.authentication_method() == "PSK";
+        let mut p = psk_pair(&client, &server, Some("localhost"), psk);
         match handshake(p.client.as_mut(), p.server.as_mut()) {
             (Ok(()), Ok(())) => {
                 let session = p.client.session();
@@ -465,11 +514,63 @@ fn every_claimed_cipher_negotiates() {
                     "{cipher}"
                 );
                 assert_eq!(session.protocol, protocol);
+                let identity = psk.then_some(PSK_IDENTITY.to_vec());
+                assert_eq!(session.psk_identity, identity, "{cipher}");
+                assert_eq!(p.server.session().psk_identity, identity, "{cipher}");
             }
             (c, s) => failures.push(format!("{cipher}: {c:?} / {s:?}")),
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn psk_handshake_carries_the_hint_and_the_identity() {
+    let mut client = client_config();
+    client.protocol = SslProtocol::TlsV1_2;
+    client.ciphers = Some(vec![SslCipher::from_name(
+        "TLS_PSK_WITH_AES_128_GCM_SHA256",
+    )
+    .expect("known")]);
+    let mut server = server_config(&pki().server);
+    server.pre_shared_key_identity_hint = Some(b"the hint".to_vec());
+    let mut p = psk_pair(&client, &server, None, true);
+    let (c, s) = handshake(p.client.as_mut(), p.server.as_mut());
+    c.expect("client");
+    s.expect("server");
+    let calls = |r: &Recorder| r.psk_calls.lock().expect("lock").clone();
+    assert_eq!(calls(&p.client_hook), [(b"the hint".to_vec(), Vec::new())]);
+    assert_eq!(calls(&p.server_hook), [(Vec::new(), PSK_IDENTITY.to_vec())]);
+    assert!(p.client.session().peer_chain.is_empty());
+    assert_eq!(
+        p.client.session().psk_identity.as_deref(),
+        Some(PSK_IDENTITY)
+    );
+    assert_eq!(send(p.client.as_mut(), p.server.as_mut(), b"ping"), b"ping");
+}
+
+#[test]
+fn tls13_never_asks_for_a_pre_shared_key() {
+    // Both sides have a handler; TLS 1.3 (OpenSSL would use it as an external PSK) stays with
+    // certificates, and the client's first flight does not call the handler.
+    let mut p = psk_pair(
+        &client_config(),
+        &server_config(&pki().server),
+        Some("localhost"),
+        true,
+    );
+    let (c, s) = handshake(p.client.as_mut(), p.server.as_mut());
+    c.expect("client");
+    s.expect("server");
+    assert_eq!(p.client.session().protocol, SslProtocol::TlsV1_3);
+    assert!(p.client_hook.psk_calls.lock().expect("lock").is_empty());
+    assert!(p.server_hook.psk_calls.lock().expect("lock").is_empty());
+    assert_eq!(p.client.session().psk_identity, None);
+    assert_eq!(
+        p.client_hook.calls().len(),
+        1,
+        "the certificate was verified"
+    );
 }
 
 #[test]
@@ -487,7 +588,6 @@ fn unknown_cipher_is_unsupported() {
 fn unsupported_settings_are_refused() {
     let cases: Vec<fn(&mut SslConfiguration)> = vec![
         |c| c.elliptic_curves = vec!["prime256v1".into()],
-        |c| c.pre_shared_key_identity_hint = Some(b"hint".to_vec()),
         |c| c.ocsp_stapling_enabled = true,
         |c| c.session_ticket = vec![1, 2, 3],
         |c| c.protocol = SslProtocol::DtlsV1_2,

@@ -91,6 +91,11 @@ pub(crate) struct VerifyState {
 }
 
 impl VerifyState {
+    /// The front end's hook for this session.
+    pub(crate) fn hook(&self) -> &dyn VerificationHook {
+        &*self.hook
+    }
+
     fn found(&self) -> MutexGuard<'_, Vec<Found>> {
         self.found
             .lock()
@@ -244,10 +249,14 @@ unsafe extern "C" fn cert_verify_callback(
     c_int::from(accepted)
 }
 
+/// The verification state of a session, if [`install`] set it up.
+pub(crate) fn state_of_ssl(ssl: &SslRef) -> Option<Arc<VerifyState>> {
+    ssl.ex_data(state_index().ok()?).cloned()
+}
+
 /// The session state of the `Ssl` a store context verifies for.
 fn state_of(ctx: &X509StoreContextRef) -> Option<Arc<VerifyState>> {
-    let ssl = ctx.ex_data(X509StoreContext::ssl_idx().ok()?)?;
-    ssl.ex_data(state_index().ok()?).cloned()
+    state_of_ssl(ctx.ex_data(X509StoreContext::ssl_idx().ok()?)?)
 }
 
 /// Verifies the peer's chain, collecting every problem, and asks the hook. Returns whether the

@@ -18,6 +18,7 @@ mod lifecycle;
 mod names;
 mod on_tokio;
 mod policy;
+mod psk;
 mod qt;
 mod refusal;
 mod registry;
@@ -39,6 +40,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(forgery::cases());
     cases.extend(differential::cases());
     cases.extend(interrupt::cases());
+    cases.extend(psk::cases());
     cases.extend(certificate::cases());
     cases.extend(key::cases());
     cases.extend(data::cases());

@@ -143,6 +143,39 @@ pub(super) fn cases() -> Vec<Case> {
             }
             Ok(())
         }),
+        Case::single(
+            "refusal/unclaimed_pre_shared_key_handler",
+            Needs::socket(),
+            |b| {
+                // A PSK handler is a setting too: without `Psk` both sides refuse it at the start,
+                // a server even without a certificate (which only a PSK server may lack).
+                if feature(SupportedFeature::Psk)(b) {
+                    return Ok(());
+                }
+                for (server, config) in [
+                    (false, client_config()),
+                    (true, server_config(&Pki::get().server)),
+                    (true, SslConfiguration::default()),
+                ] {
+                    let (client, server_end) = tcp_pair()?;
+                    let stream = if server { server_end } else { client };
+                    let mut socket =
+                        polytls::SslSocket::with_backend(stream, b).map_err(|e| e.to_string())?;
+                    socket.set_ssl_configuration(config);
+                    socket.set_peer_verify_name("localhost");
+                    socket.on_pre_shared_key_authentication_required(|auth| {
+                        auth.set_pre_shared_key(b"0123456789abcdef".to_vec());
+                    });
+                    let started = if server {
+                        socket.start_server_encryption()
+                    } else {
+                        socket.start_client_encryption()
+                    };
+                    expect_unsupported("pre-shared key handler", started)?;
+                }
+                Ok(())
+            },
+        ),
         Case::single("refusal/unclaimed_protocols", Needs::socket(), |b| {
             let claimed = polytls::supported_protocols(Some(b));
             let tls = SslProtocol::ALL

@@ -9,7 +9,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use polytls::{Error, PeerVerifyMode, SslConfiguration, SslErrorKind, SslServer, SslSocket};
+use polytls::{
+    Error, PeerVerifyMode, SslConfiguration, SslErrorKind, SslProtocol, SslServer, SslSocket,
+    SupportedFeature,
+};
 
 use crate::case::{Case, Needs};
 use crate::frontend::{self, FrontEnd};
@@ -114,6 +117,17 @@ impl TestServer {
         Ok(TestServer { inner, events })
     }
 
+    /// Sets the server's pre-shared key handler.
+    fn on_pre_shared_key(
+        &mut self,
+        handler: impl Fn(SocketAddr, &mut polytls::PreSharedKeyAuthenticator) + Send + Sync + 'static,
+    ) {
+        match &mut self.inner {
+            Inner::Blocking(s) => s.on_pre_shared_key_authentication_required(handler),
+            Inner::Tokio(_, s) => s.on_pre_shared_key_authentication_required(handler),
+        }
+    }
+
     /// Sets the most handshakes the server runs at once.
     fn set_max_pending_handshakes(&mut self, count: usize) {
         match &mut self.inner {
@@ -210,13 +224,26 @@ impl TestServer {
 
 /// A client with `backend` and `config` that sends one line and expects it back upper-cased.
 fn client(backend: &str, port: u16, config: SslConfiguration) -> Result<(), String> {
+    client_after(backend, port, config, |_| {}).map(drop)
+}
+
+/// [`client`], with `setup` applied to the socket before its handshake; returns the client's
+/// own address.
+fn client_after(
+    backend: &str,
+    port: u16,
+    config: SslConfiguration,
+    setup: impl FnOnce(&mut SslSocket<TcpStream>),
+) -> Result<SocketAddr, String> {
     let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    let local = stream.local_addr().map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(IO_TIMEOUT))
         .map_err(|e| e.to_string())?;
     let mut socket = SslSocket::with_backend(stream, backend).map_err(|e| e.to_string())?;
     socket.set_ssl_configuration(config);
     socket.set_peer_verify_name("localhost");
+    setup(&mut socket);
     socket
         .start_client_encryption()
         .map_err(|e| format!("client start: {e}"))?;
@@ -227,7 +254,8 @@ fn client(backend: &str, port: u16, config: SslConfiguration) -> Result<(), Stri
     socket
         .read_exact(&mut reply)
         .map_err(|e| format!("client: {e}"))?;
-    check(&reply == b"HI\n", || format!("reply {reply:?}"))
+    check(&reply == b"HI\n", || format!("reply {reply:?}"))?;
+    Ok(local)
 }
 
 /// A client with `backend` whose handshake completed, kept open.
@@ -305,6 +333,53 @@ pub(super) fn cases() -> Vec<Case> {
                 }
                 // One handshake started, with no verification problem.
                 server.check_events(1, 0, 0)
+            },
+        ),
+        // Qt's preSharedKeyAuthenticationRequired on a server: a server with no certificate
+        // serves a PSK client, and its handler learns which peer sent which identity.
+        Case::pair(
+            "server/pre_shared_key",
+            Needs::feature(SupportedFeature::Psk),
+            Needs::feature(SupportedFeature::Psk),
+            |c, s| {
+                let reports = new_reports();
+                let config = SslConfiguration {
+                    protocol: SslProtocol::TlsV1_2,
+                    pre_shared_key_identity_hint: Some(b"server hint".to_vec()),
+                    ..SslConfiguration::default()
+                };
+                let mut server = TestServer::new(s, config, &reports)?;
+                let asked = Arc::new(Mutex::new(Vec::new()));
+                let recorded = Arc::clone(&asked);
+                server.on_pre_shared_key(move |peer, auth| {
+                    lock(&recorded).push((peer, auth.identity().to_vec()));
+                    auth.set_pre_shared_key(b"sixteen byte key".to_vec());
+                });
+                let port = server.port();
+                let client_thread = {
+                    let c = c.to_owned();
+                    std::thread::spawn(move || {
+                        let config = SslConfiguration {
+                            protocol: SslProtocol::TlsV1_2,
+                            peer_verify_mode: PeerVerifyMode::VerifyNone,
+                            ..client_config()
+                        };
+                        client_after(&c, port, config, |socket| {
+                            socket.on_pre_shared_key_authentication_required(|auth| {
+                                auth.set_identity(b"device-9".to_vec());
+                                auth.set_pre_shared_key(b"sixteen byte key".to_vec());
+                            });
+                        })
+                    })
+                };
+                let served = server.serve_one(IO_TIMEOUT);
+                let client = client_thread.join().map_err(|_| "the client panicked")?;
+                served?;
+                let local = client?;
+                let asked = lock(&asked).clone();
+                check(asked == [(local, b"device-9".to_vec())], || {
+                    format!("the handler saw {asked:?}, the client is {local}")
+                })
             },
         ),
         // tst_QSslServer::testSelfSignedCertificateRejectedByServer

@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::verification::HandshakeInterruption;
-use crate::{Error, Session, SslConfiguration, SslError, SslErrorsDecision, TlsBackend};
+use crate::{
+    Error, PreSharedKeyAuthenticator, Session, SslConfiguration, SslError, SslErrorsDecision,
+    TlsBackend,
+};
 
 /// The handshake time limit of a new server (Qt's default is 5 seconds).
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,6 +28,7 @@ type ErrorHandler = Arc<dyn Fn(SocketAddr, &SslError) + Send + Sync>;
 type ErrorsHandler = Arc<dyn Fn(SocketAddr, &mut SslErrorsDecision<'_>) + Send + Sync>;
 type InterruptionHandler = Arc<dyn Fn(SocketAddr, &mut HandshakeInterruption<'_>) + Send + Sync>;
 type FailureHandler = Arc<dyn Fn(SocketAddr, &Error) + Send + Sync>;
+type PskHandler = Arc<dyn Fn(SocketAddr, &mut PreSharedKeyAuthenticator) + Send + Sync>;
 
 /// A server's handlers: each is called with the peer address of the connection it concerns,
 /// from the task or thread that runs that connection's handshake.
@@ -34,6 +38,7 @@ pub(crate) struct ServerEvents {
     pub(crate) peer_verify_error: Option<ErrorHandler>,
     pub(crate) ssl_errors: Option<ErrorsHandler>,
     pub(crate) interrupted: Option<InterruptionHandler>,
+    pub(crate) pre_shared_key: Option<PskHandler>,
     pub(crate) error_occurred: Option<FailureHandler>,
 }
 
@@ -76,6 +81,9 @@ impl ServerSettings {
         }
         if let Some(handler) = events.interrupted.clone() {
             session.on_handshake_interrupted_on_error(move |stop| handler(peer, stop));
+        }
+        if let Some(handler) = events.pre_shared_key.clone() {
+            session.on_pre_shared_key_authentication_required(move |auth| handler(peer, auth));
         }
         if let Some(handler) = &events.started_encryption_handshake {
             handler(peer, ());
@@ -259,6 +267,23 @@ macro_rules! server_settings_methods {
                 + 'static,
         ) {
             self.settings_mut().events.interrupted = Some(std::sync::Arc::new(handler));
+        }
+
+        /// Calls `handler` when a connection's handshake negotiates a pre-shared key cipher
+        /// suite, as
+        /// [`Session::on_pre_shared_key_authentication_required`](crate::Session::on_pre_shared_key_authentication_required)
+        /// does, with the peer's address (Qt's `preSharedKeyAuthenticationRequired`): it reads
+        /// the client's identity and sets the key for it. With a handler the server may have
+        /// no certificate (it then speaks only PSK suites); a backend that does not claim
+        /// `Psk` fails each handshake with `Unsupported`.
+        pub fn on_pre_shared_key_authentication_required(
+            &mut self,
+            handler: impl Fn(std::net::SocketAddr, &mut $crate::PreSharedKeyAuthenticator)
+                + Send
+                + Sync
+                + 'static,
+        ) {
+            self.settings_mut().events.pre_shared_key = Some(std::sync::Arc::new(handler));
         }
 
         /// Calls `handler` with the peer's address and the error when a connection fails

@@ -29,7 +29,9 @@ impl Session {
             return Err(Error::InvalidState("encryption has already started".into()));
         }
         let server = mode == SslMode::SslServerMode;
-        self.config.validate(server, false)?;
+        let psk = self.verification.has_pre_shared_key_handler();
+        // A server with a pre-shared key handler may have no certificate (PSK suites only).
+        self.config.validate(server && !psk, false)?;
         let verify_mode = self.config.peer_verify_mode.resolve(mode);
         let peer_name = match &self.peer_verify_name {
             Some(name) if !server => Some(PeerName::parse(name)?),
@@ -54,6 +56,7 @@ impl Session {
             let missing = SslError::new(SslErrorKind::NoPeerCertificate);
             params.require_peer_certificate |= !self.verification.may_accept(&missing);
         }
+        params.pre_shared_key_handler = psk;
         let mut engine = Engine::new(self.backend.new_tls_engine(params)?);
         // Let the engine produce its first flight (a client's ClientHello).
         engine.start()?;
@@ -390,7 +393,17 @@ impl Session {
         let server = self.mode == SslMode::SslServerMode;
         let verify_mode = self.config.peer_verify_mode.resolve(self.mode);
         let verifies = verify_mode == PeerVerifyMode::VerifyPeer;
-        if server && verifies && self.info.peer_chain.is_empty() {
+        let psk_only = self.info.psk_identity.is_some() && self.info.peer_chain.is_empty();
+        if verifies && psk_only && !self.verification.was_asked() {
+            // A pre-shared key authenticated the peer, which sent no certificate: Qt's
+            // NoPeerCertificate, for the handlers to ignore or refuse.
+            let missing = vec![SslError::new(SslErrorKind::NoPeerCertificate)];
+            if (server && self.config.missing_certificate_is_fatal)
+                || !self.verification.judge(missing.clone())
+            {
+                return Err(self.refuse_established(io, Error::Verification(missing)));
+            }
+        } else if server && verifies && self.info.peer_chain.is_empty() {
             let missing = vec![SslError::new(SslErrorKind::NoPeerCertificate)];
             let fatal = self.config.missing_certificate_is_fatal;
             if fatal || !self.verification.judge(missing.clone()) {
@@ -478,7 +491,8 @@ impl Session {
 
     /// Records a failure: the connection is unusable from now on. Returns the error to
     /// report, replacing an engine's error with the verification errors when the front end
-    /// refused the peer.
+    /// refused the peer, and its message with the reason when the pre-shared key handler's
+    /// answer could not be used.
     ///
     /// A transport that would block is no failure: the error is returned and the call may be
     /// repeated once the transport is ready.
@@ -488,6 +502,14 @@ impl Session {
         }
         let error = match (self.verification.refused(), error) {
             (Some(errors), _) if self.state == State::Handshaking => Error::Verification(errors),
+            (None, Error::Handshake { message, alert }) if self.state == State::Handshaking => {
+                // When the pre-shared key handler's answer could not be used, that is why the
+                // engine failed: say so.
+                Error::Handshake {
+                    message: self.verification.psk_problem().unwrap_or(message),
+                    alert,
+                }
+            }
             (None, Error::Verification(errors)) if self.state == State::Handshaking => {
                 // The engine refused on its own (a required certificate was missing).
                 self.verification.record_refusal(&errors);

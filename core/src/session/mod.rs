@@ -37,8 +37,8 @@ use std::sync::Arc;
 
 use crate::verification::{HandshakeInterruption, Verification};
 use crate::{
-    Certificate, Key, PeerVerifyMode, SessionInfo, SslCipher, SslConfiguration, SslError,
-    SslErrorsDecision, SslMode, SslProtocol, TlsBackend,
+    Certificate, Key, PeerVerifyMode, PreSharedKeyAuthenticator, SessionInfo, SslCipher,
+    SslConfiguration, SslError, SslErrorsDecision, SslMode, SslProtocol, TlsBackend,
 };
 use engine::Engine;
 
@@ -316,6 +316,32 @@ impl Session {
         self.verification.set_ssl_errors_handler(Box::new(handler));
     }
 
+    /// Calls `handler` when the handshake negotiates a pre-shared key cipher suite (Qt's
+    /// `preSharedKeyAuthenticationRequired`), from inside the handshake: a client's handler
+    /// reads the server's [`identity_hint`](PreSharedKeyAuthenticator::identity_hint) and sets
+    /// its identity and key, a server's handler reads the client's
+    /// [`identity`](PreSharedKeyAuthenticator::identity) and sets the key for it. PSK suites
+    /// are offered and accepted only once a handler is set, in TLS 1.2 and DTLS 1.2 (a TLS 1.3
+    /// handshake uses certificates, as in Qt), and only by a backend that claims
+    /// [`SupportedFeature::Psk`](crate::SupportedFeature::Psk): others refuse the handshake
+    /// with [`Error::Unsupported`](crate::Error::Unsupported). A server with a handler may have
+    /// no certificate; it then speaks only PSK suites.
+    ///
+    /// A handler that gives no key, or an identity or key longer than the maximums the
+    /// authenticator states, fails the handshake with an error saying so; a handler that
+    /// panics fails it as a verification handler does. A PSK session carries no certificate:
+    /// a side that verifies its peer (`VerifyPeer`, a client's default) gets
+    /// [`NoPeerCertificate`](crate::SslErrorKind::NoPeerCertificate) to ignore or refuse, as in
+    /// Qt; the key is what authenticated the peer, so a PSK-only client sets `VerifyNone` or
+    /// ignores that one error. See the [`psk`](crate::psk) module for an example.
+    pub fn on_pre_shared_key_authentication_required(
+        &mut self,
+        handler: impl FnMut(&mut PreSharedKeyAuthenticator) + Send + 'static,
+    ) {
+        self.verification
+            .set_pre_shared_key_handler(Box::new(handler));
+    }
+
     /// Calls `handler` once the handshake has completed.
     pub fn on_encrypted(&mut self, handler: impl FnMut() + Send + 'static) {
         self.events.encrypted = Some(Box::new(handler));
@@ -352,6 +378,12 @@ impl Session {
     /// The negotiated cipher suite, if the handshake completed.
     pub fn session_cipher(&self) -> Option<SslCipher> {
         self.info.cipher
+    }
+
+    /// The PSK identity of the session (the one the client sent) when a pre-shared key
+    /// authenticated it; `None` otherwise, and before the handshake completes.
+    pub fn pre_shared_key_identity(&self) -> Option<&[u8]> {
+        self.info.psk_identity.as_deref()
     }
 
     /// The peer's leaf certificate, if it sent one.

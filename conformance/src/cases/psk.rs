@@ -1,0 +1,549 @@
+//! Pre-shared keys (Qt's `preSharedKeyAuthenticationRequired`): a backend that claims `Psk`
+//! completes a TLS 1.2 PSK handshake in which each side's handler sees what the other sent
+//! (the server's hint, the client's identity), refuses every key that does not match, says why
+//! when a handler gives nothing usable, never asks a handler in a certificate handshake, and
+//! reports the certificate-less session to a side that verifies its peer.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+
+use polytls::{
+    AlertType, Error, PeerVerifyMode, PreSharedKeyAuthenticator, ProtocolVersion, SslCipher,
+    SslConfiguration, SslError, SslErrorKind, SslProtocol, SslSocket, SupportedFeature,
+};
+
+use super::external::SClient;
+use crate::case::{Case, Needs};
+use crate::frontend::Socket;
+use crate::harness::{
+    check, client_config, handshake, receive, send, server_config, tcp_pair, Setup, TempDir,
+    IO_TIMEOUT,
+};
+use crate::pki::Pki;
+
+const HINT: &[u8] = b"polytls conformance";
+const IDENTITY: &[u8] = b"client-17";
+const KEY: &[u8] = b"\x00\x01 a key of twenty-four bytes";
+
+/// What a handler saw: the hint (client) or the identity (server), and the maximum identity
+/// length the authenticator stated.
+type Seen = Arc<Mutex<Vec<(Vec<u8>, usize)>>>;
+
+fn psk() -> Needs {
+    Needs::feature(SupportedFeature::Psk)
+}
+
+/// A TLS 1.2 configuration: PSK is a TLS 1.2 (and DTLS 1.2) mechanism.
+fn tls12(mut config: SslConfiguration) -> SslConfiguration {
+    config.protocol = SslProtocol::TlsV1_2;
+    config
+}
+
+/// A server with no certificate (it can speak only PSK suites), sending [`HINT`], that gives
+/// `key` for [`IDENTITY`] and nothing for any other identity.
+fn psk_server(key: &'static [u8], seen: Seen) -> Setup {
+    Box::new(move |s: &mut Socket| {
+        s.set_ssl_configuration(tls12(SslConfiguration {
+            pre_shared_key_identity_hint: Some(HINT.to_vec()),
+            peer_verify_mode: PeerVerifyMode::VerifyNone,
+            ..SslConfiguration::default()
+        }));
+        s.on_pre_shared_key_authentication_required(move |auth| {
+            seen.lock()
+                .unwrap()
+                .push((auth.identity().to_vec(), auth.maximum_identity_length()));
+            if auth.identity() == IDENTITY {
+                auth.set_pre_shared_key(key.to_vec());
+            }
+        });
+    })
+}
+
+/// A TLS 1.2 client in `mode` with `handler` as its PSK handler.
+fn client_with(
+    mode: PeerVerifyMode,
+    handler: impl FnMut(&mut PreSharedKeyAuthenticator) + Send + 'static,
+) -> Setup {
+    Box::new(move |s: &mut Socket| {
+        let mut config = tls12(client_config());
+        config.peer_verify_mode = mode;
+        s.set_ssl_configuration(config);
+        s.on_pre_shared_key_authentication_required(handler);
+    })
+}
+
+/// A client in `mode` whose handler gives `identity` and `key`, recording the hint it saw.
+fn psk_client(mode: PeerVerifyMode, identity: Vec<u8>, key: &'static [u8], seen: Seen) -> Setup {
+    client_with(mode, move |auth| {
+        seen.lock().unwrap().push((
+            auth.identity_hint().to_vec(),
+            auth.maximum_identity_length(),
+        ));
+        auth.set_identity(identity.clone());
+        auth.set_pre_shared_key(key.to_vec());
+    })
+}
+
+fn seen() -> Seen {
+    Arc::new(Mutex::new(Vec::new()))
+}
+
+fn taken(seen: &Seen) -> Vec<(Vec<u8>, usize)> {
+    seen.lock().unwrap().clone()
+}
+
+/// The alert a failed side's error carries, if any.
+fn alert(result: &Result<Socket, Error>) -> Option<AlertType> {
+    match result {
+        Err(Error::Handshake { alert, .. }) => *alert,
+        _ => None,
+    }
+}
+
+fn message(result: &Result<Socket, Error>) -> String {
+    match result {
+        Ok(_) => "ok".into(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The cases of this module.
+pub(super) fn cases() -> Vec<Case> {
+    vec![
+        Case::pair("psk/handshake_and_data", psk(), psk(), |c, s| {
+            let (client_seen, server_seen) = (seen(), seen());
+            let (mut client, mut server) = handshake(
+                c,
+                psk_client(
+                    PeerVerifyMode::VerifyNone,
+                    IDENTITY.to_vec(),
+                    KEY,
+                    client_seen.clone(),
+                ),
+                s,
+                psk_server(KEY, server_seen.clone()),
+            )
+            .both()?;
+            let client_saw = taken(&client_seen);
+            check(
+                client_saw.len() == 1 && client_saw[0].0 == HINT && client_saw[0].1 > 0,
+                || format!("the client's handler saw {client_saw:?}"),
+            )?;
+            let server_saw = taken(&server_seen);
+            check(server_saw == [(IDENTITY.to_vec(), 0)], || {
+                format!("the server's handler saw {server_saw:?}")
+            })?;
+            for (side, socket) in [("client", &client), ("server", &server)] {
+                check(socket.pre_shared_key_identity() == Some(IDENTITY), || {
+                    format!("{side} identity {:?}", socket.pre_shared_key_identity())
+                })?;
+                let cipher = socket.session_cipher().ok_or("no cipher")?;
+                check(cipher.authentication_method() == "PSK", || {
+                    format!("{side} negotiated {cipher}")
+                })?;
+                check(socket.peer_certificate_chain().is_empty(), || {
+                    format!("{side} has a peer certificate")
+                })?;
+            }
+            send(&mut *client, b"over a pre-shared key")?;
+            let echoed = receive(&mut *server, 21)?;
+            check(echoed == b"over a pre-shared key", || {
+                format!("the server read {echoed:?}")
+            })
+        }),
+        Case::pair("psk/wrong_key_is_refused", psk(), psk(), |c, s| {
+            let outcome = handshake(
+                c,
+                psk_client(
+                    PeerVerifyMode::VerifyNone,
+                    IDENTITY.to_vec(),
+                    b"another key of 24 bytes!",
+                    seen(),
+                ),
+                s,
+                psk_server(KEY, seen()),
+            );
+            check(outcome.client.is_err() && outcome.server.is_err(), || {
+                format!(
+                    "a wrong key was accepted: client {}, server {}",
+                    message(&outcome.client),
+                    message(&outcome.server)
+                )
+            })
+        }),
+        Case::pair(
+            "psk/unknown_identity_is_refused_with_its_name",
+            psk(),
+            psk(),
+            |c, s| {
+                let outcome = handshake(
+                    c,
+                    psk_client(
+                        PeerVerifyMode::VerifyNone,
+                        b"intruder".to_vec(),
+                        KEY,
+                        seen(),
+                    ),
+                    s,
+                    psk_server(KEY, seen()),
+                );
+                let server = message(&outcome.server);
+                check(server.contains("\"intruder\""), || {
+                    format!("server: {server}")
+                })?;
+                check(
+                    alert(&outcome.client) == Some(AlertType::UnknownPskIdentity),
+                    || format!("client: {}", message(&outcome.client)),
+                )
+            },
+        ),
+        Case::pair(
+            "psk/client_without_a_handler_offers_no_psk_suite",
+            Needs::socket(),
+            psk(),
+            |c, s| {
+                // Qt's PskConnectDoNotHandlePsk: a client with no handler offers no PSK suite,
+                // so a server that speaks only PSK finds none in common and asks its handler
+                // nothing.
+                let asked = seen();
+                let outcome = handshake(
+                    c,
+                    Box::new(|s: &mut Socket| {
+                        let mut config = tls12(client_config());
+                        config.peer_verify_mode = PeerVerifyMode::VerifyNone;
+                        s.set_ssl_configuration(config);
+                    }),
+                    s,
+                    psk_server(KEY, asked.clone()),
+                );
+                check(outcome.client.is_err() && outcome.server.is_err(), || {
+                    "a client without a handler completed a PSK handshake".into()
+                })?;
+                check(taken(&asked).is_empty(), || {
+                    "the server's handler was asked".into()
+                })
+            },
+        ),
+        Case::pair(
+            "psk/handler_without_a_key_fails_saying_so",
+            psk(),
+            psk(),
+            |c, s| {
+                let outcome = handshake(
+                    c,
+                    client_with(PeerVerifyMode::VerifyNone, |auth| {
+                        auth.set_identity(IDENTITY.to_vec());
+                    }),
+                    s,
+                    psk_server(KEY, seen()),
+                );
+                let client = message(&outcome.client);
+                check(client.contains("no pre-shared key was given"), || {
+                    format!("client: {client}")
+                })?;
+                check(outcome.server.is_err(), || "the server accepted".into())
+            },
+        ),
+        Case::pair(
+            "psk/identity_longer_than_the_maximum_fails_saying_so",
+            psk(),
+            psk(),
+            |c, s| {
+                let outcome = handshake(
+                    c,
+                    client_with(PeerVerifyMode::VerifyNone, |auth| {
+                        auth.set_identity(vec![b'x'; auth.maximum_identity_length() + 1]);
+                        auth.set_pre_shared_key(KEY.to_vec());
+                    }),
+                    s,
+                    psk_server(KEY, seen()),
+                );
+                let client = message(&outcome.client);
+                check(client.contains("more than the"), || {
+                    format!("client: {client}")
+                })?;
+                check(outcome.server.is_err(), || "the server accepted".into())
+            },
+        ),
+        Case::pair(
+            "psk/verify_peer_reports_no_peer_certificate",
+            psk(),
+            psk(),
+            |c, s| {
+                // A client that verifies (the default) gets Qt's NoPeerCertificate for a PSK
+                // session: refused unless that error is ignored, and accepted when it is.
+                let refused = handshake(
+                    c,
+                    psk_client(PeerVerifyMode::VerifyPeer, IDENTITY.to_vec(), KEY, seen()),
+                    s,
+                    psk_server(KEY, seen()),
+                );
+                match &refused.client {
+                    Err(Error::Verification(errors))
+                        if errors
+                            .iter()
+                            .map(SslError::kind)
+                            .eq([SslErrorKind::NoPeerCertificate]) => {}
+                    other => {
+                        return Err(format!(
+                            "expected NoPeerCertificate, got {}",
+                            other
+                                .as_ref()
+                                .map_or_else(|e| e.to_string(), |_| "success".into())
+                        ))
+                    }
+                }
+                let client_setup =
+                    psk_client(PeerVerifyMode::VerifyPeer, IDENTITY.to_vec(), KEY, seen());
+                let (client, _server) = handshake(
+                    c,
+                    Box::new(move |s: &mut Socket| {
+                        client_setup(s);
+                        s.ignore_ssl_errors_list(&[SslError::new(SslErrorKind::NoPeerCertificate)]);
+                    }),
+                    s,
+                    psk_server(KEY, seen()),
+                )
+                .both()?;
+                check(client.pre_shared_key_identity() == Some(IDENTITY), || {
+                    "the accepted session is not a PSK one".into()
+                })
+            },
+        ),
+        Case::pair(
+            "psk/certificate_handshake_never_asks_the_handler",
+            psk(),
+            psk(),
+            |c, s| {
+                // Both sides have handlers; TLS 1.3 (the default) and a TLS 1.2 server that prefers
+                // certificate suites authenticate by certificate, verified as always.
+                for protocol in [SslProtocol::SecureProtocols, SslProtocol::TlsV1_2] {
+                    let asked = seen();
+                    let (client_asked, server_asked) = (asked.clone(), asked.clone());
+                    let (client, _server) = handshake(
+                        c,
+                        Box::new(move |sock: &mut Socket| {
+                            let mut config = client_config();
+                            config.protocol = protocol;
+                            sock.set_ssl_configuration(config);
+                            sock.on_pre_shared_key_authentication_required(move |auth| {
+                                client_asked
+                                    .lock()
+                                    .unwrap()
+                                    .push((auth.identity_hint().to_vec(), 0));
+                                auth.set_pre_shared_key(KEY.to_vec());
+                            });
+                        }),
+                        s,
+                        Box::new(move |sock: &mut Socket| {
+                            let mut config = server_config(&Pki::get().server);
+                            config.ciphers = Some(
+                                [
+                                    "TLS_AES_128_GCM_SHA256",
+                                    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                                    "TLS_PSK_WITH_AES_128_GCM_SHA256",
+                                ]
+                                .iter()
+                                .filter_map(|n| SslCipher::from_name(n))
+                                .collect(),
+                            );
+                            sock.set_ssl_configuration(config);
+                            sock.on_pre_shared_key_authentication_required(move |auth| {
+                                server_asked
+                                    .lock()
+                                    .unwrap()
+                                    .push((auth.identity().to_vec(), 0));
+                                auth.set_pre_shared_key(KEY.to_vec());
+                            });
+                        }),
+                    )
+                    .both()?;
+                    check(taken(&asked).is_empty(), || {
+                        format!("{protocol}: a handler was asked: {:?}", taken(&asked))
+                    })?;
+                    check(
+                        client.pre_shared_key_identity().is_none()
+                            && client.peer_certificate().is_some(),
+                        || format!("{protocol}: not a certificate session"),
+                    )?;
+                }
+                Ok(())
+            },
+        ),
+        Case::pair(
+            "psk/panicking_handler_refuses_and_panics_on",
+            psk(),
+            psk(),
+            panicking_handler,
+        ),
+        Case::single(
+            "psk/external/openssl_s_server",
+            psk().and_tool("openssl"),
+            against_s_server,
+        ),
+        Case::single(
+            "psk/external/openssl_s_client",
+            psk().and_tool("openssl"),
+            against_s_client,
+        ),
+    ]
+}
+
+/// A client whose PSK handler panics: the handshake is refused with an alert the server
+/// receives, and the panic reaches the caller.
+fn panicking_handler(c: &str, s: &str) -> Result<(), String> {
+    let (client_stream, server_stream) = tcp_pair()?;
+    let s = s.to_owned();
+    let server = crate::frontend::spawn(move || -> Result<(), Error> {
+        let mut socket = Socket::with_backend(server_stream, &s)?;
+        psk_server(KEY, seen())(&mut socket);
+        socket.start_server_encryption()?;
+        socket.handshake()
+    });
+    let mut socket = Socket::with_backend(client_stream, c).map_err(|e| e.to_string())?;
+    client_with(PeerVerifyMode::VerifyNone, |_| {
+        panic!("psk handler panicked")
+    })(&mut socket);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        socket
+            .start_client_encryption()
+            .and_then(|()| socket.handshake())
+    }));
+    let server = server
+        .join()
+        .map_err(|_| "the server thread panicked".to_string())?;
+    match result {
+        Err(payload) => check(
+            payload.downcast_ref::<&str>() == Some(&"psk handler panicked"),
+            || "another panic reached the caller".into(),
+        )?,
+        Ok(outcome) => return Err(format!("no panic reached the caller: {outcome:?}")),
+    }
+    match server {
+        Err(Error::Handshake { alert: Some(_), .. }) => Ok(()),
+        other => Err(format!("the server received no alert: {other:?}")),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+/// A polytls client against `openssl s_server -psk` (PSK suites only, expecting [`IDENTITY`]):
+/// its handler sees the server's hint, and data goes both ways.
+fn against_s_server(b: &str) -> Result<(), String> {
+    let dir = TempDir::new()?;
+    let key = hex(KEY);
+    let (_peer, port) = super::external::s_server(
+        &dir,
+        ProtocolVersion::Tls1_2,
+        &[
+            "-cipher",
+            "PSK",
+            "-psk",
+            &key,
+            "-psk_hint",
+            text(HINT),
+            "-psk_identity",
+            text(IDENTITY),
+        ],
+    )?;
+    let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut socket = SslSocket::with_backend(stream, b).map_err(|e| e.to_string())?;
+    let mut config = tls12(client_config());
+    config.peer_verify_mode = PeerVerifyMode::VerifyNone;
+    socket.set_ssl_configuration(config);
+    let hints = seen();
+    let recorded = hints.clone();
+    socket.on_pre_shared_key_authentication_required(move |auth| {
+        recorded
+            .lock()
+            .unwrap()
+            .push((auth.identity_hint().to_vec(), 0));
+        auth.set_identity(IDENTITY.to_vec());
+        auth.set_pre_shared_key(KEY.to_vec());
+    });
+    socket
+        .start_client_encryption()
+        .map_err(|e| e.to_string())?;
+    socket
+        .write_all(b"hello psk\n")
+        .map_err(|e| format!("write: {e}"))?;
+    socket
+        .flush()
+        .map_err(|e| format!("handshake with s_server: {e}"))?;
+    let mut got = [0u8; 10];
+    socket
+        .read_exact(&mut got)
+        .map_err(|e| format!("read: {e}"))?;
+    check(&got == b"ksp olleh\n", || {
+        format!("s_server replied {:?}", String::from_utf8_lossy(&got))
+    })?;
+    check(taken(&hints) == [(HINT.to_vec(), 0)], || {
+        format!("the handler saw {:?}", taken(&hints))
+    })?;
+    check(socket.pre_shared_key_identity() == Some(IDENTITY), || {
+        "not a PSK session".into()
+    })?;
+    socket.close().map_err(|e| e.to_string())
+}
+
+/// `openssl s_client -psk` against a polytls server without a certificate: the server's
+/// handler sees the identity s_client sends and gives the key; data goes both ways.
+fn against_s_client(b: &str) -> Result<(), String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let key = hex(KEY);
+    let mut peer = SClient::start(
+        port,
+        ["-tls1_2", "-psk", &key, "-psk_identity", text(IDENTITY)],
+    )?;
+    let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut socket = Socket::with_backend(stream, b).map_err(|e| e.to_string())?;
+    let identities = seen();
+    psk_server(KEY, identities.clone())(&mut socket);
+    socket
+        .start_server_encryption()
+        .map_err(|e| e.to_string())?;
+    peer.stdin
+        .write_all(b"ping over psk\n")
+        .map_err(|e| e.to_string())?;
+    peer.stdin.flush().map_err(|e| e.to_string())?;
+    let mut request = [0u8; 14];
+    if let Err(e) = socket.read_exact(&mut request) {
+        return Err(format!(
+            "read from s_client: {e}; s_client said: {}",
+            peer.said()
+        ));
+    }
+    check(&request == b"ping over psk\n", || {
+        format!("got {:?}", String::from_utf8_lossy(&request))
+    })?;
+    check(taken(&identities) == [(IDENTITY.to_vec(), 0)], || {
+        format!("the handler saw {:?}", taken(&identities))
+    })?;
+    check(socket.pre_shared_key_identity() == Some(IDENTITY), || {
+        "not a PSK session".into()
+    })?;
+    socket
+        .write_all(b"pong over psk\n")
+        .map_err(|e| e.to_string())?;
+    socket.close().map_err(|e| e.to_string())?;
+    drop(socket);
+    let (output, status) = peer.finish()?;
+    check(output.contains("pong over psk") && status.success(), || {
+        format!("s_client printed {output:?} and exited with {status}")
+    })
+}
