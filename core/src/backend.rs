@@ -233,8 +233,8 @@ fn unclaimed_query(
 /// Refuses, with [`Error::Unsupported`], every setting of a DTLS association that `backend`
 /// does not claim or that polytls' DTLS does not carry yet: a protocol outside the backend's
 /// supported protocols (or not a DTLS one), a server in `QueryPeer` without
-/// `OptionalClientCertificate`, and, on every backend, a cipher suite choice, ALPN, a PSK
-/// identity hint, OCSP stapling, a session ticket and elliptic curves.
+/// `OptionalClientCertificate`, a PSK identity hint or handler without `Psk`, and, on every
+/// backend, a cipher suite choice, ALPN, OCSP stapling, a session ticket and elliptic curves.
 ///
 /// The [`Dtls`](crate::Dtls) front end calls it before it asks the backend for an engine, so
 /// no DTLS engine repeats the list.
@@ -256,7 +256,11 @@ pub fn refuse_unclaimed_dtls<B: TlsBackend + ?Sized>(
         Some("choosing DTLS cipher suites".into())
     } else if !config.allowed_next_protocols.is_empty() {
         Some("ALPN over DTLS".into())
-    } else if config.pre_shared_key_identity_hint.is_some() {
+    } else if (config.pre_shared_key_identity_hint.is_some() || params.pre_shared_key_handler)
+        && !backend
+            .supported_features()
+            .contains(&SupportedFeature::Psk)
+    {
         Some("pre-shared keys over DTLS".into())
     } else if config.ocsp_stapling_enabled {
         Some("OCSP stapling over DTLS".into())

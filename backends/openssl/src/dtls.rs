@@ -203,7 +203,7 @@ impl OpenSslDtlsEngine {
     /// An association ready to start its handshake.
     ///
     /// Fails with [`Error::Unsupported`] for a protocol other than DTLS 1.2 or for settings
-    /// this engine does not implement (cipher choice, ALPN, PSK, OCSP, tickets, curves), with
+    /// this engine does not implement (cipher choice, ALPN, OCSP, tickets, curves), with
     /// [`Error::Certificate`] or [`Error::Key`] when OpenSSL rejects the local identity, with
     /// [`Error::InvalidInput`] for an MTU OpenSSL refuses or a peer name it cannot verify,
     /// and with [`Error::Io`] when OpenSSL fails internally.
@@ -229,6 +229,10 @@ impl OpenSslDtlsEngine {
         let expected_cookie = ExpectedCookie::default();
         let mut ssl = Ssl::new(&context).map_err(failed)?;
         let verify = verify::install(&mut ssl, &tls_params)?;
+        if params.pre_shared_key_handler {
+            let hint = config.pre_shared_key_identity_hint.as_deref();
+            crate::psk::install(&mut ssl, server, hint)?;
+        }
         if server {
             let index = cookie_index().map_err(failed)?;
             ssl.set_ex_data(index, Arc::clone(&expected_cookie));

@@ -145,8 +145,20 @@ pub(super) fn start_client(
     server: SocketAddr,
     socket: &UdpSocket,
 ) -> Result<Dtls, Error> {
+    start_client_after(backend, config, |_| {}, server, socket)
+}
+
+/// [`start_client`], with `setup` applied to the association before its handshake starts.
+pub(super) fn start_client_after(
+    backend: &str,
+    config: SslConfiguration,
+    setup: impl FnOnce(&mut Dtls),
+    server: SocketAddr,
+    socket: &UdpSocket,
+) -> Result<Dtls, Error> {
     let mut dtls = Dtls::with_backend(SslMode::SslClientMode, backend)?;
     dtls.set_dtls_configuration(config)?;
+    setup(&mut dtls);
     dtls.set_peer(server.ip(), server.port(), Some("localhost"))?;
     dtls.do_handshake(socket, &[])?;
     Ok(dtls)
@@ -237,7 +249,7 @@ const KEPT: &[u8] = b"kept before: ";
 
 /// Sends `data` from `from` and checks `to` decrypts exactly it (appended to a buffer that
 /// already holds [`KEPT`]).
-fn exchange(
+pub(super) fn exchange(
     from: &mut Dtls,
     from_socket: &UdpSocket,
     to: &mut Dtls,
@@ -769,6 +781,18 @@ fn lossy(
 
 /// `openssl s_server -dtls1_2` as the peer of a polytls client.
 fn against_s_server(backend: &str) -> Result<(), String> {
+    against_s_server_with(backend, &[], dtls_client_config(), |_| {}, |_| Ok(()))
+}
+
+/// `openssl s_server -dtls1_2` with `extra` arguments as the peer of a polytls client with
+/// `config` and `setup`; `verify` checks the association once its handshake is done.
+pub(super) fn against_s_server_with(
+    backend: &str,
+    extra: &[&str],
+    config: SslConfiguration,
+    setup: impl FnOnce(&mut Dtls),
+    verify: impl FnOnce(&Dtls) -> Result<(), String>,
+) -> Result<(), String> {
     let dir = TempDir::new()?;
     let pki = Pki::get();
     let cert = dir.write_certs("server.pem", &pki.server.chain)?;
@@ -789,6 +813,7 @@ fn against_s_server(backend: &str) -> Result<(), String> {
         .arg(&cert)
         .arg("-key")
         .arg(&key)
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -811,11 +836,12 @@ fn against_s_server(backend: &str) -> Result<(), String> {
     let socket = udp()?;
     let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
     let mut c =
-        start_client(backend, dtls_client_config(), server, &socket).map_err(|e| e.to_string())?;
+        start_client_after(backend, config, setup, server, &socket).map_err(|e| e.to_string())?;
     drive(&mut c, &socket).map_err(|e| format!("handshake with s_server: {e}"))?;
     check(c.session_protocol() == SslProtocol::DtlsV1_2, || {
         format!("negotiated {}", c.session_protocol())
     })?;
+    verify(&c)?;
     c.write_datagram_encrypted(&socket, b"hello s_server\n")
         .map_err(|e| e.to_string())?;
     let mut saw = false;
@@ -851,29 +877,40 @@ fn against_s_server(backend: &str) -> Result<(), String> {
 fn against_s_client(backend: &str) -> Result<(), String> {
     let dir = TempDir::new()?;
     let ca = dir.write_certs("root.pem", std::slice::from_ref(&Pki::get().root))?;
+    let ca = ca.display().to_string();
+    let args = [
+        "-verify_return_error",
+        "-verify_hostname",
+        "localhost",
+        "-CAfile",
+        &ca,
+    ];
+    against_s_client_with(backend, &args, dtls_server_config(), |_| {}, |_| Ok(()))
+}
+
+/// `openssl s_client -dtls1_2` with `args` as the peer of a polytls server with `config` and
+/// `setup`; `verify` checks the association once its handshake is done.
+pub(super) fn against_s_client_with(
+    backend: &str,
+    args: &[&str],
+    config: SslConfiguration,
+    setup: impl FnOnce(&mut Dtls),
+    verify: impl FnOnce(&Dtls) -> Result<(), String>,
+) -> Result<(), String> {
     let socket = udp()?;
     let port = addr(&socket)?.port();
-    let ca = ca.display().to_string();
-    let mut peer = SClient::start(
-        port,
-        [
-            "-dtls1_2",
-            "-verify_return_error",
-            "-verify_hostname",
-            "localhost",
-            "-CAfile",
-            &ca,
-        ],
-    )?;
+    let mut peer = SClient::start(port, std::iter::once(&"-dtls1_2").chain(args))?;
     let mut s = Dtls::with_backend(SslMode::SslServerMode, backend).map_err(|e| e.to_string())?;
-    s.set_dtls_configuration(dtls_server_config())
+    s.set_dtls_configuration(config)
         .map_err(|e| e.to_string())?;
+    setup(&mut s);
     if let Err(e) = drive(&mut s, &socket) {
         return Err(format!(
             "handshake with s_client: {e}; s_client said: {}",
             peer.said()
         ));
     }
+    verify(&s)?;
     peer.stdin
         .write_all(b"ping from s_client\n")
         .map_err(|e| e.to_string())?;

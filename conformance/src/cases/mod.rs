@@ -8,6 +8,7 @@ mod differential;
 mod dtls;
 mod dtls_external;
 mod dtls_noise;
+mod dtls_psk;
 mod external;
 mod failure;
 mod forgery;
@@ -55,6 +56,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(dtls::cases());
     cases.extend(dtls_external::cases());
     cases.extend(dtls_noise::cases());
+    cases.extend(dtls_psk::cases());
     cases.extend(attack::cases());
     cases.extend(registry::cases());
     cases

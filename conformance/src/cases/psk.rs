@@ -136,13 +136,12 @@ pub(super) fn cases() -> Vec<Case> {
                 format!("the server's handler saw {server_saw:?}")
             })?;
             for (side, socket) in [("client", &client), ("server", &server)] {
-                check(socket.pre_shared_key_identity() == Some(IDENTITY), || {
-                    format!("{side} identity {:?}", socket.pre_shared_key_identity())
-                })?;
-                let cipher = socket.session_cipher().ok_or("no cipher")?;
-                check(cipher.authentication_method() == "PSK", || {
-                    format!("{side} negotiated {cipher}")
-                })?;
+                is_psk_session(
+                    side,
+                    socket.pre_shared_key_identity(),
+                    socket.session_cipher(),
+                    IDENTITY,
+                )?;
                 check(socket.peer_certificate_chain().is_empty(), || {
                     format!("{side} has a peer certificate")
                 })?;
@@ -427,11 +426,41 @@ fn panicking_handler(c: &str, s: &str) -> Result<(), String> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Checks that a session (named `side`) has the PSK `identity` wanted and a PSK-authenticated
+/// `cipher`.
+pub(super) fn is_psk_session(
+    side: &str,
+    identity: Option<&[u8]>,
+    cipher: Option<SslCipher>,
+    wanted: &[u8],
+) -> Result<(), String> {
+    check(identity == Some(wanted), || {
+        format!("{side} identity {identity:?}")
+    })?;
+    let cipher = cipher.ok_or_else(|| format!("{side} has no cipher"))?;
+    check(cipher.authentication_method() == "PSK", || {
+        format!("{side} negotiated {cipher}")
+    })
+}
+
+/// The arguments that make `openssl s_server` speak only PSK suites with `key`, sending `hint`
+/// and expecting `identity`.
+pub(super) fn s_server_args(key: &[u8], hint: &[u8], identity: &[u8]) -> Vec<String> {
+    let mut args = vec![
+        "-cipher".to_owned(),
+        "PSK".to_owned(),
+        "-psk".to_owned(),
+        hex(key),
+    ];
+    args.extend(["-psk_hint", text(hint), "-psk_identity", text(identity)].map(str::to_owned));
+    args
+}
+
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn text(bytes: &[u8]) -> &str {
+pub(super) fn text(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap_or_default()
 }
 
@@ -439,21 +468,9 @@ fn text(bytes: &[u8]) -> &str {
 /// its handler sees the server's hint, and data goes both ways.
 fn against_s_server(b: &str) -> Result<(), String> {
     let dir = TempDir::new()?;
-    let key = hex(KEY);
-    let (_peer, port) = super::external::s_server(
-        &dir,
-        ProtocolVersion::Tls1_2,
-        &[
-            "-cipher",
-            "PSK",
-            "-psk",
-            &key,
-            "-psk_hint",
-            text(HINT),
-            "-psk_identity",
-            text(IDENTITY),
-        ],
-    )?;
+    let args = s_server_args(KEY, HINT, IDENTITY);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_peer, port) = super::external::s_server(&dir, ProtocolVersion::Tls1_2, &args)?;
     let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(IO_TIMEOUT))

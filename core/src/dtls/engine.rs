@@ -50,6 +50,10 @@ pub struct DtlsEngineParams<'a> {
     pub verifier: Arc<dyn VerificationHook>,
     /// The largest datagram the engine may send, in bytes (UDP payload); at least 256.
     pub mtu: u16,
+    /// Whether the association has a pre-shared key handler, as
+    /// [`EngineParams::pre_shared_key_handler`](crate::EngineParams::pre_shared_key_handler)
+    /// says for TLS. [`new`](Self::new) sets it to false.
+    pub pre_shared_key_handler: bool,
 }
 
 impl<'a> DtlsEngineParams<'a> {
@@ -68,6 +72,7 @@ impl<'a> DtlsEngineParams<'a> {
             peer_name,
             verifier,
             mtu,
+            pre_shared_key_handler: false,
         }
     }
 }

@@ -28,9 +28,9 @@ use super::{
 };
 use crate::verification::Verification;
 use crate::{
-    Certificate, Error, ImplementedClass, PeerName, PeerVerifyMode, Registry, SessionInfo,
-    SslCipher, SslConfiguration, SslError, SslErrorKind, SslErrorsDecision, SslMode, SslProtocol,
-    TlsBackend, VerificationHook,
+    Certificate, Error, ImplementedClass, PeerName, PeerVerifyMode, PreSharedKeyAuthenticator,
+    Registry, SessionInfo, SslCipher, SslConfiguration, SslError, SslErrorKind, SslErrorsDecision,
+    SslMode, SslProtocol, TlsBackend, VerificationHook,
 };
 
 /// The smallest MTU an engine is given (OpenSSL's and RFC 6347's floor).
@@ -48,6 +48,10 @@ struct DtlsHook(Verification);
 impl VerificationHook for DtlsHook {
     fn decide(&self, _peer_chain: &[Certificate], errors: Vec<SslError>) -> bool {
         self.0.judge(errors) || !self.0.has_panic()
+    }
+
+    fn pre_shared_key(&self, authenticator: &mut PreSharedKeyAuthenticator) -> bool {
+        self.0.pre_shared_key(authenticator)
     }
 }
 
@@ -335,6 +339,23 @@ impl Dtls {
             .set_peer_verify_error_handler(Box::new(handler));
     }
 
+    /// Calls `handler` when the handshake negotiates a pre-shared key cipher suite (Qt's
+    /// `pskRequired`), as
+    /// [`Session::on_pre_shared_key_authentication_required`](crate::Session::on_pre_shared_key_authentication_required)
+    /// does for TLS: PSK suites are offered and accepted only with a handler, on a backend that
+    /// claims [`SupportedFeature::Psk`](crate::SupportedFeature::Psk) (others refuse the
+    /// handshake with [`Error::Unsupported`]), and a server with a handler may have no
+    /// certificate. A side that verifies its peer stops a PSK handshake in
+    /// [`HandshakeState::PeerVerificationFailed`] with
+    /// [`NoPeerCertificate`](crate::SslErrorKind::NoPeerCertificate), to ignore and resume.
+    pub fn on_pre_shared_key_authentication_required(
+        &mut self,
+        handler: impl FnMut(&mut PreSharedKeyAuthenticator) + Send + 'static,
+    ) {
+        self.verification
+            .set_pre_shared_key_handler(Box::new(handler));
+    }
+
     /// Calls `handler` each time [`handle_timeout`](Self::handle_timeout) retransmits
     /// (Qt's `handshakeTimeout` signal).
     pub fn on_handshake_timeout(&mut self, handler: impl FnMut() + Send + 'static) {
@@ -356,6 +377,16 @@ impl Dtls {
     /// Whether the handshake completed and the peer was accepted.
     pub fn is_connection_encrypted(&self) -> bool {
         self.state == HandshakeState::HandshakeComplete
+    }
+
+    /// The PSK identity (the one the client sent) when a pre-shared key authenticated the
+    /// association; `None` otherwise, and before it is encrypted.
+    pub fn pre_shared_key_identity(&self) -> Option<&[u8]> {
+        if self.is_connection_encrypted() {
+            self.session.psk_identity.as_deref()
+        } else {
+            None
+        }
     }
 
     /// The negotiated cipher suite, once encrypted.
@@ -421,7 +452,9 @@ impl Dtls {
                 "To start a handshake, DTLS server requires non-empty datagram (client hello)",
             ));
         }
-        if let Err(e) = self.config.validate(server, true) {
+        let psk = self.verification.has_pre_shared_key_handler();
+        // A server with a pre-shared key handler may have no certificate (PSK suites only).
+        if let Err(e) = self.config.validate(server && !psk, true) {
             return Err(self.fail(DtlsError::TlsInitializationError, e));
         }
         let cookie = if server && self.config.dtls_cookie_verification_enabled {
@@ -465,13 +498,14 @@ impl Dtls {
         self.peer_errors.clear();
         self.session = SessionInfo::new();
         let hook: Arc<dyn VerificationHook> = Arc::new(DtlsHook(self.verification.clone()));
-        let params = DtlsEngineParams::new(
+        let mut params = DtlsEngineParams::new(
             self.mode,
             &self.config,
             peer_name.as_ref(),
             hook,
             self.datagram_mtu(),
         );
+        params.pre_shared_key_handler = psk;
         if let Err(e) = crate::backend::refuse_unclaimed_dtls(&*self.backend, &params) {
             return Err(self.fail(DtlsError::TlsInitializationError, e));
         }
@@ -551,6 +585,15 @@ impl Dtls {
             (None, e @ Error::Verification(_)) => self.fail(DtlsError::PeerVerificationError, e),
             (None, e @ Error::Timeout { .. }) => self.fail(DtlsError::TlsFatalError, e),
             (None, e @ Error::Io(_)) => self.fail(DtlsError::UnderlyingSocketError, e),
+            (None, Error::Handshake { message, alert }) => {
+                // When the pre-shared key handler's answer could not be used, that is why the
+                // engine failed: say so.
+                let message = self.verification.psk_problem().unwrap_or(message);
+                self.fail(
+                    DtlsError::TlsFatalError,
+                    Error::Handshake { message, alert },
+                )
+            }
             (None, e) => self.fail(DtlsError::TlsFatalError, e),
         }
     }
@@ -562,7 +605,13 @@ impl Dtls {
         let server = self.mode == SslMode::SslServerMode;
         let verifies =
             self.config.peer_verify_mode.resolve(self.mode) == PeerVerifyMode::VerifyPeer;
-        if server && verifies && self.session.peer_chain.is_empty() {
+        let psk_only = self.session.psk_identity.is_some() && self.session.peer_chain.is_empty();
+        if verifies && psk_only && !self.verification.was_asked() && !server {
+            // A pre-shared key authenticated the server, which sent no certificate: Qt's
+            // NoPeerCertificate, to ignore (and resume) or refuse.
+            self.verification
+                .judge(vec![SslError::new(SslErrorKind::NoPeerCertificate)]);
+        } else if server && verifies && self.session.peer_chain.is_empty() {
             let missing = vec![SslError::new(SslErrorKind::NoPeerCertificate)];
             if self.config.missing_certificate_is_fatal {
                 self.abort_engine(socket);
