@@ -387,6 +387,11 @@ pub(super) fn cases() -> Vec<Case> {
             psk().and_tool("openssl"),
             against_s_client,
         ),
+        Case::single(
+            "psk/external/tls13_external_psk_is_declined",
+            psk().and_protocol(SslProtocol::TlsV1_3).and_tool("openssl"),
+            tls13_external_psk_is_declined,
+        ),
     ]
 }
 
@@ -517,20 +522,64 @@ fn against_s_server(b: &str) -> Result<(), String> {
 /// `openssl s_client -psk` against a polytls server without a certificate: the server's
 /// handler sees the identity s_client sends and gives the key; data goes both ways.
 fn against_s_client(b: &str) -> Result<(), String> {
+    let asked = seen();
+    let (protocol, identity) = s_client_exchange(b, "-tls1_2", psk_server(KEY, asked.clone()))?;
+    check(protocol == SslProtocol::TlsV1_2, || {
+        format!("negotiated {protocol}")
+    })?;
+    check(identity.as_deref() == Some(IDENTITY), || {
+        format!("identity {identity:?}")
+    })?;
+    check(taken(&asked) == [(IDENTITY.to_vec(), 0)], || {
+        format!("the handler saw {:?}", taken(&asked))
+    })
+}
+
+/// `openssl s_client -tls1_3 -psk` offers an external TLS 1.3 PSK to a polytls server that has
+/// a handler and a certificate: the offer is declined (PSK is TLS 1.2 only, as in Qt), the
+/// handler is never asked, and the handshake authenticates the server by its certificate.
+fn tls13_external_psk_is_declined(b: &str) -> Result<(), String> {
+    let asked = seen();
+    let recorded = asked.clone();
+    let setup: Setup = Box::new(move |s: &mut Socket| {
+        s.set_ssl_configuration(server_config(&Pki::get().server));
+        s.on_pre_shared_key_authentication_required(move |auth| {
+            recorded.lock().unwrap().push((auth.identity().to_vec(), 0));
+            auth.set_pre_shared_key(KEY.to_vec());
+        });
+    });
+    let (protocol, identity) = s_client_exchange(b, "-tls1_3", setup)?;
+    check(protocol == SslProtocol::TlsV1_3, || {
+        format!("negotiated {protocol}")
+    })?;
+    check(identity.is_none(), || {
+        format!("a PSK session: {identity:?}")
+    })?;
+    check(taken(&asked).is_empty(), || {
+        format!("the handler was asked: {:?}", taken(&asked))
+    })
+}
+
+/// `openssl s_client <version> -psk` (identity [`IDENTITY`], key [`KEY`]) against a polytls
+/// server set up by `setup`: a line each way. Returns the session's protocol and PSK identity.
+fn s_client_exchange(
+    b: &str,
+    version: &str,
+    setup: Setup,
+) -> Result<(SslProtocol, Option<Vec<u8>>), String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let key = hex(KEY);
     let mut peer = SClient::start(
         port,
-        ["-tls1_2", "-psk", &key, "-psk_identity", text(IDENTITY)],
+        [version, "-psk", &key, "-psk_identity", text(IDENTITY)],
     )?;
     let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(IO_TIMEOUT))
         .map_err(|e| e.to_string())?;
     let mut socket = Socket::with_backend(stream, b).map_err(|e| e.to_string())?;
-    let identities = seen();
-    psk_server(KEY, identities.clone())(&mut socket);
+    setup(&mut socket);
     socket
         .start_server_encryption()
         .map_err(|e| e.to_string())?;
@@ -548,12 +597,10 @@ fn against_s_client(b: &str) -> Result<(), String> {
     check(&request == b"ping over psk\n", || {
         format!("got {:?}", String::from_utf8_lossy(&request))
     })?;
-    check(taken(&identities) == [(IDENTITY.to_vec(), 0)], || {
-        format!("the handler saw {:?}", taken(&identities))
-    })?;
-    check(socket.pre_shared_key_identity() == Some(IDENTITY), || {
-        "not a PSK session".into()
-    })?;
+    let facts = (
+        socket.session_protocol(),
+        socket.pre_shared_key_identity().map(<[u8]>::to_vec),
+    );
     socket
         .write_all(b"pong over psk\n")
         .map_err(|e| e.to_string())?;
@@ -562,5 +609,6 @@ fn against_s_client(b: &str) -> Result<(), String> {
     let (output, status) = peer.finish()?;
     check(output.contains("pong over psk") && status.success(), || {
         format!("s_client printed {output:?} and exited with {status}")
-    })
+    })?;
+    Ok(facts)
 }
