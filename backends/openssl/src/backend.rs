@@ -118,6 +118,8 @@ impl TlsBackend for OpenSslBackend {
             SslProtocol::TlsV1_2OrLater,
             SslProtocol::TlsV1_3,
             SslProtocol::TlsV1_3OrLater,
+            SslProtocol::DtlsV1_0,
+            SslProtocol::DtlsV1_0OrLater,
             SslProtocol::DtlsV1_2,
             SslProtocol::DtlsV1_2OrLater,
             SslProtocol::AnyProtocol,

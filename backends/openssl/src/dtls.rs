@@ -8,7 +8,8 @@
 //! queries off since the transport is not a socket), retransmission on its timer (1 s
 //! doubling to 60 s, read with `DTLSv1_get_timeout` and fired with
 //! `DTLSv1_handle_timeout`), replay detection and the silent discarding of records that do
-//! not authenticate.
+//! not authenticate. DTLS 1.0 is negotiated only when the selector names it, at security level
+//! 0 (OpenSSL 3 refuses its SHA-1 handshake signatures above), as TLS 1.0 is.
 //!
 //! The context is built from the configuration with the TLS engine's identity, trust and
 //! verification code (`config`, `verify`), so both report the same errors, and associations
@@ -122,6 +123,8 @@ impl io::Write for Datagrams {
 /// The version range a DTLS selector allows, or `None` for selectors this engine refuses.
 fn version_range(protocol: SslProtocol) -> Option<(SslVersion, Option<SslVersion>)> {
     match protocol {
+        SslProtocol::DtlsV1_0 => Some((SslVersion::DTLS1, Some(SslVersion::DTLS1))),
+        SslProtocol::DtlsV1_0OrLater => Some((SslVersion::DTLS1, None)),
         SslProtocol::DtlsV1_2 => Some((SslVersion::DTLS1_2, Some(SslVersion::DTLS1_2))),
         SslProtocol::DtlsV1_2OrLater | SslProtocol::SecureProtocols => {
             Some((SslVersion::DTLS1_2, None))
@@ -158,6 +161,11 @@ pub(crate) fn build_context(params: &EngineParams<'_>) -> Result<SslContext, Err
     let mut builder = SslContextBuilder::new(SslMethod::dtls()).map_err(failed)?;
     builder.set_min_proto_version(Some(min)).map_err(failed)?;
     builder.set_max_proto_version(max).map_err(failed)?;
+    if min == SslVersion::DTLS1 {
+        // As for TLS 1.0 and 1.1: OpenSSL 3 refuses DTLS 1.0 above security level 0 (its
+        // handshake signatures use SHA-1).
+        builder.set_security_level(0);
+    }
     // No tickets: polytls does not resume sessions, and OpenSSL packs a server's ticket
     // with its last flight into a datagram beyond the MTU.
     builder.set_options(
@@ -202,7 +210,7 @@ pub(crate) struct OpenSslDtlsEngine {
 impl OpenSslDtlsEngine {
     /// An association ready to start its handshake.
     ///
-    /// Fails with [`Error::Unsupported`] for a protocol other than DTLS 1.2 or for settings
+    /// Fails with [`Error::Unsupported`] for a protocol other than DTLS 1.0 or 1.2 or for settings
     /// this engine does not implement (cipher choice, ALPN, OCSP, tickets, curves), with
     /// [`Error::Certificate`] or [`Error::Key`] when OpenSSL rejects the local identity, with
     /// [`Error::InvalidInput`] for an MTU OpenSSL refuses or a peer name it cannot verify,

@@ -959,7 +959,9 @@ fn or_later(client: &str, server: &str, cookies: bool) -> Result<(), String> {
 }
 
 /// The DTLS selectors the version matrix crosses, polytls' DTLS 1.3 selectors included.
-const MATRIX: [SslProtocol; 4] = [
+const MATRIX: [SslProtocol; 6] = [
+    SslProtocol::DtlsV1_0,
+    SslProtocol::DtlsV1_0OrLater,
     SslProtocol::DtlsV1_2,
     SslProtocol::DtlsV1_2OrLater,
     SslProtocol::DtlsV1_3,
