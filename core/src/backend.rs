@@ -179,16 +179,11 @@ pub fn refuse_unclaimed<B: TlsBackend + ?Sized>(
     let server = params.mode == SslMode::SslServerMode;
     let features = backend.supported_features();
     let lacks = |f: SupportedFeature| !features.contains(&f);
-    let alpn = if server {
-        SupportedFeature::ServerSideAlpn
-    } else {
-        SupportedFeature::ClientSideAlpn
-    };
     let refused = if !backend.supported_protocols().contains(&config.protocol) {
         Some(format!("protocol {}", config.protocol))
     } else if let Some(what) = unclaimed_query(server, params.verify_mode, &features) {
         Some(what)
-    } else if !config.allowed_next_protocols.is_empty() && lacks(alpn) {
+    } else if let Some(alpn) = unclaimed_alpn(server, config, &features) {
         Some(format!("{alpn}"))
     } else if (config.pre_shared_key_identity_hint.is_some() || params.pre_shared_key_handler)
         && lacks(SupportedFeature::Psk)
@@ -213,6 +208,21 @@ pub fn refuse_unclaimed<B: TlsBackend + ?Sized>(
     }
 }
 
+/// The ALPN feature a configuration with protocols to offer (client) or choose from (server)
+/// needs and `features` lacks, or `None`.
+fn unclaimed_alpn(
+    server: bool,
+    config: &SslConfiguration,
+    features: &[SupportedFeature],
+) -> Option<SupportedFeature> {
+    let alpn = if server {
+        SupportedFeature::ServerSideAlpn
+    } else {
+        SupportedFeature::ClientSideAlpn
+    };
+    (!config.allowed_next_protocols.is_empty() && !features.contains(&alpn)).then_some(alpn)
+}
+
 /// What a server in `QueryPeer` asks of a backend that does not claim
 /// `OptionalClientCertificate`, or `None` when the mode needs nothing unclaimed.
 fn unclaimed_query(
@@ -233,8 +243,9 @@ fn unclaimed_query(
 /// Refuses, with [`Error::Unsupported`], every setting of a DTLS association that `backend`
 /// does not claim or that polytls' DTLS does not carry yet: a protocol outside the backend's
 /// supported protocols (or not a DTLS one), a server in `QueryPeer` without
-/// `OptionalClientCertificate`, a PSK identity hint or handler without `Psk`, and, on every
-/// backend, a cipher suite choice, ALPN, OCSP stapling, a session ticket and elliptic curves.
+/// `OptionalClientCertificate`, ALPN without `ClientSideAlpn` (client) or `ServerSideAlpn`
+/// (server), a PSK identity hint or handler without `Psk`, and, on every backend, a cipher
+/// suite choice, OCSP stapling, a session ticket and elliptic curves.
 ///
 /// The [`Dtls`](crate::Dtls) front end calls it before it asks the backend for an engine, so
 /// no DTLS engine repeats the list.
@@ -254,8 +265,8 @@ pub fn refuse_unclaimed_dtls<B: TlsBackend + ?Sized>(
         Some(what)
     } else if config.ciphers.is_some() {
         Some("choosing DTLS cipher suites".into())
-    } else if !config.allowed_next_protocols.is_empty() {
-        Some("ALPN over DTLS".into())
+    } else if let Some(alpn) = unclaimed_alpn(server, config, &backend.supported_features()) {
+        Some(format!("{alpn} over DTLS"))
     } else if (config.pre_shared_key_identity_hint.is_some() || params.pre_shared_key_handler)
         && !backend
             .supported_features()

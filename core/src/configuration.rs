@@ -87,7 +87,10 @@ pub struct SslConfiguration {
     pub dtls_cookie_verification_enabled: bool,
     /// Whether the handshake stops on each verification error until the program decides, from
     /// the [`on_handshake_interrupted_on_error`](crate::Session::on_handshake_interrupted_on_error)
-    /// handler (Qt's early error reporting). Supported with every backend.
+    /// handler (Qt's early error reporting). Supported with every backend. A DTLS handshake
+    /// always stops on its verification errors, in
+    /// [`PeerVerificationFailed`](crate::HandshakeState::PeerVerificationFailed) until they are
+    /// ignored and the handshake resumed (Qt's `QDtls`), so there the flag changes nothing.
     pub handshake_must_interrupt_on_error: bool,
     /// Whether a missing peer certificate under `VerifyPeer` fails the handshake even if
     /// `NoPeerCertificate` is ignored.

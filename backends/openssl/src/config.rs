@@ -336,9 +336,14 @@ fn select_alpn<'a>(ours: &[Vec<u8>], offered: &'a [u8]) -> Option<&'a [u8]> {
         .find_map(|p| names.iter().find(|n| **n == p.as_slice()).copied())
 }
 
-/// Offers (client) or selects (server) ALPN protocols. A server with no protocol in common
-/// with the client aborts with a `no_application_protocol` alert.
-fn set_alpn(builder: &mut SslContextBuilder, params: &EngineParams<'_>) -> Result<(), Error> {
+/// Offers (client) or selects (server) ALPN protocols, for TLS and DTLS. A server with no
+/// protocol in common with the client aborts with a `no_application_protocol` alert.
+///
+/// Fails with [`Error::InvalidInput`] when OpenSSL rejects a client's list.
+pub(crate) fn set_alpn(
+    builder: &mut SslContextBuilder,
+    params: &EngineParams<'_>,
+) -> Result<(), Error> {
     let protocols = &params.config.allowed_next_protocols;
     if protocols.is_empty() {
         return Ok(());

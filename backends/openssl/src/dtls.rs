@@ -177,6 +177,7 @@ pub(crate) fn build_context(params: &EngineParams<'_>) -> Result<SslContext, Err
     builder.set_session_cache_mode(SslSessionCacheMode::OFF);
     set_identity(&mut builder, config)?;
     set_trust(&mut builder, params)?;
+    crate::config::set_alpn(&mut builder, params)?;
     if params.mode == SslMode::SslServerMode {
         builder
             .set_session_id_context(b"polytls-dtls")
@@ -211,7 +212,7 @@ impl OpenSslDtlsEngine {
     /// An association ready to start its handshake.
     ///
     /// Fails with [`Error::Unsupported`] for a protocol other than DTLS 1.0 or 1.2 or for settings
-    /// this engine does not implement (cipher choice, ALPN, OCSP, tickets, curves), with
+    /// this engine does not implement (cipher choice, OCSP, tickets, curves), with
     /// [`Error::Certificate`] or [`Error::Key`] when OpenSSL rejects the local identity, with
     /// [`Error::InvalidInput`] for an MTU OpenSSL refuses or a peer name it cannot verify,
     /// and with [`Error::Io`] when OpenSSL fails internally.

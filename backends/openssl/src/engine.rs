@@ -969,7 +969,6 @@ impl TlsEngine for OpenSslEngine {
         }
         let ssl = self.stream.ssl();
         let mut info = session_facts(ssl, self.server, &self.verify);
-        info.alpn_protocol = ssl.selected_alpn_protocol().map(<[u8]>::to_vec);
         if self.server {
             info.server_name = ssl.servername(NameType::HOST_NAME).map(str::to_owned);
         }
@@ -978,7 +977,7 @@ impl TlsEngine for OpenSslEngine {
 }
 
 /// The facts of an established TLS or DTLS session that both engines report: the version,
-/// the cipher, the PSK identity, and the peer's chain as the verification converted it (`verify`). On a server,
+/// the cipher, the ALPN protocol, the PSK identity, and the peer's chain as the verification converted it (`verify`). On a server,
 /// OpenSSL keeps the client's leaf apart from the rest of its chain.
 pub(crate) fn session_facts(ssl: &SslRef, server: bool, verify: &VerifyState) -> SessionInfo {
     let mut info = SessionInfo::new();
@@ -1004,6 +1003,7 @@ pub(crate) fn session_facts(ssl: &SslRef, server: bool, verify: &VerifyState) ->
         info.peer_chain
             .extend(chain.iter().filter_map(|cert| verify.certificate(cert)));
     }
+    info.alpn_protocol = ssl.selected_alpn_protocol().map(<[u8]>::to_vec);
     // OpenSSL keeps the identity in the session on both sides once a PSK key exchange ran.
     info.psk_identity = ssl.psk_identity().map(<[u8]>::to_vec);
     info

@@ -1057,6 +1057,130 @@ fn version_cases() -> Vec<Case> {
     cases
 }
 
+/// ALPN over DTLS: the client offers `client_offers`, the server chooses from `server_offers`
+/// (in its own order); both sides agree on `expected`, or, with `expected` `Err(())`, neither
+/// side is encrypted (the server found nothing in common).
+fn alpn_pair(
+    c: &str,
+    s: &str,
+    client_offers: &[&[u8]],
+    server_offers: &[&[u8]],
+    expected: Result<Option<&[u8]>, ()>,
+) -> Result<(), String> {
+    let list = |offers: &[&[u8]]| offers.iter().map(|p| p.to_vec()).collect::<Vec<_>>();
+    let client_config = SslConfiguration {
+        allowed_next_protocols: list(client_offers),
+        ..dtls_client_config()
+    };
+    let server_config = SslConfiguration {
+        allowed_next_protocols: list(server_offers),
+        ..pair_server_config(false)
+    };
+    let (client, (server, server_result)) =
+        run_pair(c, client_config, s, server_config, Box::new(|_| {}))?;
+    match (expected, client, server_result) {
+        (Ok(expected), Ok((c, _)), Ok(())) => {
+            for (side, d) in [("client", &c), ("server", &server.0)] {
+                check(d.negotiated_application_protocol() == expected, || {
+                    format!(
+                        "{side} negotiated {:?}, expected {:?}",
+                        d.negotiated_application_protocol()
+                            .map(String::from_utf8_lossy),
+                        expected.map(String::from_utf8_lossy)
+                    )
+                })?;
+            }
+            Ok(())
+        }
+        (Err(()), Err(_), Err(_)) => check(!server.0.is_connection_encrypted(), || {
+            "the server is encrypted".into()
+        }),
+        (_, c, s) => Err(format!(
+            "unexpected outcome: client {:?}, server {:?}",
+            c.err().map(|e| e.to_string()),
+            s.err().map(|e| e.to_string())
+        )),
+    }
+}
+
+/// Checks that an association in `mode` on `b` with `config`, after `setup`, refuses to start
+/// its handshake with Unsupported (a server is handed a first datagram, which it never reads).
+pub(super) fn refused_at_start(
+    b: &str,
+    mode: SslMode,
+    config: SslConfiguration,
+    setup: impl FnOnce(&mut Dtls),
+) -> Result<(), String> {
+    let socket = udp()?;
+    let target = addr(&udp()?)?;
+    let mut dtls = Dtls::with_backend(mode, b).map_err(|e| e.to_string())?;
+    dtls.set_dtls_configuration(config)
+        .map_err(|e| e.to_string())?;
+    setup(&mut dtls);
+    dtls.set_peer(target.ip(), target.port(), None)
+        .map_err(|e| e.to_string())?;
+    let hello: &[u8] = if mode == SslMode::SslServerMode {
+        b"\x16\xfe\xfd a datagram"
+    } else {
+        &[]
+    };
+    match dtls.do_handshake(&socket, hello) {
+        Err(Error::Unsupported { .. }) => Ok(()),
+        other => Err(format!("{mode:?}: expected Unsupported, got {other:?}")),
+    }
+}
+
+/// A DTLS backend that does not claim ALPN refuses it on the side it lacks, with Unsupported.
+fn alpn_refused(b: &str) -> Result<(), String> {
+    for (mode, feature, base) in [
+        (
+            SslMode::SslClientMode,
+            SupportedFeature::ClientSideAlpn,
+            dtls_client_config(),
+        ),
+        (
+            SslMode::SslServerMode,
+            SupportedFeature::ServerSideAlpn,
+            pair_server_config(false),
+        ),
+    ] {
+        if !polytls::is_feature_supported(feature, Some(b)) {
+            let config = SslConfiguration {
+                allowed_next_protocols: vec![b"h2".to_vec()],
+                ..base
+            };
+            refused_at_start(b, mode, config, |_| {}).map_err(|e| format!("{feature}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn alpn_cases() -> Vec<Case> {
+    let client = || needs_dtls().and_feature(SupportedFeature::ClientSideAlpn);
+    let server = || needs_dtls().and_feature(SupportedFeature::ServerSideAlpn);
+    vec![
+        Case::single("dtls/alpn/unclaimed_is_refused", needs_dtls(), alpn_refused),
+        Case::pair("dtls/alpn/server_order_wins", client(), server(), |c, s| {
+            alpn_pair(
+                c,
+                s,
+                &[b"h2", b"http/1.1"],
+                &[b"http/1.1", b"h2"],
+                Ok(Some(b"http/1.1")),
+            )
+        }),
+        Case::pair(
+            "dtls/alpn/client_only_agrees_on_none",
+            client(),
+            needs_dtls(),
+            |c, s| alpn_pair(c, s, &[b"h2"], &[], Ok(None)),
+        ),
+        Case::pair("dtls/alpn/no_overlap_fails", client(), server(), |c, s| {
+            alpn_pair(c, s, &[b"h2"], &[b"coap"], Err(()))
+        }),
+    ]
+}
+
 /// The cases of this module.
 pub(super) fn cases() -> Vec<Case> {
     vec![
@@ -1074,6 +1198,7 @@ pub(super) fn cases() -> Vec<Case> {
     .chain(version_cases())
     .chain(dtls13_cases())
     .chain(verify_mode_cases())
+    .chain(alpn_cases())
     .chain([
         Case::single(
             "external/openssl_s_server/DtlsV1_2",

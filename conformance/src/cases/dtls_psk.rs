@@ -12,7 +12,7 @@ use polytls::{
 
 use super::dtls::{
     addr, against_s_client_with, against_s_server_with, drive, dtls_client_config, exchange,
-    needs_cookie, pair_server_config, udp,
+    needs_cookie, pair_server_config, refused_at_start, udp,
 };
 use super::psk::{hex, is_psk_session, s_server_args, text};
 use crate::case::{Case, Needs};
@@ -249,8 +249,6 @@ fn unclaimed_is_refused(b: &str) -> Result<(), String> {
     if polytls::is_feature_supported(SupportedFeature::Psk, Some(b)) {
         return Ok(());
     }
-    let socket = udp()?;
-    let target = addr(&udp()?)?;
     let (server_config, _) = psk_server(seen());
     let hint_only = SslConfiguration {
         pre_shared_key_identity_hint: Some(HINT.to_vec()),
@@ -265,23 +263,11 @@ fn unclaimed_is_refused(b: &str) -> Result<(), String> {
         (SslMode::SslServerMode, server_config, true),
         (SslMode::SslServerMode, hint_only, false),
     ] {
-        let mut dtls = Dtls::with_backend(mode, b).map_err(|e| e.to_string())?;
-        dtls.set_dtls_configuration(config)
-            .map_err(|e| e.to_string())?;
-        if handler {
-            dtls.on_pre_shared_key_authentication_required(client_handler(KEY, seen()));
-        }
-        dtls.set_peer(target.ip(), target.port(), None)
-            .map_err(|e| e.to_string())?;
-        let hello: &[u8] = if mode == SslMode::SslServerMode {
-            b"\x16\xfe\xfd a datagram"
-        } else {
-            &[]
-        };
-        match dtls.do_handshake(&socket, hello) {
-            Err(Error::Unsupported { .. }) => {}
-            other => return Err(format!("{mode:?}: expected Unsupported, got {other:?}")),
-        }
+        refused_at_start(b, mode, config, |dtls| {
+            if handler {
+                dtls.on_pre_shared_key_authentication_required(client_handler(KEY, seen()));
+            }
+        })?;
     }
     Ok(())
 }

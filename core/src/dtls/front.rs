@@ -405,6 +405,16 @@ impl Dtls {
         }
     }
 
+    /// The ALPN protocol agreed on (from the configuration's `allowed_next_protocols`), once
+    /// encrypted; `None` when none was, and before.
+    pub fn negotiated_application_protocol(&self) -> Option<&[u8]> {
+        if self.is_connection_encrypted() {
+            self.session.alpn_protocol.as_deref()
+        } else {
+            None
+        }
+    }
+
     /// The peer's certificates as it sent them, leaf first, once the handshake finished.
     pub fn peer_certificate_chain(&self) -> &[Certificate] {
         &self.session.peer_chain
