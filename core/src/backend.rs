@@ -244,8 +244,9 @@ fn unclaimed_query(
 /// does not claim or that polytls' DTLS does not carry yet: a protocol outside the backend's
 /// supported protocols (or not a DTLS one), a server in `QueryPeer` without
 /// `OptionalClientCertificate`, ALPN without `ClientSideAlpn` (client) or `ServerSideAlpn`
-/// (server), a PSK identity hint or handler without `Psk`, and, on every backend, a cipher
-/// suite choice, OCSP stapling, a session ticket and elliptic curves.
+/// (server), a PSK identity hint or handler without `Psk`, and, on every backend, OCSP
+/// stapling, a session ticket and elliptic curves. A cipher suite choice is each engine's to
+/// map (and refuse, suite by suite or whole), as for TLS.
 ///
 /// The [`Dtls`](crate::Dtls) front end calls it before it asks the backend for an engine, so
 /// no DTLS engine repeats the list.
@@ -263,8 +264,6 @@ pub fn refuse_unclaimed_dtls<B: TlsBackend + ?Sized>(
         unclaimed_query(server, params.verify_mode, &backend.supported_features())
     {
         Some(what)
-    } else if config.ciphers.is_some() {
-        Some("choosing DTLS cipher suites".into())
     } else if let Some(alpn) = unclaimed_alpn(server, config, &backend.supported_features()) {
         Some(format!("{alpn} over DTLS"))
     } else if (config.pre_shared_key_identity_hint.is_some() || params.pre_shared_key_handler)

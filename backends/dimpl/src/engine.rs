@@ -168,6 +168,11 @@ impl DimplDtlsEngine {
                 ))
             }
         };
+        if config.ciphers.is_some() {
+            // dimpl can narrow its suites but keeps its own order of preference, so a list
+            // (whose order is the preference) cannot be honoured.
+            return Err(Error::unsupported(NAME, "choosing DTLS cipher suites"));
+        }
         let certificate = identity(config, server)?;
         let verifies = params.verify_mode == PeerVerifyMode::VerifyPeer;
         // The front end refused every setting this engine does not carry

@@ -157,8 +157,14 @@ fn set_versions(builder: &mut SslContextBuilder, config: &SslConfiguration) -> R
     Ok(())
 }
 
-/// Restricts the suites to `config.ciphers`, in its order.
-fn set_ciphers(builder: &mut SslContextBuilder, config: &SslConfiguration) -> Result<(), Error> {
+/// Restricts the suites to `config.ciphers`, in its order (TLS and DTLS).
+///
+/// Fails with [`Error::Unsupported`] naming a suite this OpenSSL cannot negotiate, and with
+/// [`Error::Io`] when OpenSSL refuses the list.
+pub(crate) fn set_ciphers(
+    builder: &mut SslContextBuilder,
+    config: &SslConfiguration,
+) -> Result<(), Error> {
     let Some(ciphers) = &config.ciphers else {
         return Ok(());
     };

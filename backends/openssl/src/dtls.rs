@@ -168,12 +168,24 @@ pub(crate) fn build_context(params: &EngineParams<'_>) -> Result<SslContext, Err
     }
     // No tickets: polytls does not resume sessions, and OpenSSL packs a server's ticket
     // with its last flight into a datagram beyond the MTU.
-    builder.set_options(
-        SslOptions::NO_COMPRESSION
-            | SslOptions::NO_RENEGOTIATION
-            | SslOptions::NO_QUERY_MTU
-            | SslOptions::NO_TICKET,
-    );
+    let mut options = SslOptions::NO_COMPRESSION
+        | SslOptions::NO_RENEGOTIATION
+        | SslOptions::NO_QUERY_MTU
+        | SslOptions::NO_TICKET;
+    if params.mode == SslMode::SslServerMode
+        && !config.test_ssl_option(SslOption::DisableServerCipherPreference)
+    {
+        // The server's order of suites wins, as over TLS (Qt's default).
+        options |= SslOptions::CIPHER_SERVER_PREFERENCE;
+    }
+    builder.set_options(options);
+    if let Some(tls13) = config.ciphers.iter().flatten().find(|c| c.is_tls13()) {
+        return Err(Error::unsupported(
+            NAME,
+            format!("cipher suite {} over DTLS 1.2", tls13.name()),
+        ));
+    }
+    crate::config::set_ciphers(&mut builder, config)?;
     builder.set_session_cache_mode(SslSessionCacheMode::OFF);
     set_identity(&mut builder, config)?;
     set_trust(&mut builder, params)?;
@@ -212,7 +224,7 @@ impl OpenSslDtlsEngine {
     /// An association ready to start its handshake.
     ///
     /// Fails with [`Error::Unsupported`] for a protocol other than DTLS 1.0 or 1.2 or for settings
-    /// this engine does not implement (cipher choice, OCSP, tickets, curves), with
+    /// this engine does not implement (a TLS 1.3 cipher suite, OCSP, tickets, curves), with
     /// [`Error::Certificate`] or [`Error::Key`] when OpenSSL rejects the local identity, with
     /// [`Error::InvalidInput`] for an MTU OpenSSL refuses or a peer name it cannot verify,
     /// and with [`Error::Io`] when OpenSSL fails internally.
