@@ -46,8 +46,9 @@ type TimeoutHandler = Box<dyn FnMut() + Send>;
 struct DtlsHook(Verification);
 
 impl VerificationHook for DtlsHook {
-    fn decide(&self, _peer_chain: &[Certificate], errors: Vec<SslError>) -> bool {
-        self.0.judge(errors) || !self.0.has_panic()
+    /// The TLS socket's decision (the blacklist included), then the exception above.
+    fn decide(&self, peer_chain: &[Certificate], errors: Vec<SslError>) -> bool {
+        VerificationHook::decide(&self.0, peer_chain, errors) || !self.0.has_panic()
     }
 
     fn pre_shared_key(&self, authenticator: &mut PreSharedKeyAuthenticator) -> bool {
@@ -300,10 +301,19 @@ impl Dtls {
     /// Replaces the configuration (Qt's `setDtlsConfiguration`).
     ///
     /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) once the
-    /// handshake started.
+    /// handshake started, and with [`Error::InvalidInput`]
+    /// ([`DtlsError::InvalidInputParameters`]) when `config.protocol` is not a DTLS selector
+    /// (a TLS configuration given to a datagram association); the configuration in place
+    /// stays then.
     pub fn set_dtls_configuration(&mut self, config: SslConfiguration) -> Result<(), Error> {
         if self.state != HandshakeState::HandshakeNotStarted {
             return Err(self.invalid_operation("Cannot set configuration after handshake started"));
+        }
+        if !config.protocol.is_dtls() {
+            return Err(self.invalid_input(&format!(
+                "Invalid protocol version {}: a DTLS protocol is expected",
+                config.protocol
+            )));
         }
         self.clear_error();
         self.config = config;

@@ -395,3 +395,18 @@ fn verify_client_over_udp() {
         .unwrap());
     assert_eq!(verifier.dtls_error(), DtlsError::NoError);
 }
+
+/// Qt's construction: a new verifier hashes with SHA-256 under a 32-byte random secret (the
+/// same as a server `Dtls`'s, so their cookies agree), holds no verified hello and no error.
+#[test]
+fn a_new_verifier_is_empty_and_keyed() {
+    let verifier = DtlsClientVerifier::new();
+    let params = verifier.cookie_generator_parameters();
+    assert_eq!(params.hash, CookieHash::Sha256);
+    assert_eq!(params.secret.len(), 32);
+    assert_ne!(params.secret, vec![0u8; 32]);
+    assert_eq!(params, GeneratorParameters::default());
+    assert!(verifier.verified_hello().is_empty());
+    assert_eq!(verifier.dtls_error(), DtlsError::NoError);
+    assert!(verifier.dtls_error_string().is_empty());
+}
