@@ -15,13 +15,14 @@ use std::time::{Duration, Instant};
 
 use polytls::{
     Dtls, DtlsClientVerifier, DtlsError, Error, HandshakeState, ImplementedClass, PeerVerifyMode,
-    ProtocolVersion, SslConfiguration, SslErrorKind, SslMode, SslProtocol, SupportedFeature,
+    ProtocolVersion, SslCipher, SslConfiguration, SslErrorKind, SslMode, SslOption, SslProtocol,
+    SupportedFeature,
 };
 
 use crate::case::{Case, Needs};
 use crate::cases::external::{Peer, SClient};
 use crate::harness::{check, client_config, server_config, with_identity, TempDir, IO_TIMEOUT};
-use crate::pki::Pki;
+use crate::pki::{Identity, Pki};
 
 /// What a DTLS case needs from a side.
 pub(super) fn needs_dtls() -> Needs {
@@ -50,10 +51,15 @@ pub(super) fn dtls_client_config() -> SslConfiguration {
 /// `VerifyNone` (the four verify modes have cases of their own, `dtls/verify_mode/*`; a
 /// backend without `OptionalClientCertificate` refuses the default's `QueryPeer`).
 pub(super) fn dtls_server_config() -> SslConfiguration {
+    dtls_server_config_for(&Pki::get().server)
+}
+
+/// [`dtls_server_config`] with `identity` as the server's.
+pub(super) fn dtls_server_config_for(identity: &Identity) -> SslConfiguration {
     SslConfiguration {
         protocol: SslProtocol::DtlsV1_2,
         peer_verify_mode: PeerVerifyMode::VerifyNone,
-        ..server_config(&Pki::get().server)
+        ..server_config(identity)
     }
 }
 
@@ -148,7 +154,8 @@ pub(super) fn start_client(
     start_client_after(backend, config, |_| {}, server, socket)
 }
 
-/// [`start_client`], with `setup` applied to the association before its handshake starts.
+/// [`start_client`], with `setup` applied to the association before its handshake starts
+/// (after its peer is set, so that it may change the verification name).
 pub(super) fn start_client_after(
     backend: &str,
     config: SslConfiguration,
@@ -158,8 +165,8 @@ pub(super) fn start_client_after(
 ) -> Result<Dtls, Error> {
     let mut dtls = Dtls::with_backend(SslMode::SslClientMode, backend)?;
     dtls.set_dtls_configuration(config)?;
-    setup(&mut dtls);
     dtls.set_peer(server.ip(), server.port(), Some("localhost"))?;
+    setup(&mut dtls);
     dtls.do_handshake(socket, &[])?;
     Ok(dtls)
 }
@@ -167,7 +174,10 @@ pub(super) fn start_client_after(
 type ServerSetup = Box<dyn FnOnce(&mut Dtls) + Send>;
 
 /// One side of an association: the `Dtls` and its socket.
-type Side = (Dtls, UdpSocket);
+pub(super) type Side = (Dtls, UdpSocket);
+
+/// A side with the result its handshake ended with.
+pub(super) type SideEnded = (Side, Result<(), Error>);
 
 /// Runs a handshake between a client on `client_backend` and a server on `server_backend`
 /// over loopback UDP; returns both associations and their sockets.
@@ -210,7 +220,7 @@ fn pair_with(
 /// Both handshakes of a pair as they ended: the client's association (or its error), and the
 /// server's association with the result of its handshake. Fails only when the pair could not
 /// be set up (a socket, a backend, a configuration refused, a thread that panicked).
-type PairRun = (Result<Side, Error>, (Side, Result<(), Error>));
+type PairRun = (Result<Side, Error>, SideEnded);
 
 /// Runs the handshakes of [`pair_with`] and returns how each side ended.
 fn run_pair(
@@ -220,11 +230,39 @@ fn run_pair(
     server_config: SslConfiguration,
     server_setup: ServerSetup,
 ) -> Result<PairRun, String> {
+    let (client, server) = run_pair_after(
+        client_backend,
+        client_config,
+        |_| {},
+        server_backend,
+        server_config,
+        server_setup,
+    )?;
+    let client = client.and_then(|((dtls, socket), result)| result.map(|()| (dtls, socket)));
+    Ok((client, server))
+}
+
+/// How a pair's client ended: its association with the result of its handshake, or the
+/// error that kept its handshake from starting.
+pub(super) type ClientEnd = Result<SideEnded, Error>;
+
+/// [`run_pair`] with `client_setup` applied to the client before its handshake starts (after
+/// its peer is set), keeping the client's association however its handshake ended: one that
+/// stopped on verification errors can still resume or abort. A client that failed otherwise
+/// is aborted, so that its server's handshake ends now rather than at its time limit.
+pub(super) fn run_pair_after(
+    client_backend: &str,
+    client_config: SslConfiguration,
+    client_setup: impl FnOnce(&mut Dtls),
+    server_backend: &str,
+    server_config: SslConfiguration,
+    server_setup: ServerSetup,
+) -> Result<(ClientEnd, SideEnded), String> {
     let server_socket = udp()?;
     let client_socket = udp()?;
     let server_addr = addr(&server_socket)?;
     let server_backend = server_backend.to_owned();
-    let server = std::thread::spawn(move || -> Result<(Side, Result<(), Error>), String> {
+    let server = std::thread::spawn(move || -> Result<SideEnded, String> {
         let mut dtls = Dtls::with_backend(SslMode::SslServerMode, &server_backend)
             .map_err(|e| e.to_string())?;
         dtls.set_dtls_configuration(server_config)
@@ -233,15 +271,24 @@ fn run_pair(
         let result = drive(&mut dtls, &server_socket);
         Ok(((dtls, server_socket), result))
     });
-    let client = (|| {
-        let mut dtls = start_client(client_backend, client_config, server_addr, &client_socket)?;
-        drive(&mut dtls, &client_socket)?;
-        Ok::<_, Error>(dtls)
-    })();
+    let client = start_client_after(
+        client_backend,
+        client_config,
+        client_setup,
+        server_addr,
+        &client_socket,
+    )
+    .map(|mut dtls| {
+        let result = drive(&mut dtls, &client_socket);
+        if result.is_err() && dtls.handshake_state() != HandshakeState::PeerVerificationFailed {
+            let _ = dtls.abort_handshake(&client_socket);
+        }
+        ((dtls, client_socket), result)
+    });
     let server = server
         .join()
         .map_err(|_| "the server thread panicked".to_string())??;
-    Ok((client.map(|c| (c, client_socket)), server))
+    Ok((client, server))
 }
 
 /// What [`exchange`]'s buffer holds before the datagram is decrypted into it.
@@ -503,6 +550,83 @@ fn set_peer_validation(backend: &str) -> Result<(), String> {
     )?;
     dtls.set_peer(target.ip(), target.port(), None)
         .map_err(|e| e.to_string())
+}
+
+/// tst_QDtls::construction and configuration: a new association, in either mode, has no peer,
+/// no MTU hint, a SHA-256 cookie secret, the default DTLS configuration (DTLS 1.2 or later,
+/// cookies on), no session and no error.
+fn construction(backend: &str) -> Result<(), String> {
+    let default = SslConfiguration::default_dtls_configuration();
+    check(
+        default.protocol == SslProtocol::DtlsV1_2OrLater
+            && default.dtls_cookie_verification_enabled,
+        || format!("the default DTLS configuration: {:?}", default.protocol),
+    )?;
+    for mode in [SslMode::SslClientMode, SslMode::SslServerMode] {
+        let d = Dtls::with_backend(mode, backend).map_err(|e| e.to_string())?;
+        let params = d.cookie_generator_parameters();
+        let facts = [
+            ("mode", d.ssl_mode() == mode),
+            ("peer", d.peer_address().is_none() && d.peer_port() == 0),
+            ("verification name", d.peer_verification_name().is_none()),
+            ("MTU hint", d.mtu_hint() == 0),
+            (
+                "cookie parameters",
+                params.hash == polytls::dtls::CookieHash::Sha256 && !params.secret.is_empty(),
+            ),
+            ("configuration", *d.dtls_configuration() == default),
+            (
+                "state",
+                d.handshake_state() == HandshakeState::HandshakeNotStarted,
+            ),
+            (
+                "session",
+                !d.is_connection_encrypted()
+                    && d.session_cipher().is_none()
+                    && d.session_protocol() == SslProtocol::UnknownProtocol,
+            ),
+            (
+                "error",
+                d.dtls_error() == DtlsError::NoError
+                    && d.dtls_error_string().is_empty()
+                    && d.peer_verification_errors().is_empty(),
+            ),
+        ];
+        if let Some((what, _)) = facts.iter().find(|(_, ok)| !ok) {
+            return Err(format!("{mode:?}: a new association's {what} is not Qt's"));
+        }
+    }
+    Ok(())
+}
+
+/// tst_QDtls::invalidConfiguration: a TLS configuration (a selector that is not DTLS) is
+/// refused with InvalidInputParameters and the configuration in place stays.
+fn invalid_configuration(backend: &str) -> Result<(), String> {
+    let mut d = Dtls::with_backend(SslMode::SslClientMode, backend).map_err(|e| e.to_string())?;
+    let kept = dtls_client_config();
+    d.set_dtls_configuration(kept.clone())
+        .map_err(|e| e.to_string())?;
+    for protocol in [
+        SslProtocol::SecureProtocols,
+        SslProtocol::TlsV1_2,
+        SslProtocol::TlsV1_3OrLater,
+        SslProtocol::AnyProtocol,
+    ] {
+        let tls = SslConfiguration {
+            protocol,
+            ..SslConfiguration::default()
+        };
+        let r = d.set_dtls_configuration(tls);
+        check(
+            matches!(r, Err(Error::InvalidInput(_)))
+                && d.dtls_error() == DtlsError::InvalidInputParameters,
+            || format!("{protocol} accepted: {r:?}, {:?}", d.dtls_error()),
+        )?;
+        check(*d.dtls_configuration() == kept, || {
+            format!("refusing {protocol} changed the configuration")
+        })?;
+    }
+    Ok(())
 }
 
 /// Qt's precondition checks before any handshake: each call fails with Qt's kind.
@@ -1155,11 +1279,56 @@ fn alpn_refused(b: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// tst_QDtls::cipherPreferences: a cipher list is honoured in its order (the server's wins,
+/// or the client's with `DisableServerCipherPreference`), or refused at the start with
+/// Unsupported where the backend cannot honour the order (dimpl), never ignored.
+fn cipher_preferences(b: &str) -> Result<(), String> {
+    let suite = |name: &str| SslCipher::from_name(name).ok_or(format!("{name} is unknown"));
+    let aes128 = suite("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")?;
+    let aes256 = suite("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")?;
+    let server_base = SslConfiguration {
+        ciphers: Some(vec![aes128, aes256]),
+        ..pair_server_config(false)
+    };
+    let client_config = SslConfiguration {
+        ciphers: Some(vec![aes256, aes128]),
+        ..dtls_client_config()
+    };
+    if refused_at_start(b, SslMode::SslClientMode, client_config.clone(), |_| {}).is_ok() {
+        return refused_at_start(b, SslMode::SslServerMode, server_base, |_| {})
+            .map_err(|e| format!("the client refused a cipher list, the server: {e}"));
+    }
+    for (prefer_client, expected) in [(false, aes128), (true, aes256)] {
+        let mut server_config = server_base.clone();
+        server_config.set_ssl_option(SslOption::DisableServerCipherPreference, prefer_client);
+        let ((c, _), (s, _)) =
+            pair_with(b, client_config.clone(), b, server_config, Box::new(|_| {}))?;
+        for (side, d) in [("client", &c), ("server", &s)] {
+            check(
+                d.session_cipher().map(|c| c.id()) == Some(expected.id()),
+                || {
+                    format!(
+                        "prefer client {prefer_client}: {side} negotiated {:?}, expected {}",
+                        d.session_cipher().map(|c| c.name()),
+                        expected.name()
+                    )
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn alpn_cases() -> Vec<Case> {
     let client = || needs_dtls().and_feature(SupportedFeature::ClientSideAlpn);
     let server = || needs_dtls().and_feature(SupportedFeature::ServerSideAlpn);
     vec![
         Case::single("dtls/alpn/unclaimed_is_refused", needs_dtls(), alpn_refused),
+        Case::single(
+            "dtls/ciphers/list_is_honoured_in_order_or_refused",
+            needs_dtls(),
+            cipher_preferences,
+        ),
         Case::pair("dtls/alpn/server_order_wins", client(), server(), |c, s| {
             alpn_pair(
                 c,
@@ -1191,6 +1360,12 @@ pub(super) fn cases() -> Vec<Case> {
             set_peer_validation,
         ),
         Case::single("dtls/preconditions", needs_cookie(), preconditions),
+        Case::single("dtls/construction", needs_dtls(), construction),
+        Case::single(
+            "dtls/invalid_configuration",
+            needs_dtls(),
+            invalid_configuration,
+        ),
     ]
     .into_iter()
     .chain(pair_cases(true))
@@ -1433,7 +1608,7 @@ fn verify_mode_case(
 
 /// Waits for the datagram that ends `dtls` from the peer's side: decrypting it gives no data
 /// and leaves `RemoteClosedConnectionError`.
-fn closed_by_peer(dtls: &mut Dtls, socket: &UdpSocket) -> Result<(), String> {
+pub(super) fn closed_by_peer(dtls: &mut Dtls, socket: &UdpSocket) -> Result<(), String> {
     let deadline = Instant::now() + IO_TIMEOUT;
     while Instant::now() < deadline {
         if let Some((datagram, _)) = recv(socket, Duration::from_millis(200))? {

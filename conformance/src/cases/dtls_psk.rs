@@ -11,8 +11,8 @@ use polytls::{
 };
 
 use super::dtls::{
-    addr, against_s_client_with, against_s_server_with, drive, dtls_client_config, exchange,
-    needs_cookie, pair_server_config, refused_at_start, udp,
+    against_s_client_with, against_s_server_with, dtls_client_config, exchange, needs_cookie,
+    pair_server_config, refused_at_start, run_pair_after,
 };
 use super::psk::{hex, is_psk_session, s_server_args, text};
 use crate::case::{Case, Needs};
@@ -96,36 +96,11 @@ fn run(
     String,
 > {
     let (server_config, server_setup) = psk_server(server_seen);
-    let server_socket = udp()?;
-    let client_socket = udp()?;
-    let server_addr = addr(&server_socket)?;
-    let s = s.to_owned();
-    let server = std::thread::spawn(move || -> Result<_, String> {
-        let mut dtls = Dtls::with_backend(SslMode::SslServerMode, &s).map_err(|e| e.to_string())?;
-        dtls.set_dtls_configuration(server_config)
-            .map_err(|e| e.to_string())?;
-        server_setup(&mut dtls);
-        let result = drive(&mut dtls, &server_socket);
-        Ok((dtls, server_socket, result))
-    });
-    let mut dtls = Dtls::with_backend(SslMode::SslClientMode, c).map_err(|e| e.to_string())?;
     let (config, setup) = client;
-    dtls.set_dtls_configuration(config)
-        .map_err(|e| e.to_string())?;
-    setup(&mut dtls);
-    dtls.set_peer(server_addr.ip(), server_addr.port(), Some("localhost"))
-        .map_err(|e| e.to_string())?;
-    let result = dtls
-        .do_handshake(&client_socket, &[])
-        .and_then(|()| drive(&mut dtls, &client_socket));
-    if result.is_err() && dtls.handshake_state() != HandshakeState::PeerVerificationFailed {
-        // Let the server's handshake end now rather than at its time limit.
-        let _ = dtls.abort_handshake(&client_socket);
-    }
-    let server = server
-        .join()
-        .map_err(|_| "the server thread panicked".to_string())??;
-    Ok(((dtls, client_socket, result), server))
+    let (client, ((sd, ss), sr)) =
+        run_pair_after(c, config, setup, s, server_config, server_setup)?;
+    let ((cd, cs), cr) = client.map_err(|e| format!("client start: {e}"))?;
+    Ok(((cd, cs, cr), (sd, ss, sr)))
 }
 
 fn handshake_and_data(c: &str, s: &str) -> Result<(), String> {

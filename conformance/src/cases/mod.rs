@@ -9,6 +9,7 @@ mod dtls;
 mod dtls_external;
 mod dtls_noise;
 mod dtls_psk;
+mod dtls_verification;
 mod external;
 mod failure;
 mod forgery;
@@ -57,6 +58,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(dtls_external::cases());
     cases.extend(dtls_noise::cases());
     cases.extend(dtls_psk::cases());
+    cases.extend(dtls_verification::cases());
     cases.extend(attack::cases());
     cases.extend(registry::cases());
     cases
