@@ -4,12 +4,15 @@
 //! `PeerVerificationFailed` with exactly that problem's errors, encrypts nothing, and resumes
 //! only once it ignored them all, after which data flows both ways; a list preset before the
 //! handshake lets through exactly what it names; an abort closes the association with
-//! close_notify. Every client x server pair, DTLS 1.2.
+//! close_notify; a client in `VerifyNone` completes and reports nothing. Every client x
+//! server pair, DTLS 1.2.
 //!
 //! The problems are the TLS verification cases' situations whose server sends its leaf alone
 //! (a dimpl server sends no chain, so a chain with an untrusted root in it is not among them).
 
-use polytls::{Dtls, Error, HandshakeState, SslConfiguration, SslError, SslErrorKind};
+use polytls::{
+    Dtls, Error, HandshakeState, PeerVerifyMode, SslConfiguration, SslError, SslErrorKind,
+};
 
 use super::dtls::{
     closed_by_peer, dtls_client_config, dtls_server_config_for, exchange, needs_dtls,
@@ -57,12 +60,13 @@ impl Problem {
         }
     }
 
-    /// The handshake of a client on `c`, ignoring `preset` from the start, against a server
-    /// on `s` with this problem: how the client ended, and the server's association.
+    /// The handshake of a client on `c` in `mode`, ignoring `preset` from the start, against
+    /// a server on `s` with this problem: how the client ended, and the server's association.
     fn run(
         self,
         c: &str,
         s: &str,
+        mode: PeerVerifyMode,
         preset: Vec<SslError>,
     ) -> Result<(SideEnded, SideEnded), String> {
         let pki = Pki::get();
@@ -72,6 +76,7 @@ impl Problem {
         };
         let client_config = SslConfiguration {
             ca_certificates: Some(vec![anchor.clone()]),
+            peer_verify_mode: mode,
             ..dtls_client_config()
         };
         let (client, server) = run_pair_after(
@@ -135,7 +140,8 @@ fn stopped(
 /// it stopped; ignoring what it found and resuming completes it, and data flows both ways.
 fn stop_then_resume(c: &str, s: &str, problem: Problem) -> Result<(), String> {
     let wanted = problem.errors();
-    let ((mut client, result), ((mut sd, ss), server_result)) = problem.run(c, s, Vec::new())?;
+    let ((mut client, result), ((mut sd, ss), server_result)) =
+        problem.run(c, s, PeerVerifyMode::VerifyPeer, Vec::new())?;
     stopped(&mut client, result, &wanted)?;
     let (cd, cs) = &mut client;
     match cd.resume_handshake(cs) {
@@ -168,7 +174,8 @@ fn preset(c: &str, s: &str, problem: Problem) -> Result<(), String> {
         .iter()
         .map(|e| SslError::with_certificate(e.kind(), other.clone()))
         .collect();
-    let ((mut client, result), ((mut sd, ss), server_result)) = problem.run(c, s, misnamed)?;
+    let ((mut client, result), ((mut sd, ss), server_result)) =
+        problem.run(c, s, PeerVerifyMode::VerifyPeer, misnamed)?;
     stopped(&mut client, result, &wanted)?;
     let (cd, cs) = &mut client;
     cd.abort_handshake(cs)
@@ -181,7 +188,7 @@ fn preset(c: &str, s: &str, problem: Problem) -> Result<(), String> {
     closed_by_peer(&mut sd, &ss).map_err(|e| format!("after the abort: {e}"))?;
 
     let ((mut client, result), ((mut sd, ss), server_result)) =
-        problem.run(c, s, wanted.clone())?;
+        problem.run(c, s, PeerVerifyMode::VerifyPeer, wanted.clone())?;
     let (cd, cs) = &mut client;
     result.map_err(|e| format!("with {} preset: {e}", describe(&wanted)))?;
     server_result.map_err(|e| format!("server: {e}"))?;
@@ -197,6 +204,28 @@ fn preset(c: &str, s: &str, problem: Problem) -> Result<(), String> {
         },
     )?;
     exchange(cd, cs, &mut sd, &ss, b"with the errors preset")
+}
+
+/// verifyServerCertificate's VerifyNone rows: a client that does not verify completes its
+/// handshake with the problem's server, reports no error, and data flows.
+fn verify_none(c: &str, s: &str, problem: Problem) -> Result<(), String> {
+    let ((mut client, result), ((mut sd, ss), server_result)) =
+        problem.run(c, s, PeerVerifyMode::VerifyNone, Vec::new())?;
+    result.map_err(|e| format!("client in VerifyNone: {e}"))?;
+    server_result.map_err(|e| format!("server: {e}"))?;
+    let (cd, cs) = &mut client;
+    check(
+        cd.handshake_state() == HandshakeState::HandshakeComplete
+            && cd.peer_verification_errors().is_empty(),
+        || {
+            format!(
+                "VerifyNone: {:?} with {}",
+                cd.handshake_state(),
+                describe(cd.peer_verification_errors())
+            )
+        },
+    )?;
+    exchange(cd, cs, &mut sd, &ss, b"unverified")
 }
 
 pub(super) fn cases() -> Vec<Case> {
@@ -216,6 +245,12 @@ pub(super) fn cases() -> Vec<Case> {
                     client(),
                     needs_dtls(),
                     move |c, s| preset(c, s, problem),
+                ),
+                Case::pair(
+                    format!("dtls/verification/{}/verify_none_completes", problem.name()),
+                    client(),
+                    needs_dtls(),
+                    move |c, s| verify_none(c, s, problem),
                 ),
             ]
         })
