@@ -408,9 +408,9 @@ impl DtlsEngine for DimplDtlsEngine {
         let n = self.received.len();
         out.append(&mut self.received);
         match (n, self.peer_closed) {
-            (0, true) => Ok(DtlsRead::Closed),
+            (_, true) => Ok(DtlsRead::Closed),
             (0, false) => Ok(DtlsRead::Nothing),
-            (n, _) => Ok(DtlsRead::Data(n)),
+            (n, false) => Ok(DtlsRead::Data(n)),
         }
     }
 

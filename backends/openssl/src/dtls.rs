@@ -52,6 +52,8 @@ extern "C" {
     fn BIO_ADDR_free(addr: *mut c_void);
     // OpenSSL 1.1.1 and later.
     fn DTLS_get_data_mtu(s: *const ffi::SSL) -> usize;
+    // OpenSSL 1.1.0 and later.
+    fn SSL_has_pending(s: *const ffi::SSL) -> c_int;
 }
 
 /// `DTLS_CTRL_GET_TIMEOUT` and `DTLS_CTRL_HANDLE_TIMEOUT`, the controls behind OpenSSL's
@@ -290,17 +292,19 @@ impl OpenSslDtlsEngine {
         self.stream.ssl().as_ptr()
     }
 
-    /// Decrypts the next record into `out` (appended) and returns its length. OpenSSL
-    /// decrypts straight into `out`'s spare room, reserved first for the record the datagram
-    /// just pushed carries (its plaintext is shorter than the datagram) and again while
-    /// OpenSSL holds more of the record (a record left over from an earlier datagram may be
-    /// longer), so that one call returns one whole record.
-    fn read_record(&mut self, out: &mut Vec<u8>) -> Result<usize, openssl::ssl::Error> {
+    /// Decrypts every record of the datagram just pushed into `out` (appended) and returns
+    /// how the datagram ended. OpenSSL takes the whole datagram at its first read and
+    /// returns one record per `SSL_read`; the loop goes on while it holds more of the
+    /// datagram (`SSL_has_pending`: further records a sender packed into it, or the rest of
+    /// a record), so that nothing is left for the next datagram to push aside. OpenSSL
+    /// decrypts straight into `out`'s spare room, reserved for the datagram's length (a
+    /// record's plaintext is shorter than the datagram carrying it). A close_notify after
+    /// some records ends the datagram as `Closed` with their data kept.
+    fn read_records(&mut self, datagram_len: usize, out: &mut Vec<u8>) -> Result<DtlsRead, Error> {
         let start = out.len();
-        let mut room = self.stream.get_ref().incoming.front().map_or(0, Vec::len);
+        clear_errors();
         loop {
-            out.reserve(room.max(1));
-            clear_errors();
+            out.reserve(datagram_len.max(1));
             let spare = out.spare_capacity_mut();
             match self.stream.ssl_read_uninit(spare) {
                 Ok(n) => {
@@ -311,15 +315,24 @@ impl OpenSslDtlsEngine {
                     // capacity.
                     unsafe { out.set_len(out.len() + n) };
                 }
-                Err(e) if out.len() == start => return Err(e),
-                Err(_) => break,
+                Err(e) if e.code() == ErrorCode::ZERO_RETURN => {
+                    self.closed = true;
+                    return Ok(DtlsRead::Closed);
+                }
+                // The records before it are returned; OpenSSL, whose state is then fatal,
+                // fails the next read.
+                Err(_) if out.len() > start => break,
+                Err(e) if matches!(e.code(), ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => {
+                    return Ok(DtlsRead::Nothing);
+                }
+                Err(e) => return Err(Error::Protocol(format!("OpenSSL DTLS read: {e}"))),
             }
-            room = self.stream.ssl().pending();
-            if room == 0 {
+            // SAFETY: the `Ssl` is valid; the call only reads its record layer's state.
+            if unsafe { SSL_has_pending(self.ssl_ptr()) } == 0 {
                 break;
             }
         }
-        Ok(out.len() - start)
+        Ok(DtlsRead::Data(out.len() - start))
     }
 
     /// Runs OpenSSL's handshake as far as the datagrams received allow.
@@ -465,19 +478,9 @@ impl DtlsEngine for OpenSslDtlsEngine {
             return Ok(DtlsRead::Closed);
         }
         self.stream.get_mut().push_incoming(datagram);
-        let read = self.read_record(out);
+        let read = self.read_records(datagram.len(), out);
         self.stream.get_mut().incoming.clear();
-        match read {
-            Ok(n) => Ok(DtlsRead::Data(n)),
-            Err(e) if e.code() == ErrorCode::ZERO_RETURN => {
-                self.closed = true;
-                Ok(DtlsRead::Closed)
-            }
-            Err(e) if matches!(e.code(), ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => {
-                Ok(DtlsRead::Nothing)
-            }
-            Err(e) => Err(Error::Protocol(format!("OpenSSL DTLS read: {e}"))),
-        }
+        read
     }
 
     fn max_plaintext(&self) -> usize {

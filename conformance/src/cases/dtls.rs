@@ -755,6 +755,103 @@ fn oversized_write(
     exchange(&mut c, &cs, &mut s, &ss, &vec![2u8; max])
 }
 
+/// Several records in one datagram, as RFC 6347 section 4.1.1 allows a sender to pack them:
+/// the client's next three datagrams, joined into one, reach the server, whose
+/// `decrypt_datagram_into` returns the three records' data in order; a datagram after it is
+/// then decrypted on its own (a record the engine still held neither takes its place nor is
+/// lost). DTLS 1.2, whose records all carry their length.
+fn records_in_one_datagram(client: &str, server: &str) -> Result<(), String> {
+    let v12 = SslProtocol::DtlsV1_2;
+    let ((mut c, cs), (mut s, ss)) = pair_with(
+        client,
+        at(v12, dtls_client_config()),
+        server,
+        at(v12, pair_server_config(false)),
+        Box::new(|_| {}),
+    )?;
+    let parts: [&[u8]; 3] = [b"the first record, ", b"the second, ", b"and the third"];
+    let mut joined = Vec::new();
+    for part in parts {
+        c.write_datagram_encrypted(&cs, part)
+            .map_err(|e| format!("write: {e}"))?;
+        // Only application data (content type 23): nothing else is owed after the handshake.
+        let deadline = Instant::now() + IO_TIMEOUT;
+        loop {
+            check(Instant::now() < deadline, || {
+                "the client's datagram never arrived".into()
+            })?;
+            if let Some((datagram, _)) = recv(&ss, Duration::from_millis(200))? {
+                if datagram.first() == Some(&23) {
+                    joined.extend_from_slice(&datagram);
+                    break;
+                }
+            }
+        }
+    }
+    let mut plain = Vec::new();
+    let n = s
+        .decrypt_datagram_into(&ss, &joined, &mut plain)
+        .map_err(|e| format!("decrypt of three records in one datagram: {e}"))?;
+    let want = parts.concat();
+    check(n == plain.len() && plain == want, || {
+        format!(
+            "three records in one datagram decrypted to {:?} ({n} bytes reported), not {:?}",
+            String::from_utf8_lossy(&plain),
+            String::from_utf8_lossy(&want)
+        )
+    })?;
+    exchange(&mut c, &cs, &mut s, &ss, b"the datagram after")
+        .map_err(|e| format!("after three records in one datagram: {e}"))?;
+    // Data and close_notify in one datagram: the data, then the close.
+    c.write_datagram_encrypted(&cs, b"last words")
+        .map_err(|e| format!("write: {e}"))?;
+    c.shutdown(&cs).map_err(|e| format!("shutdown: {e}"))?;
+    let mut joined = Vec::new();
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while joined.first() != Some(&23) || !has_record_of_type(&joined, 21) {
+        check(Instant::now() < deadline, || {
+            "the client's data and close_notify never arrived".into()
+        })?;
+        if let Some((datagram, _)) = recv(&ss, Duration::from_millis(200))? {
+            if matches!(datagram.first(), Some(23 | 21)) {
+                joined.extend_from_slice(&datagram);
+            }
+        }
+    }
+    let plain = s
+        .decrypt_datagram(&ss, &joined)
+        .map_err(|e| format!("decrypt of data and close_notify in one datagram: {e}"))?;
+    check(plain == b"last words", || {
+        format!(
+            "data and close_notify in one datagram decrypted to {:?}",
+            String::from_utf8_lossy(&plain)
+        )
+    })?;
+    check(
+        s.dtls_error() == DtlsError::RemoteClosedConnectionError && !s.is_connection_encrypted(),
+        || {
+            format!(
+                "after data and close_notify in one datagram: {}, encrypted {}",
+                s.dtls_error(),
+                s.is_connection_encrypted()
+            )
+        },
+    )
+}
+
+/// Whether the DTLS 1.2 records of `datagram` include one of content `type` (each record: a
+/// 13-byte header whose last two bytes are the length of its body).
+fn has_record_of_type(mut datagram: &[u8], content_type: u8) -> bool {
+    while datagram.len() >= 13 {
+        if datagram[0] == content_type {
+            return true;
+        }
+        let len = usize::from(u16::from_be_bytes([datagram[11], datagram[12]]));
+        datagram = datagram.get(13 + len..).unwrap_or_default();
+    }
+    false
+}
+
 /// Where the relay is, and what it did.
 struct Relay {
     addr: SocketAddr,
@@ -1365,6 +1462,12 @@ pub(super) fn cases() -> Vec<Case> {
             "dtls/invalid_configuration",
             needs_dtls(),
             invalid_configuration,
+        ),
+        Case::pair(
+            "dtls/data/records_in_one_datagram",
+            needs_dtls(),
+            needs_dtls(),
+            records_in_one_datagram,
         ),
     ]
     .into_iter()

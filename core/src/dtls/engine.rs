@@ -30,7 +30,8 @@ pub enum DtlsRead {
     /// may have answered, a record that failed authentication and was dropped, as RFC 6347
     /// requires).
     Nothing,
-    /// The peer sent close_notify: nothing more will come.
+    /// The peer sent close_notify, after the application data appended to the output (if
+    /// the datagram held records before it): nothing more will come.
     Closed,
 }
 
@@ -120,7 +121,9 @@ pub trait DtlsEngine: Send {
     /// [`Error::InvalidState`] before the handshake completes or after close.
     fn encrypt(&mut self, plaintext: &[u8]) -> Result<(), Error>;
 
-    /// Decrypts one datagram from the peer, appending its application data to `out`.
+    /// Decrypts one datagram from the peer, appending its application data to `out`: the
+    /// data of every record it holds, in order (a sender may pack several records into one
+    /// datagram, RFC 6347 section 4.1.1).
     ///
     /// Fails with [`Error::Protocol`] when the peer sent a fatal alert or broke the protocol.
     fn decrypt(&mut self, datagram: &[u8], out: &mut Vec<u8>) -> Result<DtlsRead, Error>;

@@ -828,11 +828,12 @@ impl Dtls {
     }
 
     /// Decrypts one datagram from the peer (Qt's `decryptDatagram`) and returns its
-    /// application data: empty for an empty datagram, for one holding no application data
-    /// (an answer the engine owed the peer is then sent through `socket`), and when the peer
-    /// closed the association with close_notify, after which
-    /// [`dtls_error`](Self::dtls_error) is [`DtlsError::RemoteClosedConnectionError`] and the
-    /// state `HandshakeNotStarted`.
+    /// application data, that of every record it holds, in order (a sender may pack several
+    /// into one datagram). It is empty for an empty datagram and for one holding no
+    /// application data (an answer the engine owed the peer is then sent through `socket`).
+    /// When the datagram ends with the peer's close_notify, the data before it is returned,
+    /// and then [`dtls_error`](Self::dtls_error) is
+    /// [`DtlsError::RemoteClosedConnectionError`] and the state `HandshakeNotStarted`.
     ///
     /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) when not
     /// encrypted, with [`Error::Io`] ([`DtlsError::UnderlyingSocketError`]) when the socket
@@ -851,8 +852,8 @@ impl Dtls {
     /// Decrypts one datagram from the peer as
     /// [`decrypt_datagram`](Self::decrypt_datagram) does, appending its application data to
     /// `out` (whose room is reused from call to call) instead of returning a new buffer.
-    /// Returns the number of bytes appended (0 in the cases where `decrypt_datagram` returns
-    /// an empty buffer).
+    /// Returns the number of bytes appended (0 where `decrypt_datagram` returns an empty
+    /// buffer).
     ///
     /// ```no_run
     /// # fn serve(dtls: &mut polytls::Dtls, socket: &std::net::UdpSocket) -> Result<(), polytls::Error> {
@@ -892,12 +893,11 @@ impl Dtls {
                 }
             },
             Ok(DtlsRead::Closed) => {
-                out.truncate(start);
                 self.engine = None;
                 self.state = HandshakeState::HandshakeNotStarted;
                 self.error = DtlsError::RemoteClosedConnectionError;
                 self.error_string = "The DTLS connection has been closed".into();
-                Ok(0)
+                Ok(out.len() - start)
             }
             Err(e) => {
                 out.truncate(start);
