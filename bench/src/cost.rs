@@ -11,6 +11,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::dtls::{self, DtlsSetup, Engine};
 use crate::inmem::{new_pair, Backend, Via};
 use crate::setup::{KeyKind, Params, Setup, Version};
 
@@ -29,17 +30,40 @@ pub enum Workload {
     /// Bulk transfer client to server over one established TLS 1.3 session in memory
     /// (TLS_AES_128_GCM_SHA256, 16 KiB writes), as in the timed bulk rows.
     Bulk,
+    /// Full DTLS 1.2 handshakes over loopback UDP, each on new sockets, as in the timed DTLS
+    /// handshake rows (OpenSSL only: the row with a floor).
+    DtlsHandshake,
+    /// 1200-byte application datagrams client to server over one DTLS 1.2 association on
+    /// loopback UDP, as in the timed DTLS datagram rows (OpenSSL only).
+    DtlsDatagrams,
 }
 
 impl Workload {
-    /// Both, in table order.
-    pub const ALL: [Workload; 2] = [Workload::Handshake, Workload::Bulk];
+    /// Every workload, in table order.
+    pub const ALL: [Workload; 4] = [
+        Workload::Handshake,
+        Workload::Bulk,
+        Workload::DtlsHandshake,
+        Workload::DtlsDatagrams,
+    ];
 
-    /// The name on the command line: `handshake` or `bulk`.
+    /// The name on the command line: `handshake`, `bulk`, `dtls-handshake` or
+    /// `dtls-datagrams`.
     pub fn name(self) -> &'static str {
         match self {
             Workload::Handshake => "handshake",
             Workload::Bulk => "bulk",
+            Workload::DtlsHandshake => "dtls-handshake",
+            Workload::DtlsDatagrams => "dtls-datagrams",
+        }
+    }
+
+    /// Whether the workload runs on `backend`: the TLS ones on every backend, the DTLS ones
+    /// on OpenSSL (rustls has no DTLS).
+    pub fn runs_on(self, backend: Backend) -> bool {
+        match self {
+            Workload::Handshake | Workload::Bulk => true,
+            Workload::DtlsHandshake | Workload::DtlsDatagrams => backend == Backend::OpenSsl,
         }
     }
 
@@ -56,13 +80,17 @@ pub struct Sizes {
     pub handshakes: usize,
     /// Bytes in the bulk workload.
     pub bulk_bytes: usize,
+    /// Application datagrams in the DTLS datagram workload.
+    pub datagrams: usize,
 }
 
 impl Sizes {
-    /// What the report counts: 100 handshakes, 64 MiB of bulk data.
+    /// What the report counts: 100 handshakes (TLS and DTLS), 64 MiB of bulk data, 20,000
+    /// datagrams (23 MiB).
     pub const REPORT: Sizes = Sizes {
         handshakes: 100,
         bulk_bytes: 64 << 20,
+        datagrams: 20_000,
     };
 }
 
@@ -73,8 +101,8 @@ fn setup_for(workload: Workload) -> Result<Setup, String> {
         key: KeyKind::EcdsaP256,
         version: Version::Tls13,
         cipher: match workload {
-            Workload::Handshake => None,
             Workload::Bulk => Some(BULK_SUITE),
+            _ => None,
         },
     })
 }
@@ -98,6 +126,9 @@ pub fn run_workload(
     sizes: Sizes,
 ) -> Result<(), String> {
     let setup = setup_for(workload)?;
+    if matches!(workload, Workload::DtlsHandshake | Workload::DtlsDatagrams) {
+        return run_dtls_workload(workload, &setup, backend, via, sizes);
+    }
     let mut warm = new_pair(&setup, backend, via)?;
     warm.handshake()?;
     warm.settle()?;
@@ -117,7 +148,41 @@ pub fn run_workload(
             warm.bulk(1 << 20)?;
             polytls_bench_measured(&mut || warm.bulk(sizes.bulk_bytes))
         }
+        Workload::DtlsHandshake | Workload::DtlsDatagrams => unreachable!("run above"),
     }
+}
+
+/// [`run_workload`] for the DTLS workloads: one warm-up association (which, for the datagram
+/// workload, carries the counted datagrams after 1,000 uncounted ones).
+fn run_dtls_workload(
+    workload: Workload,
+    setup: &Setup,
+    backend: Backend,
+    via: Via,
+    sizes: Sizes,
+) -> Result<(), String> {
+    if !workload.runs_on(backend) {
+        return Err(format!(
+            "the {} workload runs on OpenSSL only",
+            workload.name()
+        ));
+    }
+    let setup = DtlsSetup::new(setup)?;
+    let polytls = via == Via::Polytls;
+    let (mut client, mut server) = dtls::handshake(&setup, Engine::OpenSsl, polytls)?;
+    dtls::exchange(client.as_mut(), server.as_mut(), 1_000)?;
+    if workload == Workload::DtlsHandshake {
+        drop((client, server));
+        return polytls_bench_measured(&mut || {
+            for _ in 0..sizes.handshakes {
+                dtls::handshake(&setup, Engine::OpenSsl, polytls)?;
+            }
+            Ok(())
+        });
+    }
+    polytls_bench_measured(&mut || {
+        dtls::exchange(client.as_mut(), server.as_mut(), sizes.datagrams)
+    })
 }
 
 /// The first file called `name` in the directories of `path` (a `PATH`-style list).
@@ -189,6 +254,8 @@ pub fn cost_args(workload: Workload, backend: Backend, via: Via, sizes: Sizes) -
         &sizes.handshakes.to_string(),
         "--bulk-bytes",
         &sizes.bulk_bytes.to_string(),
+        "--datagrams",
+        &sizes.datagrams.to_string(),
     ]
     .map(str::to_owned)
     .to_vec()
@@ -229,7 +296,10 @@ pub fn cost_rows(
 ) -> Vec<CostRow> {
     let mut rows = Vec::new();
     for backend in Backend::ALL {
-        for workload in Workload::ALL.into_iter().filter(|w| keep(*w, backend)) {
+        let runs = Workload::ALL
+            .into_iter()
+            .filter(|w| w.runs_on(backend) && keep(*w, backend));
+        for workload in runs {
             let count = |via: Via| {
                 say(format!(
                     "callgrind: {} on {} via {} ...",
@@ -304,11 +374,17 @@ mod tests {
         let tiny = Sizes {
             handshakes: 2,
             bulk_bytes: 100_000,
+            datagrams: 100,
         };
         for backend in Backend::ALL {
             for via in [Via::Polytls, Via::Direct] {
                 for workload in Workload::ALL {
-                    run_workload(workload, backend, via, tiny).unwrap();
+                    let run = run_workload(workload, backend, via, tiny);
+                    if workload.runs_on(backend) {
+                        run.unwrap();
+                    } else {
+                        assert!(run.unwrap_err().contains("OpenSSL only"));
+                    }
                 }
             }
         }

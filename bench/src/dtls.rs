@@ -152,7 +152,7 @@ fn socket_pair() -> Result<(UdpSocket, UdpSocket), String> {
 }
 
 /// One end of an association, whichever library runs it.
-trait End {
+pub(crate) trait End {
     /// A client sends its first flight; a server does nothing.
     fn start(&mut self) -> Result<(), String>;
     /// Takes every datagram waiting on the socket (handshake or application data). Returns
@@ -494,7 +494,7 @@ impl End for DimplEnd {
 }
 
 /// A client end and a server end.
-type Ends = (Box<dyn End>, Box<dyn End>);
+pub(crate) type Ends = (Box<dyn End>, Box<dyn End>);
 
 /// A client and a server end over a fresh socket pair.
 fn ends(setup: &DtlsSetup, engine: Engine, polytls: bool) -> Result<Ends, String> {
@@ -536,7 +536,9 @@ fn until(
 }
 
 /// A new client and server over a fresh socket pair, their handshake finished.
-fn handshake(setup: &DtlsSetup, engine: Engine, polytls: bool) -> Result<Ends, String> {
+///
+/// Fails with the handshake's error, or when it stalls.
+pub(crate) fn handshake(setup: &DtlsSetup, engine: Engine, polytls: bool) -> Result<Ends, String> {
     let (mut client, mut server) = ends(setup, engine, polytls)?;
     client.start()?;
     until("the DTLS handshake", || {
@@ -578,10 +580,24 @@ pub fn throughput(
     clock: Clock,
 ) -> Result<f64, String> {
     let (mut client, mut server) = handshake(setup, engine, polytls)?;
-    let payload = vec![0x5a; DATAGRAM];
     let datagrams = bytes.div_ceil(DATAGRAM);
     let watch = clock.start();
-    let mut sent = 0;
+    exchange(client.as_mut(), server.as_mut(), datagrams)?;
+    let elapsed = watch.elapsed().as_secs_f64();
+    Ok((datagrams * DATAGRAM) as f64 / elapsed / 1e6)
+}
+
+/// Sends `datagrams` application datagrams of [`DATAGRAM`] bytes from `client` to
+/// `server`, [`BATCH`] at a time, each batch all received before the next.
+///
+/// Fails when a datagram fails or does not arrive.
+pub(crate) fn exchange(
+    client: &mut dyn End,
+    server: &mut dyn End,
+    datagrams: usize,
+) -> Result<(), String> {
+    let payload = [0x5a; DATAGRAM];
+    let (mut sent, base) = (0, server.received());
     while sent < datagrams {
         let batch = BATCH.min(datagrams - sent);
         for _ in 0..batch {
@@ -590,11 +606,10 @@ pub fn throughput(
         sent += batch;
         until("DTLS application data", || {
             let moved = server.pump()?;
-            Ok((moved, server.received() >= sent))
+            Ok((moved, server.received() - base >= sent))
         })?;
     }
-    let elapsed = watch.elapsed().as_secs_f64();
-    Ok((datagrams * DATAGRAM) as f64 / elapsed / 1e6)
+    Ok(())
 }
 
 /// A ClientHello without a cookie and the same client's second ClientHello, carrying the

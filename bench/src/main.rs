@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! polytls-bench [--quick] [--json] [--check] [--only TEXT] [--cost] [--wall-clock]
-//! polytls-bench cost --workload handshake|bulk --via polytls|direct --backend openssl|rustls
-//!               [--handshakes N] [--bulk-bytes N]
+//! polytls-bench cost --workload handshake|bulk|dtls-handshake|dtls-datagrams
+//!               --via polytls|direct --backend openssl|rustls
+//!               [--handshakes N] [--bulk-bytes N] [--datagrams N]
 //! polytls-bench serve --server blocking|tokio|direct --backend openssl|rustls
 //!               [--clients N] [--handshakes N]
 //! polytls-bench connect --via polytls|direct --backend openssl|rustls [--handshakes N]
@@ -34,6 +35,7 @@ static ALLOC: CountingAlloc = CountingAlloc;
 const USAGE: &str =
     "usage: polytls-bench [--quick] [--json] [--check] [--only TEXT] [--cost] [--wall-clock]
        polytls-bench cost --workload W --via V --backend B [--handshakes N] [--bulk-bytes N]
+                          [--datagrams N]
        polytls-bench serve --server S --backend B [--clients N] [--handshakes N]
        polytls-bench connect --via V --backend B [--handshakes N]
 
@@ -42,15 +44,17 @@ const USAGE: &str =
   --check   exit with status 1 when a floor is missed (undecided rows pass)
   --only T  run only the rows whose \"scenario backend\" contains T (for profiling)
   --cost    count instructions under valgrind's callgrind too, for fixed workloads
-            (100 handshakes, 64 MiB of bulk data); several minutes; skipped with a
+            (100 TLS and DTLS handshakes, 64 MiB of bulk data, 20000 DTLS
+            datagrams); several minutes; skipped with a
             warning when valgrind is not installed
   --wall-clock  time the in-memory rows by the wall clock instead of the thread's
             CPU time (loopback TCP rows always use the wall clock)
   --help    print this help
 
   cost      run one fixed workload once, natively (what --cost counts under callgrind):
-            W is handshake or bulk, V polytls or direct, B openssl or rustls; sizes
-            default to 100 handshakes and 67108864 bytes
+            W is handshake, bulk, dtls-handshake or dtls-datagrams (the DTLS ones
+            on openssl only), V polytls or direct, B openssl or rustls; sizes default
+            to 100 handshakes, 67108864 bytes and 20000 datagrams
   serve     run one server once under concurrent clients, as the server rows do (for
             `strace -c -f`): S is blocking, tokio or direct, B openssl or rustls;
             32 clients and 640 handshakes unless told; prints handshakes per second
@@ -201,6 +205,7 @@ fn cost_command(args: &[String]) -> ExitCode {
         "--backend" => Some(set(&mut backend, Backend::from_name(value).map(Some))),
         "--handshakes" => Some(set(&mut sizes.handshakes, value.parse().ok())),
         "--bulk-bytes" => Some(set(&mut sizes.bulk_bytes, value.parse().ok())),
+        "--datagrams" => Some(set(&mut sizes.datagrams, value.parse().ok())),
         _ => None,
     });
     if let Err(code) = parsed {

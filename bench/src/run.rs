@@ -819,6 +819,15 @@ fn cost_scenario(workload: Workload, sizes: Sizes) -> String {
             cost::BULK_SUITE,
             sizes.bulk_bytes >> 20
         ),
+        Workload::DtlsHandshake => format!(
+            "instructions: DTLS 1.2 handshake ECDHE-ECDSA P-256, {} handshakes (loopback UDP, callgrind)",
+            sizes.handshakes
+        ),
+        Workload::DtlsDatagrams => format!(
+            "instructions: DTLS 1.2 datagrams of {} bytes, {} datagrams (loopback UDP, callgrind)",
+            crate::dtls::DATAGRAM,
+            sizes.datagrams
+        ),
     }
 }
 
@@ -857,7 +866,10 @@ fn cost_rows(
         );
         let mut rows = Vec::new();
         for backend in Backend::ALL {
-            for workload in Workload::ALL.into_iter().filter(|w| keep(*w, backend)) {
+            let runs = Workload::ALL
+                .into_iter()
+                .filter(|w| w.runs_on(backend) && keep(*w, backend));
+            for workload in runs {
                 rows.push(row(
                     workload,
                     backend,
@@ -1167,9 +1179,10 @@ impl Report {
         ));
         if let Some(cost) = &o.cost {
             out.push_str(&format!(
-                "  instructions: callgrind, {} handshakes and {} MiB of bulk data per workload, counted inside the workload only\n",
+                "  instructions: callgrind, {} handshakes, {} MiB of bulk data or {} DTLS datagrams per workload, counted inside the workload only\n",
                 cost.sizes.handshakes,
-                cost.sizes.bulk_bytes >> 20
+                cost.sizes.bulk_bytes >> 20,
+                cost.sizes.datagrams
             ));
         }
         out.push('\n');
@@ -1278,6 +1291,7 @@ impl Report {
                 "latency_handshakes": o.latency_handshakes,
                 "cost_handshakes": o.cost.as_ref().map(|c| c.sizes.handshakes),
                 "cost_bulk_bytes": o.cost.as_ref().map(|c| c.sizes.bulk_bytes),
+                "cost_datagrams": o.cost.as_ref().map(|c| c.sizes.datagrams),
             },
             "facts": self.facts.iter().map(|(k, v)| (k.clone(), Value::from(v.clone())))
                 .collect::<serde_json::Map<_, _>>(),
