@@ -70,50 +70,62 @@ struct Timeval {
     tv_usec: c_long,
 }
 
-/// The engine's datagram transport (see the module documentation).
+/// The engine's datagram transport (see the module documentation). Its buffers are kept
+/// from call to call, so that a datagram in either direction costs one copy and no
+/// allocation.
 #[derive(Default)]
 struct Datagrams {
-    incoming: VecDeque<Vec<u8>>,
-    outgoing: VecDeque<Vec<u8>>,
-    /// Sent datagrams' buffers, reused for the next ones.
-    spare: Vec<Vec<u8>>,
+    /// The datagram from the peer OpenSSL reads next: each engine call hands in at most one
+    /// and drops it if OpenSSL did not take it.
+    incoming: Vec<u8>,
+    /// Whether `incoming` holds a datagram OpenSSL has not read.
+    unread: bool,
+    /// The datagrams OpenSSL wrote, end to end, in the order they are sent.
+    outgoing: Vec<u8>,
+    /// Where each datagram of `outgoing` ends, from the first not sent yet.
+    ends: VecDeque<usize>,
+    /// Where the first datagram not sent yet starts in `outgoing`.
+    sent: usize,
 }
 
 impl Datagrams {
     fn push_incoming(&mut self, datagram: &[u8]) {
-        let mut buf = self.spare.pop().unwrap_or_default();
-        buf.clear();
-        buf.extend_from_slice(datagram);
-        self.incoming.push_back(buf);
+        self.incoming.clear();
+        self.incoming.extend_from_slice(datagram);
+        self.unread = true;
     }
 
-    fn recycle(&mut self, buf: Vec<u8>) {
-        if self.spare.len() < 16 {
-            self.spare.push(buf);
-        }
+    /// Drops the datagram from the peer if OpenSSL did not read it.
+    fn drop_incoming(&mut self) {
+        self.unread = false;
+    }
+
+    /// Drops every datagram not sent yet.
+    fn drop_outgoing(&mut self) {
+        self.outgoing.clear();
+        self.ends.clear();
+        self.sent = 0;
     }
 }
 
 impl io::Read for Datagrams {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(datagram) = self.incoming.pop_front() else {
+        if !self.unread {
             return Err(io::ErrorKind::WouldBlock.into());
-        };
+        }
+        self.unread = false;
         // OpenSSL reads with a buffer larger than any datagram; a longer one is cut, and
         // then fails authentication like any damaged datagram.
-        let n = datagram.len().min(buf.len());
-        buf[..n].copy_from_slice(&datagram[..n]);
-        self.recycle(datagram);
+        let n = self.incoming.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.incoming[..n]);
         Ok(n)
     }
 }
 
 impl io::Write for Datagrams {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let mut buf = self.spare.pop().unwrap_or_default();
-        buf.clear();
-        buf.extend_from_slice(data);
-        self.outgoing.push_back(buf);
+        self.outgoing.extend_from_slice(data);
+        self.ends.push_back(self.outgoing.len());
         Ok(data.len())
     }
 
@@ -216,6 +228,9 @@ pub(crate) struct OpenSslDtlsEngine {
     verify: Arc<VerifyState>,
     server: bool,
     handshaking: bool,
+    /// The largest plaintext one record takes, read from OpenSSL when the handshake
+    /// completed (the MTU and the suite are fixed from then on).
+    max_plaintext: usize,
     /// The cookie core verified, which the cookie callback accepts (server only; the `Ssl`'s
     /// extra data holds the same).
     expected_cookie: ExpectedCookie,
@@ -283,6 +298,7 @@ impl OpenSslDtlsEngine {
             verify,
             server,
             handshaking: true,
+            max_plaintext: 0,
             expected_cookie,
             closed: false,
         })
@@ -344,6 +360,8 @@ impl OpenSslDtlsEngine {
         match self.stream.do_handshake() {
             Ok(()) => {
                 self.handshaking = false;
+                // SAFETY: the `Ssl` is valid; the call only reads its state.
+                self.max_plaintext = unsafe { DTLS_get_data_mtu(self.ssl_ptr()) };
                 Ok(true)
             }
             Err(e) if matches!(e.code(), ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => Ok(false),
@@ -363,7 +381,7 @@ impl DtlsEngine for OpenSslDtlsEngine {
         let done = self.step();
         // A datagram OpenSSL did not take (none is left unless it failed) is not kept for
         // later: the peer retransmits.
-        self.stream.get_mut().incoming.clear();
+        self.stream.get_mut().drop_incoming();
         done
     }
 
@@ -392,8 +410,8 @@ impl DtlsEngine for OpenSslDtlsEngine {
             BIO_ADDR_free(addr);
             r
         };
-        self.stream.get_mut().incoming.clear();
-        self.stream.get_mut().outgoing.clear();
+        self.stream.get_mut().drop_incoming();
+        self.stream.get_mut().drop_outgoing();
         if listened <= 0 {
             return Err(Error::Handshake {
                 message: format!(
@@ -479,16 +497,12 @@ impl DtlsEngine for OpenSslDtlsEngine {
         }
         self.stream.get_mut().push_incoming(datagram);
         let read = self.read_records(datagram.len(), out);
-        self.stream.get_mut().incoming.clear();
+        self.stream.get_mut().drop_incoming();
         read
     }
 
     fn max_plaintext(&self) -> usize {
-        if self.handshaking {
-            return 0;
-        }
-        // SAFETY: the `Ssl` is valid; the call only reads its state.
-        unsafe { DTLS_get_data_mtu(self.ssl_ptr()) }
+        self.max_plaintext
     }
 
     fn send_close_notify(&mut self) {
@@ -501,12 +515,12 @@ impl DtlsEngine for OpenSslDtlsEngine {
 
     fn send_queued(&mut self, send: &mut dyn FnMut(&[u8]) -> io::Result<usize>) -> io::Result<()> {
         let pipe = self.stream.get_mut();
-        while let Some(datagram) = pipe.outgoing.front() {
-            send(datagram)?;
-            if let Some(sent) = pipe.outgoing.pop_front() {
-                pipe.recycle(sent);
-            }
+        while let Some(&end) = pipe.ends.front() {
+            send(&pipe.outgoing[pipe.sent..end])?;
+            pipe.ends.pop_front();
+            pipe.sent = end;
         }
+        pipe.drop_outgoing();
         Ok(())
     }
 
