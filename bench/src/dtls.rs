@@ -194,6 +194,9 @@ impl PolytlsEnd {
         dtls.set_peer(peer.ip(), peer.port(), (!server).then_some(HOST))
             .map_err(text)?;
         dtls.set_mtu_hint(MTU + 28);
+        // The socket is connected to the peer, as the direct sides' are, which send with
+        // `send`.
+        dtls.set_socket_connected(true);
         Ok(PolytlsEnd {
             dtls,
             socket,

@@ -258,8 +258,28 @@ pub(super) fn run_pair_after(
     server_config: SslConfiguration,
     server_setup: ServerSetup,
 ) -> Result<(ClientEnd, SideEnded), String> {
-    let server_socket = udp()?;
-    let client_socket = udp()?;
+    run_pair_on(
+        (udp()?, udp()?),
+        client_backend,
+        client_config,
+        client_setup,
+        server_backend,
+        server_config,
+        server_setup,
+    )
+}
+
+/// [`run_pair_after`] over the given sockets (the client's, the server's), bound to
+/// loopback.
+fn run_pair_on(
+    (client_socket, server_socket): (UdpSocket, UdpSocket),
+    client_backend: &str,
+    client_config: SslConfiguration,
+    client_setup: impl FnOnce(&mut Dtls),
+    server_backend: &str,
+    server_config: SslConfiguration,
+    server_setup: ServerSetup,
+) -> Result<(ClientEnd, SideEnded), String> {
     let server_addr = addr(&server_socket)?;
     let server_backend = server_backend.to_owned();
     let server = std::thread::spawn(move || -> Result<SideEnded, String> {
@@ -850,6 +870,60 @@ fn has_record_of_type(mut datagram: &[u8], content_type: u8) -> bool {
         datagram = datagram.get(13 + len..).unwrap_or_default();
     }
     false
+}
+
+/// Sockets connected to the peer (`Dtls::set_socket_connected`, beyond Qt): with both sides'
+/// sockets connected to each other and declared so, the handshake and data both ways work.
+/// A write through a socket connected elsewhere, or to nothing, is refused with
+/// InvalidInputParameters naming the peer, and nothing of it reaches the peer: the next
+/// datagram the server gets is the one written after, through the right socket.
+fn connected_sockets(client: &str, server: &str) -> Result<(), String> {
+    let (client_socket, server_socket) = (udp()?, udp()?);
+    let server_addr = addr(&server_socket)?;
+    client_socket
+        .connect(server_addr)
+        .map_err(|e| format!("connect: {e}"))?;
+    server_socket
+        .connect(addr(&client_socket)?)
+        .map_err(|e| format!("connect: {e}"))?;
+    let (c, (s, server_result)) = run_pair_on(
+        (client_socket, server_socket),
+        client,
+        dtls_client_config(),
+        |c| c.set_socket_connected(true),
+        server,
+        pair_server_config(false),
+        Box::new(|s| s.set_socket_connected(true)),
+    )?;
+    let ((mut c, cs), client_result) = c.map_err(|e| format!("client: {e}"))?;
+    client_result.map_err(|e| format!("client: {e}"))?;
+    server_result.map_err(|e| format!("server: {e}"))?;
+    let (mut s, ss) = s;
+    check(c.socket_connected() && s.socket_connected(), || {
+        "the declarations did not hold".into()
+    })?;
+    exchange(&mut c, &cs, &mut s, &ss, b"on connected sockets")?;
+    exchange(&mut s, &ss, &mut c, &cs, b"and back")?;
+    let elsewhere = udp()?;
+    elsewhere
+        .connect(addr(&udp()?)?)
+        .map_err(|e| format!("connect: {e}"))?;
+    for (what, socket) in [
+        ("connected elsewhere", &elsewhere),
+        ("unconnected", &udp()?),
+    ] {
+        let r = c.write_datagram_encrypted(socket, b"must not be sent");
+        let refused =
+            matches!(&r, Err(Error::InvalidInput(m)) if m.contains(&server_addr.to_string()));
+        check(
+            refused && c.dtls_error() == DtlsError::InvalidInputParameters,
+            || format!("a write through a socket {what}: {r:?}, {}", c.dtls_error()),
+        )?;
+        check(c.is_connection_encrypted(), || {
+            format!("a refused write through a socket {what} ended the association")
+        })?;
+    }
+    exchange(&mut c, &cs, &mut s, &ss, b"after the refused writes")
 }
 
 /// Where the relay is, and what it did.
@@ -1468,6 +1542,12 @@ pub(super) fn cases() -> Vec<Case> {
             needs_dtls(),
             needs_dtls(),
             records_in_one_datagram,
+        ),
+        Case::pair(
+            "dtls/socket/connected",
+            needs_dtls(),
+            needs_dtls(),
+            connected_sockets,
         ),
     ]
     .into_iter()

@@ -9,11 +9,13 @@
 //!   datagram in, datagrams out, the retransmission timer as data.
 //! - [`Dtls`] (Qt's `QDtls`, in [`front`]): the front end over a [`std::net::UdpSocket`]. It
 //!   owns the peer, the handshake state, the timer and the verification decision (the same
-//!   code [`SslSocket`](crate::SslSocket) uses), and reports Qt's [`DtlsError`] kinds.
+//!   code [`SslSocket`](crate::SslSocket) uses), and reports Qt's [`DtlsError`] kinds. How it
+//!   sends to the peer (to its address, or on a socket connected to it) lives in `route`.
 
 pub mod cookie;
 pub mod engine;
 pub mod front;
+mod route;
 
 use std::fmt;
 
