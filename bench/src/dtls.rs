@@ -140,15 +140,20 @@ impl DtlsSetup {
     }
 }
 
-/// Two non-blocking UDP sockets on 127.0.0.1, each connected to the other.
-fn socket_pair() -> Result<(UdpSocket, UdpSocket), String> {
+/// A socket and the address it is connected to.
+type Connected = (UdpSocket, SocketAddr);
+
+/// Two non-blocking UDP sockets on 127.0.0.1, each connected to the other (with the address
+/// each is connected to, which a program knows without asking the kernel).
+fn socket_pair() -> Result<(Connected, Connected), String> {
     let a = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(text)?;
     let b = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(text)?;
-    a.connect(b.local_addr().map_err(text)?).map_err(text)?;
-    b.connect(a.local_addr().map_err(text)?).map_err(text)?;
+    let (a_addr, b_addr) = (a.local_addr().map_err(text)?, b.local_addr().map_err(text)?);
+    a.connect(b_addr).map_err(text)?;
+    b.connect(a_addr).map_err(text)?;
     a.set_nonblocking(true).map_err(text)?;
     b.set_nonblocking(true).map_err(text)?;
-    Ok((a, b))
+    Ok(((a, b_addr), (b, a_addr)))
 }
 
 /// One end of an association, whichever library runs it.
@@ -181,7 +186,7 @@ impl PolytlsEnd {
         setup: &DtlsSetup,
         engine: Engine,
         server: bool,
-        socket: UdpSocket,
+        (socket, peer): Connected,
     ) -> Result<Self, String> {
         let (mode, config) = if server {
             (SslMode::SslServerMode, &setup.polytls_server)
@@ -190,7 +195,6 @@ impl PolytlsEnd {
         };
         let mut dtls = Dtls::with_backend(mode, engine.name()).map_err(text)?;
         dtls.set_dtls_configuration(config.clone()).map_err(text)?;
-        let peer = socket.peer_addr().map_err(text)?;
         dtls.set_peer(peer.ip(), peer.port(), (!server).then_some(HOST))
             .map_err(text)?;
         dtls.set_mtu_hint(MTU + 28);
@@ -501,11 +505,11 @@ pub(crate) type Ends = (Box<dyn End>, Box<dyn End>);
 
 /// A client and a server end over a fresh socket pair.
 fn ends(setup: &DtlsSetup, engine: Engine, polytls: bool) -> Result<Ends, String> {
-    let (c, s) = socket_pair()?;
+    let ((c, c_peer), (s, s_peer)) = socket_pair()?;
     Ok(match (polytls, engine) {
         (true, e) => (
-            Box::new(PolytlsEnd::new(setup, e, false, c)?),
-            Box::new(PolytlsEnd::new(setup, e, true, s)?),
+            Box::new(PolytlsEnd::new(setup, e, false, (c, c_peer))?),
+            Box::new(PolytlsEnd::new(setup, e, true, (s, s_peer))?),
         ),
         (false, Engine::OpenSsl) => (
             Box::new(OpenSslEnd::new(setup, false, c)?),
@@ -623,9 +627,8 @@ fn hellos(
     engine: Engine,
     verifier: &mut DtlsClientVerifier,
 ) -> Result<(Vec<u8>, Vec<u8>, SocketAddr), String> {
-    let (c, s) = socket_pair()?;
-    let client_addr = c.local_addr().map_err(text)?;
-    let mut client = PolytlsEnd::new(setup, engine, false, c)?;
+    let ((c, c_peer), (s, client_addr)) = socket_pair()?;
+    let mut client = PolytlsEnd::new(setup, engine, false, (c, c_peer))?;
     client.start()?;
     let mut buf = vec![0; 65536];
     let mut receive = |socket: &UdpSocket| -> Result<Vec<u8>, String> {
