@@ -711,6 +711,46 @@ pub fn cookie_verifications_per_second(
     }
 }
 
+/// What the kernel allows [`cookie_verifications_per_second`] for ClientHellos without a
+/// cookie: the same HelloVerifyRequest sent with `send_to` alone, from a socket of its own to
+/// the same client address, in ClientHellos per second on the calling thread for `budget`
+/// of `clock`'s time.
+///
+/// Fails when the ClientHellos cannot be made or a send fails.
+pub fn bare_answers_per_second(
+    setup: &DtlsSetup,
+    budget: Duration,
+    clock: Clock,
+) -> Result<f64, String> {
+    let mut verifier = DtlsClientVerifier::new();
+    let (first, _, client) = hellos(setup, Engine::OpenSsl, &mut verifier)?;
+    // The verifier's answer, caught once on a socket that reads it.
+    let (socket, catcher) = (
+        UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(text)?,
+        UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(text)?,
+    );
+    let to = catcher.local_addr().map_err(text)?;
+    verifier
+        .verify_client(&socket, &first, to.ip(), to.port())
+        .map_err(text)?;
+    catcher.set_read_timeout(Some(STALL)).map_err(text)?;
+    let mut buf = vec![0; 65536];
+    let n = catcher.recv(&mut buf).map_err(text)?;
+    let answer = &buf[..n];
+    let watch = clock.start();
+    let mut done = 0u64;
+    loop {
+        for _ in 0..256 {
+            socket.send_to(answer, client).map_err(text)?;
+        }
+        done += 256;
+        let elapsed = watch.elapsed();
+        if elapsed >= budget.max(Duration::from_millis(1)) {
+            return Ok(done as f64 / elapsed.as_secs_f64());
+        }
+    }
+}
+
 /// Live heap bytes the cookie verifier keeps per unverified client: `clients` ClientHellos
 /// without a cookie, each from another port of 127.0.0.1 and answered with a
 /// HelloVerifyRequest, with `live_bytes` read before and after (one client answered first,

@@ -79,7 +79,14 @@ fn every_scenario_runs_and_measures_something() {
             "DTLS cookie verifier: ClientHellos with a valid cookie",
             &["core"][..],
         ),
-        ("DTLS cookie verifier: ClientHellos without", &["core"][..]),
+        (
+            "DTLS cookie verifier: ClientHellos without, each answered, one core",
+            &["core"][..],
+        ),
+        (
+            "DTLS cookie verifier: ClientHellos without, each answered, against",
+            &["core"][..],
+        ),
         ("DTLS cookie verifier: heap kept", &["core"][..]),
     ] {
         let found: Vec<&str> = report
