@@ -167,7 +167,8 @@ pub trait TlsBackend: Send + Sync + 'static {
 /// claim: a protocol outside its supported protocols, ALPN without `ClientSideAlpn` (client) or
 /// `ServerSideAlpn` (server), a PSK identity hint or handler without `Psk`, OCSP stapling without `Ocsp`,
 /// a session ticket without `SessionTicket`, elliptic curves without the `EllipticCurve`
-/// class, and a server in `QueryPeer` without `OptionalClientCertificate`.
+/// class, a server in `QueryPeer` without `OptionalClientCertificate`, and a local
+/// certificate chain longer than its leaf without `LocalCertificateChain`.
 ///
 /// Backends call it first thing in [`TlsBackend::new_tls_engine`], so that what they claim and
 /// what they refuse cannot drift apart.
@@ -185,6 +186,8 @@ pub fn refuse_unclaimed<B: TlsBackend + ?Sized>(
         Some(what)
     } else if let Some(alpn) = unclaimed_alpn(server, config, &features) {
         Some(format!("{alpn}"))
+    } else if let Some(what) = unclaimed_chain(config, &features) {
+        Some(what.into())
     } else if (config.pre_shared_key_identity_hint.is_some() || params.pre_shared_key_handler)
         && lacks(SupportedFeature::Psk)
     {
@@ -206,6 +209,17 @@ pub fn refuse_unclaimed<B: TlsBackend + ?Sized>(
         Some(what) => Err(Error::unsupported(backend.name(), what)),
         None => Ok(()),
     }
+}
+
+/// What a local certificate chain longer than its leaf needs when `features` lack
+/// `LocalCertificateChain`, or `None`.
+fn unclaimed_chain(
+    config: &crate::SslConfiguration,
+    features: &[SupportedFeature],
+) -> Option<&'static str> {
+    (config.local_certificate_chain.len() > 1
+        && !features.contains(&SupportedFeature::LocalCertificateChain))
+    .then_some("sending intermediate certificates (a local certificate chain longer than its leaf)")
 }
 
 /// The ALPN feature a configuration with protocols to offer (client) or choose from (server)
@@ -244,8 +258,9 @@ fn unclaimed_query(
 /// does not claim or that polytls' DTLS does not carry yet: a protocol outside the backend's
 /// supported protocols (or not a DTLS one), a server in `QueryPeer` without
 /// `OptionalClientCertificate`, ALPN without `ClientSideAlpn` (client) or `ServerSideAlpn`
-/// (server), a PSK identity hint or handler without `Psk`, and, on every backend, OCSP
-/// stapling, a session ticket and elliptic curves. A cipher suite choice is each engine's to
+/// (server), a PSK identity hint or handler without `Psk`, a local certificate chain longer
+/// than its leaf without `LocalCertificateChain`, and, on every backend, OCSP stapling, a
+/// session ticket and elliptic curves. A cipher suite choice is each engine's to
 /// map (and refuse, suite by suite or whole), as for TLS.
 ///
 /// The [`Dtls`](crate::Dtls) front end calls it before it asks the backend for an engine, so
@@ -266,6 +281,8 @@ pub fn refuse_unclaimed_dtls<B: TlsBackend + ?Sized>(
         Some(what)
     } else if let Some(alpn) = unclaimed_alpn(server, config, &backend.supported_features()) {
         Some(format!("{alpn} over DTLS"))
+    } else if let Some(what) = unclaimed_chain(config, &backend.supported_features()) {
+        Some(format!("{what} over DTLS"))
     } else if (config.pre_shared_key_identity_hint.is_some() || params.pre_shared_key_handler)
         && !backend
             .supported_features()

@@ -85,11 +85,15 @@ pub enum SupportedFeature {
     /// A server can ask for a client certificate without requiring one (`QueryPeer`, which
     /// `AutoVerifyPeer` means on a server; beyond Qt's list, where every backend can).
     OptionalClientCertificate,
+    /// A side sends the intermediate certificates of its `local_certificate_chain` after its
+    /// leaf, so that a peer trusting only the root can verify it (beyond Qt's list, where
+    /// every backend can). A backend without it refuses a chain longer than its leaf.
+    LocalCertificateChain,
 }
 
 impl SupportedFeature {
     /// Every member: Qt's first, then polytls' own.
-    pub const ALL: [SupportedFeature; 12] = [
+    pub const ALL: [SupportedFeature; 13] = [
         Self::CertificateVerification,
         Self::ClientSideAlpn,
         Self::ServerSideAlpn,
@@ -102,6 +106,7 @@ impl SupportedFeature {
         Self::ChannelBinding,
         Self::ServerNameSelection,
         Self::OptionalClientCertificate,
+        Self::LocalCertificateChain,
     ];
 
     /// The member's name, as the matrix prints it.
@@ -119,6 +124,7 @@ impl SupportedFeature {
             Self::ChannelBinding => "ChannelBinding",
             Self::ServerNameSelection => "ServerNameSelection",
             Self::OptionalClientCertificate => "OptionalClientCertificate",
+            Self::LocalCertificateChain => "LocalCertificateChain",
         }
     }
 }

@@ -20,7 +20,9 @@
 //!   fresh hello. A server on this backend must turn `dtls_cookie_verification_enabled` off.
 //! - dimpl surfaces the peer's leaf certificate only: the peer chain of a session is that
 //!   leaf, and a peer whose leaf is not issued directly by a trusted CA fails verification.
-//!   Likewise only the leaf of the local chain is sent.
+//!   It sends only a leaf of its own, so the backend does not claim `LocalCertificateChain`:
+//!   a local chain longer than its leaf is refused with `Unsupported` (it used to be cut to
+//!   its leaf without a word).
 //! - A server in `QueryPeer` (what `AutoVerifyPeer`, the default, means on a server) is
 //!   refused with `Unsupported`: dimpl either requires a client certificate or does not ask
 //!   for one, so the backend does not claim `OptionalClientCertificate`; a dimpl server runs

@@ -155,13 +155,15 @@ impl TlsBackend for RustlsBackend {
         vec![ImplementedClass::Socket]
     }
 
-    /// Certificate verification and ALPN on both sides.
+    /// Certificate verification, ALPN on both sides, optional client certificates and the
+    /// whole local chain sent.
     fn supported_features(&self) -> Vec<SupportedFeature> {
         vec![
             SupportedFeature::CertificateVerification,
             SupportedFeature::ClientSideAlpn,
             SupportedFeature::ServerSideAlpn,
             SupportedFeature::OptionalClientCertificate,
+            SupportedFeature::LocalCertificateChain,
         ]
     }
 

@@ -926,6 +926,82 @@ fn connected_sockets(client: &str, server: &str) -> Result<(), String> {
     exchange(&mut c, &cs, &mut s, &ss, b"after the refused writes")
 }
 
+/// A server sends the intermediates of its local chain (`LocalCertificateChain`): with the
+/// leaf two intermediates below the root, a client that trusts only the root completes the
+/// handshake with no errors and sees the whole chain.
+fn intermediates_sent(client: &str, server: &str) -> Result<(), String> {
+    let deep = &Pki::get().deep;
+    let ((c, _), _) = pair_with(
+        client,
+        dtls_client_config(),
+        server,
+        SslConfiguration {
+            dtls_cookie_verification_enabled: false,
+            ..dtls_server_config_for(deep)
+        },
+        Box::new(|_| {}),
+    )?;
+    check(c.peer_verification_errors().is_empty(), || {
+        format!("the client found {:?}", c.peer_verification_errors())
+    })?;
+    let chain = c.peer_certificate_chain();
+    check(chain == deep.chain, || {
+        format!(
+            "the client saw {} certificates, the server's chain has {}",
+            chain.len(),
+            deep.chain.len()
+        )
+    })
+}
+
+/// A local chain longer than its leaf needs `LocalCertificateChain`: a backend that does not
+/// claim it refuses one with `Unsupported` naming the intermediates, as a server and as a
+/// client (before any engine exists); one that claims it starts the handshake.
+fn chain_refused_unless_claimed(backend: &str) -> Result<(), String> {
+    let claimed = polytls::supported_features(Some(backend))
+        .contains(&SupportedFeature::LocalCertificateChain);
+    let deep = &Pki::get().deep;
+    for mode in [SslMode::SslServerMode, SslMode::SslClientMode] {
+        let config = match mode {
+            SslMode::SslServerMode => SslConfiguration {
+                dtls_cookie_verification_enabled: false,
+                ..dtls_server_config_for(deep)
+            },
+            _ => SslConfiguration {
+                local_certificate_chain: deep.chain.clone(),
+                private_key: Some(deep.key.clone()),
+                ..dtls_client_config()
+            },
+        };
+        let socket = udp()?;
+        let target = addr(&udp()?)?;
+        let mut dtls = Dtls::with_backend(mode, backend).map_err(|e| e.to_string())?;
+        dtls.set_dtls_configuration(config)
+            .map_err(|e| e.to_string())?;
+        dtls.set_peer(target.ip(), target.port(), None)
+            .map_err(|e| e.to_string())?;
+        let hello: &[u8] = match mode {
+            SslMode::SslServerMode => b"\x16\xfe\xfd a datagram",
+            _ => &[],
+        };
+        match (claimed, dtls.do_handshake(&socket, hello)) {
+            (false, Err(Error::Unsupported { what, .. })) => {
+                check(what.contains("intermediate"), || {
+                    format!("{mode:?}: refused as {what:?}")
+                })?;
+            }
+            (false, other) => {
+                return Err(format!("{mode:?}: a chain of 3 was not refused: {other:?}"))
+            }
+            (true, Err(Error::Unsupported { what, .. })) => {
+                return Err(format!("{mode:?}: refused as {what:?} although claimed"))
+            }
+            (true, _) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Where the relay is, and what it did.
 struct Relay {
     addr: SocketAddr,
@@ -1548,6 +1624,17 @@ pub(super) fn cases() -> Vec<Case> {
             needs_dtls(),
             needs_dtls(),
             connected_sockets,
+        ),
+        Case::pair(
+            "dtls/chain/intermediates_sent",
+            needs_dtls().and_feature(SupportedFeature::CertificateVerification),
+            needs_dtls().and_feature(SupportedFeature::LocalCertificateChain),
+            intermediates_sent,
+        ),
+        Case::single(
+            "dtls/chain/refused_unless_claimed",
+            needs_dtls(),
+            chain_refused_unless_claimed,
         ),
     ]
     .into_iter()
