@@ -74,7 +74,7 @@ pub use certificate::{
 pub use cipher::SslCipher;
 pub use configuration::{SslConfiguration, SslOption};
 pub use dtls::{
-    Dtls, DtlsClientVerifier, DtlsEngine, DtlsEngineParams, DtlsError, DtlsRead,
+    DatagramSocket, Dtls, DtlsClientVerifier, DtlsEngine, DtlsEngineParams, DtlsError, DtlsRead,
     GeneratorParameters, HandshakeState,
 };
 pub use error::Error;

@@ -1003,16 +1003,16 @@ fn chain_refused_unless_claimed(backend: &str) -> Result<(), String> {
 }
 
 /// Where the relay is, and what it did.
-struct Relay {
-    addr: SocketAddr,
+pub(super) struct Relay {
+    pub(super) addr: SocketAddr,
     largest: Arc<AtomicUsize>,
-    dropped: Arc<AtomicUsize>,
+    pub(super) dropped: Arc<AtomicUsize>,
 }
 
 /// A UDP relay between one client and `server`: drops the first datagram of each direction,
 /// sends every third datagram twice and holds every fifth back until the next one has gone
 /// (reordering); records the largest datagram seen. Stops after `life`.
-fn relay(server: SocketAddr, life: Duration) -> Result<Relay, String> {
+pub(super) fn relay(server: SocketAddr, life: Duration) -> Result<Relay, String> {
     let socket = udp()?;
     let relay_addr = addr(&socket)?;
     let largest = Arc::new(AtomicUsize::new(0));

@@ -9,6 +9,7 @@ mod dtls;
 mod dtls_external;
 mod dtls_noise;
 mod dtls_psk;
+mod dtls_tokio;
 mod dtls_verification;
 mod external;
 mod failure;
@@ -59,6 +60,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(dtls_noise::cases());
     cases.extend(dtls_psk::cases());
     cases.extend(dtls_verification::cases());
+    cases.extend(dtls_tokio::cases());
     cases.extend(attack::cases());
     cases.extend(registry::cases());
     cases

@@ -16,14 +16,14 @@
 //! previous one valid for a grace period, so that clients halfway through the exchange are
 //! not turned away.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{check_peer_address, DtlsError};
+use super::{check_peer_address, DatagramSocket, DtlsError};
 use crate::Error;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -411,7 +411,7 @@ impl DtlsClientVerifier {
     /// be sent.
     pub fn verify_client(
         &mut self,
-        socket: &UdpSocket,
+        socket: &dyn DatagramSocket,
         datagram: &[u8],
         address: IpAddr,
         port: u16,
@@ -433,7 +433,7 @@ impl DtlsClientVerifier {
                 self.verified_hello.extend_from_slice(datagram);
                 Ok(true)
             }
-            Check::Challenge(request) => match socket.send_to(&request, client) {
+            Check::Challenge(request) => match socket.send_datagram_to(&request, client) {
                 Ok(_) => Ok(false),
                 Err(e) => Err(self.fail(DtlsError::UnderlyingSocketError, Error::Io(e))),
             },

@@ -1,4 +1,5 @@
-//! [`Dtls`]: one DTLS association over a [`UdpSocket`], after Qt's `QDtls`.
+//! [`Dtls`]: one DTLS association over a datagram socket ([`DatagramSocket`]: std's or tokio's
+//! `UdpSocket`), after Qt's `QDtls`.
 //!
 //! The front end owns what Qt's `QDtls` owns: the peer's address and verification name, the
 //! handshake state, the MTU hint, the server's cookie parameters, the retransmission timer and
@@ -17,13 +18,14 @@
 //! the handshake runs it waits at most [`timeout`](Dtls::timeout) for one, and calls
 //! [`handle_timeout`](Dtls::handle_timeout) when none came.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::cookie::Check;
 use super::engine::{DtlsEngine, DtlsEngineParams, DtlsRead};
 use super::route::{Route, Via};
+use super::DatagramSocket;
 use super::{
     check_peer_address, DtlsClientVerifier, DtlsError, GeneratorParameters, HandshakeState,
 };
@@ -260,7 +262,7 @@ impl Dtls {
     }
 
     /// Declares whether the socket given to every call from now on is connected to the peer
-    /// ([`UdpSocket::connect`] to the address [`set_peer`](Self::set_peer) named), so that
+    /// ([`UdpSocket::connect`](std::net::UdpSocket::connect) to the address [`set_peer`](Self::set_peer) named), so that
     /// datagrams go out with `send` instead of `send_to`: the kernel then skips a route
     /// lookup per datagram (over loopback on Linux, the difference between 0.93 and 0.98 of
     /// OpenSSL's own throughput on a connected socket). Off by default, which works with any
@@ -489,7 +491,11 @@ impl Dtls {
     /// ([`DtlsError::UnderlyingSocketError`]) when the socket fails, and with
     /// [`Error::Handshake`] or [`Error::Protocol`] ([`DtlsError::TlsFatalError`]) when the
     /// handshake failed; the state is then `HandshakeNotStarted`.
-    pub fn do_handshake(&mut self, socket: &UdpSocket, datagram: &[u8]) -> Result<(), Error> {
+    pub fn do_handshake(
+        &mut self,
+        socket: &dyn DatagramSocket,
+        datagram: &[u8],
+    ) -> Result<(), Error> {
         match self.state {
             HandshakeState::HandshakeNotStarted => self.start_handshake(socket, datagram),
             HandshakeState::HandshakeInProgress => self.continue_handshake(socket, datagram),
@@ -500,7 +506,11 @@ impl Dtls {
         }
     }
 
-    fn start_handshake(&mut self, socket: &UdpSocket, datagram: &[u8]) -> Result<(), Error> {
+    fn start_handshake(
+        &mut self,
+        socket: &dyn DatagramSocket,
+        datagram: &[u8],
+    ) -> Result<(), Error> {
         let Some(peer) = self.peer else {
             return Err(self.invalid_operation(
                 "To start a handshake you must set peer's address and port first",
@@ -588,7 +598,11 @@ impl Dtls {
         self.after_step(socket, step)
     }
 
-    fn continue_handshake(&mut self, socket: &UdpSocket, datagram: &[u8]) -> Result<(), Error> {
+    fn continue_handshake(
+        &mut self,
+        socket: &dyn DatagramSocket,
+        datagram: &[u8],
+    ) -> Result<(), Error> {
         if datagram.is_empty() {
             return Err(self
                 .invalid_input("A valid, non-empty datagram is needed to continue the handshake"));
@@ -608,12 +622,25 @@ impl Dtls {
         }
     }
 
+    /// Sends the datagrams an earlier call left queued because `socket` would block (a
+    /// non-blocking socket whose send buffer was full: that call failed with
+    /// [`Error::Io`] of kind `WouldBlock`). Returns the bytes sent (0 when nothing waited).
+    ///
+    /// Fails as the call that queued them did: with [`Error::Io`]
+    /// ([`DtlsError::UnderlyingSocketError`]) when the socket fails again (what is left stays
+    /// queued), and with [`Error::InvalidInput`] ([`DtlsError::InvalidInputParameters`]) when
+    /// `socket` was declared connected to the peer and is not.
+    pub fn send_pending(&mut self, socket: &dyn DatagramSocket) -> Result<usize, Error> {
+        self.clear_error();
+        self.flush(socket)
+    }
+
     /// Sends what the engine queued, to the peer. Returns the bytes sent.
     ///
     /// Fails with [`DtlsError::InvalidInputParameters`] when the socket is declared connected
     /// to the peer and is not (nothing is sent), and with
     /// [`DtlsError::UnderlyingSocketError`] when the socket fails.
-    fn flush(&mut self, socket: &UdpSocket) -> Result<usize, Error> {
+    fn flush(&mut self, socket: &dyn DatagramSocket) -> Result<usize, Error> {
         let route = self.route_to_peer(socket)?;
         self.flush_via(socket, route)
     }
@@ -622,7 +649,7 @@ impl Dtls {
     ///
     /// Fails with [`DtlsError::InvalidInputParameters`] when the socket is declared connected
     /// to the peer and is not.
-    fn route_to_peer(&mut self, socket: &UdpSocket) -> Result<Option<Via>, Error> {
+    fn route_to_peer(&mut self, socket: &dyn DatagramSocket) -> Result<Option<Via>, Error> {
         let Some(peer) = self.peer else {
             return Ok(None);
         };
@@ -633,7 +660,11 @@ impl Dtls {
     }
 
     /// [`flush`](Self::flush) the way `route` says (`None`: no peer, nothing is sent).
-    fn flush_via(&mut self, socket: &UdpSocket, route: Option<Via>) -> Result<usize, Error> {
+    fn flush_via(
+        &mut self,
+        socket: &dyn DatagramSocket,
+        route: Option<Via>,
+    ) -> Result<usize, Error> {
         let (Some(engine), Some(route)) = (self.engine.as_mut(), route) else {
             return Ok(0);
         };
@@ -650,7 +681,11 @@ impl Dtls {
     }
 
     /// Sends the engine's output after a handshake step and acts on the step's outcome.
-    fn after_step(&mut self, socket: &UdpSocket, step: Result<bool, Error>) -> Result<(), Error> {
+    fn after_step(
+        &mut self,
+        socket: &dyn DatagramSocket,
+        step: Result<bool, Error>,
+    ) -> Result<(), Error> {
         let flushed = self.flush(socket).map(drop);
         match step {
             Ok(true) => {
@@ -694,7 +729,7 @@ impl Dtls {
         }
     }
 
-    fn finish_handshake(&mut self, socket: &UdpSocket) -> Result<(), Error> {
+    fn finish_handshake(&mut self, socket: &dyn DatagramSocket) -> Result<(), Error> {
         if let Some(engine) = self.engine.as_ref() {
             self.session = engine.session();
         }
@@ -741,7 +776,7 @@ impl Dtls {
     }
 
     /// Sends close_notify (when the engine still can) and forgets the engine.
-    fn abort_engine(&mut self, socket: &UdpSocket) {
+    fn abort_engine(&mut self, socket: &dyn DatagramSocket) {
         if let Some(engine) = self.engine.as_mut() {
             engine.send_close_notify();
         }
@@ -767,7 +802,7 @@ impl Dtls {
     /// Fails with [`Error::Io`] ([`DtlsError::UnderlyingSocketError`]) when the socket fails,
     /// and with [`Error::Timeout`] ([`DtlsError::TlsFatalError`]) when the engine gives up;
     /// the state is then `HandshakeNotStarted`.
-    pub fn handle_timeout(&mut self, socket: &UdpSocket) -> Result<bool, Error> {
+    pub fn handle_timeout(&mut self, socket: &dyn DatagramSocket) -> Result<bool, Error> {
         self.clear_error();
         if self.state != HandshakeState::HandshakeInProgress {
             return Ok(false);
@@ -799,7 +834,7 @@ impl Dtls {
     /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) in any other
     /// state, and with [`Error::Verification`] ([`DtlsError::PeerVerificationError`]) listing
     /// the errors still not ignored (the state stays).
-    pub fn resume_handshake(&mut self, socket: &UdpSocket) -> Result<(), Error> {
+    pub fn resume_handshake(&mut self, socket: &dyn DatagramSocket) -> Result<(), Error> {
         let _ = socket;
         if self.state != HandshakeState::PeerVerificationFailed {
             return Err(self.invalid_operation("Cannot resume, not in VerificationError state"));
@@ -820,7 +855,7 @@ impl Dtls {
     ///
     /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) when no handshake
     /// is in progress or stopped.
-    pub fn abort_handshake(&mut self, socket: &UdpSocket) -> Result<(), Error> {
+    pub fn abort_handshake(&mut self, socket: &dyn DatagramSocket) -> Result<(), Error> {
         match self.state {
             HandshakeState::PeerVerificationFailed => self.abort_engine(socket),
             HandshakeState::HandshakeInProgress => {
@@ -839,7 +874,7 @@ impl Dtls {
     /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) when not
     /// encrypted, and with [`Error::Io`] ([`DtlsError::UnderlyingSocketError`]) when the alert
     /// cannot be sent (the association is ended all the same).
-    pub fn shutdown(&mut self, socket: &UdpSocket) -> Result<(), Error> {
+    pub fn shutdown(&mut self, socket: &dyn DatagramSocket) -> Result<(), Error> {
         if !self.is_connection_encrypted() {
             return Err(self.invalid_operation("Cannot send shutdown alert, not encrypted"));
         }
@@ -877,7 +912,7 @@ impl Dtls {
     /// the socket fails.
     pub fn write_datagram_encrypted(
         &mut self,
-        socket: &UdpSocket,
+        socket: &dyn DatagramSocket,
         datagram: &[u8],
     ) -> Result<usize, Error> {
         if !self.is_connection_encrypted() {
@@ -907,10 +942,12 @@ impl Dtls {
     /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) when not
     /// encrypted, with [`Error::Io`] ([`DtlsError::UnderlyingSocketError`]) when the socket
     /// fails, and with [`Error::Protocol`] ([`DtlsError::TlsFatalError`]) when the peer sent a
-    /// fatal alert (the association is over).
+    /// fatal alert (the association is over). A non-blocking socket whose send buffer is full
+    /// is no failure here: the data is returned, and the answer the engine owed the peer
+    /// stays queued for the next call or [`send_pending`](Self::send_pending).
     pub fn decrypt_datagram(
         &mut self,
-        socket: &UdpSocket,
+        socket: &dyn DatagramSocket,
         datagram: &[u8],
     ) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
@@ -939,7 +976,7 @@ impl Dtls {
     /// Fails as [`decrypt_datagram`](Self::decrypt_datagram) does; `out` is then as it was.
     pub fn decrypt_datagram_into(
         &mut self,
-        socket: &UdpSocket,
+        socket: &dyn DatagramSocket,
         datagram: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<usize, Error> {
@@ -956,6 +993,12 @@ impl Dtls {
         match read {
             Ok(DtlsRead::Data(_) | DtlsRead::Nothing) => match flushed {
                 Ok(_) => Ok(out.len() - start),
+                // The data is the caller's; the answer stays queued for the next call or
+                // `send_pending`.
+                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.clear_error();
+                    Ok(out.len() - start)
+                }
                 Err(e) => {
                     out.truncate(start);
                     Err(e)

@@ -10,18 +10,21 @@
 //! - [`Dtls`] (Qt's `QDtls`, in [`front`]): the front end over a [`std::net::UdpSocket`]. It
 //!   owns the peer, the handshake state, the timer and the verification decision (the same
 //!   code [`SslSocket`](crate::SslSocket) uses), and reports Qt's [`DtlsError`] kinds. How it
-//!   sends to the peer (to its address, or on a socket connected to it) lives in `route`.
+//!   sends to the peer (to its address, or on a socket connected to it) lives in `route`;
+//!   what it sends through is any [`DatagramSocket`] (in [`socket`]): std's or tokio's.
 
 pub mod cookie;
 pub mod engine;
 pub mod front;
 mod route;
+pub mod socket;
 
 use std::fmt;
 
 pub use cookie::{CookieHash, DtlsClientVerifier, GeneratorParameters};
 pub use engine::{DtlsEngine, DtlsEngineParams, DtlsRead};
 pub use front::Dtls;
+pub use socket::DatagramSocket;
 
 /// Qt's `QDtls::HandshakeState`: where an association's handshake is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

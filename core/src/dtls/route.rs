@@ -6,8 +6,9 @@
 //! refused rather than used.
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 
+use super::DatagramSocket;
 use crate::Error;
 
 /// How datagrams reach the peer (see the module documentation).
@@ -29,10 +30,10 @@ pub(super) enum Via {
 
 impl Via {
     /// Sends `datagram` through `socket`. Returns the bytes sent, or the socket's error.
-    pub(super) fn send(self, socket: &UdpSocket, datagram: &[u8]) -> io::Result<usize> {
+    pub(super) fn send(self, socket: &dyn DatagramSocket, datagram: &[u8]) -> io::Result<usize> {
         match self {
-            Via::To(peer) => socket.send_to(datagram, peer),
-            Via::Connected => socket.send(datagram),
+            Via::To(peer) => socket.send_datagram_to(datagram, peer),
+            Via::Connected => socket.send_datagram(datagram),
         }
     }
 }
@@ -58,18 +59,22 @@ impl Route {
     ///
     /// Fails with [`Error::InvalidInput`] when the socket is declared connected but is
     /// connected to another address or to none (the message names both).
-    pub(super) fn to(&mut self, socket: &UdpSocket, peer: SocketAddr) -> Result<Via, Error> {
+    pub(super) fn to(
+        &mut self,
+        socket: &dyn DatagramSocket,
+        peer: SocketAddr,
+    ) -> Result<Via, Error> {
         if !self.connected {
             return Ok(Via::To(peer));
         }
-        let Some(id) = socket_id(socket) else {
+        let Some(id) = socket.identity() else {
             // No way to recognise the socket again on this platform: the address it is.
             return Ok(Via::To(peer));
         };
         if self.checked == Some(id) {
             return Ok(Via::Connected);
         }
-        match socket.peer_addr() {
+        match socket.connected_peer() {
             Ok(remote) if remote == peer => {
                 self.checked = Some(id);
                 Ok(Via::Connected)
@@ -84,28 +89,10 @@ impl Route {
     }
 }
 
-/// The socket's descriptor, which tells one open socket from another.
-#[cfg(unix)]
-fn socket_id(socket: &UdpSocket) -> Option<u64> {
-    use std::os::fd::AsRawFd;
-    u64::try_from(socket.as_raw_fd()).ok()
-}
-
-/// The socket's handle, which tells one open socket from another.
-#[cfg(windows)]
-fn socket_id(socket: &UdpSocket) -> Option<u64> {
-    use std::os::windows::io::AsRawSocket;
-    Some(socket.as_raw_socket())
-}
-
-/// No descriptor to tell sockets apart on this platform.
-#[cfg(not(any(unix, windows)))]
-fn socket_id(_: &UdpSocket) -> Option<u64> {
-    None
-}
-
 #[cfg(test)]
 mod tests {
+    use std::net::UdpSocket;
+
     use super::*;
 
     fn bound() -> UdpSocket {
