@@ -926,6 +926,94 @@ fn connected_sockets(client: &str, server: &str) -> Result<(), String> {
     exchange(&mut c, &cs, &mut s, &ss, b"after the refused writes")
 }
 
+/// A socket that refuses sends with `WouldBlock` while it is armed, as a non-blocking socket
+/// with a full send buffer does.
+struct FullBuffer {
+    socket: UdpSocket,
+    armed: AtomicBool,
+}
+
+impl polytls::DatagramSocket for FullBuffer {
+    fn send_datagram_to(&self, datagram: &[u8], peer: SocketAddr) -> std::io::Result<usize> {
+        if self.armed.load(Ordering::Relaxed) {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        self.socket.send_to(datagram, peer)
+    }
+
+    fn send_datagram(&self, datagram: &[u8]) -> std::io::Result<usize> {
+        if self.armed.load(Ordering::Relaxed) {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        self.socket.send(datagram)
+    }
+
+    fn connected_peer(&self) -> std::io::Result<SocketAddr> {
+        self.socket.peer_addr()
+    }
+
+    fn identity(&self) -> Option<u64> {
+        self.socket.identity()
+    }
+}
+
+/// A write the socket refuses with `WouldBlock` is not lost: the call fails with an I/O
+/// error of that kind (UnderlyingSocketError), the record stays queued, and
+/// `send_pending` sends it once the socket takes datagrams again, and the peer decrypts it
+/// before the next.
+fn would_block_then_pending(client: &str, server: &str) -> Result<(), String> {
+    let ((mut c, cs), (mut s, ss)) = pair(
+        client,
+        dtls_client_config(),
+        server,
+        false,
+        Box::new(|_| {}),
+    )?;
+    let full = FullBuffer {
+        socket: cs,
+        armed: AtomicBool::new(true),
+    };
+    let r = c.write_datagram_encrypted(&full, b"queued behind a full buffer");
+    check(
+        matches!(&r, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock)
+            && c.dtls_error() == DtlsError::UnderlyingSocketError,
+        || format!("a write into a full buffer: {r:?}, {}", c.dtls_error()),
+    )?;
+    check(c.is_connection_encrypted(), || {
+        "a full send buffer ended the association".into()
+    })?;
+    let again = c.send_pending(&full);
+    check(
+        matches!(&again, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock),
+        || format!("send_pending into a still full buffer: {again:?}"),
+    )?;
+    full.armed.store(false, Ordering::Relaxed);
+    let sent = c
+        .send_pending(&full)
+        .map_err(|e| format!("send_pending: {e}"))?;
+    check(sent > 27 && c.dtls_error() == DtlsError::NoError, || {
+        format!("send_pending sent {sent} bytes ({})", c.dtls_error())
+    })?;
+    check(matches!(c.send_pending(&full), Ok(0)), || {
+        "send_pending sent something twice".into()
+    })?;
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while Instant::now() < deadline {
+        if let Some((datagram, _)) = recv(&ss, Duration::from_millis(200))? {
+            let plain = s
+                .decrypt_datagram(&ss, &datagram)
+                .map_err(|e| format!("decrypt: {e}"))?;
+            if !plain.is_empty() {
+                check(plain == b"queued behind a full buffer", || {
+                    format!("the server decrypted {:?}", String::from_utf8_lossy(&plain))
+                })?;
+                return exchange(&mut c, &full.socket, &mut s, &ss, b"and the next one");
+            }
+        }
+    }
+    Err("the queued datagram never arrived".into())
+}
+
 /// A server sends the intermediates of its local chain (`LocalCertificateChain`): with the
 /// leaf two intermediates below the root, a client that trusts only the root completes the
 /// handshake with no errors and sees the whole chain.
@@ -1624,6 +1712,12 @@ pub(super) fn cases() -> Vec<Case> {
             needs_dtls(),
             needs_dtls(),
             connected_sockets,
+        ),
+        Case::pair(
+            "dtls/socket/would_block_then_pending",
+            needs_dtls(),
+            needs_dtls(),
+            would_block_then_pending,
         ),
         Case::pair(
             "dtls/chain/intermediates_sent",
