@@ -15,11 +15,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use polytls::{Dtls, SslMode, SslProtocol};
+use polytls::{Dtls, SslConfiguration, SslMode, SslProtocol};
 
 use super::dtls::{
     addr, drive, dtls_client_config, needs_cookie, needs_dtls, pair_server_config, recv,
-    start_client, udp,
+    start_client_after, udp,
 };
 use crate::case::Case;
 use crate::cases::external::{spawn_gnutls_cli, Peer};
@@ -52,36 +52,75 @@ fn udp_port_bound(port: u16) -> Result<bool, String> {
     Ok(false)
 }
 
-/// `gnutls-serv --udp --echo` as the peer of a polytls client, inside a private network
-/// namespace.
+/// `gnutls-serv --udp --echo` (with the test server's certificate) as the peer of a polytls
+/// client, inside a private network namespace.
 fn against_gnutls_serv(backend: &str) -> Result<(), String> {
+    against_gnutls_serv_with(
+        backend,
+        |dir| {
+            let pki = Pki::get();
+            let cert = dir.write_certs("server.pem", &pki.server.chain)?;
+            let key = dir.write("server.key", pki.server.key.to_pem().as_bytes())?;
+            Ok(vec![
+                "--priority".into(),
+                DTLS_1_2.into(),
+                format!("--x509certfile={}", cert.display()),
+                format!("--x509keyfile={}", key.display()),
+            ])
+        },
+        dtls_client_config(),
+        |_| {},
+        |c| {
+            check(!c.peer_certificate_chain().is_empty(), || {
+                "no chain from gnutls-serv".into()
+            })
+        },
+    )
+}
+
+/// What a case gives `gnutls-serv`: its arguments, written for the case's temporary
+/// directory (files it names live there).
+type ServArgs = fn(&TempDir) -> Result<Vec<String>, String>;
+
+/// `gnutls-serv --udp --echo` with the arguments `args` makes, inside a private network
+/// namespace, as the peer of a polytls client on `backend` with `config`, `setup` applied
+/// before its handshake and `checked` after it; a line goes each way.
+pub(super) fn against_gnutls_serv_with(
+    backend: &str,
+    args: ServArgs,
+    config: SslConfiguration,
+    setup: impl FnOnce(&mut Dtls) + Send + 'static,
+    checked: fn(&Dtls) -> Result<(), String>,
+) -> Result<(), String> {
     let backend = backend.to_owned();
     std::thread::Builder::new()
         .name("gnutls-serv in a private network namespace".into())
         .spawn(move || {
             netns::enter_private_loopback()?;
-            gnutls_serv_in_namespace(&backend)
+            gnutls_serv_in_namespace(&backend, args, config, setup, checked)
         })
         .map_err(|e| format!("cannot start the namespace thread: {e}"))?
         .join()
         .map_err(|_| "the namespace thread panicked".to_string())?
 }
 
-/// The body of [`against_gnutls_serv`], on the thread that entered the namespace.
-fn gnutls_serv_in_namespace(backend: &str) -> Result<(), String> {
+/// The body of [`against_gnutls_serv_with`], on the thread that entered the namespace.
+fn gnutls_serv_in_namespace(
+    backend: &str,
+    args: ServArgs,
+    config: SslConfiguration,
+    setup: impl FnOnce(&mut Dtls),
+    checked: fn(&Dtls) -> Result<(), String>,
+) -> Result<(), String> {
     let dir = TempDir::new()?;
-    let pki = Pki::get();
-    let cert = dir.write_certs("server.pem", &pki.server.chain)?;
-    let key = dir.write("server.key", pki.server.key.to_pem().as_bytes())?;
+    let args = args(&dir)?;
     let port = GNUTLS_SERV_PORT;
     check(!udp_port_bound(port)?, || {
         format!("port {port} is taken in a namespace that should be empty")
     })?;
     let mut child = Command::new("gnutls-serv")
         .args(["--udp", "--echo", "--port", &port.to_string()])
-        .args(["--priority", DTLS_1_2])
-        .arg(format!("--x509certfile={}", cert.display()))
-        .arg(format!("--x509keyfile={}", key.display()))
+        .args(&args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -103,14 +142,12 @@ fn gnutls_serv_in_namespace(backend: &str) -> Result<(), String> {
     let socket = udp()?;
     let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
     let mut c =
-        start_client(backend, dtls_client_config(), server, &socket).map_err(|e| e.to_string())?;
+        start_client_after(backend, config, setup, server, &socket).map_err(|e| e.to_string())?;
     drive(&mut c, &socket).map_err(|e| format!("handshake with gnutls-serv: {e}"))?;
     check(c.session_protocol() == SslProtocol::DtlsV1_2, || {
         format!("negotiated {}", c.session_protocol())
     })?;
-    check(!c.peer_certificate_chain().is_empty(), || {
-        "no chain from gnutls-serv".into()
-    })?;
+    checked(&c)?;
     let message = b"hello gnutls-serv over DTLS\n";
     c.write_datagram_encrypted(&socket, message)
         .map_err(|e| e.to_string())?;
@@ -130,12 +167,33 @@ fn gnutls_serv_in_namespace(backend: &str) -> Result<(), String> {
 
 /// `gnutls-cli --udp` as the peer of a polytls server, which verifies cookies or not.
 fn against_gnutls_cli(backend: &str, cookies: bool) -> Result<(), String> {
+    against_gnutls_cli_with(
+        backend,
+        &["--udp"],
+        DTLS_1_2,
+        pair_server_config(cookies),
+        |_| {},
+        |_| Ok(()),
+    )
+}
+
+/// `gnutls-cli` with `extra` arguments (`--udp` among them) and the priority string
+/// `priority` as the peer of a polytls server on `backend` with `config`, `setup` applied
+/// before its handshake and `checked` after it; a line goes each way.
+pub(super) fn against_gnutls_cli_with(
+    backend: &str,
+    extra: &[&str],
+    priority: &str,
+    config: SslConfiguration,
+    setup: impl FnOnce(&mut Dtls),
+    checked: fn(&Dtls) -> Result<(), String>,
+) -> Result<(), String> {
     let dir = TempDir::new()?;
     let ca = dir.write_certs("root.pem", std::slice::from_ref(&Pki::get().root))?;
     let log = dir.path().join("gnutls-cli.log");
     let socket = udp()?;
     let port = addr(&socket)?.port();
-    let mut child = spawn_gnutls_cli(&["--udp"], port, DTLS_1_2, &ca, &log)?;
+    let mut child = spawn_gnutls_cli(extra, port, priority, &ca, &log)?;
     let mut stdin = child.stdin.take().ok_or("no stdin")?;
     let mut stdout = child.stdout.take().ok_or("no stdout")?;
     let _peer = Peer(child);
@@ -146,8 +204,9 @@ fn against_gnutls_cli(backend: &str, cookies: bool) -> Result<(), String> {
             .to_owned()
     };
     let mut s = Dtls::with_backend(SslMode::SslServerMode, backend).map_err(|e| e.to_string())?;
-    s.set_dtls_configuration(pair_server_config(cookies))
+    s.set_dtls_configuration(config)
         .map_err(|e| e.to_string())?;
+    setup(&mut s);
     drive(&mut s, &socket).map_err(|e| {
         format!(
             "handshake with gnutls-cli: {e}; gnutls-cli said: {}",
@@ -157,6 +216,7 @@ fn against_gnutls_cli(backend: &str, cookies: bool) -> Result<(), String> {
     check(s.session_protocol() == SslProtocol::DtlsV1_2, || {
         format!("negotiated {}", s.session_protocol())
     })?;
+    checked(&s)?;
     let ping = b"ping from gnutls-cli\n";
     stdin.write_all(ping).map_err(|e| e.to_string())?;
     stdin.flush().map_err(|e| e.to_string())?;

@@ -14,6 +14,7 @@ use super::dtls::{
     against_s_client_with, against_s_server_with, dtls_client_config, exchange, needs_cookie,
     pair_server_config, refused_at_start, run_pair_after,
 };
+use super::dtls_external::{against_gnutls_cli_with, against_gnutls_serv_with};
 use super::psk::{hex, is_psk_session, s_server_args, text};
 use crate::case::{Case, Needs};
 use crate::harness::check;
@@ -288,6 +289,48 @@ fn against_s_client(b: &str) -> Result<(), String> {
     })
 }
 
+/// The GnuTLS priority string of DTLS 1.2 with plain PSK key exchange only.
+const GNUTLS_DTLS_PSK: &str = "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK";
+
+/// `gnutls-cli --udp --pskusername --pskkey` (plain PSK key exchange only) against a polytls
+/// server without a certificate: its handler sees the identity gnutls-cli sends.
+fn against_gnutls_cli(b: &str) -> Result<(), String> {
+    let key = hex(KEY);
+    let identities = seen();
+    let (config, setup) = psk_server(identities.clone());
+    let extra = ["--udp", "--pskusername", text(IDENTITY), "--pskkey", &key];
+    against_gnutls_cli_with(b, &extra, GNUTLS_DTLS_PSK, config, setup, is_psk)?;
+    check(taken(&identities) == [IDENTITY.to_vec()], || {
+        format!("the handler saw {:?}", taken(&identities))
+    })
+}
+
+/// A polytls client against `gnutls-serv --udp --pskpasswd` (plain PSK key exchange only,
+/// sending [`HINT`]) in a private network namespace: its handler sees the hint.
+fn against_gnutls_serv(b: &str) -> Result<(), String> {
+    let hints = seen();
+    let handler = client_handler(KEY, hints.clone());
+    against_gnutls_serv_with(
+        b,
+        |dir| {
+            let line = format!("{}:{}\n", text(IDENTITY), hex(KEY));
+            let passwd = dir.write("psk.passwd", line.as_bytes())?;
+            Ok(vec![
+                "--priority".into(),
+                GNUTLS_DTLS_PSK.into(),
+                format!("--pskpasswd={}", passwd.display()),
+                format!("--pskhint={}", text(HINT)),
+            ])
+        },
+        client_config(PeerVerifyMode::VerifyNone),
+        move |d| d.on_pre_shared_key_authentication_required(handler),
+        is_psk,
+    )?;
+    check(taken(&hints) == [HINT.to_vec()], || {
+        format!("the handler saw {:?}", taken(&hints))
+    })
+}
+
 /// The cases of this module.
 pub(super) fn cases() -> Vec<Case> {
     vec![
@@ -331,6 +374,19 @@ pub(super) fn cases() -> Vec<Case> {
             "dtls/psk/external/openssl_s_client",
             needs().and_tool("openssl"),
             against_s_client,
+        ),
+        Case::single(
+            "dtls/psk/external/gnutls_cli",
+            needs().and_tool("gnutls-cli"),
+            against_gnutls_cli,
+        ),
+        Case::single(
+            "dtls/psk/external/gnutls_serv",
+            super::dtls::needs_dtls()
+                .and_feature(SupportedFeature::Psk)
+                .and_tool("gnutls-serv")
+                .and_private_network(),
+            against_gnutls_serv,
         ),
     ]
 }

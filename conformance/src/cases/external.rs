@@ -4,7 +4,7 @@
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 
@@ -284,34 +284,12 @@ fn against_gnutls_serv(backend: &str, version: ProtocolVersion) -> Result<(), St
     let pki = Pki::get();
     let cert = dir.write_certs("server.pem", &pki.server.chain)?;
     let key = dir.write("server.key", pki.server.key.to_pem().as_bytes())?;
-    let port = free_port()?;
-    let child = Command::new("gnutls-serv")
-        .args([
-            "--echo",
-            "--port",
-            &port.to_string(),
-            "--priority",
-            gnutls_priority(version),
-        ])
-        .arg(format!("--x509certfile={}", cert.display()))
-        .arg(format!("--x509keyfile={}", key.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start gnutls-serv: {e}"))?;
-    let _peer = Peer(child);
-    // gnutls-serv cannot report its port; wait until it accepts connections.
-    let deadline = std::time::Instant::now() + IO_TIMEOUT;
-    let stream = loop {
-        match std::net::TcpStream::connect(("127.0.0.1", port)) {
-            Ok(stream) => break stream,
-            Err(_) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20))
-            }
-            Err(e) => return Err(format!("gnutls-serv did not start listening: {e}")),
-        }
-    };
+    let (_peer, stream) = start_gnutls_serv(&[
+        "--priority".into(),
+        gnutls_priority(version).into(),
+        format!("--x509certfile={}", cert.display()),
+        format!("--x509keyfile={}", key.display()),
+    ])?;
     let config = SslConfiguration {
         protocol: version.exact(),
         ..client_config()
@@ -324,6 +302,34 @@ fn against_gnutls_serv(backend: &str, version: ProtocolVersion) -> Result<(), St
         b"hello gnutls\n",
         "gnutls-serv",
     )
+}
+
+/// Starts `gnutls-serv --echo` on a free TCP port with `args`, and connects to it once it
+/// accepts connections. Returns the running peer and the connection.
+///
+/// Fails with a message when it cannot be started or does not listen within [`IO_TIMEOUT`].
+pub(super) fn start_gnutls_serv(args: &[String]) -> Result<(Peer, TcpStream), String> {
+    let port = free_port()?;
+    let child = Command::new("gnutls-serv")
+        .args(["--echo", "--port", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start gnutls-serv: {e}"))?;
+    let peer = Peer(child);
+    // gnutls-serv cannot report its port; wait until it accepts connections.
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => return Ok((peer, stream)),
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => return Err(format!("gnutls-serv did not start listening: {e}")),
+        }
+    }
 }
 
 /// Starts `gnutls-cli` against `127.0.0.1:port` with the priority string `priority`, trusting

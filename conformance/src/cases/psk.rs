@@ -388,6 +388,16 @@ pub(super) fn cases() -> Vec<Case> {
             against_s_client,
         ),
         Case::single(
+            "psk/external/gnutls_serv",
+            psk().and_tool("gnutls-serv"),
+            against_gnutls_serv,
+        ),
+        Case::single(
+            "psk/external/gnutls_cli",
+            psk().and_tool("gnutls-cli"),
+            against_gnutls_cli,
+        ),
+        Case::single(
             "psk/external/tls13_external_psk_is_declined",
             psk().and_protocol(SslProtocol::TlsV1_3).and_tool("openssl"),
             tls13_external_psk_is_declined,
@@ -477,6 +487,33 @@ fn against_s_server(b: &str) -> Result<(), String> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (_peer, port) = super::external::s_server(&dir, ProtocolVersion::Tls1_2, &args)?;
     let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    client_exchange(b, stream, b"ksp olleh\n", "s_server")
+}
+
+/// The GnuTLS priority string of TLS 1.2 with plain PSK key exchange only.
+const GNUTLS_PSK: &str = "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+PSK";
+
+/// A polytls client against `gnutls-serv --pskpasswd` (plain PSK key exchange only, TLS
+/// 1.2, sending [`HINT`], knowing [`IDENTITY`]): its handler sees the hint, and the line it
+/// sends comes back.
+fn against_gnutls_serv(b: &str) -> Result<(), String> {
+    let dir = TempDir::new()?;
+    let passwd = dir.write(
+        "psk.passwd",
+        format!("{}:{}\n", text(IDENTITY), hex(KEY)).as_bytes(),
+    )?;
+    let (_peer, stream) = super::external::start_gnutls_serv(&[
+        "--priority".into(),
+        GNUTLS_PSK.into(),
+        format!("--pskpasswd={}", passwd.display()),
+        format!("--pskhint={}", text(HINT)),
+    ])?;
+    client_exchange(b, stream, b"hello psk\n", "gnutls-serv")
+}
+
+/// A polytls PSK client over `stream` to an external server (`peer` names it): its handler
+/// records the hint and gives [`IDENTITY`] and [`KEY`]; it writes a line and expects `reply`.
+fn client_exchange(b: &str, stream: TcpStream, reply: &[u8], peer: &str) -> Result<(), String> {
     stream
         .set_read_timeout(Some(IO_TIMEOUT))
         .map_err(|e| e.to_string())?;
@@ -502,19 +539,88 @@ fn against_s_server(b: &str) -> Result<(), String> {
         .map_err(|e| format!("write: {e}"))?;
     socket
         .flush()
-        .map_err(|e| format!("handshake with s_server: {e}"))?;
-    let mut got = [0u8; 10];
+        .map_err(|e| format!("handshake with {peer}: {e}"))?;
+    let mut got = vec![0u8; reply.len()];
     socket
         .read_exact(&mut got)
         .map_err(|e| format!("read: {e}"))?;
-    check(&got == b"ksp olleh\n", || {
-        format!("s_server replied {:?}", String::from_utf8_lossy(&got))
+    check(got == reply, || {
+        format!("{peer} replied {:?}", String::from_utf8_lossy(&got))
     })?;
     check(taken(&hints) == [(HINT.to_vec(), 0)], || {
         format!("the handler saw {:?}", taken(&hints))
     })?;
     check(socket.pre_shared_key_identity() == Some(IDENTITY), || {
         "not a PSK session".into()
+    })?;
+    is_psk_session(
+        "the client",
+        socket.pre_shared_key_identity(),
+        socket.session_cipher(),
+        IDENTITY,
+    )?;
+    socket.close().map_err(|e| e.to_string())
+}
+
+/// `gnutls-cli --pskusername --pskkey` (plain PSK key exchange only, TLS 1.2) against a
+/// polytls server without a certificate: the server's handler sees the identity gnutls-cli
+/// sends and gives the key; a line goes each way.
+fn against_gnutls_cli(b: &str) -> Result<(), String> {
+    let dir = TempDir::new()?;
+    let ca = dir.write_certs("root.pem", std::slice::from_ref(&Pki::get().root))?;
+    let log = dir.path().join("gnutls-cli.log");
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let key = hex(KEY);
+    let psk = ["--pskusername", text(IDENTITY), "--pskkey", &key];
+    let mut child = super::external::spawn_gnutls_cli(&psk, port, GNUTLS_PSK, &ca, &log)?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let mut stdout = child.stdout.take().ok_or("no stdout")?;
+    let _peer = super::external::Peer(child);
+    let said = || std::fs::read_to_string(&log).unwrap_or_default();
+    let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut socket = Socket::with_backend(stream, b).map_err(|e| e.to_string())?;
+    let asked = seen();
+    psk_server(KEY, asked.clone())(&mut socket);
+    socket
+        .start_server_encryption()
+        .map_err(|e| e.to_string())?;
+    stdin
+        .write_all(b"ping over psk\n")
+        .map_err(|e| e.to_string())?;
+    stdin.flush().map_err(|e| e.to_string())?;
+    let mut request = [0u8; 14];
+    socket.read_exact(&mut request).map_err(|e| {
+        format!(
+            "read from gnutls-cli: {e}; gnutls-cli said: {}",
+            said().trim()
+        )
+    })?;
+    check(&request == b"ping over psk\n", || {
+        format!("got {:?}", String::from_utf8_lossy(&request))
+    })?;
+    check(taken(&asked) == [(IDENTITY.to_vec(), 0)], || {
+        format!("the handler saw {:?}", taken(&asked))
+    })?;
+    is_psk_session(
+        "the server",
+        socket.pre_shared_key_identity(),
+        socket.session_cipher(),
+        IDENTITY,
+    )?;
+    socket
+        .write_all(b"pong over psk\n")
+        .map_err(|e| e.to_string())?;
+    socket.flush().map_err(|e| e.to_string())?;
+    let mut out = [0u8; 14];
+    stdout
+        .read_exact(&mut out)
+        .map_err(|e| format!("gnutls-cli output: {e}; gnutls-cli said: {}", said().trim()))?;
+    check(&out == b"pong over psk\n", || {
+        format!("gnutls-cli printed {:?}", String::from_utf8_lossy(&out))
     })?;
     socket.close().map_err(|e| e.to_string())
 }
