@@ -262,9 +262,9 @@ impl Dtls {
     }
 
     /// Declares whether the socket given to every call from now on is connected to the peer
-    /// ([`UdpSocket::connect`](std::net::UdpSocket::connect) to the address [`set_peer`](Self::set_peer) named), so that
-    /// datagrams go out with `send` instead of `send_to`: the kernel then skips a route
-    /// lookup per datagram (over loopback on Linux, the difference between 0.93 and 0.98 of
+    /// ([`UdpSocket::connect`](std::net::UdpSocket::connect) to the address
+    /// [`set_peer`](Self::set_peer) named), so that datagrams go out with `send` instead of
+    /// `send_to`: the kernel then skips a route lookup per datagram (over loopback on Linux, the difference between 0.93 and 0.98 of
     /// OpenSSL's own throughput on a connected socket). Off by default, which works with any
     /// socket. polytls checks the claim (`getpeername`) the first time a socket is used and
     /// whenever another one is given.
@@ -909,7 +909,9 @@ impl Dtls {
     /// ([`DtlsError::InvalidInputParameters`]) when `socket` was declared connected to the
     /// peer ([`set_socket_connected`](Self::set_socket_connected)) and is not (nothing is
     /// encrypted or sent), and with [`Error::Io`] ([`DtlsError::UnderlyingSocketError`]) when
-    /// the socket fails.
+    /// the socket fails. A non-blocking socket whose send buffer is full fails with an
+    /// [`Error::Io`] of kind `WouldBlock`: the record stays queued and goes out with
+    /// [`send_pending`](Self::send_pending) (or the next call that sends).
     pub fn write_datagram_encrypted(
         &mut self,
         socket: &dyn DatagramSocket,
