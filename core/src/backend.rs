@@ -167,8 +167,9 @@ pub trait TlsBackend: Send + Sync + 'static {
 /// claim: a protocol outside its supported protocols, ALPN without `ClientSideAlpn` (client) or
 /// `ServerSideAlpn` (server), a PSK identity hint or handler without `Psk`, OCSP stapling without `Ocsp`,
 /// a session ticket without `SessionTicket`, elliptic curves without the `EllipticCurve`
-/// class, a server in `QueryPeer` without `OptionalClientCertificate`, and a local
-/// certificate chain longer than its leaf without `LocalCertificateChain`.
+/// class, a server in `QueryPeer` without `OptionalClientCertificate`, a local certificate
+/// chain longer than its leaf without `LocalCertificateChain`, and an alert handler without
+/// `Alerts`.
 ///
 /// Backends call it first thing in [`TlsBackend::new_tls_engine`], so that what they claim and
 /// what they refuse cannot drift apart.
@@ -192,6 +193,8 @@ pub fn refuse_unclaimed<B: TlsBackend + ?Sized>(
         && lacks(SupportedFeature::Psk)
     {
         Some("pre-shared keys".into())
+    } else if params.alert_handler && lacks(SupportedFeature::Alerts) {
+        Some("reporting alerts (an alert-sent or alert-received handler)".into())
     } else if config.ocsp_stapling_enabled && lacks(SupportedFeature::Ocsp) {
         Some("OCSP stapling".into())
     } else if !config.session_ticket.is_empty() && lacks(SupportedFeature::SessionTicket) {
@@ -468,6 +471,10 @@ pub struct EngineParams<'a> {
     /// (client) or accept (server) PSK cipher suites, asking
     /// [`VerificationHook::pre_shared_key`] for the key. [`new`](Self::new) sets it to false.
     pub pre_shared_key_handler: bool,
+    /// Whether the session has an alert handler: only then does the engine report the alerts
+    /// it sends and receives, to [`VerificationHook::alert`]. [`new`](Self::new) sets it to
+    /// false.
+    pub alert_handler: bool,
 }
 
 impl<'a> EngineParams<'a> {
@@ -489,6 +496,7 @@ impl<'a> EngineParams<'a> {
                 && verify_mode == PeerVerifyMode::VerifyPeer
                 && config.missing_certificate_is_fatal,
             pre_shared_key_handler: false,
+            alert_handler: false,
         }
     }
 }
@@ -509,6 +517,15 @@ pub trait VerificationHook: Send + Sync {
     fn pre_shared_key(&self, authenticator: &mut PreSharedKeyAuthenticator) -> bool {
         let _ = authenticator;
         false
+    }
+
+    /// An alert this side sent (`sent`) or received, with its level and description (Qt's
+    /// `alertSent` and `alertReceived`). Engines call it only when
+    /// [`EngineParams::alert_handler`] is set, and only on backends that claim
+    /// [`SupportedFeature::Alerts`]. The front end queues it and calls the application's
+    /// handlers once the engine call returns; the default does nothing.
+    fn alert(&self, sent: bool, level: crate::AlertLevel, kind: crate::AlertType) {
+        let _ = (sent, level, kind);
     }
 }
 

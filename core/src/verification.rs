@@ -19,7 +19,9 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::{Certificate, PreSharedKeyAuthenticator, SslError, VerificationHook};
+use crate::{
+    AlertLevel, AlertType, Certificate, PreSharedKeyAuthenticator, SslError, VerificationHook,
+};
 
 /// Handed to an [`on_ssl_errors`](crate::Session::on_ssl_errors) handler: the errors found and
 /// the means to ignore them (Qt's `ignoreSslErrors()` called from the `sslErrors` slot).
@@ -92,6 +94,9 @@ struct State {
     asked: bool,
     /// What a handler panicked with in this handshake, to resume once the alert is sent.
     panic: Option<Box<dyn Any + Send>>,
+    /// Alerts the engine reported (sent or not, level, description), for the front end to
+    /// hand to the application's handlers once the engine call returns.
+    alerts: Vec<(bool, AlertLevel, AlertType)>,
 }
 
 /// The verification state of one socket, shared with its engine.
@@ -183,6 +188,12 @@ impl Verification {
     /// What a handler panicked with in this handshake, if one did (taken: it is resumed once).
     pub(crate) fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
         self.lock().panic.take()
+    }
+
+    /// The alerts the engine reported since the last call (sent or not, level,
+    /// description), oldest first.
+    pub(crate) fn take_alerts(&self) -> Vec<(bool, AlertLevel, AlertType)> {
+        std::mem::take(&mut self.lock().alerts)
     }
 
     /// Starts a new handshake: forgets what the last one found. With `interrupt`, each error
@@ -339,5 +350,11 @@ impl VerificationHook for Verification {
 
     fn pre_shared_key(&self, authenticator: &mut PreSharedKeyAuthenticator) -> bool {
         self.lock().pre_shared_key(authenticator)
+    }
+
+    /// Queued: the application's handlers run outside the engine (see
+    /// [`Session`](crate::Session)).
+    fn alert(&self, sent: bool, level: AlertLevel, kind: AlertType) {
+        self.lock().alerts.push((sent, level, kind));
     }
 }

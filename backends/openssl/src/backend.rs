@@ -105,6 +105,7 @@ impl TlsBackend for OpenSslBackend {
             SupportedFeature::ServerSideAlpn,
             SupportedFeature::OptionalClientCertificate,
             SupportedFeature::Psk,
+            SupportedFeature::Alerts,
             SupportedFeature::LocalCertificateChain,
         ]
     }

@@ -601,6 +601,9 @@ impl OpenSslEngine {
         let context = context_for(params)?;
         let mut ssl = Ssl::new(&context).map_err(|e| openssl_failure("OpenSSL session", &e))?;
         let verify = verify::install(&mut ssl, params)?;
+        if params.alert_handler {
+            crate::alert::install(&mut ssl);
+        }
         let server = params.mode == SslMode::SslServerMode;
         if params.pre_shared_key_handler {
             let hint = params.config.pre_shared_key_identity_hint.as_deref();

@@ -5,6 +5,7 @@
 //! The crate is a translation table between OpenSSL (through the `openssl` crate) and polytls'
 //! backend contract:
 //!
+//! - `alert`: OpenSSL's info callback, reporting the alerts a session sends and receives;
 //! - `backend`: [`OpenSslBackend`], what the library is and can do;
 //! - `config`: an [`SslConfiguration`](polytls_core::SslConfiguration) turned into an OpenSSL context;
 //! - `context_cache`: the contexts shared by sessions with an equal configuration;
@@ -20,6 +21,7 @@
 //! the certificate's subject alternative names only (never the subject's common name), without
 //! partial wildcards such as `f*.example.com`.
 
+mod alert;
 mod backend;
 mod certificate;
 mod config;

@@ -249,6 +249,18 @@ unsafe extern "C" fn cert_verify_callback(
     c_int::from(accepted)
 }
 
+impl VerifyState {
+    /// Passes an alert the session sent (`sent`) or received to the front end's hook.
+    pub(crate) fn alert(
+        &self,
+        sent: bool,
+        level: polytls_core::AlertLevel,
+        kind: polytls_core::AlertType,
+    ) {
+        self.hook.alert(sent, level, kind);
+    }
+}
+
 /// The verification state of a session, if [`install`] set it up.
 pub(crate) fn state_of_ssl(ssl: &SslRef) -> Option<Arc<VerifyState>> {
     ssl.ex_data(state_index().ok()?).cloned()

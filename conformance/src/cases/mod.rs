@@ -1,5 +1,6 @@
 //! Every conformance case, grouped by what it proves.
 
+mod alerts;
 mod attack;
 mod certificate;
 mod chain;
@@ -62,6 +63,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(dtls_verification::cases());
     cases.extend(dtls_tokio::cases());
     cases.extend(attack::cases());
+    cases.extend(alerts::cases());
     cases.extend(registry::cases());
     cases
 }

@@ -128,6 +128,17 @@ impl TestServer {
         }
     }
 
+    /// Sets the server's handler for the alerts its connections receive.
+    fn on_alert_received(
+        &mut self,
+        handler: impl Fn(SocketAddr, polytls::AlertLevel, polytls::AlertType) + Send + Sync + 'static,
+    ) {
+        match &mut self.inner {
+            Inner::Blocking(s) => s.on_alert_received(handler),
+            Inner::Tokio(_, s) => s.on_alert_received(handler),
+        }
+    }
+
     /// Sets the most handshakes the server runs at once.
     fn set_max_pending_handshakes(&mut self, count: usize) {
         match &mut self.inner {
@@ -220,6 +231,16 @@ impl TestServer {
             format!("a connection that should have failed was handed out: {got:?}")
         })
     }
+}
+
+/// A loopback connection to `port`, with [`IO_TIMEOUT`] to read, and its own address.
+fn connect(port: u16) -> Result<(TcpStream, SocketAddr), String> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let local = stream.local_addr().map_err(|e| e.to_string())?;
+    Ok((stream, local))
 }
 
 /// A client with `backend` and `config` that sends one line and expects it back upper-cased.
@@ -382,6 +403,43 @@ pub(super) fn cases() -> Vec<Case> {
                 })
             },
         ),
+        // Qt's alertReceived on a server: a client that refuses the server's self-signed
+        // certificate sends a fatal alert, which the server's handler hears with that
+        // client's address.
+        Case::pair(
+            "server/alerts_carry_the_peer",
+            Needs::socket(),
+            Needs::feature(SupportedFeature::Alerts),
+            |c, s| {
+                let reports = new_reports();
+                let config = server_config(&Pki::get().self_signed);
+                let mut server = TestServer::new(s, config, &reports)?;
+                let heard = Arc::new(Mutex::new(Vec::new()));
+                let recorded = Arc::clone(&heard);
+                server.on_alert_received(move |peer, level, kind| {
+                    lock(&recorded).push((peer, level, kind));
+                });
+                let (stream, local) = connect(server.port())?;
+                let mut socket = SslSocket::with_backend(stream, c).map_err(|e| e.to_string())?;
+                socket.set_ssl_configuration(client_config());
+                socket.set_peer_verify_name("localhost");
+                socket
+                    .start_client_encryption()
+                    .map_err(|e| e.to_string())?;
+                let refused = socket.handshake();
+                check(matches!(refused, Err(Error::Verification(_))), || {
+                    format!("the client's handshake ended with {refused:?}")
+                })?;
+                reported(&reports, local, IO_TIMEOUT)?;
+                let heard = lock(&heard).clone();
+                check(
+                    heard.len() == 1
+                        && heard[0].0 == local
+                        && heard[0].1 == polytls::AlertLevel::Fatal,
+                    || format!("the server heard {heard:?}, the client is {local}"),
+                )
+            },
+        ),
         // tst_QSslServer::testSelfSignedCertificateRejectedByServer
         Case::pair(
             "server/self_signed_client_rejected_by_server",
@@ -392,12 +450,7 @@ pub(super) fn cases() -> Vec<Case> {
                 let mut config = server_config(&Pki::get().server);
                 config.peer_verify_mode = PeerVerifyMode::VerifyPeer;
                 let server = TestServer::new(s, config, &reports)?;
-                let stream =
-                    TcpStream::connect(("127.0.0.1", server.port())).map_err(|e| e.to_string())?;
-                stream
-                    .set_read_timeout(Some(IO_TIMEOUT))
-                    .map_err(|e| e.to_string())?;
-                let local = stream.local_addr().map_err(|e| e.to_string())?;
+                let (stream, local) = connect(server.port())?;
                 let mut socket = SslSocket::with_backend(stream, c).map_err(|e| e.to_string())?;
                 socket.set_ssl_configuration(with_identity(
                     client_config(),

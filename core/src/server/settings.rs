@@ -29,6 +29,7 @@ type ErrorsHandler = Arc<dyn Fn(SocketAddr, &mut SslErrorsDecision<'_>) + Send +
 type InterruptionHandler = Arc<dyn Fn(SocketAddr, &mut HandshakeInterruption<'_>) + Send + Sync>;
 type FailureHandler = Arc<dyn Fn(SocketAddr, &Error) + Send + Sync>;
 type PskHandler = Arc<dyn Fn(SocketAddr, &mut PreSharedKeyAuthenticator) + Send + Sync>;
+type AlertHandler = Arc<dyn Fn(SocketAddr, crate::AlertLevel, crate::AlertType) + Send + Sync>;
 
 /// A server's handlers: each is called with the peer address of the connection it concerns,
 /// from the task or thread that runs that connection's handshake.
@@ -39,6 +40,8 @@ pub(crate) struct ServerEvents {
     pub(crate) ssl_errors: Option<ErrorsHandler>,
     pub(crate) interrupted: Option<InterruptionHandler>,
     pub(crate) pre_shared_key: Option<PskHandler>,
+    pub(crate) alert_sent: Option<AlertHandler>,
+    pub(crate) alert_received: Option<AlertHandler>,
     pub(crate) error_occurred: Option<FailureHandler>,
 }
 
@@ -84,6 +87,12 @@ impl ServerSettings {
         }
         if let Some(handler) = events.pre_shared_key.clone() {
             session.on_pre_shared_key_authentication_required(move |auth| handler(peer, auth));
+        }
+        if let Some(handler) = events.alert_sent.clone() {
+            session.on_alert_sent(move |level, kind| handler(peer, level, kind));
+        }
+        if let Some(handler) = events.alert_received.clone() {
+            session.on_alert_received(move |level, kind| handler(peer, level, kind));
         }
         if let Some(handler) = &events.started_encryption_handshake {
             handler(peer, ());
@@ -284,6 +293,32 @@ macro_rules! server_settings_methods {
                 + 'static,
         ) {
             self.settings_mut().events.pre_shared_key = Some(std::sync::Arc::new(handler));
+        }
+
+        /// Calls `handler` with the peer's address and each alert a connection sends (Qt's
+        /// `alertSent`), as [`Session::on_alert_sent`](crate::Session::on_alert_sent) does;
+        /// the handler stays with the connection once it is accepted. A backend that does not
+        /// claim `Alerts` fails each handshake with `Unsupported`.
+        pub fn on_alert_sent(
+            &mut self,
+            handler: impl Fn(std::net::SocketAddr, $crate::AlertLevel, $crate::AlertType)
+                + Send
+                + Sync
+                + 'static,
+        ) {
+            self.settings_mut().events.alert_sent = Some(std::sync::Arc::new(handler));
+        }
+
+        /// Calls `handler` with the peer's address and each alert a connection receives (Qt's
+        /// `alertReceived`), as [`on_alert_sent`](Self::on_alert_sent) does for those sent.
+        pub fn on_alert_received(
+            &mut self,
+            handler: impl Fn(std::net::SocketAddr, $crate::AlertLevel, $crate::AlertType)
+                + Send
+                + Sync
+                + 'static,
+        ) {
+            self.settings_mut().events.alert_received = Some(std::sync::Arc::new(handler));
         }
 
         /// Calls `handler` with the peer's address and the error when a connection fails

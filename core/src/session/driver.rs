@@ -57,6 +57,8 @@ impl Session {
             params.require_peer_certificate |= !self.verification.may_accept(&missing);
         }
         params.pre_shared_key_handler = psk;
+        params.alert_handler =
+            self.events.alert_sent.is_some() || self.events.alert_received.is_some();
         let mut engine = Engine::new(self.backend.new_tls_engine(params)?);
         // Let the engine produce its first flight (a client's ClientHello).
         engine.start()?;
@@ -222,7 +224,9 @@ impl Session {
                 Ok(flushed) => flushed,
                 Err(e) => return Err(self.fail(e)),
             };
-            match flushed.read_plaintext_from(io, buf) {
+            let read = flushed.read_plaintext_from(io, buf);
+            self.report_alerts();
+            match read {
                 Ok(PlaintextRead::Data(n)) => {
                     // Answers to post-handshake messages go out now if they can. The data read
                     // is returned whatever happens; a failure is reported by the next call.
@@ -335,6 +339,7 @@ impl Session {
                 if let Some(engine) = self.engine.as_mut() {
                     engine.send_close_notify();
                 }
+                self.report_alerts();
                 self.state = State::Closed;
                 self.flush(io)
             }
@@ -381,6 +386,7 @@ impl Session {
     fn process<T: Write>(&mut self, io: &mut T) -> Result<(), Error> {
         let (written, result) = self.engine_mut()?.process_to(io);
         self.events.written(written);
+        self.report_alerts();
         result?;
         if written > 0 {
             io.flush()?;
@@ -435,8 +441,26 @@ impl Session {
         if let Some(engine) = self.engine.as_mut() {
             engine.send_close_notify();
         }
+        self.report_alerts();
         let _ = self.flushed(io, false);
         self.fail(error)
+    }
+
+    /// Hands the alerts the engine reported to the application's handlers, in order.
+    fn report_alerts(&mut self) {
+        if self.events.alert_sent.is_none() && self.events.alert_received.is_none() {
+            return;
+        }
+        for (sent, level, kind) in self.verification.take_alerts() {
+            let handler = if sent {
+                self.events.alert_sent.as_mut()
+            } else {
+                self.events.alert_received.as_mut()
+            };
+            if let Some(handler) = handler {
+                handler(level, kind);
+            }
+        }
     }
 
     /// Hands the plaintext queued during the handshake to the engine, in order. What the

@@ -37,8 +37,9 @@ use std::sync::Arc;
 
 use crate::verification::{HandshakeInterruption, Verification};
 use crate::{
-    Certificate, Key, PeerVerifyMode, PreSharedKeyAuthenticator, SessionInfo, SslCipher,
-    SslConfiguration, SslError, SslErrorsDecision, SslMode, SslProtocol, TlsBackend,
+    AlertLevel, AlertType, Certificate, Key, PeerVerifyMode, PreSharedKeyAuthenticator,
+    SessionInfo, SslCipher, SslConfiguration, SslError, SslErrorsDecision, SslMode, SslProtocol,
+    TlsBackend,
 };
 use engine::Engine;
 
@@ -61,11 +62,16 @@ enum State {
 }
 
 /// The handlers of a connection's events (other than verification's).
+/// An alert handler: the alert's level and description.
+type AlertHandler = Box<dyn FnMut(AlertLevel, AlertType) + Send>;
+
 #[derive(Default)]
 struct Events {
     encrypted: Option<Box<dyn FnMut() + Send>>,
     mode_changed: Option<Box<dyn FnMut(SslMode) + Send>>,
     encrypted_bytes_written: Option<Box<dyn FnMut(usize) + Send>>,
+    alert_sent: Option<AlertHandler>,
+    alert_received: Option<AlertHandler>,
 }
 
 impl Events {
@@ -340,6 +346,33 @@ impl Session {
     ) {
         self.verification
             .set_pre_shared_key_handler(Box::new(handler));
+    }
+
+    /// Calls `handler` with each alert this side sends (Qt's `alertSent`): its level and
+    /// description (whose `Display` gives its name and code), close_notify included. It runs
+    /// once the engine call during which the alert went out returns (a handshake step, a
+    /// read, a close), before that call returns to the caller. Only a backend that claims
+    /// [`SupportedFeature::Alerts`](crate::SupportedFeature::Alerts) reports alerts; with a
+    /// handler set, others refuse to start encryption with
+    /// [`Error::Unsupported`](crate::Error::Unsupported).
+    ///
+    /// ```no_run
+    /// # fn watch(socket: &mut polytls::SslSocket<std::net::TcpStream>) {
+    /// socket.on_alert_sent(|level, kind| eprintln!("sent {level:?} alert {kind}"));
+    /// socket.on_alert_received(|level, kind| eprintln!("received {level:?} alert {kind}"));
+    /// # }
+    /// ```
+    pub fn on_alert_sent(&mut self, handler: impl FnMut(AlertLevel, AlertType) + Send + 'static) {
+        self.events.alert_sent = Some(Box::new(handler));
+    }
+
+    /// Calls `handler` with each alert the peer sends (Qt's `alertReceived`), as
+    /// [`on_alert_sent`](Self::on_alert_sent) does for the alerts this side sends.
+    pub fn on_alert_received(
+        &mut self,
+        handler: impl FnMut(AlertLevel, AlertType) + Send + 'static,
+    ) {
+        self.events.alert_received = Some(Box::new(handler));
     }
 
     /// Calls `handler` once the handshake has completed.
