@@ -393,7 +393,19 @@ impl Report {
     /// The report as a text table.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let width = 26;
+        // The claim names' column fits the longest name.
+        let longest = self
+            .backends
+            .first()
+            .map(|b| {
+                b.cells
+                    .iter()
+                    .map(|(_, name, _)| name.len())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        let width = (longest + 3).max(26);
         let _ = writeln!(out, "polytls verified backend matrix");
         let _ = writeln!(out);
         for b in &self.backends {
