@@ -139,6 +139,17 @@ impl TestServer {
         }
     }
 
+    /// Sets the server's handler for the alerts its connections send.
+    fn on_alert_sent(
+        &mut self,
+        handler: impl Fn(SocketAddr, polytls::AlertLevel, polytls::AlertType) + Send + Sync + 'static,
+    ) {
+        match &mut self.inner {
+            Inner::Blocking(s) => s.on_alert_sent(handler),
+            Inner::Tokio(_, s) => s.on_alert_sent(handler),
+        }
+    }
+
     /// Sets the most handshakes the server runs at once.
     fn set_max_pending_handshakes(&mut self, count: usize) {
         match &mut self.inner {
@@ -407,7 +418,7 @@ pub(super) fn cases() -> Vec<Case> {
         // certificate sends a fatal alert, which the server's handler hears with that
         // client's address.
         Case::pair(
-            "server/alerts_carry_the_peer",
+            "server/alert_received_carries_the_peer",
             Needs::socket(),
             Needs::feature(SupportedFeature::Alerts),
             |c, s| {
@@ -437,6 +448,50 @@ pub(super) fn cases() -> Vec<Case> {
                         && heard[0].0 == local
                         && heard[0].1 == polytls::AlertLevel::Fatal,
                     || format!("the server heard {heard:?}, the client is {local}"),
+                )
+            },
+        ),
+        // tst_QSslServer::testSelfSignedCertificateRejectedByServer, its alertSent count: a
+        // server that refuses a client's self-signed certificate sends one fatal alert, which
+        // its handler hears with that client's address, and the client receives it.
+        Case::pair(
+            "server/alert_sent_carries_the_peer",
+            Needs::socket(),
+            Needs::feature(SupportedFeature::Alerts),
+            |c, s| {
+                let reports = new_reports();
+                let mut config = server_config(&Pki::get().server);
+                config.peer_verify_mode = PeerVerifyMode::VerifyPeer;
+                let mut server = TestServer::new(s, config, &reports)?;
+                let heard = Arc::new(Mutex::new(Vec::new()));
+                let recorded = Arc::clone(&heard);
+                server.on_alert_sent(move |peer, level, kind| {
+                    lock(&recorded).push((peer, level, kind));
+                });
+                let (stream, local) = connect(server.port())?;
+                let mut socket = SslSocket::with_backend(stream, c).map_err(|e| e.to_string())?;
+                socket.set_ssl_configuration(with_identity(
+                    client_config(),
+                    &Pki::get().client_self_signed,
+                ));
+                socket.set_peer_verify_name("localhost");
+                socket
+                    .start_client_encryption()
+                    .map_err(|e| e.to_string())?;
+                // The client may finish its side before the alert arrives; it reads no data.
+                let read = socket
+                    .write_all(b"hi\n")
+                    .and_then(|()| socket.read(&mut [0u8; 1]));
+                check(!matches!(read, Ok(n) if n > 0), || {
+                    "the refused client read data".into()
+                })?;
+                reported(&reports, local, IO_TIMEOUT)?;
+                let heard = lock(&heard).clone();
+                check(
+                    heard.len() == 1
+                        && heard[0].0 == local
+                        && heard[0].1 == polytls::AlertLevel::Fatal,
+                    || format!("the server heard itself send {heard:?}, the client is {local}"),
                 )
             },
         ),
