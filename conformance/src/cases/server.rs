@@ -150,6 +150,17 @@ impl TestServer {
         }
     }
 
+    /// Sets the server's handler for handshakes interrupted on a verification error.
+    fn on_interrupted(
+        &mut self,
+        handler: impl Fn(SocketAddr, &mut polytls::HandshakeInterruption<'_>) + Send + Sync + 'static,
+    ) {
+        match &mut self.inner {
+            Inner::Blocking(s) => s.on_handshake_interrupted_on_error(handler),
+            Inner::Tokio(_, s) => s.on_handshake_interrupted_on_error(handler),
+        }
+    }
+
     /// Sets the most handshakes the server runs at once.
     fn set_max_pending_handshakes(&mut self, count: usize) {
         match &mut self.inner {
@@ -486,6 +497,60 @@ pub(super) fn cases() -> Vec<Case> {
                     "the refused client read data".into()
                 })?;
                 reported(&reports, local, IO_TIMEOUT)?;
+                let heard = lock(&heard).clone();
+                check(
+                    heard.len() == 1
+                        && heard[0].0 == local
+                        && heard[0].1 == polytls::AlertLevel::Fatal,
+                    || format!("the server heard itself send {heard:?}, the client is {local}"),
+                )
+            },
+        ),
+        // tst_QSslServer::testHandshakeInterruptedOnError, its alertSent count: a server that
+        // interrupts its handshake on a verification error, and whose handler does not
+        // continue it, refuses the client with one fatal alert, heard with its address.
+        Case::pair(
+            "server/interrupted_and_not_continued_sends_one_alert",
+            Needs::socket(),
+            Needs::feature(SupportedFeature::Alerts),
+            |c, s| {
+                let reports = new_reports();
+                let mut config = server_config(&Pki::get().server);
+                config.peer_verify_mode = PeerVerifyMode::VerifyPeer;
+                config.handshake_must_interrupt_on_error = true;
+                let mut server = TestServer::new(s, config, &reports)?;
+                let interrupted = Arc::new(Mutex::new(Vec::new()));
+                let seen = Arc::clone(&interrupted);
+                server.on_interrupted(move |peer, stop| {
+                    lock(&seen).push((peer, stop.error().kind()));
+                });
+                let heard = Arc::new(Mutex::new(Vec::new()));
+                let recorded = Arc::clone(&heard);
+                server.on_alert_sent(move |peer, level, kind| {
+                    lock(&recorded).push((peer, level, kind));
+                });
+                let (stream, local) = connect(server.port())?;
+                let mut socket = SslSocket::with_backend(stream, c).map_err(|e| e.to_string())?;
+                socket.set_ssl_configuration(with_identity(
+                    client_config(),
+                    &Pki::get().client_self_signed,
+                ));
+                socket.set_peer_verify_name("localhost");
+                socket
+                    .start_client_encryption()
+                    .map_err(|e| e.to_string())?;
+                let read = socket
+                    .write_all(b"hi\n")
+                    .and_then(|()| socket.read(&mut [0u8; 1]));
+                check(!matches!(read, Ok(n) if n > 0), || {
+                    "the refused client read data".into()
+                })?;
+                reported(&reports, local, IO_TIMEOUT)?;
+                let interrupted = lock(&interrupted).clone();
+                check(
+                    interrupted == [(local, SslErrorKind::SelfSignedCertificate)],
+                    || format!("the interruption handler saw {interrupted:?}"),
+                )?;
                 let heard = lock(&heard).clone();
                 check(
                     heard.len() == 1
