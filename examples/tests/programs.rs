@@ -279,7 +279,7 @@ fn dtls_echo_server_serves_several_clients_behind_the_cookie_verifier() {
     let (cert_path, key_path) = self_signed_files(&dir);
     let mut server = Command::new(env!("CARGO_BIN_EXE_dtls_echo_server"))
         .args([cert_path.to_str().unwrap(), key_path.to_str().unwrap(), "0"])
-        .args(["--backend", "openssl", "--clients", "3"])
+        .args(["--backend", "openssl", "--clients", "4"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -326,7 +326,8 @@ fn dtls_echo_server_serves_several_clients_behind_the_cookie_verifier() {
     );
 
     let port = address.rsplit(':').next().unwrap().to_owned();
-    let clients: Vec<_> = (0..3)
+    // The fourth client runs on tokio (`--tokio`, through `AsyncDtls`).
+    let clients: Vec<_> = (0..4)
         .map(|i| {
             Command::new(env!("CARGO_BIN_EXE_dtls_client"))
                 .args(["localhost", &port, "--backend", "openssl"])
@@ -337,6 +338,7 @@ fn dtls_echo_server_serves_several_clients_behind_the_cookie_verifier() {
                     "--send",
                     &format!("again {i}"),
                 ])
+                .args(if i == 3 { &["--tokio"][..] } else { &[] })
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -358,5 +360,5 @@ fn dtls_echo_server_serves_several_clients_behind_the_cookie_verifier() {
     let mut summary = String::new();
     stdout.read_line(&mut summary).unwrap();
     assert!(server.wait().unwrap().success());
-    assert_eq!(summary.trim(), "3 clients served, 3 associations created");
+    assert_eq!(summary.trim(), "4 clients served, 4 associations created");
 }

@@ -3,18 +3,22 @@
 //! with close_notify.
 //!
 //! ```text
-//! dtls_client HOST PORT [--backend NAME] [--ca FILE.pem] [--send TEXT]...
+//! dtls_client HOST PORT [--backend NAME] [--ca FILE.pem] [--send TEXT]... [--tokio]
 //! ```
 //!
 //! Without `--ca` the system's trust store is used; without `--send` one greeting is sent.
+//! With `--tokio` the same exchange runs on tokio, through `polytls::tokio::AsyncDtls`, which
+//! waits for the server's datagrams and the retransmission timer itself.
 //! Without `--backend` it takes the first linked backend that implements DTLS. Lost
 //! handshake datagrams are sent again on the retransmission timer; a reply that does not come
 //! within 10 seconds, like any other error, ends the program with status 1.
 
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use polytls::tokio::AsyncDtls;
 use polytls::{Dtls, EncodingFormat, ImplementedClass, PatternSyntax, SslMode};
 
 /// How long to wait for the handshake, and for each reply.
@@ -22,11 +26,16 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: dtls_client HOST PORT [--backend NAME] [--ca FILE] [--send TEXT]...";
+    let usage =
+        "usage: dtls_client HOST PORT [--backend NAME] [--ca FILE] [--send TEXT]... [--tokio]";
     let host = args.next().ok_or(usage)?;
     let port: u16 = args.next().ok_or(usage)?.parse()?;
-    let (mut backend, mut ca, mut texts) = (None, None, Vec::new());
+    let (mut backend, mut ca, mut texts, mut on_tokio) = (None, None, Vec::new(), false);
     while let Some(flag) = args.next() {
+        if flag == "--tokio" {
+            on_tokio = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--backend" => backend = Some(value),
@@ -72,6 +81,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     dtls.set_peer(server.ip(), server.port(), Some(&host))?;
     dtls.set_socket_connected(true);
+    if on_tokio {
+        return on_tokio_runtime(dtls, socket, &host, &texts);
+    }
     dtls.do_handshake(&socket, &[])?;
     let deadline = Instant::now() + WAIT;
     let mut buf = vec![0u8; 65_536];
@@ -115,6 +127,46 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     dtls.shutdown(&socket)?;
     Ok(())
+}
+
+/// The same exchange on tokio: `AsyncDtls` over the socket, each step within [`WAIT`].
+fn on_tokio_runtime(
+    dtls: Dtls,
+    socket: UdpSocket,
+    host: &str,
+    texts: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        socket.set_nonblocking(true)?;
+        let socket = Arc::new(tokio::net::UdpSocket::from_std(socket)?);
+        let mut association = AsyncDtls::new(dtls, socket);
+        let within = |what: String| move |_| format!("{what} within {WAIT:?}");
+        tokio::time::timeout(WAIT, association.connect())
+            .await
+            .map_err(within(format!("no handshake with {host}")))??;
+        let dtls = association.dtls();
+        eprintln!(
+            "{host} via {} on tokio: {} {}",
+            dtls.backend_name(),
+            dtls.session_protocol(),
+            dtls.session_cipher().map(|c| c.name()).unwrap_or_default()
+        );
+        let mut out = std::io::stdout();
+        for text in texts {
+            association.send(text.as_bytes()).await?;
+            let reply = tokio::time::timeout(WAIT, association.recv())
+                .await
+                .map_err(within(format!("no reply from {host}")))??
+                .ok_or_else(|| format!("{host} closed the association"))?;
+            out.write_all(&reply)?;
+            out.write_all(b"\n")?;
+        }
+        association.shutdown().await?;
+        Ok(())
+    })
 }
 
 /// The next datagram from `server`, waiting at most `wait`; `None` when none came.
