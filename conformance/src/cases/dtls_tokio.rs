@@ -15,7 +15,7 @@ use polytls::{Dtls, DtlsError, Error, HandshakeState, SslConfiguration, SslError
 use tokio::net::UdpSocket;
 
 use super::dtls::{
-    dtls_client_config, dtls_server_config_for, needs_dtls, pair_server_config, relay,
+    dtls_client_config, dtls_server_config_for, needs_cookie, needs_dtls, pair_server_config, relay,
 };
 use crate::case::Case;
 use crate::harness::{check, IO_TIMEOUT};
@@ -238,6 +238,90 @@ fn stop_ignore_resume(client: &str, server: &str) -> Result<(), String> {
     })
 }
 
+/// A server with one tokio socket for all its clients, as a server demultiplexes: core's
+/// cookie verifier and one `Dtls` per client address, called with the tokio socket (a
+/// `DatagramSocket` whose sends never wait), serving two `AsyncDtls` clients at once; each
+/// gets its own data back upper-cased, and each close is seen.
+fn shared_server_socket(client: &str, server: &str) -> Result<(), String> {
+    on_tokio(async {
+        let server_socket = Arc::new(bind().await?);
+        let server_addr = local(&server_socket)?;
+        let serve_all = async {
+            let mut verifier = polytls::DtlsClientVerifier::new();
+            let mut associations: std::collections::HashMap<SocketAddr, Dtls> =
+                std::collections::HashMap::new();
+            let (mut closed, mut buf) = (0, vec![0u8; 65_536]);
+            while closed < 2 {
+                let (n, from) = server_socket
+                    .recv_from(&mut buf)
+                    .await
+                    .map_err(|e| format!("server recv: {e}"))?;
+                let datagram = &buf[..n];
+                let socket = &*server_socket;
+                match associations.get_mut(&from) {
+                    Some(d) if d.is_connection_encrypted() => {
+                        let data = d
+                            .decrypt_datagram(socket, datagram)
+                            .map_err(|e| format!("server decrypt: {e}"))?;
+                        if !data.is_empty() {
+                            d.write_datagram_encrypted(socket, &data.to_ascii_uppercase())
+                                .map_err(|e| format!("server write: {e}"))?;
+                        } else if !d.is_connection_encrypted() {
+                            closed += 1;
+                        }
+                    }
+                    Some(d) => d
+                        .do_handshake(socket, datagram)
+                        .map_err(|e| format!("server handshake: {e}"))?,
+                    None => {
+                        let verified = verifier
+                            .verify_client(socket, datagram, from.ip(), from.port())
+                            .map_err(|e| format!("verifier: {e}"))?;
+                        if verified {
+                            let mut d = Dtls::with_backend(SslMode::SslServerMode, server)
+                                .map_err(|e| e.to_string())?;
+                            d.set_dtls_configuration(pair_server_config(true))
+                                .map_err(|e| e.to_string())?;
+                            d.set_peer(from.ip(), from.port(), None)
+                                .map_err(|e| e.to_string())?;
+                            d.do_handshake(socket, verifier.verified_hello())
+                                .map_err(|e| format!("server handshake: {e}"))?;
+                            associations.insert(from, d);
+                        }
+                    }
+                }
+            }
+            Ok::<usize, String>(associations.len())
+        };
+        let one_client = |i: usize| async move {
+            let mut c = client_at(client, dtls_client_config(), server_addr, bind().await?)?;
+            c.connect().await.map_err(|e| format!("client {i}: {e}"))?;
+            let message = format!("ping {i}");
+            c.send(message.as_bytes())
+                .await
+                .map_err(|e| format!("client {i} send: {e}"))?;
+            let got = c
+                .recv()
+                .await
+                .map_err(|e| format!("client {i} recv: {e}"))?;
+            check(
+                got == Some(message.to_ascii_uppercase().into_bytes()),
+                || format!("client {i} received {got:?}"),
+            )?;
+            c.shutdown()
+                .await
+                .map_err(|e| format!("client {i} shutdown: {e}"))
+        };
+        let (served, first, second) = tokio::join!(serve_all, one_client(0), one_client(1));
+        first?;
+        second?;
+        let associations = served?;
+        check(associations == 2, || {
+            format!("the server made {associations} associations for 2 clients")
+        })
+    })
+}
+
 /// The cases of this module.
 pub(super) fn cases() -> Vec<Case> {
     vec![
@@ -252,6 +336,12 @@ pub(super) fn cases() -> Vec<Case> {
             needs_dtls(),
             needs_dtls(),
             lossy_relay,
+        ),
+        Case::pair(
+            "dtls/tokio/shared_server_socket_with_cookies",
+            needs_dtls(),
+            needs_cookie(),
+            shared_server_socket,
         ),
         Case::pair(
             "dtls/tokio/stop_ignore_resume",
