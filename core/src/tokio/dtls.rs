@@ -239,7 +239,12 @@ impl AsyncDtls {
                 }
                 HandshakeState::HandshakeInProgress => {}
             }
-            let wait = self.dtls.timeout().unwrap_or(IDLE_POLL);
+            // At least a millisecond: a timer reported as passed a hair early is not spun on.
+            let wait = self
+                .dtls
+                .timeout()
+                .unwrap_or(IDLE_POLL)
+                .max(Duration::from_millis(1));
             match tokio::time::timeout(wait, self.receive()).await {
                 Ok(received) => {
                     let n = received?;
