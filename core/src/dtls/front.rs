@@ -68,7 +68,9 @@ pub struct Dtls {
     route: Route,
     verification_name: Option<String>,
     mtu_hint: u16,
-    cookies: DtlsClientVerifier,
+    /// Made on first use (a server verifying cookies, or the parameters asked for): a client
+    /// or a server without cookie verification never draws its secret.
+    cookies: std::cell::OnceCell<DtlsClientVerifier>,
     engine: Option<Box<dyn DtlsEngine>>,
     state: HandshakeState,
     verification: Verification,
@@ -136,7 +138,7 @@ impl Dtls {
             route: Route::default(),
             verification_name: None,
             mtu_hint: 0,
-            cookies: DtlsClientVerifier::new(),
+            cookies: std::cell::OnceCell::new(),
             engine: None,
             state: HandshakeState::HandshakeNotStarted,
             verification: Verification::default(),
@@ -326,7 +328,10 @@ impl Dtls {
         &mut self,
         params: GeneratorParameters,
     ) -> Result<(), Error> {
-        match self.cookies.set_cookie_generator_parameters(params) {
+        match self
+            .cookie_verifier()
+            .set_cookie_generator_parameters(params)
+        {
             Ok(()) => {
                 self.clear_error();
                 Ok(())
@@ -337,7 +342,17 @@ impl Dtls {
 
     /// The secret and hash cookies are checked with.
     pub fn cookie_generator_parameters(&self) -> GeneratorParameters {
-        self.cookies.cookie_generator_parameters()
+        self.cookies
+            .get_or_init(DtlsClientVerifier::new)
+            .cookie_generator_parameters()
+    }
+
+    /// The association's own cookie verifier, made on first use.
+    fn cookie_verifier(&mut self) -> &mut DtlsClientVerifier {
+        self.cookies.get_or_init(DtlsClientVerifier::new);
+        self.cookies
+            .get_mut()
+            .expect("the cookie verifier was just made")
     }
 
     /// Replaces the configuration (Qt's `setDtlsConfiguration`).
@@ -539,7 +554,7 @@ impl Dtls {
                 );
                 return Err(self.fail(DtlsError::TlsInitializationError, e));
             }
-            match self.cookies.check(datagram, peer) {
+            match self.cookie_verifier().check(datagram, peer) {
                 Check::Verified(hello) => Some(hello.cookie.to_vec()),
                 Check::Challenge(request) => {
                     self.clear_error();
