@@ -14,8 +14,7 @@ use std::sync::Arc;
 
 use polytls_core::failure::{self, Wording};
 use polytls_core::{
-    AlertType, Certificate, Error, PlaintextRead, SessionInfo, SslCipher, SslError, SslErrorKind,
-    SslProtocol,
+    AlertType, Error, PlaintextRead, SessionInfo, SslCipher, SslError, SslErrorKind, SslProtocol,
 };
 use rustls::Connection;
 
@@ -39,10 +38,11 @@ enum Verifying {
     /// The handshake runs: the verifiers report to this session (hook, host name), installed
     /// for them while rustls processes records.
     During(Arc<Session>),
-    /// The handshake ended (rustls verifies nothing after it): only the peer's certificates
-    /// as the verification converted them are kept, for the session report; the session,
-    /// and the front end's hook it held, are freed (an idle connection keeps less).
-    Done(Vec<Certificate>),
+    /// The handshake ended (rustls verifies nothing after it): the session, and the front
+    /// end's hook it held, are freed, and so are the certificates the verification converted
+    /// (the session report converts rustls' own copies again, once, when asked); an idle
+    /// connection keeps less.
+    Done,
 }
 
 impl RustlsEngine {
@@ -117,11 +117,11 @@ impl polytls_core::TlsEngine for RustlsEngine {
                 let _guard = SessionGuard::install(session);
                 self.conn.process_new_packets()
             }
-            Verifying::Done(_) => self.conn.process_new_packets(),
+            Verifying::Done => self.conn.process_new_packets(),
         };
         if !self.conn.is_handshaking() {
-            if let Verifying::During(session) = &self.verifying {
-                self.verifying = Verifying::Done(session.take_converted());
+            if let Verifying::During(_) = &self.verifying {
+                self.verifying = Verifying::Done;
             }
         }
         result.map(|_| ()).map_err(|e| map_error(e, &self.wording))
@@ -186,7 +186,7 @@ impl polytls_core::TlsEngine for RustlsEngine {
         let ders = self.conn.peer_certificates().unwrap_or_default();
         info.peer_chain = match &self.verifying {
             Verifying::During(session) => session.certificates(ders),
-            Verifying::Done(converted) => verify::certificates(converted, ders),
+            Verifying::Done => verify::certificates(&[], ders),
         };
         info.alpn_protocol = self.conn.alpn_protocol().map(<[u8]>::to_vec);
         if let Connection::Server(server) = &self.conn {

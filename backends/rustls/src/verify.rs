@@ -109,17 +109,6 @@ impl Session {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         certificates(&converted, ders)
     }
-
-    /// What the verification converted, taken out (the engine keeps it once the handshake
-    /// ended).
-    pub(crate) fn take_converted(&self) -> Vec<Certificate> {
-        std::mem::take(
-            &mut *self
-                .converted
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
-    }
 }
 
 /// The certificates of `ders`, in order, as [`Certificate::from_peer_der`] gives them: a copy

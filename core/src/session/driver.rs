@@ -45,6 +45,8 @@ impl Session {
         }
         self.verification
             .reset(self.config.handshake_must_interrupt_on_error);
+        self.chain_in_engine = false;
+        self.peer_chain = std::sync::OnceLock::new();
         let mut params = EngineParams::new(
             mode,
             &self.config,
@@ -428,6 +430,9 @@ impl Session {
             return Err(self.refuse_established(io, e));
         }
         self.state = State::Encrypted;
+        // The chain stays in the engine until asked for (see `Session::peer_chain`).
+        self.info.peer_chain = Vec::new();
+        self.chain_in_engine = true;
         if let Some(handler) = self.events.encrypted.as_mut() {
             handler();
         }

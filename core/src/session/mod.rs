@@ -119,6 +119,11 @@ pub struct Session {
     peer_verify_name: Option<String>,
     verification: Verification,
     info: SessionInfo,
+    /// Set once the handshake completed: the peer's chain is left in the engine, which holds
+    /// it anyway, and read from it the first time it is asked for (an idle connection whose
+    /// chain nobody reads keeps no copy).
+    chain_in_engine: bool,
+    peer_chain: std::sync::OnceLock<Vec<Certificate>>,
     /// The transport reached end of stream.
     transport_eof: bool,
     events: Events,
@@ -151,6 +156,8 @@ impl Session {
             peer_verify_name: None,
             verification: Verification::default(),
             info: SessionInfo::new(),
+            chain_in_engine: false,
+            peer_chain: std::sync::OnceLock::new(),
             transport_eof: false,
             events: Events::default(),
         }
@@ -421,12 +428,20 @@ impl Session {
 
     /// The peer's leaf certificate, if it sent one.
     pub fn peer_certificate(&self) -> Option<&Certificate> {
-        self.info.peer_chain.first()
+        self.peer_certificate_chain().first()
     }
 
     /// The certificates the peer sent, leaf first.
     pub fn peer_certificate_chain(&self) -> &[Certificate] {
-        &self.info.peer_chain
+        if !self.chain_in_engine {
+            return &self.info.peer_chain;
+        }
+        self.peer_chain.get_or_init(|| {
+            self.engine
+                .as_ref()
+                .map(|engine| engine.session().peer_chain)
+                .unwrap_or_default()
+        })
     }
 
     /// The ALPN protocol both sides agreed on, if any.
