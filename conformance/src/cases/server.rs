@@ -265,6 +265,45 @@ fn connect(port: u16) -> Result<(TcpStream, SocketAddr), String> {
     Ok((stream, local))
 }
 
+/// A client on `backend` with a self-signed certificate, which a verifying server on `port`
+/// refuses: it may finish its side before the refusal arrives, but it reads no data. Returns
+/// its address and what the server reported for it.
+fn refused_self_signed_client(
+    backend: &str,
+    port: u16,
+    reports: &Reports,
+) -> Result<(SocketAddr, String), String> {
+    let (stream, local) = connect(port)?;
+    let mut socket = SslSocket::with_backend(stream, backend).map_err(|e| e.to_string())?;
+    socket.set_ssl_configuration(with_identity(
+        client_config(),
+        &Pki::get().client_self_signed,
+    ));
+    socket.set_peer_verify_name("localhost");
+    socket
+        .start_client_encryption()
+        .map_err(|e| e.to_string())?;
+    let read = socket
+        .write_all(b"hi\n")
+        .and_then(|()| socket.read(&mut [0u8; 1]));
+    check(!matches!(read, Ok(n) if n > 0), || {
+        "the refused client read data".into()
+    })?;
+    Ok((local, reported(reports, local, IO_TIMEOUT)?))
+}
+
+/// What a server's alert handler heard: the connection's peer, the level and description.
+type HeardAlerts = Arc<Mutex<Vec<(SocketAddr, polytls::AlertLevel, polytls::AlertType)>>>;
+
+/// Checks that `heard` (what the server `did`) is exactly one fatal alert, for `peer`.
+fn one_fatal_alert(heard: &HeardAlerts, peer: SocketAddr, did: &str) -> Result<(), String> {
+    let heard = lock(heard).clone();
+    check(
+        heard.len() == 1 && heard[0].0 == peer && heard[0].1 == polytls::AlertLevel::Fatal,
+        || format!("the server {did} {heard:?}, the client is {peer}"),
+    )
+}
+
 /// A client with `backend` and `config` that sends one line and expects it back upper-cased.
 fn client(backend: &str, port: u16, config: SslConfiguration) -> Result<(), String> {
     client_after(backend, port, config, |_| {}).map(drop)
@@ -436,7 +475,7 @@ pub(super) fn cases() -> Vec<Case> {
                 let reports = new_reports();
                 let config = server_config(&Pki::get().self_signed);
                 let mut server = TestServer::new(s, config, &reports)?;
-                let heard = Arc::new(Mutex::new(Vec::new()));
+                let heard = HeardAlerts::default();
                 let recorded = Arc::clone(&heard);
                 server.on_alert_received(move |peer, level, kind| {
                     lock(&recorded).push((peer, level, kind));
@@ -453,18 +492,12 @@ pub(super) fn cases() -> Vec<Case> {
                     format!("the client's handshake ended with {refused:?}")
                 })?;
                 reported(&reports, local, IO_TIMEOUT)?;
-                let heard = lock(&heard).clone();
-                check(
-                    heard.len() == 1
-                        && heard[0].0 == local
-                        && heard[0].1 == polytls::AlertLevel::Fatal,
-                    || format!("the server heard {heard:?}, the client is {local}"),
-                )
+                one_fatal_alert(&heard, local, "heard")
             },
         ),
         // tst_QSslServer::testSelfSignedCertificateRejectedByServer, its alertSent count: a
         // server that refuses a client's self-signed certificate sends one fatal alert, which
-        // its handler hears with that client's address, and the client receives it.
+        // its handler hears with that client's address.
         Case::pair(
             "server/alert_sent_carries_the_peer",
             Needs::socket(),
@@ -474,36 +507,13 @@ pub(super) fn cases() -> Vec<Case> {
                 let mut config = server_config(&Pki::get().server);
                 config.peer_verify_mode = PeerVerifyMode::VerifyPeer;
                 let mut server = TestServer::new(s, config, &reports)?;
-                let heard = Arc::new(Mutex::new(Vec::new()));
+                let heard = HeardAlerts::default();
                 let recorded = Arc::clone(&heard);
                 server.on_alert_sent(move |peer, level, kind| {
                     lock(&recorded).push((peer, level, kind));
                 });
-                let (stream, local) = connect(server.port())?;
-                let mut socket = SslSocket::with_backend(stream, c).map_err(|e| e.to_string())?;
-                socket.set_ssl_configuration(with_identity(
-                    client_config(),
-                    &Pki::get().client_self_signed,
-                ));
-                socket.set_peer_verify_name("localhost");
-                socket
-                    .start_client_encryption()
-                    .map_err(|e| e.to_string())?;
-                // The client may finish its side before the alert arrives; it reads no data.
-                let read = socket
-                    .write_all(b"hi\n")
-                    .and_then(|()| socket.read(&mut [0u8; 1]));
-                check(!matches!(read, Ok(n) if n > 0), || {
-                    "the refused client read data".into()
-                })?;
-                reported(&reports, local, IO_TIMEOUT)?;
-                let heard = lock(&heard).clone();
-                check(
-                    heard.len() == 1
-                        && heard[0].0 == local
-                        && heard[0].1 == polytls::AlertLevel::Fatal,
-                    || format!("the server heard itself send {heard:?}, the client is {local}"),
-                )
+                let (local, _) = refused_self_signed_client(c, server.port(), &reports)?;
+                one_fatal_alert(&heard, local, "heard itself send")
             },
         ),
         // tst_QSslServer::testHandshakeInterruptedOnError, its alertSent count: a server that
@@ -524,40 +534,18 @@ pub(super) fn cases() -> Vec<Case> {
                 server.on_interrupted(move |peer, stop| {
                     lock(&seen).push((peer, stop.error().kind()));
                 });
-                let heard = Arc::new(Mutex::new(Vec::new()));
+                let heard = HeardAlerts::default();
                 let recorded = Arc::clone(&heard);
                 server.on_alert_sent(move |peer, level, kind| {
                     lock(&recorded).push((peer, level, kind));
                 });
-                let (stream, local) = connect(server.port())?;
-                let mut socket = SslSocket::with_backend(stream, c).map_err(|e| e.to_string())?;
-                socket.set_ssl_configuration(with_identity(
-                    client_config(),
-                    &Pki::get().client_self_signed,
-                ));
-                socket.set_peer_verify_name("localhost");
-                socket
-                    .start_client_encryption()
-                    .map_err(|e| e.to_string())?;
-                let read = socket
-                    .write_all(b"hi\n")
-                    .and_then(|()| socket.read(&mut [0u8; 1]));
-                check(!matches!(read, Ok(n) if n > 0), || {
-                    "the refused client read data".into()
-                })?;
-                reported(&reports, local, IO_TIMEOUT)?;
+                let (local, _) = refused_self_signed_client(c, server.port(), &reports)?;
                 let interrupted = lock(&interrupted).clone();
                 check(
                     interrupted == [(local, SslErrorKind::SelfSignedCertificate)],
                     || format!("the interruption handler saw {interrupted:?}"),
                 )?;
-                let heard = lock(&heard).clone();
-                check(
-                    heard.len() == 1
-                        && heard[0].0 == local
-                        && heard[0].1 == polytls::AlertLevel::Fatal,
-                    || format!("the server heard itself send {heard:?}, the client is {local}"),
-                )
+                one_fatal_alert(&heard, local, "heard itself send")
             },
         ),
         // tst_QSslServer::testSelfSignedCertificateRejectedByServer
@@ -570,25 +558,7 @@ pub(super) fn cases() -> Vec<Case> {
                 let mut config = server_config(&Pki::get().server);
                 config.peer_verify_mode = PeerVerifyMode::VerifyPeer;
                 let server = TestServer::new(s, config, &reports)?;
-                let (stream, local) = connect(server.port())?;
-                let mut socket = SslSocket::with_backend(stream, c).map_err(|e| e.to_string())?;
-                socket.set_ssl_configuration(with_identity(
-                    client_config(),
-                    &Pki::get().client_self_signed,
-                ));
-                socket.set_peer_verify_name("localhost");
-                socket
-                    .start_client_encryption()
-                    .map_err(|e| e.to_string())?;
-                // The client may finish its side before the server's refusal arrives; either
-                // way it reads no data, the connection ends.
-                let read = socket
-                    .write_all(b"hi\n")
-                    .and_then(|()| socket.read(&mut [0u8; 1]));
-                check(!matches!(read, Ok(n) if n > 0), || {
-                    "the refused client read data".into()
-                })?;
-                let error = reported(&reports, local, IO_TIMEOUT)?;
+                let (_, error) = refused_self_signed_client(c, server.port(), &reports)?;
                 check(error.contains("verif"), || {
                     format!("the server reported {error:?}, not a verification failure")
                 })?;
