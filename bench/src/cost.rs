@@ -126,30 +126,40 @@ pub fn run_workload(
     sizes: Sizes,
 ) -> Result<(), String> {
     let setup = setup_for(workload)?;
-    if matches!(workload, Workload::DtlsHandshake | Workload::DtlsDatagrams) {
-        return run_dtls_workload(workload, &setup, backend, via, sizes);
+    match workload {
+        Workload::Handshake | Workload::Bulk => {
+            run_tls_workload(workload == Workload::Bulk, &setup, backend, via, sizes)
+        }
+        Workload::DtlsHandshake | Workload::DtlsDatagrams => {
+            run_dtls_workload(workload, &setup, backend, via, sizes)
+        }
     }
-    let mut warm = new_pair(&setup, backend, via)?;
+}
+
+/// [`run_workload`] for the TLS workloads (`bulk`, or handshakes), in memory.
+fn run_tls_workload(
+    bulk: bool,
+    setup: &Setup,
+    backend: Backend,
+    via: Via,
+    sizes: Sizes,
+) -> Result<(), String> {
+    let mut warm = new_pair(setup, backend, via)?;
     warm.handshake()?;
     warm.settle()?;
-    match workload {
-        Workload::Handshake => {
-            drop(warm);
-            polytls_bench_measured(&mut || {
-                for _ in 0..sizes.handshakes {
-                    let mut pair = new_pair(&setup, backend, via)?;
-                    pair.handshake()?;
-                }
-                Ok(())
-            })
-        }
-        Workload::Bulk => {
-            // The warm-up session carries the data: buffers at their steady-state size.
-            warm.bulk(1 << 20)?;
-            polytls_bench_measured(&mut || warm.bulk(sizes.bulk_bytes))
-        }
-        Workload::DtlsHandshake | Workload::DtlsDatagrams => unreachable!("run above"),
+    if bulk {
+        // The warm-up session carries the data: buffers at their steady-state size.
+        warm.bulk(1 << 20)?;
+        return polytls_bench_measured(&mut || warm.bulk(sizes.bulk_bytes));
     }
+    drop(warm);
+    polytls_bench_measured(&mut || {
+        for _ in 0..sizes.handshakes {
+            let mut pair = new_pair(setup, backend, via)?;
+            pair.handshake()?;
+        }
+        Ok(())
+    })
 }
 
 /// [`run_workload`] for the DTLS workloads: one warm-up association (which, for the datagram

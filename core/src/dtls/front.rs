@@ -558,10 +558,7 @@ impl Dtls {
                 Check::Verified(hello) => Some(hello.cookie.to_vec()),
                 Check::Challenge(request) => {
                     self.clear_error();
-                    let route = match self.route.to(socket, peer) {
-                        Ok(route) => route,
-                        Err(e) => return Err(self.fail(DtlsError::InvalidInputParameters, e)),
-                    };
+                    let route = self.route_to_peer(socket)?.unwrap_or(Via::To(peer));
                     return match route.send(socket, &request) {
                         Ok(_) => Ok(()),
                         Err(e) => Err(self.fail(DtlsError::UnderlyingSocketError, Error::Io(e))),

@@ -357,8 +357,9 @@ impl Session {
 
     /// Calls `handler` with each alert this side sends (Qt's `alertSent`): its level and
     /// description (whose `Display` gives its name and code), close_notify included. It runs
-    /// once the engine call during which the alert went out returns (a handshake step, a
-    /// read, a close), before that call returns to the caller. Only a backend that claims
+    /// once the engine call during which the alert went out returns, before the handshake
+    /// step, read or close that made that call returns to the caller; an alert that goes out
+    /// while writing is reported by the next of those. Only a backend that claims
     /// [`SupportedFeature::Alerts`](crate::SupportedFeature::Alerts) reports alerts; with a
     /// handler set, others refuse to start encryption with
     /// [`Error::Unsupported`](crate::Error::Unsupported).

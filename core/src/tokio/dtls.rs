@@ -203,7 +203,14 @@ impl AsyncDtls {
         &mut self,
         call: impl FnOnce(&mut Dtls, &UdpSocket) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        match call(&mut self.dtls, &self.socket) {
+        let result = call(&mut self.dtls, &self.socket);
+        self.after(result).await
+    }
+
+    /// The outcome of a call on the association: when the socket's send buffer was full,
+    /// waits for room and sends what stayed queued.
+    async fn after(&mut self, result: Result<(), Error>) -> Result<(), Error> {
+        match result {
             Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.send_pending().await.map(drop)
             }
@@ -248,9 +255,9 @@ impl AsyncDtls {
             match tokio::time::timeout(wait, self.receive()).await {
                 Ok(received) => {
                     let n = received?;
-                    let datagram = self.buf[..n].to_vec();
-                    self.step(|dtls, socket| dtls.do_handshake(socket, &datagram))
-                        .await?;
+                    // The datagram is read where it lies, beside the association.
+                    let stepped = self.dtls.do_handshake(&*self.socket, &self.buf[..n]);
+                    self.after(stepped).await?;
                 }
                 Err(_) => {
                     self.step(|dtls, socket| dtls.handle_timeout(socket).map(drop))
