@@ -335,8 +335,10 @@ impl OpenSslDtlsEngine {
                     self.closed = true;
                     return Ok(DtlsRead::Closed);
                 }
-                // The records before it are returned; OpenSSL, whose state is then fatal,
-                // fails the next read.
+                // After some records, the rest of the datagram was dropped (a record that
+                // did not authenticate: WANT_READ) or ended the association (a fatal alert,
+                // which OpenSSL reports again at the next read): the records read so far
+                // are returned.
                 Err(_) if out.len() > start => break,
                 Err(e) if matches!(e.code(), ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => {
                     return Ok(DtlsRead::Nothing);

@@ -288,7 +288,8 @@ impl Dtls {
     ///
     /// A call that sends on a socket declared connected but connected to another address,
     /// or to none, fails with [`Error::InvalidInput`] ([`DtlsError::InvalidInputParameters`])
-    /// naming both, and sends nothing.
+    /// naming the peer (and the other address), and sends nothing. On a platform that gives
+    /// no descriptor to tell sockets apart, datagrams go out with `send_to` all the same.
     pub fn set_socket_connected(&mut self, connected: bool) {
         self.route.set_connected(connected);
     }

@@ -58,7 +58,8 @@ impl Route {
     /// How to send to `peer` through `socket`.
     ///
     /// Fails with [`Error::InvalidInput`] when the socket is declared connected but is
-    /// connected to another address or to none (the message names both).
+    /// connected to another address or to none (the message names the peer, and the other
+    /// address if there is one).
     pub(super) fn to(
         &mut self,
         socket: &dyn DatagramSocket,
