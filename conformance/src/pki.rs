@@ -61,6 +61,9 @@ pub struct Pki {
     /// A server leaf two intermediates below `root`: the chain is leaf, `intermediates[1]`
     /// (the leaf's issuer), `intermediates[0]` (issued by `root`).
     pub deep: Identity,
+    /// A client leaf below the same two intermediates: the chain is leaf, `intermediates[1]`,
+    /// `intermediates[0]`.
+    pub deep_client: Identity,
     /// The intermediates of `deep`, from the one `root` issued downwards.
     pub intermediates: [Certificate; 2],
     /// A self-signed CA certificate for `localhost` whose extended key usage allows client
@@ -414,6 +417,10 @@ impl Pki {
         let lower = upper.intermediate("polytls test intermediate 2");
         let mut deep = lower.issue(leaf_params("deep", &NAMES, false), false);
         deep.chain.extend([lower.cert.clone(), upper.cert.clone()]);
+        let mut deep_client = lower.issue(leaf_params("deep client", &[], true), false);
+        deep_client
+            .chain
+            .extend([lower.cert.clone(), upper.cert.clone()]);
         let diginotar = Ca::new("DigiNotar Root CA");
         let mut blacklisted = leaf_params("localhost", &NAMES, false);
         blacklisted.serial_number = Some(rcgen::SerialNumber::from_slice(&[
@@ -441,6 +448,7 @@ impl Pki {
             },
             untrusted_chain: untrusted_leaf,
             deep,
+            deep_client,
             forged: Forgeries::generate(&root),
             namesakes: Namesakes::generate(),
             short_lived: root.issue(short_lived, false),

@@ -6,13 +6,15 @@
 //! `verification` module are run through chain verification here too.
 
 use polytls::{
-    Certificate, ChainVerification, Error, PeerName, SslConfiguration, SslError, SslErrorKind,
-    SupportedFeature,
+    Certificate, ChainVerification, Error, PeerName, PeerVerifyMode, SslConfiguration, SslError,
+    SslErrorKind, SupportedFeature,
 };
 
 use super::verification::{describe, expected, same_errors, SITUATIONS};
 use crate::case::{Case, Needs};
-use crate::harness::{check, handshake, mutate, Rng, Socket};
+use crate::harness::{
+    check, client_config, configure, handshake, mutate, with_identity, Rng, Socket,
+};
 use crate::pki::{Identity, Pki};
 
 /// A chain a server sends, what the client trusts, and what it must find.
@@ -386,6 +388,39 @@ pub(super) fn cases() -> Vec<Case> {
             },
         ));
     }
+    // The client's side of LocalCertificateChain: a client two intermediates below the
+    // root sends them, and a server that trusts only the root accepts it with no errors and
+    // sees the whole chain.
+    cases.push(Case::pair(
+        "chain/client_sends_its_intermediates",
+        Needs::socket().and_feature(SupportedFeature::LocalCertificateChain),
+        verification_needs(),
+        |c, s| {
+            let pki = Pki::get();
+            let client = with_identity(client_config(), &pki.deep_client);
+            let server = SslConfiguration {
+                peer_verify_mode: PeerVerifyMode::VerifyPeer,
+                ..crate::harness::server_config(&pki.server)
+            };
+            let (_, server) = handshake(c, configure(client), s, configure(server)).both()?;
+            check(server.ssl_handshake_errors().is_empty(), || {
+                format!(
+                    "the server reported {}",
+                    describe(&server.ssl_handshake_errors())
+                )
+            })?;
+            check(
+                server.peer_certificate_chain() == pki.deep_client.chain,
+                || {
+                    format!(
+                        "the server saw {} certificates of the client's {}",
+                        server.peer_certificate_chain().len(),
+                        pki.deep_client.chain.len()
+                    )
+                },
+            )
+        },
+    ));
     cases.push(Case::single(
         "chain/verify/without_host_name",
         chain_needs(),
