@@ -957,12 +957,13 @@ impl polytls::DatagramSocket for FullBuffer {
     }
 }
 
-/// A write the socket refuses with `WouldBlock` is not lost: the call fails with an I/O
-/// error of that kind (UnderlyingSocketError), the record stays queued, and
-/// `send_pending` sends it once the socket takes datagrams again, and the peer decrypts it
-/// before the next.
-fn would_block_then_pending(client: &str, server: &str) -> Result<(), String> {
-    let ((mut c, cs), (mut s, ss)) = pair(
+/// An established pair whose client sends through a socket that refuses every datagram with
+/// `WouldBlock` until it is disarmed.
+fn pair_behind_full_buffer(
+    client: &str,
+    server: &str,
+) -> Result<((Dtls, FullBuffer), Side), String> {
+    let ((c, cs), server) = pair(
         client,
         dtls_client_config(),
         server,
@@ -973,6 +974,26 @@ fn would_block_then_pending(client: &str, server: &str) -> Result<(), String> {
         socket: cs,
         armed: AtomicBool::new(true),
     };
+    Ok(((c, full), server))
+}
+
+/// `send_pending` into a buffer still full fails with `WouldBlock`; then the buffer empties.
+fn still_full_then_emptied(c: &mut Dtls, full: &FullBuffer) -> Result<(), String> {
+    let again = c.send_pending(full);
+    check(
+        matches!(&again, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock),
+        || format!("send_pending into a still full buffer: {again:?}"),
+    )?;
+    full.armed.store(false, Ordering::Relaxed);
+    Ok(())
+}
+
+/// A write the socket refuses with `WouldBlock` is not lost: the call fails with an I/O
+/// error of that kind (UnderlyingSocketError), the record stays queued, and
+/// `send_pending` sends it once the socket takes datagrams again, and the peer decrypts it
+/// before the next.
+fn would_block_then_pending(client: &str, server: &str) -> Result<(), String> {
+    let ((mut c, full), (mut s, ss)) = pair_behind_full_buffer(client, server)?;
     let r = c.write_datagram_encrypted(&full, b"queued behind a full buffer");
     check(
         matches!(&r, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock)
@@ -982,12 +1003,7 @@ fn would_block_then_pending(client: &str, server: &str) -> Result<(), String> {
     check(c.is_connection_encrypted(), || {
         "a full send buffer ended the association".into()
     })?;
-    let again = c.send_pending(&full);
-    check(
-        matches!(&again, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock),
-        || format!("send_pending into a still full buffer: {again:?}"),
-    )?;
-    full.armed.store(false, Ordering::Relaxed);
+    still_full_then_emptied(&mut c, &full)?;
     let sent = c
         .send_pending(&full)
         .map_err(|e| format!("send_pending: {e}"))?;
@@ -997,21 +1013,69 @@ fn would_block_then_pending(client: &str, server: &str) -> Result<(), String> {
     check(matches!(c.send_pending(&full), Ok(0)), || {
         "send_pending sent something twice".into()
     })?;
+    let plain = decrypt_until(&mut s, &ss, "the queued datagram", |_, plain| {
+        !plain.is_empty()
+    })?;
+    check(plain == b"queued behind a full buffer", || {
+        format!("the server decrypted {:?}", String::from_utf8_lossy(&plain))
+    })?;
+    exchange(&mut c, &full.socket, &mut s, &ss, b"and the next one")
+}
+
+/// Decrypts what `socket` receives until `done` says so of the association and the data of
+/// a datagram; returns that data. Fails when decryption fails or nothing does within
+/// [`IO_TIMEOUT`].
+fn decrypt_until(
+    dtls: &mut Dtls,
+    socket: &UdpSocket,
+    awaited: &str,
+    done: impl Fn(&Dtls, &[u8]) -> bool,
+) -> Result<Vec<u8>, String> {
     let deadline = Instant::now() + IO_TIMEOUT;
     while Instant::now() < deadline {
-        if let Some((datagram, _)) = recv(&ss, Duration::from_millis(200))? {
-            let plain = s
-                .decrypt_datagram(&ss, &datagram)
+        if let Some((datagram, _)) = recv(socket, Duration::from_millis(200))? {
+            let plain = dtls
+                .decrypt_datagram(socket, &datagram)
                 .map_err(|e| format!("decrypt: {e}"))?;
-            if !plain.is_empty() {
-                check(plain == b"queued behind a full buffer", || {
-                    format!("the server decrypted {:?}", String::from_utf8_lossy(&plain))
-                })?;
-                return exchange(&mut c, &full.socket, &mut s, &ss, b"and the next one");
+            if done(dtls, &plain) {
+                return Ok(plain);
             }
         }
     }
-    Err("the queued datagram never arrived".into())
+    Err(format!("{awaited} never arrived"))
+}
+
+/// A shutdown whose close_notify the socket refuses with `WouldBlock` ends the association
+/// and keeps the alert queued: `send_pending` sends it once the socket takes datagrams
+/// again, and the peer reads it as the end of the association.
+fn shutdown_would_block_then_pending(client: &str, server: &str) -> Result<(), String> {
+    let ((mut c, full), (mut s, ss)) = pair_behind_full_buffer(client, server)?;
+    let r = c.shutdown(&full);
+    check(
+        matches!(&r, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock),
+        || format!("a shutdown into a full buffer: {r:?}"),
+    )?;
+    check(
+        c.handshake_state() == HandshakeState::HandshakeNotStarted,
+        || format!("after the shutdown: {:?}", c.handshake_state()),
+    )?;
+    still_full_then_emptied(&mut c, &full)?;
+    let sent = c
+        .send_pending(&full)
+        .map_err(|e| format!("send_pending: {e}"))?;
+    check(sent > 0, || "send_pending sent no close_notify".into())?;
+    check(matches!(c.send_pending(&full), Ok(0)), || {
+        "send_pending sent the close_notify twice".into()
+    })?;
+    let plain = decrypt_until(&mut s, &ss, "the queued close_notify", |s, _| {
+        s.dtls_error() == DtlsError::RemoteClosedConnectionError
+    })?;
+    check(plain.is_empty(), || {
+        format!("the server decrypted {} bytes", plain.len())
+    })?;
+    check(!s.is_connection_encrypted(), || {
+        "the server stayed encrypted after close_notify".into()
+    })
 }
 
 /// A server sends the intermediates of its local chain (`LocalCertificateChain`): with the
@@ -1718,6 +1782,12 @@ pub(super) fn cases() -> Vec<Case> {
             needs_dtls(),
             needs_dtls(),
             would_block_then_pending,
+        ),
+        Case::pair(
+            "dtls/socket/shutdown_would_block_then_pending",
+            needs_dtls(),
+            needs_dtls(),
+            shutdown_would_block_then_pending,
         ),
         Case::pair(
             "dtls/chain/intermediates_sent",

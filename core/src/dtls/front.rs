@@ -645,7 +645,12 @@ impl Dtls {
     /// `socket` was declared connected to the peer and is not.
     pub fn send_pending(&mut self, socket: &dyn DatagramSocket) -> Result<usize, Error> {
         self.clear_error();
-        self.flush(socket)
+        let sent = self.flush(socket);
+        if sent.is_ok() && self.state == HandshakeState::HandshakeNotStarted {
+            // The close_notify of a shutdown is out: the ended association has nothing more.
+            self.engine = None;
+        }
+        sent
     }
 
     /// Sends what the engine queued, to the peer. Returns the bytes sent.
@@ -886,7 +891,10 @@ impl Dtls {
     ///
     /// Fails with [`Error::InvalidState`] ([`DtlsError::InvalidOperation`]) when not
     /// encrypted, and with [`Error::Io`] ([`DtlsError::UnderlyingSocketError`]) when the alert
-    /// cannot be sent (the association is ended all the same).
+    /// cannot be sent (the association is ended all the same). A non-blocking socket whose
+    /// send buffer is full fails with an [`Error::Io`] of kind `WouldBlock`: the association
+    /// is ended, and its close_notify stays queued for [`send_pending`](Self::send_pending)
+    /// (a new handshake on this `Dtls` drops it).
     pub fn shutdown(&mut self, socket: &dyn DatagramSocket) -> Result<(), Error> {
         if !self.is_connection_encrypted() {
             return Err(self.invalid_operation("Cannot send shutdown alert, not encrypted"));
@@ -895,9 +903,11 @@ impl Dtls {
         if let Some(engine) = self.engine.as_mut() {
             engine.send_close_notify();
         }
-        let sent = self.flush(socket);
-        self.engine = None;
         self.state = HandshakeState::HandshakeNotStarted;
+        let sent = self.flush(socket);
+        if !matches!(&sent, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock) {
+            self.engine = None;
+        }
         sent.map(drop)
     }
 

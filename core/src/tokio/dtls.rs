@@ -192,9 +192,10 @@ impl AsyncDtls {
 
     /// Sends close_notify and ends the association.
     ///
-    /// Fails as [`Dtls::shutdown`] does.
+    /// Fails as [`Dtls::shutdown`] does; a full send buffer is waited out, not an error.
     pub async fn shutdown(&mut self) -> Result<(), Error> {
-        self.dtls.shutdown(&*self.socket)
+        let result = self.dtls.shutdown(&*self.socket);
+        self.after(result).await
     }
 
     /// Runs `call`, and when the socket's send buffer was full, waits for room and sends what
