@@ -110,6 +110,23 @@ impl Verification {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// A state holding `found` as the errors of the last handshake, and nothing else set.
+    pub(crate) fn having_found(found: Vec<SslError>) -> Verification {
+        let verification = Verification::default();
+        verification.lock().found = found;
+        verification
+    }
+
+    /// Whether nothing holds this state but its owner (no engine's hook) and nothing in it
+    /// is left to hand over (no alert, no panic): what the errors found then say is all.
+    pub(crate) fn is_settled(&self) -> bool {
+        if Arc::strong_count(&self.0) > 1 {
+            return false;
+        }
+        let state = self.lock();
+        state.alerts.is_empty() && state.panic.is_none()
+    }
+
     pub(crate) fn hook(&self) -> Arc<dyn VerificationHook> {
         Arc::new(self.clone())
     }

@@ -24,25 +24,30 @@ use crate::verify::{self, Session, SessionGuard};
 /// One TLS session on rustls (client or server).
 pub(crate) struct RustlsEngine {
     conn: Connection,
-    /// This session's verification state while the handshake runs, and what is left of it
-    /// afterwards.
+    /// What the handshake needs beside rustls' connection, freed once it ended.
     verifying: Verifying,
     /// Set once close_notify was queued: nothing is encrypted after it.
     close_sent: bool,
-    /// The peer's first bytes and the configuration, to word failures as every backend does.
-    wording: Wording,
 }
 
-/// What the verifiers of the (possibly shared) configuration need of one session.
+/// What the verifiers of the (possibly shared) configuration and the wording of failures need
+/// of one session while its handshake runs.
 enum Verifying {
     /// The handshake runs: the verifiers report to this session (hook, host name), installed
-    /// for them while rustls processes records.
-    During(Arc<Session>),
-    /// The handshake ended (rustls verifies nothing after it): the session, and the front
-    /// end's hook it held, are freed, and so are the certificates the verification converted
-    /// (the session report converts rustls' own copies again, once, when asked); an idle
-    /// connection keeps less.
+    /// for them while rustls processes records, and failures are worded by the peer's first
+    /// bytes and the configuration.
+    During(Box<Handshake>),
+    /// The handshake ended (rustls verifies nothing after it, and no failure after it is one
+    /// of negotiation): the session, and the front end's hook it held, are freed, and so are
+    /// the certificates the verification converted (the session report converts rustls' own
+    /// copies again, once, when asked) and the wording; an idle connection keeps less.
     Done,
+}
+
+/// [`Verifying::During`]'s state.
+struct Handshake {
+    session: Arc<Session>,
+    wording: Wording,
 }
 
 impl RustlsEngine {
@@ -51,9 +56,8 @@ impl RustlsEngine {
     pub(crate) fn new(conn: Connection, session: Arc<Session>, wording: Wording) -> RustlsEngine {
         RustlsEngine {
             conn,
-            verifying: Verifying::During(session),
+            verifying: Verifying::During(Box::new(Handshake { session, wording })),
             close_sent: false,
-            wording,
         }
     }
 }
@@ -62,16 +66,33 @@ impl RustlsEngine {
 /// [`polytls_core::failure`]): a peer whose first bytes are not TLS, an alert from the peer (a
 /// handshake error carrying that alert), no protocol version or cipher suite in common.
 /// Otherwise malformed or unexpected records become protocol errors, and everything else is
-/// a handshake error.
-fn map_error(error: rustls::Error, wording: &Wording) -> Error {
+/// a handshake error. `wording` is `None` once the handshake ended: a failure then is not one
+/// of negotiation.
+fn map_error(error: rustls::Error, wording: Option<&Wording>) -> Error {
     use rustls::Error as E;
     use rustls::PeerIncompatible as P;
-    if let Some(not_tls) = wording.not_tls() {
+    if let Some(not_tls) = wording.and_then(Wording::not_tls) {
         return not_tls;
     }
-    if let (E::PeerIncompatible(_), Some(too_old)) = (&error, wording.client_too_old()) {
+    if let (E::PeerIncompatible(_), Some(too_old)) =
+        (&error, wording.and_then(Wording::client_too_old))
+    {
         // rustls names what the old ClientHello lacks (signature algorithms...).
         return too_old;
+    }
+    let negotiation = wording.and_then(|wording| match &error {
+        E::PeerIncompatible(P::NoCipherSuitesInCommon) => Some(wording.no_common_cipher()),
+        E::PeerIncompatible(
+            P::Tls12NotOffered
+            | P::Tls12NotOfferedOrEnabled
+            | P::SupportedVersionsExtensionRequired
+            | P::ServerDoesNotSupportTls12Or13
+            | P::ServerTlsVersionIsDisabledByOurConfig,
+        ) => Some(wording.no_common_protocol()),
+        _ => None,
+    });
+    if let Some(negotiation) = negotiation {
+        return negotiation;
     }
     match error {
         E::NoCertificatesPresented => {
@@ -80,14 +101,6 @@ fn map_error(error: rustls::Error, wording: &Wording) -> Error {
         E::AlertReceived(description) => {
             failure::alert_received(AlertType::from_code(u8::from(description)))
         }
-        E::PeerIncompatible(P::NoCipherSuitesInCommon) => wording.no_common_cipher(),
-        E::PeerIncompatible(
-            P::Tls12NotOffered
-            | P::Tls12NotOfferedOrEnabled
-            | P::SupportedVersionsExtensionRequired
-            | P::ServerDoesNotSupportTls12Or13
-            | P::ServerTlsVersionIsDisabledByOurConfig,
-        ) => wording.no_common_protocol(),
         E::InvalidMessage(_)
         | E::InappropriateMessage { .. }
         | E::InappropriateHandshakeMessage { .. }
@@ -104,7 +117,10 @@ fn map_error(error: rustls::Error, wording: &Wording) -> Error {
 impl polytls_core::TlsEngine for RustlsEngine {
     fn read_tls(&mut self, rd: &mut dyn Read) -> io::Result<usize> {
         let conn = &mut self.conn;
-        self.wording.read_tls(rd, |rd| conn.read_tls(rd))
+        match &mut self.verifying {
+            Verifying::During(handshake) => handshake.wording.read_tls(rd, |rd| conn.read_tls(rd)),
+            Verifying::Done => conn.read_tls(rd),
+        }
     }
 
     /// While the handshake runs, the session is installed for the verifiers, which rustls
@@ -113,18 +129,21 @@ impl polytls_core::TlsEngine for RustlsEngine {
     /// Once the handshake has ended, the session is let go (see [`Verifying::Done`]).
     fn process(&mut self) -> Result<(), Error> {
         let result = match &self.verifying {
-            Verifying::During(session) => {
-                let _guard = SessionGuard::install(session);
+            Verifying::During(handshake) => {
+                let _guard = SessionGuard::install(&handshake.session);
                 self.conn.process_new_packets()
             }
             Verifying::Done => self.conn.process_new_packets(),
         };
+        let wording = match &self.verifying {
+            Verifying::During(handshake) => Some(&handshake.wording),
+            Verifying::Done => None,
+        };
+        let result = result.map(|_| ()).map_err(|e| map_error(e, wording));
         if !self.conn.is_handshaking() {
-            if let Verifying::During(_) = &self.verifying {
-                self.verifying = Verifying::Done;
-            }
+            self.verifying = Verifying::Done;
         }
-        result.map(|_| ()).map_err(|e| map_error(e, &self.wording))
+        result
     }
 
     fn wants_write(&self) -> bool {
@@ -185,7 +204,7 @@ impl polytls_core::TlsEngine for RustlsEngine {
             .map(|suite| SslCipher::from_id(cipher_of_suite(&suite).id(), protocol));
         let ders = self.conn.peer_certificates().unwrap_or_default();
         info.peer_chain = match &self.verifying {
-            Verifying::During(session) => session.certificates(ders),
+            Verifying::During(handshake) => handshake.session.certificates(ders),
             Verifying::Done => verify::certificates(&[], ders),
         };
         info.alpn_protocol = self.conn.alpn_protocol().map(<[u8]>::to_vec);

@@ -10,7 +10,7 @@
 use std::io::{self, Read, Write};
 
 use super::engine::{Engine, Flushed};
-use super::{Session, State};
+use super::{Negotiated, Session, State};
 use crate::{
     EngineParams, Error, PeerName, PeerVerifyMode, PlaintextRead, SslError, SslErrorKind, SslMode,
 };
@@ -29,7 +29,7 @@ impl Session {
             return Err(Error::InvalidState("encryption has already started".into()));
         }
         let server = mode == SslMode::SslServerMode;
-        let psk = self.verification.has_pre_shared_key_handler();
+        let psk = self.verification.shared().has_pre_shared_key_handler();
         // A server with a pre-shared key handler may have no certificate (PSK suites only).
         self.config.validate(server && !psk, false)?;
         let verify_mode = self.config.peer_verify_mode.resolve(mode);
@@ -44,6 +44,7 @@ impl Session {
             ));
         }
         self.verification
+            .shared()
             .reset(self.config.handshake_must_interrupt_on_error);
         self.chain_in_engine = false;
         self.peer_chain = std::sync::OnceLock::new();
@@ -51,25 +52,22 @@ impl Session {
             mode,
             &self.config,
             peer_name.as_ref(),
-            self.verification.hook(),
+            self.verification.shared().hook(),
         );
         if server && verify_mode == PeerVerifyMode::VerifyPeer {
             // Refused inside the handshake, with an alert, when nothing could accept it.
             let missing = SslError::new(SslErrorKind::NoPeerCertificate);
-            params.require_peer_certificate |= !self.verification.may_accept(&missing);
+            params.require_peer_certificate |= !self.verification.shared().may_accept(&missing);
         }
         params.pre_shared_key_handler = psk;
-        params.alert_handler =
-            self.events.alert_sent.is_some() || self.events.alert_received.is_some();
+        params.alert_handler = self.events.hears_alerts();
         let mut engine = Engine::new(self.backend.new_tls_engine(params)?);
         // Let the engine produce its first flight (a client's ClientHello).
         engine.start()?;
         self.engine = Some(engine);
         self.state = State::Handshaking;
         self.mode = mode;
-        if let Some(handler) = self.events.mode_changed.as_mut() {
-            handler(mode);
-        }
+        self.events.mode_changed(mode);
         Ok(())
     }
 
@@ -397,27 +395,31 @@ impl Session {
     }
 
     fn finish_handshake<T: Read + Write>(&mut self, io: &mut T) -> Result<(), Error> {
-        self.info = self.engine_mut()?.session();
+        let info = self.engine_mut()?.session();
+        self.negotiated = Negotiated::of(&info);
+        let sent_no_chain = info.peer_chain.is_empty();
+        // Kept for a refusal below (what the refused peer sent), dropped once accepted.
+        let _ = self.peer_chain.set(info.peer_chain);
         let server = self.mode == SslMode::SslServerMode;
         let verify_mode = self.config.peer_verify_mode.resolve(self.mode);
         let verifies = verify_mode == PeerVerifyMode::VerifyPeer;
-        let psk_only = self.info.psk_identity.is_some() && self.info.peer_chain.is_empty();
-        if verifies && psk_only && !self.verification.was_asked() {
+        let psk_only = self.negotiated.psk_identity().is_some() && sent_no_chain;
+        if verifies && psk_only && !self.verification.shared().was_asked() {
             // A pre-shared key authenticated the peer, which sent no certificate: Qt's
             // NoPeerCertificate, for the handlers to ignore or refuse.
             let missing = vec![SslError::new(SslErrorKind::NoPeerCertificate)];
             if (server && self.config.missing_certificate_is_fatal)
-                || !self.verification.judge(missing.clone())
+                || !self.verification.shared().judge(missing.clone())
             {
                 return Err(self.refuse_established(io, Error::Verification(missing)));
             }
-        } else if server && verifies && self.info.peer_chain.is_empty() {
+        } else if server && verifies && sent_no_chain {
             let missing = vec![SslError::new(SslErrorKind::NoPeerCertificate)];
             let fatal = self.config.missing_certificate_is_fatal;
-            if fatal || !self.verification.judge(missing.clone()) {
+            if fatal || !self.verification.shared().judge(missing.clone()) {
                 return Err(self.refuse_established(io, Error::Verification(missing)));
             }
-        } else if verifies && !self.verification.was_asked() {
+        } else if verifies && !self.verification.shared().was_asked() {
             // The peer was never judged: a resumed session, a suite without certificates, or
             // a backend's bug. A session that verifies its peer is never accepted unjudged.
             let e = Error::Handshake {
@@ -431,11 +433,10 @@ impl Session {
         }
         self.state = State::Encrypted;
         // The chain stays in the engine until asked for (see `Session::peer_chain`).
-        self.info.peer_chain = Vec::new();
+        self.peer_chain = std::sync::OnceLock::new();
         self.chain_in_engine = true;
-        if let Some(handler) = self.events.encrypted.as_mut() {
-            handler();
-        }
+        self.verification.settle();
+        self.events.encrypted();
         self.drain_pending(io)
     }
 
@@ -453,18 +454,11 @@ impl Session {
 
     /// Hands the alerts the engine reported to the application's handlers, in order.
     fn report_alerts(&mut self) {
-        if self.events.alert_sent.is_none() && self.events.alert_received.is_none() {
+        if !self.events.hears_alerts() {
             return;
         }
         for (sent, level, kind) in self.verification.take_alerts() {
-            let handler = if sent {
-                self.events.alert_sent.as_mut()
-            } else {
-                self.events.alert_received.as_mut()
-            };
-            if let Some(handler) = handler {
-                handler(level, kind);
-            }
+            self.events.alert(sent, level, kind);
         }
     }
 
@@ -541,7 +535,7 @@ impl Session {
             }
             (None, Error::Verification(errors)) if self.state == State::Handshaking => {
                 // The engine refused on its own (a required certificate was missing).
-                self.verification.record_refusal(&errors);
+                self.verification.shared().record_refusal(&errors);
                 Error::Verification(errors)
             }
             (_, error) => error,

@@ -28,20 +28,24 @@
 //! # }
 //! ```
 
+mod decision;
 mod driver;
 mod engine;
+mod events;
 #[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
 
-use crate::verification::{HandshakeInterruption, Verification};
+use crate::verification::HandshakeInterruption;
 use crate::{
     AlertLevel, AlertType, Certificate, Key, PeerVerifyMode, PreSharedKeyAuthenticator,
     SessionInfo, SslCipher, SslConfiguration, SslError, SslErrorsDecision, SslMode, SslProtocol,
     TlsBackend,
 };
+use decision::Decision;
 use engine::Engine;
+use events::Events;
 
 /// The default for [`Session::set_pending_write_limit`]: 1 MiB.
 pub const DEFAULT_PENDING_LIMIT: usize = 1 << 20;
@@ -61,27 +65,57 @@ enum State {
     Failed(String),
 }
 
-/// The handlers of a connection's events (other than verification's).
-/// An alert handler: the alert's level and description.
-type AlertHandler = Box<dyn FnMut(AlertLevel, AlertType) + Send>;
-
-#[derive(Default)]
-struct Events {
-    encrypted: Option<Box<dyn FnMut() + Send>>,
-    mode_changed: Option<Box<dyn FnMut(SslMode) + Send>>,
-    encrypted_bytes_written: Option<Box<dyn FnMut(usize) + Send>>,
-    alert_sent: Option<AlertHandler>,
-    alert_received: Option<AlertHandler>,
+/// What the handshake agreed on, as the session keeps it: the version and suite inline, the
+/// rarer facts apart (an idle connection with neither keeps one pointer for them).
+#[derive(Debug)]
+struct Negotiated {
+    protocol: SslProtocol,
+    cipher: Option<SslCipher>,
+    rare: Option<Box<Rare>>,
 }
 
-impl Events {
-    /// Reports `n` ciphertext bytes written to the transport (nothing for 0).
-    fn written(&mut self, n: usize) {
-        if n > 0 {
-            if let Some(handler) = self.encrypted_bytes_written.as_mut() {
-                handler(n);
-            }
+/// The ALPN protocol and the PSK identity, when the handshake agreed on either.
+#[derive(Debug)]
+struct Rare {
+    alpn_protocol: Option<Vec<u8>>,
+    psk_identity: Option<Vec<u8>>,
+}
+
+impl Default for Negotiated {
+    /// Nothing agreed on yet: `UnknownProtocol`, no suite.
+    fn default() -> Negotiated {
+        Negotiated {
+            protocol: SslProtocol::UnknownProtocol,
+            cipher: None,
+            rare: None,
         }
+    }
+}
+
+impl Negotiated {
+    /// What `info` says was agreed on (its peer chain aside).
+    fn of(info: &SessionInfo) -> Negotiated {
+        let rare = (info.alpn_protocol.is_some() || info.psk_identity.is_some()).then(|| {
+            Box::new(Rare {
+                alpn_protocol: info.alpn_protocol.clone(),
+                psk_identity: info.psk_identity.clone(),
+            })
+        });
+        Negotiated {
+            protocol: info.protocol,
+            cipher: info.cipher,
+            rare,
+        }
+    }
+
+    /// The PSK identity, when a pre-shared key authenticated the session.
+    fn psk_identity(&self) -> Option<&[u8]> {
+        self.rare.as_ref()?.psk_identity.as_deref()
+    }
+
+    /// The ALPN protocol agreed on, if any.
+    fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.rare.as_ref()?.alpn_protocol.as_deref()
     }
 }
 
@@ -117,11 +151,12 @@ pub struct Session {
     engine: Option<Engine>,
     pending: Pending,
     peer_verify_name: Option<String>,
-    verification: Verification,
-    info: SessionInfo,
+    verification: Decision,
+    negotiated: Negotiated,
     /// Set once the handshake completed: the peer's chain is left in the engine, which holds
     /// it anyway, and read from it the first time it is asked for (an idle connection whose
-    /// chain nobody reads keeps no copy).
+    /// chain nobody reads keeps no copy). Before, `peer_chain` holds what a refused
+    /// handshake's peer sent.
     chain_in_engine: bool,
     peer_chain: std::sync::OnceLock<Vec<Certificate>>,
     /// The transport reached end of stream.
@@ -154,8 +189,8 @@ impl Session {
                 limit: DEFAULT_PENDING_LIMIT,
             },
             peer_verify_name: None,
-            verification: Verification::default(),
-            info: SessionInfo::new(),
+            verification: Decision::default(),
+            negotiated: Negotiated::default(),
             chain_in_engine: false,
             peer_chain: std::sync::OnceLock::new(),
             transport_eof: false,
@@ -268,18 +303,19 @@ impl Session {
 
     /// Ignores every verification error of the coming handshake (Qt's `ignoreSslErrors()`).
     pub fn ignore_ssl_errors(&mut self) {
-        self.verification.ignore_all();
+        self.verification.shared().ignore_all();
     }
 
     /// Ignores exactly these errors (kind and certificate); any other error still fails the
     /// handshake.
     pub fn ignore_ssl_errors_list(&mut self, errors: &[SslError]) {
-        self.verification.ignore_list(errors);
+        self.verification.shared().ignore_list(errors);
     }
 
     /// Calls `handler` for each verification problem as it is found, during the handshake.
     pub fn on_peer_verify_error(&mut self, handler: impl FnMut(&SslError) + Send + 'static) {
         self.verification
+            .shared()
             .set_peer_verify_error_handler(Box::new(handler));
     }
 
@@ -317,6 +353,7 @@ impl Session {
         handler: impl FnMut(&mut HandshakeInterruption<'_>) + Send + 'static,
     ) {
         self.verification
+            .shared()
             .set_interruption_handler(Box::new(handler));
     }
 
@@ -326,7 +363,9 @@ impl Session {
         &mut self,
         handler: impl FnMut(&mut SslErrorsDecision<'_>) + Send + 'static,
     ) {
-        self.verification.set_ssl_errors_handler(Box::new(handler));
+        self.verification
+            .shared()
+            .set_ssl_errors_handler(Box::new(handler));
     }
 
     /// Calls `handler` when the handshake negotiates a pre-shared key cipher suite (Qt's
@@ -352,6 +391,7 @@ impl Session {
         handler: impl FnMut(&mut PreSharedKeyAuthenticator) + Send + 'static,
     ) {
         self.verification
+            .shared()
             .set_pre_shared_key_handler(Box::new(handler));
     }
 
@@ -371,7 +411,7 @@ impl Session {
     /// # }
     /// ```
     pub fn on_alert_sent(&mut self, handler: impl FnMut(AlertLevel, AlertType) + Send + 'static) {
-        self.events.alert_sent = Some(Box::new(handler));
+        self.events.set().alert_sent = Some(Box::new(handler));
     }
 
     /// Calls `handler` with each alert the peer sends (Qt's `alertReceived`), as
@@ -380,23 +420,23 @@ impl Session {
         &mut self,
         handler: impl FnMut(AlertLevel, AlertType) + Send + 'static,
     ) {
-        self.events.alert_received = Some(Box::new(handler));
+        self.events.set().alert_received = Some(Box::new(handler));
     }
 
     /// Calls `handler` once the handshake has completed.
     pub fn on_encrypted(&mut self, handler: impl FnMut() + Send + 'static) {
-        self.events.encrypted = Some(Box::new(handler));
+        self.events.set().encrypted = Some(Box::new(handler));
     }
 
     /// Calls `handler` when the connection's mode changes.
     pub fn on_mode_changed(&mut self, handler: impl FnMut(SslMode) + Send + 'static) {
-        self.events.mode_changed = Some(Box::new(handler));
+        self.events.set().mode_changed = Some(Box::new(handler));
     }
 
     /// Calls `handler` with the number of ciphertext bytes each time some are written to the
     /// transport.
     pub fn on_encrypted_bytes_written(&mut self, handler: impl FnMut(usize) + Send + 'static) {
-        self.events.encrypted_bytes_written = Some(Box::new(handler));
+        self.events.set().encrypted_bytes_written = Some(Box::new(handler));
     }
 
     // ---- state -----------------------------------------------------------------------------
@@ -413,18 +453,18 @@ impl Session {
 
     /// The negotiated protocol version, or `UnknownProtocol` before the handshake completes.
     pub fn session_protocol(&self) -> SslProtocol {
-        self.info.protocol
+        self.negotiated.protocol
     }
 
     /// The negotiated cipher suite, if the handshake completed.
     pub fn session_cipher(&self) -> Option<SslCipher> {
-        self.info.cipher
+        self.negotiated.cipher
     }
 
     /// The PSK identity of the session (the one the client sent) when a pre-shared key
     /// authenticated it; `None` otherwise, and before the handshake completes.
     pub fn pre_shared_key_identity(&self) -> Option<&[u8]> {
-        self.info.psk_identity.as_deref()
+        self.negotiated.psk_identity()
     }
 
     /// The peer's leaf certificate, if it sent one.
@@ -435,7 +475,7 @@ impl Session {
     /// The certificates the peer sent, leaf first.
     pub fn peer_certificate_chain(&self) -> &[Certificate] {
         if !self.chain_in_engine {
-            return &self.info.peer_chain;
+            return self.peer_chain.get().map_or(&[], Vec::as_slice);
         }
         self.peer_chain.get_or_init(|| {
             self.engine
@@ -447,7 +487,7 @@ impl Session {
 
     /// The ALPN protocol both sides agreed on, if any.
     pub fn negotiated_application_protocol(&self) -> Option<&[u8]> {
-        self.info.alpn_protocol.as_deref()
+        self.negotiated.alpn_protocol()
     }
 
     /// The verification problems found in the last handshake, ignored or not.

@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::DEFAULT_PENDING_LIMIT;
 use crate::{
     Certificate, EngineParams, Error, ImplementedClass, Key, PeerVerifyMode, PlaintextRead,
-    ReadTimeout, SessionInfo, SslCipher, SslConfiguration, SslMode, SslProtocol, SslSocket,
-    SupportedFeature, TlsBackend, TlsEngine,
+    ReadTimeout, SessionInfo, SslCipher, SslConfiguration, SslError, SslErrorKind, SslMode,
+    SslProtocol, SslSocket, SupportedFeature, TlsBackend, TlsEngine, VerificationHook,
 };
 
 /// A backend that only has a name (sockets here never start a handshake).
@@ -49,6 +49,9 @@ impl TlsBackend for Stub {
 struct Careless {
     peer_chain: Vec<Certificate>,
     reads: usize,
+    /// Judge the peer after all, with one self-signed error, and keep the hook afterwards
+    /// (`Some(true)`) or let it go (`Some(false)`), as OpenSSL and rustls do.
+    judges: Option<bool>,
 }
 
 struct CarelessEngine {
@@ -56,6 +59,9 @@ struct CarelessEngine {
     closed: bool,
     /// Reads still needed before the handshake is over.
     reads_left: usize,
+    /// The front end's hook, while the engine holds it, and whether it keeps it.
+    hook: Option<Arc<dyn VerificationHook>>,
+    keeps_hook: bool,
 }
 
 impl TlsBackend for Careless {
@@ -83,11 +89,13 @@ impl TlsBackend for Careless {
     fn system_ca_certificates(&self) -> Result<Vec<Certificate>, Error> {
         Ok(Vec::new())
     }
-    fn new_tls_engine(&self, _: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {
+    fn new_tls_engine(&self, params: EngineParams<'_>) -> Result<Box<dyn TlsEngine>, Error> {
         Ok(Box::new(CarelessEngine {
             peer_chain: self.peer_chain.clone(),
             closed: false,
             reads_left: self.reads,
+            hook: self.judges.map(|_| params.verifier),
+            keeps_hook: self.judges == Some(true),
         }))
     }
 }
@@ -99,7 +107,22 @@ impl TlsEngine for CarelessEngine {
         Ok(n)
     }
     fn process(&mut self) -> Result<(), Error> {
-        Ok(())
+        if self.reads_left > 0 {
+            return Ok(());
+        }
+        let Some(hook) = self.hook.take() else {
+            return Ok(());
+        };
+        let errors = vec![SslError::new(SslErrorKind::SelfSignedCertificate)];
+        let accepted = hook.decide(&self.peer_chain, errors.clone());
+        if self.keeps_hook {
+            self.hook = Some(hook);
+            self.keeps_hook = false;
+        }
+        match accepted {
+            true => Ok(()),
+            false => Err(Error::Verification(errors)),
+        }
     }
     fn wants_write(&self) -> bool {
         false
@@ -128,9 +151,19 @@ impl TlsEngine for CarelessEngine {
 }
 
 fn careless(peer_chain: Vec<Certificate>, mode: PeerVerifyMode) -> SslSocket<io::Cursor<Vec<u8>>> {
+    judging(peer_chain, mode, None)
+}
+
+/// A socket on a [`Careless`] backend whose engine judges as `judges` says.
+fn judging(
+    peer_chain: Vec<Certificate>,
+    mode: PeerVerifyMode,
+    judges: Option<bool>,
+) -> SslSocket<io::Cursor<Vec<u8>>> {
     let backend = Arc::new(Careless {
         peer_chain,
         reads: 0,
+        judges,
     });
     let mut socket = SslSocket::with_backend_object(io::Cursor::new(Vec::new()), backend);
     socket.set_peer_verify_mode(mode);
@@ -156,6 +189,8 @@ fn a_verifying_session_that_was_never_judged_is_refused() {
     }
     assert!(!client.is_encrypted());
     assert!(client.write(b"secret").is_err());
+    // What the refused peer sent stays readable.
+    assert_eq!(client.peer_certificate_chain(), [some_certificate()]);
 
     // A server that verifies and got a certificate nobody judged: refused too.
     let mut server = careless(vec![some_certificate()], PeerVerifyMode::VerifyPeer);
@@ -167,6 +202,31 @@ fn a_verifying_session_that_was_never_judged_is_refused() {
     server.start_server_encryption().unwrap();
     assert!(matches!(server.handshake(), Err(Error::Handshake { .. })));
     assert!(!server.is_encrypted());
+}
+
+/// Once the handshake ended and the engine let its hook go, the session keeps only what the
+/// handshake found: the errors are still reported, and a setter called afterwards changes
+/// nothing about them. An engine that keeps its hook keeps the shared state.
+#[test]
+fn a_settled_decision_keeps_what_the_handshake_found() {
+    let found = [SslError::new(SslErrorKind::SelfSignedCertificate)];
+    for keeps_hook in [false, true] {
+        let mut client = judging(
+            vec![some_certificate()],
+            PeerVerifyMode::VerifyPeer,
+            Some(keeps_hook),
+        );
+        client.ignore_ssl_errors_list(&found);
+        client.start_client_encryption().unwrap();
+        client.handshake().unwrap();
+        assert!(client.is_encrypted());
+        assert_eq!(client.verification.is_settled(), !keeps_hook);
+        assert_eq!(client.ssl_handshake_errors(), found);
+        assert_eq!(client.peer_certificate_chain(), [some_certificate()]);
+        client.ignore_ssl_errors();
+        client.on_ssl_errors(|_| {});
+        assert_eq!(client.ssl_handshake_errors(), found);
+    }
 }
 
 #[test]
@@ -226,6 +286,7 @@ fn read_timeouts_set(reads: usize, delay: Duration, limit: Duration) -> Vec<Opti
     let backend = Arc::new(Careless {
         peer_chain: Vec::new(),
         reads,
+        judges: None,
     });
     let transport = Timed {
         delay,
