@@ -42,7 +42,7 @@ use polytls_core::{
 use crate::backend::NAME;
 use crate::config::{openssl_failure, set_identity, set_trust};
 use crate::context_cache::dtls_context_for;
-use crate::engine::clear_errors;
+use crate::engine::{clear_errors, data_error_code};
 use crate::verify::{self, VerifyState};
 
 extern "C" {
@@ -131,6 +131,17 @@ impl io::Write for Datagrams {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Whether `datagram` is exactly one DTLS 1.0 or 1.2 record (the length in its header covers
+/// the rest): once OpenSSL has read that record, it holds nothing more of the datagram.
+fn single_record(datagram: &[u8]) -> bool {
+    match datagram {
+        [_, 0xfe, 0xfd | 0xff, _, _, _, _, _, _, _, _, high, low, rest @ ..] => {
+            usize::from(u16::from_be_bytes([*high, *low])) == rest.len()
+        }
+        _ => false,
     }
 }
 
@@ -308,17 +319,21 @@ impl OpenSslDtlsEngine {
         self.stream.ssl().as_ptr()
     }
 
-    /// Decrypts every record of the datagram just pushed into `out` (appended) and returns
+    /// Decrypts every record of `datagram`, just pushed, into `out` (appended) and returns
     /// how the datagram ended. OpenSSL takes the whole datagram at its first read and
     /// returns one record per `SSL_read`; the loop goes on while it holds more of the
     /// datagram (`SSL_has_pending`: further records a sender packed into it, or the rest of
-    /// a record), so that nothing is left for the next datagram to push aside. OpenSSL
+    /// a record; not asked when the datagram is one record), so that nothing is left for the
+    /// next datagram to push aside. OpenSSL
     /// decrypts straight into `out`'s spare room, reserved for the datagram's length (a
     /// record's plaintext is shorter than the datagram carrying it). A close_notify after
     /// some records ends the datagram as `Closed` with their data kept.
-    fn read_records(&mut self, datagram_len: usize, out: &mut Vec<u8>) -> Result<DtlsRead, Error> {
+    ///
+    /// The thread's error queue is not emptied first (see [`data_error_code`]).
+    fn read_records(&mut self, datagram: &[u8], out: &mut Vec<u8>) -> Result<DtlsRead, Error> {
         let start = out.len();
-        clear_errors();
+        let datagram_len = datagram.len();
+        let one_record = single_record(datagram);
         loop {
             out.reserve(datagram_len.max(1));
             let spare = out.spare_capacity_mut();
@@ -331,19 +346,22 @@ impl OpenSslDtlsEngine {
                     // capacity.
                     unsafe { out.set_len(out.len() + n) };
                 }
-                Err(e) if e.code() == ErrorCode::ZERO_RETURN => {
-                    self.closed = true;
-                    return Ok(DtlsRead::Closed);
-                }
-                // After some records, the rest of the datagram was dropped (a record that
-                // did not authenticate: WANT_READ) or ended the association (a fatal alert,
-                // which OpenSSL reports again at the next read): the records read so far
-                // are returned.
-                Err(_) if out.len() > start => break,
-                Err(e) if matches!(e.code(), ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => {
-                    return Ok(DtlsRead::Nothing);
-                }
-                Err(e) => return Err(Error::Protocol(format!("OpenSSL DTLS read: {e}"))),
+                Err(e) => match data_error_code(self.stream.ssl(), &e) {
+                    ErrorCode::ZERO_RETURN => {
+                        self.closed = true;
+                        return Ok(DtlsRead::Closed);
+                    }
+                    // After some records, the rest of the datagram was dropped (a record
+                    // that did not authenticate: WANT_READ) or ended the association (a fatal
+                    // alert, which OpenSSL reports again at the next read): the records read
+                    // so far are returned.
+                    _ if out.len() > start => break,
+                    ErrorCode::WANT_READ | ErrorCode::WANT_WRITE => return Ok(DtlsRead::Nothing),
+                    _ => return Err(Error::Protocol(format!("OpenSSL DTLS read: {e}"))),
+                },
+            }
+            if one_record {
+                break;
             }
             // SAFETY: the `Ssl` is valid; the call only reads its record layer's state.
             if unsafe { SSL_has_pending(self.ssl_ptr()) } == 0 {
@@ -486,7 +504,8 @@ impl DtlsEngine for OpenSslDtlsEngine {
         if plaintext.is_empty() {
             return Ok(());
         }
-        clear_errors();
+        // The error queue is not emptied first (see `data_error_code`): a memory transport
+        // never blocks, so a failure here is the association's own.
         match self.stream.ssl_write(plaintext) {
             Ok(_) => Ok(()),
             Err(e) => Err(Error::Protocol(format!("OpenSSL DTLS write: {e}"))),
@@ -498,7 +517,7 @@ impl DtlsEngine for OpenSslDtlsEngine {
             return Ok(DtlsRead::Closed);
         }
         self.stream.get_mut().push_incoming(datagram);
-        let read = self.read_records(datagram.len(), out);
+        let read = self.read_records(datagram, out);
         self.stream.get_mut().drop_incoming();
         read
     }

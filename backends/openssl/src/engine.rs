@@ -574,6 +574,41 @@ pub(crate) fn clear_errors() {
     }
 }
 
+/// How OpenSSL classifies a failed `SSL_read` or `SSL_write` on `ssl` (TLS or DTLS), when the
+/// thread's error queue was not emptied before the call.
+///
+/// Clearing the queue before every record cost more than the rest of polytls' work per
+/// record, so the data paths do not: errors other code left in the queue only make OpenSSL
+/// report `SSL_ERROR_SSL` (or `SYSCALL`) where it would have said "want read", "want write"
+/// or "closed". The failed call's error (`e`) took the whole queue with it, so asking OpenSSL
+/// again now gives the session's own state: when that is one of those three, it is the
+/// outcome; otherwise the failure is real, and `e`'s own code is returned.
+pub(crate) fn data_error_code(ssl: &SslRef, e: &ssl::Error) -> ErrorCode {
+    match e.code() {
+        code @ (ErrorCode::SSL | ErrorCode::SYSCALL)
+            if e.ssl_error().is_some_and(|s| !s.errors().is_empty()) =>
+        {
+            // SAFETY: `ssl` is a valid session (a reference to it); `SSL_get_error` only reads
+            // its state and the (now empty) error queue. 0 is what the failed `SSL_read_ex` /
+            // `SSL_write_ex` returned.
+            let again = unsafe { ffi::SSL_get_error(ssl.as_ptr(), 0) };
+            match ErrorCode::from_raw(again) {
+                again @ (ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => again,
+                // A fatal alert from the peer also marks the session as shut down by it,
+                // which `SSL_get_error` then reports as a close_notify: the alert's own error
+                // in the stack says otherwise.
+                ErrorCode::ZERO_RETURN
+                    if received_alert(e.ssl_error().map(ErrorStack::errors)).is_none() =>
+                {
+                    ErrorCode::ZERO_RETURN
+                }
+                _ => code,
+            }
+        }
+        code => code,
+    }
+}
+
 /// One TLS session over OpenSSL (see the module documentation).
 pub(crate) struct OpenSslEngine {
     stream: SslStream<Pipe>,
@@ -677,39 +712,9 @@ impl OpenSslEngine {
     }
 
     /// What a failed `SSL_read` or `SSL_write` means, when the thread's error queue was not
-    /// emptied before the call.
-    ///
-    /// Clearing the queue before every record cost more than the rest of polytls' work per
-    /// record, so the data path does not: errors other code left in the queue only make OpenSSL
-    /// report `SSL_ERROR_SSL` (or `SYSCALL`) where it would have said "want read", "want
-    /// write" or "closed". The failed call's error (`e`) took the whole queue with it, so
-    /// asking OpenSSL again now gives the session's own state: when that is one of those three,
-    /// it is the outcome; otherwise the failure is real.
+    /// emptied before the call (see [`data_error_code`]).
     fn data_outcome(&self, e: &ssl::Error) -> Outcome {
-        let code = match e.code() {
-            code @ (ErrorCode::SSL | ErrorCode::SYSCALL)
-                if e.ssl_error().is_some_and(|s| !s.errors().is_empty()) =>
-            {
-                // SAFETY: the `Ssl` is valid for the engine's life; `SSL_get_error` only reads
-                // its state and the (now empty) error queue. 0 is what the failed
-                // `SSL_read_ex` / `SSL_write_ex` returned.
-                let again = unsafe { ffi::SSL_get_error(self.stream.ssl().as_ptr(), 0) };
-                match ErrorCode::from_raw(again) {
-                    again @ (ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => again,
-                    // A fatal alert from the peer also marks the session as shut down by it,
-                    // which `SSL_get_error` then reports as a close_notify: the alert's own
-                    // error in the stack says otherwise.
-                    ErrorCode::ZERO_RETURN
-                        if received_alert(e.ssl_error().map(ErrorStack::errors)).is_none() =>
-                    {
-                        ErrorCode::ZERO_RETURN
-                    }
-                    _ => code,
-                }
-            }
-            code => code,
-        };
-        self.outcome_of(code, e)
+        self.outcome_of(data_error_code(self.stream.ssl(), e), e)
     }
 
     /// What a failed OpenSSL call means, OpenSSL having classified it as `code`.

@@ -1312,3 +1312,92 @@ fn pkcs12_iteration_counts_beyond_the_limits_are_refused_before_openssl() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// A DTLS client and server on the OpenSSL engine, handshaken over two connected loopback
+/// sockets (no cookie exchange); each socket waits at most a second for a datagram.
+fn dtls_pair() -> (
+    (polytls_core::Dtls, std::net::UdpSocket),
+    (polytls_core::Dtls, std::net::UdpSocket),
+) {
+    use polytls_core::Dtls;
+    use std::net::UdpSocket;
+    let bound = || {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(1)))
+            .expect("timeout");
+        socket
+    };
+    let (cs, ss) = (bound(), bound());
+    let (ca, sa) = (cs.local_addr().unwrap(), ss.local_addr().unwrap());
+    cs.connect(sa).unwrap();
+    ss.connect(ca).unwrap();
+    let backend = Arc::new(OpenSslBackend::new());
+    let mut c = Dtls::with_backend_object(SslMode::SslClientMode, backend.clone()).unwrap();
+    c.set_dtls_configuration(SslConfiguration {
+        ca_certificates: Some(vec![pki().root.clone()]),
+        ..SslConfiguration::default_dtls_configuration()
+    })
+    .unwrap();
+    c.set_peer(sa.ip(), sa.port(), Some("localhost")).unwrap();
+    let mut s = Dtls::with_backend_object(SslMode::SslServerMode, backend).unwrap();
+    s.set_dtls_configuration(SslConfiguration {
+        local_certificate_chain: pki().server.chain.clone(),
+        private_key: Some(pki().server.key.clone()),
+        dtls_cookie_verification_enabled: false,
+        ..SslConfiguration::default_dtls_configuration()
+    })
+    .unwrap();
+    s.set_peer(ca.ip(), ca.port(), None).unwrap();
+    c.do_handshake(&cs, &[]).expect("client hello");
+    let mut buf = vec![0u8; 65536];
+    while !(c.is_connection_encrypted() && s.is_connection_encrypted()) {
+        let n = ss.recv(&mut buf).expect("a datagram for the server");
+        s.do_handshake(&ss, &buf[..n]).expect("server handshake");
+        if !c.is_connection_encrypted() {
+            let n = cs.recv(&mut buf).expect("a datagram for the client");
+            c.do_handshake(&cs, &buf[..n]).expect("client handshake");
+        }
+    }
+    ((c, cs), (s, ss))
+}
+
+/// The DTLS data path does not empty the thread's error queue before each record: errors
+/// other code left there neither fail a write or a read nor turn a datagram that does not
+/// authenticate (dropped, as DTLS drops damaged datagrams) into a failure.
+#[test]
+fn dtls_errors_left_in_the_queue_by_other_code_do_not_fail_the_association() {
+    let ((mut c, cs), (mut s, ss)) = dtls_pair();
+    let stale = || {
+        openssl::x509::X509::from_der(b"not a certificate")
+            .expect_err("junk")
+            .put()
+    };
+    let mut buf = vec![0u8; 65536];
+    for round in 0..2 {
+        stale();
+        c.write_datagram_encrypted(&cs, b"through a dirty queue")
+            .expect("write");
+        let n = ss.recv(&mut buf).expect("the record");
+        stale();
+        let damaged = {
+            let mut d = buf[..n].to_vec();
+            let last = d.len() - 1;
+            d[last] ^= 1;
+            d
+        };
+        assert_eq!(
+            s.decrypt_datagram(&ss, &damaged)
+                .expect("dropped, not failed"),
+            b""
+        );
+        stale();
+        assert_eq!(
+            s.decrypt_datagram(&ss, &buf[..n]).expect("read"),
+            b"through a dirty queue",
+            "round {round}"
+        );
+        assert!(s.is_connection_encrypted() && c.is_connection_encrypted());
+    }
+    let _ = openssl::error::ErrorStack::get();
+}
