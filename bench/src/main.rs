@@ -56,7 +56,7 @@ const USAGE: &str =
             on openssl only), V polytls or direct, B openssl or rustls; sizes default
             to 100 handshakes, 67108864 bytes and 20000 datagrams
   serve     run one server once under concurrent clients, as the server rows do (for
-            `strace -c -f`): S is blocking, tokio or direct, B openssl or rustls;
+            `strace -c -f`): S is blocking, blocking-served, tokio or direct, B openssl or rustls;
             32 clients and 640 handshakes unless told; prints handshakes per second
   connect   run the tokio handshake row once (for `strace -c -f`): handshakes one after
             the other over loopback, 500 unless told; prints handshakes per second";

@@ -537,12 +537,16 @@ pub fn run(
         cells.push(c);
         let (clients, total) = (o.server_clients, o.server_handshakes);
         for (kind, label) in [
-            (ServerKind::Blocking, "blocking"),
-            (ServerKind::Tokio, "tokio"),
+            (ServerKind::Blocking, "blocking SslServer"),
+            (
+                ServerKind::BlockingServed,
+                "blocking SslServer (on_connection)",
+            ),
+            (ServerKind::Tokio, "tokio SslServer"),
         ] {
             cells.push(cell(
                 &format!(
-                    "concurrent handshakes, {label} SslServer vs thread per connection, {clients} clients (loopback TCP)"
+                    "concurrent handshakes, {label} vs thread per connection, {clients} clients (loopback TCP)"
                 ),
                 backend,
                 ("hs/s", CellFloor::Rate),

@@ -35,8 +35,12 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Which server accepts the connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServerKind {
-    /// polytls' blocking `SslServer` (a thread per handshake).
+    /// polytls' blocking `SslServer` (a thread per handshake), its connections taken with
+    /// `accept` by one thread.
     Blocking,
+    /// polytls' blocking `SslServer` serving each connection on its handshake's thread
+    /// (`on_connection`).
+    BlockingServed,
     /// polytls' tokio `SslServer` (a task per handshake) on a runtime of two workers.
     Tokio,
     /// A thread per connection over the backend's crate used directly: `openssl`'s `Ssl`
@@ -47,12 +51,18 @@ pub enum ServerKind {
 
 impl ServerKind {
     /// Every server, in the order the command line lists them.
-    pub const ALL: [ServerKind; 3] = [ServerKind::Blocking, ServerKind::Tokio, ServerKind::Direct];
+    pub const ALL: [ServerKind; 4] = [
+        ServerKind::Blocking,
+        ServerKind::BlockingServed,
+        ServerKind::Tokio,
+        ServerKind::Direct,
+    ];
 
-    /// The name on the command line: `blocking`, `tokio` or `direct`.
+    /// The name on the command line: `blocking`, `blocking-served`, `tokio` or `direct`.
     pub fn command_name(self) -> &'static str {
         match self {
             ServerKind::Blocking => "blocking",
+            ServerKind::BlockingServed => "blocking-served",
             ServerKind::Tokio => "tokio",
             ServerKind::Direct => "direct",
         }
@@ -71,6 +81,7 @@ impl ServerKind {
     pub fn name(self) -> &'static str {
         match self {
             ServerKind::Blocking => "blocking SslServer",
+            ServerKind::BlockingServed => "blocking SslServer, on_connection",
             ServerKind::Tokio => "tokio SslServer",
             ServerKind::Direct => "thread per connection, direct",
         }
@@ -227,6 +238,23 @@ pub fn start(
                 addr,
                 stop,
                 thread: Some(thread),
+                runtime: None,
+                pending: Box::new(move || server.pending_handshakes()),
+            })
+        }
+        ServerKind::BlockingServed => {
+            let mut server = polytls::SslServer::bind_with_backend("127.0.0.1:0", backend.name())
+                .map_err(text)?;
+            server.set_ssl_configuration(setup.polytls_server.clone());
+            server.set_handshake_timeout(HANDSHAKE_TIMEOUT);
+            server.on_connection(|mut socket| {
+                let _ = socket.write_all(b"!").and_then(|()| socket.flush());
+            });
+            let addr = server.local_addr().map_err(text)?;
+            Ok(RunningServer {
+                addr,
+                stop,
+                thread: None,
                 runtime: None,
                 pending: Box::new(move || server.pending_handshakes()),
             })

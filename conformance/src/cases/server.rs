@@ -230,6 +230,28 @@ impl TestServer {
         }
     }
 
+    /// Serves every connection from now on where its handshake ran (`on_connection`): one
+    /// 3-byte line echoed in upper case, then close_notify.
+    fn echo_on_connection(&mut self) {
+        match &mut self.inner {
+            Inner::Blocking(server) => server.on_connection(|mut socket| {
+                let mut line = [0u8; 3];
+                if socket.read_exact(&mut line).is_ok() {
+                    let _ = socket.write_all(&line.to_ascii_uppercase());
+                    let _ = socket.close();
+                }
+            }),
+            Inner::Tokio(_, server) => server.on_connection(|mut stream| async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut line = [0u8; 3];
+                if stream.read_exact(&mut line).await.is_ok() {
+                    let _ = stream.write_all(&line.to_ascii_uppercase()).await;
+                    let _ = stream.shutdown().await;
+                }
+            }),
+        }
+    }
+
     /// Accepts one connection within `within` and drops it.
     fn accept_one(&self, within: Duration) -> Result<(), String> {
         match &self.inner {
@@ -387,9 +409,45 @@ fn new_reports() -> Reports {
     Arc::new(Mutex::new(Vec::new()))
 }
 
+/// With a connection handler, each connection is served where its handshake ran: a client
+/// that completed its handshake and says nothing holds its own handler and delays nobody, a
+/// second client is served meanwhile, and nothing is queued for `accept`.
+fn served_on_connection(c: &str, s: &str) -> Result<(), String> {
+    let reports = new_reports();
+    let mut server = TestServer::new(s, server_config(&Pki::get().server), &reports)?;
+    server.echo_on_connection();
+    let port = server.port();
+    let mut quiet = encrypted_client(c, port)?;
+    client(c, port, client_config()).map_err(|e| format!("beside a quiet client: {e}"))?;
+    server.expect_none(Duration::from_millis(200))?;
+    check(server.pending() == (0, 0), || {
+        format!("handshakes and queued connections: {:?}", server.pending())
+    })?;
+    quiet
+        .write_all(b"ok\n")
+        .map_err(|e| format!("quiet client: {e}"))?;
+    let mut reply = [0u8; 3];
+    quiet
+        .read_exact(&mut reply)
+        .map_err(|e| format!("quiet client: {e}"))?;
+    check(&reply == b"OK\n", || {
+        format!("the quiet client got {reply:?}")
+    })?;
+    let reported = lock(&reports).clone();
+    check(reported.is_empty(), || {
+        format!("errors reported: {reported:?}")
+    })
+}
+
 /// The cases of this module.
 pub(super) fn cases() -> Vec<Case> {
     vec![
+        Case::pair(
+            "server/on_connection_serves_where_the_handshake_ran",
+            Needs::socket(),
+            Needs::socket(),
+            served_on_connection,
+        ),
         // tst_QSslServer::testOneSuccessfulConnection
         Case::pair(
             "server/one_good_connection",

@@ -3,7 +3,8 @@
 //! The listener is served by a thread of its own, and each connection's handshake by another,
 //! under its own time limit: a client that connects and says nothing holds one handshake slot
 //! until its time runs out, and delays nobody. [`accept`](SslServer::accept) hands out
-//! connections whose handshake completed; the ones that failed are reported to
+//! connections whose handshake completed (or [`on_connection`](SslServer::on_connection)
+//! serves each on its handshake's thread); the ones that failed are reported to
 //! [`on_error_occurred`](SslServer::on_error_occurred), naming the peer.
 //!
 //! ```no_run
@@ -45,6 +46,9 @@ pub use settings::{
     DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_MAX_PENDING_HANDSHAKES,
 };
 
+/// What [`SslServer::on_connection`] runs for each established connection.
+type ConnectionHandler = Arc<dyn Fn(SslSocket<TcpStream>) + Send + Sync>;
+
 /// A TLS server socket: a TCP listener whose connections come out encrypted.
 pub struct SslServer {
     settings: PublishedSettings,
@@ -73,6 +77,8 @@ struct Shared {
 #[derive(Default)]
 struct Held {
     queue: Queue<SslSocket<TcpStream>>,
+    /// Where established connections go instead of the queue, once set.
+    serve: Option<ConnectionHandler>,
     /// Threads waiting in `accept` for `arrived`.
     accepting: usize,
     /// Whether the listener thread waits for `room`.
@@ -189,6 +195,34 @@ impl SslServer {
     /// [`accept`](Self::accept) does.
     pub fn accept_within(&self, timeout: Duration) -> Result<SslSocket<TcpStream>, Error> {
         self.next(Some((Instant::now() + timeout, timeout)))
+    }
+
+    /// Hands each connection whose handshake completes from now on to `handler`, on the
+    /// thread that ran its handshake, instead of queuing it for [`accept`](Self::accept): a
+    /// thread per connection, which ends when `handler` returns, with no hand-off to another
+    /// thread. The connection has neither a read nor a write timeout, as from `accept`; it
+    /// holds no handshake slot while `handler` runs, and no bound of the server counts it
+    /// (a handler that waits on its client should set a read timeout). Connections already
+    /// queued stay for `accept`, which then returns only those and the listener's failures.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), polytls::Error> {
+    /// use std::io::Write;
+    ///
+    /// let mut server = polytls::SslServer::bind("127.0.0.1:8443")?;
+    /// // ... certificate and key ...
+    /// server.on_connection(|mut socket| {
+    ///     let _ = socket.write_all(b"hello\n");
+    ///     let _ = socket.close();
+    /// });
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_connection(
+        &mut self,
+        handler: impl Fn(SslSocket<TcpStream>) + Send + Sync + 'static,
+    ) {
+        lock(&self.shared.queue).serve = Some(Arc::new(handler));
     }
 
     /// An endless iterator of [`accept`](Self::accept) results.
@@ -365,25 +399,30 @@ fn handshake(
     Ok(socket)
 }
 
-/// Queues an established connection for `accept`, or reports a failed one.
+/// Queues an established connection for `accept` or, when the server has a connection
+/// handler, runs it on this thread; reports a failed one.
 fn finish(
     shared: &Shared,
     settings: &ServerSettings,
     peer: SocketAddr,
     result: Result<SslSocket<TcpStream>, Error>,
 ) {
-    let (socket, failed) = match result {
-        Ok(socket) => (Some(socket), None),
-        Err(error) => (None, Some(error)),
-    };
     let mut held = lock(&shared.queue);
-    let accepting = socket.is_some() && held.accepting > 0;
-    held.queue.ended(socket);
+    let (queued, served, failed) = match (result, held.serve.clone()) {
+        (Ok(socket), Some(handler)) => (None, Some((handler, socket)), None),
+        (Ok(socket), None) => (Some(socket), None, None),
+        (Err(error), _) => (None, None, Some(error)),
+    };
+    let accepting = queued.is_some() && held.accepting > 0;
+    held.queue.ended(queued);
     let listener_waits = held.listener_waits;
     drop(held);
     shared.wake_acceptor(accepting);
     shared.wake_listener(listener_waits);
     if let Some(error) = failed {
         settings.report(peer, &error);
+    }
+    if let Some((handler, socket)) = served {
+        handler(socket);
     }
 }

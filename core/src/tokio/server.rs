@@ -1,6 +1,8 @@
 //! [`SslServer`]: the tokio listener whose handshakes run as tasks of their own.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,10 +45,16 @@ pub struct SslServer {
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// What [`SslServer::on_connection`] runs for each established connection.
+type ConnectionHandler =
+    Arc<dyn Fn(TlsStream<TcpStream>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 struct Shared {
     settings: Arc<Mutex<Arc<ServerSettings>>>,
     listener: Mutex<Option<TcpListener>>,
     queue: Mutex<Queue<TlsStream<TcpStream>>>,
+    /// Where established connections go instead of the queue, once set.
+    serve: Mutex<Option<ConnectionHandler>>,
     /// Notified when a connection or an error joins the queue.
     arrived: Notify,
     /// Notified when a handshake ends or a connection is taken.
@@ -103,6 +111,7 @@ impl SslServer {
                 settings: settings.published(),
                 listener: Mutex::new(Some(listener)),
                 queue: Mutex::new(Queue::default()),
+                serve: Mutex::new(None),
                 arrived: Notify::new(),
                 room: Notify::new(),
             }),
@@ -136,6 +145,32 @@ impl SslServer {
     /// The number of established connections waiting for [`accept`](Self::accept).
     pub fn pending_connections(&self) -> usize {
         lock(&self.shared.queue).waiting()
+    }
+
+    /// Runs `handler` on each connection whose handshake completes from now on, in the task
+    /// that ran its handshake, instead of queuing it for [`accept`](Self::accept): a task per
+    /// connection with no hand-off, as the blocking server's
+    /// [`on_connection`](crate::SslServer::on_connection) does with threads. The connection
+    /// holds no handshake slot while `handler`'s future runs, and no bound of the server
+    /// counts it. Connections already queued stay for `accept`, which then returns only those
+    /// and the listener's failures.
+    ///
+    /// ```no_run
+    /// # async fn run(mut server: polytls::tokio::SslServer) {
+    /// use tokio::io::AsyncWriteExt;
+    ///
+    /// server.on_connection(|mut stream| async move {
+    ///     let _ = stream.write_all(b"hello\n").await;
+    ///     let _ = stream.shutdown().await;
+    /// });
+    /// # }
+    /// ```
+    pub fn on_connection<F, Fut>(&mut self, handler: F)
+    where
+        F: Fn(TlsStream<TcpStream>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        *lock(&self.shared.serve) = Some(Arc::new(move |stream| Box::pin(handler(stream))));
     }
 
     /// Waits for the next connection whose handshake completed.
@@ -227,7 +262,8 @@ async fn listen(shared: Arc<Shared>, listener: TcpListener) {
 }
 
 /// One connection's handshake within the server's time limit; the connection joins the queue
-/// or its failure is reported.
+/// (or goes to the connection handler, which this task then runs) or its failure is
+/// reported.
 async fn handshake(
     shared: Arc<Shared>,
     settings: Arc<ServerSettings>,
@@ -240,12 +276,19 @@ async fn handshake(
         Ok(()) => stream.handshake_within(settings.handshake_timeout).await,
         Err(e) => Err(e),
     };
-    match result {
-        Ok(()) => {
+    let serve = lock(&shared.serve).clone();
+    match (result, serve) {
+        (Ok(()), Some(handler)) => {
+            lock(&shared.queue).ended(None);
+            shared.room.notify_one();
+            handler(stream).await;
+            return;
+        }
+        (Ok(()), None) => {
             lock(&shared.queue).ended(Some(stream));
             shared.arrived.notify_one();
         }
-        Err(error) => {
+        (Err(error), _) => {
             lock(&shared.queue).ended(None);
             settings.report(peer, &error);
         }
