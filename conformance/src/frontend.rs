@@ -8,7 +8,8 @@
 //! decisions, events, the write queue, close_notify, truncation and every error a session can
 //! end with therefore go through both front ends' code. What only the tokio front end has
 //! (split halves, a transport that is pending at random) has cases of its own
-//! (`tokio/...`).
+//! (`tokio/...`). The DTLS cases' handshakes run on tokio through `AsyncDtls` (see
+//! `cases::dtls::drive`).
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};

@@ -164,8 +164,9 @@ pub fn run_case(case: &Arc<Case>, target: &Target) -> CaseResult {
 /// one otherwise.
 pub fn front_ends(case: &Case, target: &Target) -> Vec<FrontEnd> {
     match (&case.body, target) {
-        // The `tokio/` cases drive the tokio front end themselves, and the `dtls/` cases run
-        // over UDP, where no TLS front end is involved.
+        // The `tokio/` and `dtls/tokio/` cases drive the tokio front end themselves; the
+        // other `dtls/` cases run their handshakes on the front end of the run (`AsyncDtls`
+        // on tokio's).
         (case::Body::Pair(_), Target::Pair { .. })
             if !ONE_FRONT_END.iter().any(|p| case.name.starts_with(p)) =>
         {
@@ -176,7 +177,7 @@ pub fn front_ends(case: &Case, target: &Target) -> Vec<FrontEnd> {
 }
 
 /// The two-sided cases that run once: they choose their front end themselves, or have none.
-const ONE_FRONT_END: [&str; 2] = ["tokio/", "dtls/"];
+const ONE_FRONT_END: [&str; 2] = ["tokio/", "dtls/tokio/"];
 
 /// [`run_case`] with the case's handshakes on `front_end`; the result's case name carries the
 /// front end's [prefix](FrontEnd::prefix).

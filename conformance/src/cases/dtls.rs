@@ -21,6 +21,7 @@ use polytls::{
 
 use crate::case::{Case, Needs};
 use crate::cases::external::{Peer, SClient};
+use crate::frontend::{self, FrontEnd};
 use crate::harness::{check, client_config, server_config, with_identity, TempDir, IO_TIMEOUT};
 use crate::pki::{Identity, Pki};
 
@@ -116,11 +117,60 @@ pub(super) fn wait_for(dtls: &Dtls) -> Duration {
 /// Drives `dtls` until its handshake is complete or stopped on verification errors. A
 /// server that has not started takes its peer from the first datagram.
 pub(super) fn drive(dtls: &mut Dtls, socket: &UdpSocket) -> Result<(), Error> {
+    match frontend::current() {
+        FrontEnd::Blocking => drive_until(dtls, socket, |_| false),
+        FrontEnd::Tokio => drive_on_tokio(dtls, socket),
+    }
+}
+
+/// [`drive`] on tokio's front end: once the handshake is under way (a server's peer is set
+/// from the first datagram, and a cookie exchange runs, here), the rest of it runs through
+/// [`AsyncDtls`](polytls::tokio::AsyncDtls) over a tokio socket sharing `socket`'s; the
+/// association comes back to the blocking socket for the case's checks.
+fn drive_on_tokio(dtls: &mut Dtls, socket: &UdpSocket) -> Result<(), Error> {
+    drive_until(dtls, socket, |d| {
+        d.handshake_state() == HandshakeState::HandshakeInProgress
+    })?;
+    if dtls.handshake_state() != HandshakeState::HandshakeInProgress {
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let shared = socket.try_clone()?;
+    shared.set_nonblocking(true)?;
+    let placeholder = Dtls::with_backend(dtls.ssl_mode(), dtls.backend_name())?;
+    let association = std::mem::replace(dtls, placeholder);
+    let (association, result) = runtime.block_on(async {
+        let tokio_socket = match tokio::net::UdpSocket::from_std(shared) {
+            Ok(s) => Arc::new(s),
+            Err(e) => return (association, Err(Error::Io(e))),
+        };
+        let mut running = polytls::tokio::AsyncDtls::new(association, tokio_socket);
+        let result = tokio::time::timeout(IO_TIMEOUT, running.handshake())
+            .await
+            .unwrap_or_else(|_| Err(Error::timed_out("the DTLS handshake on tokio", IO_TIMEOUT)));
+        (running.into_inner().0, result)
+    });
+    *dtls = association;
+    // The tokio socket shared the blocking one's file, and with it the non-blocking flag.
+    socket.set_nonblocking(false)?;
+    result
+}
+
+/// Runs the handshake on the blocking socket until it completes, stops on verification
+/// errors, or `enough` says so.
+fn drive_until(
+    dtls: &mut Dtls,
+    socket: &UdpSocket,
+    enough: impl Fn(&Dtls) -> bool,
+) -> Result<(), Error> {
     let deadline = Instant::now() + IO_TIMEOUT;
     while !matches!(
         dtls.handshake_state(),
         HandshakeState::HandshakeComplete | HandshakeState::PeerVerificationFailed
-    ) {
+    ) && !enough(dtls)
+    {
         if Instant::now() > deadline {
             return Err(Error::timed_out("the DTLS handshake", IO_TIMEOUT));
         }
@@ -282,7 +332,7 @@ fn run_pair_on(
 ) -> Result<(ClientEnd, SideEnded), String> {
     let server_addr = addr(&server_socket)?;
     let server_backend = server_backend.to_owned();
-    let server = std::thread::spawn(move || -> Result<SideEnded, String> {
+    let server = frontend::spawn(move || -> Result<SideEnded, String> {
         let mut dtls = Dtls::with_backend(SslMode::SslServerMode, &server_backend)
             .map_err(|e| e.to_string())?;
         dtls.set_dtls_configuration(server_config)
@@ -478,7 +528,7 @@ fn verifier_then_handshake(client: &str, server: &str) -> Result<(), String> {
     // The verifier sent a HelloVerifyRequest to the wrong port; nobody listens there.
     let server_backend = server.to_owned();
     let params = verifier.cookie_generator_parameters();
-    let server_thread = std::thread::spawn(move || -> Result<Dtls, String> {
+    let server_thread = frontend::spawn(move || -> Result<Dtls, String> {
         let mut s = Dtls::with_backend(SslMode::SslServerMode, &server_backend)
             .map_err(|e| e.to_string())?;
         s.set_dtls_configuration(dtls_server_config())
@@ -1231,7 +1281,7 @@ fn lossy(
     let server_backend = server.to_owned();
     let done = Arc::new(AtomicBool::new(false));
     let server_done = Arc::clone(&done);
-    let server_thread = std::thread::spawn(move || -> Result<Vec<u8>, String> {
+    let server_thread = frontend::spawn(move || -> Result<Vec<u8>, String> {
         let mut s = Dtls::with_backend(SslMode::SslServerMode, &server_backend)
             .map_err(|e| e.to_string())?;
         s.set_dtls_configuration(at(protocol, pair_server_config(cookies)))

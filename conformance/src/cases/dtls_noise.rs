@@ -288,7 +288,7 @@ fn clients_under_noise(client: &str, server_backend: &str) -> Result<(), String>
     let clients: Vec<_> = (0..CLIENTS)
         .map(|i| {
             let backend = client.to_owned();
-            std::thread::spawn(move || good_client(&backend, server_addr, i))
+            crate::frontend::spawn(move || good_client(&backend, server_addr, i))
         })
         .collect();
     let results: Vec<_> = clients

@@ -123,6 +123,16 @@ impl AsyncDtls {
         self.drive().await
     }
 
+    /// Runs a handshake already under way on the association (started with
+    /// [`Dtls::do_handshake`], after a cookie exchange the caller ran, say) as
+    /// [`connect`](Self::connect) does.
+    ///
+    /// Fails with [`Error::InvalidState`] when no handshake is in progress, and as
+    /// [`connect`](Self::connect) does.
+    pub async fn handshake(&mut self) -> Result<(), Error> {
+        self.drive().await
+    }
+
     /// Resumes a handshake stopped on verification errors the caller has since ignored
     /// ([`Dtls::ignore_verification_errors`]), and runs it as [`connect`](Self::connect)
     /// does.
