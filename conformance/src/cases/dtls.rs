@@ -139,6 +139,7 @@ fn drive_on_tokio(dtls: &mut Dtls, socket: &UdpSocket) -> Result<(), Error> {
         .build()?;
     let shared = socket.try_clone()?;
     shared.set_nonblocking(true)?;
+    // `AsyncDtls` owns the association it drives: a fresh one stands in until it is back.
     let placeholder = Dtls::with_backend(dtls.ssl_mode(), dtls.backend_name())?;
     let association = std::mem::replace(dtls, placeholder);
     let (association, result) = runtime.block_on(async {
