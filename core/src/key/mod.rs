@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
@@ -148,6 +149,13 @@ pub struct Key {
     format: KeyFormat,
     curve: Option<EllipticCurve>,
     bits: Option<u32>,
+    /// Shared by the key's clones (a configuration copied per connection copies no key
+    /// material), wiped when the last of them goes.
+    material: Arc<Material>,
+}
+
+/// A key's bytes.
+struct Material {
     der: Zeroizing<Vec<u8>>,
     /// What equality and hashing compare (see [`layout::canonical`]).
     canonical: Zeroizing<Vec<u8>>,
@@ -295,13 +303,15 @@ impl Key {
 
     fn from_decoded(decoded: Decoded, key_type: KeyType) -> Key {
         Key {
-            canonical: layout::canonical(decoded.format, &decoded.der),
+            material: Arc::new(Material {
+                canonical: layout::canonical(decoded.format, &decoded.der),
+                der: decoded.der,
+            }),
             algorithm: decoded.algorithm,
             key_type,
             format: decoded.format,
             curve: decoded.curve,
             bits: decoded.bits,
-            der: decoded.der,
         }
     }
 
@@ -339,7 +349,7 @@ impl Key {
 
     /// The DER encoding, in the layout [`format`](Self::format) names.
     pub fn to_der(&self) -> &[u8] {
-        &self.der
+        &self.material.der
     }
 
     /// The PEM encoding, labelled after the layout, with `\n` line endings and a trailing
@@ -352,7 +362,7 @@ impl Key {
             KeyFormat::Dsa => "DSA PRIVATE KEY",
             KeyFormat::Spki => "PUBLIC KEY",
         };
-        pem::encode(label, &self.der)
+        pem::encode(label, &self.material.der)
     }
 
     /// The private key as a PKCS#8 `PrivateKeyInfo`, as `openssl pkcs8 -topk8 -nocrypt`
@@ -362,7 +372,7 @@ impl Key {
     /// Fails with [`Error::InvalidInput`] for a public key, and with [`Error::Key`] for a SEC 1
     /// key that does not name its curve.
     pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, Error> {
-        layout::to_pkcs8(self.format, &self.der)
+        layout::to_pkcs8(self.format, &self.material.der)
     }
 
     /// The private key as an encrypted PKCS#8 `EncryptedPrivateKeyInfo` protected by
@@ -394,8 +404,8 @@ impl Key {
     /// PKCS#8 v1, a DSA key in PKCS#8, an EC key without its point): deriving one would take
     /// the curve's or group's arithmetic.
     pub(crate) fn differs_from(&self, public: &Key) -> Option<bool> {
-        let mine = layout::private_public_value(self.format, &self.der)?;
-        let theirs = layout::private_public_value(public.format, &public.der)?;
+        let mine = layout::private_public_value(self.format, &self.material.der)?;
+        let theirs = layout::private_public_value(public.format, &public.material.der)?;
         Some(!mine.same_key(&theirs))
     }
 
@@ -438,7 +448,8 @@ impl PartialEq for Key {
         self.algorithm == other.algorithm
             && self.key_type == other.key_type
             && self.bits == other.bits
-            && self.canonical == other.canonical
+            && (Arc::ptr_eq(&self.material, &other.material)
+                || self.material.canonical == other.material.canonical)
     }
 }
 
@@ -450,7 +461,7 @@ impl std::hash::Hash for Key {
             self.algorithm,
             self.key_type,
             self.bits,
-            self.canonical.as_slice(),
+            self.material.canonical.as_slice(),
         )
             .hash(state);
     }
