@@ -977,51 +977,6 @@ fn connected_sockets(client: &str, server: &str) -> Result<(), String> {
     exchange(&mut c, &cs, &mut s, &ss, b"after the refused writes")
 }
 
-/// The socket a handshake starts on is used unchecked, and checked when the handshake
-/// falters: declared connected but connected elsewhere, the ClientHello goes nowhere useful
-/// and the first retransmission fails with InvalidInputParameters naming the peer and the
-/// other address, ending the handshake; connected to nothing, the first send fails and says
-/// so the same way.
-fn handshake_socket_checked_when_it_falters(backend: &str) -> Result<(), String> {
-    let peer = addr(&udp()?)?;
-    let (elsewhere_socket, socket) = (udp()?, udp()?);
-    let elsewhere = addr(&elsewhere_socket)?;
-    socket
-        .connect(elsewhere)
-        .map_err(|e| format!("connect: {e}"))?;
-    let declared = |dtls: &mut Dtls| dtls.set_socket_connected(true);
-    let mut c = start_client_after(backend, dtls_client_config(), declared, peer, &socket)
-        .map_err(|e| format!("the handshake through a socket connected elsewhere: {e}"))?;
-    let deadline = Instant::now() + IO_TIMEOUT;
-    let failed = loop {
-        if let Some(wait) = c.timeout() {
-            std::thread::sleep(wait);
-        }
-        match c.handle_timeout(&socket) {
-            Ok(_) if Instant::now() < deadline => continue,
-            other => break other,
-        }
-    };
-    let named = |m: &str| m.contains(&peer.to_string()) && m.contains(&elsewhere.to_string());
-    check(
-        matches!(&failed, Err(Error::InvalidInput(m)) if named(m))
-            && c.dtls_error() == DtlsError::InvalidInputParameters
-            && c.handshake_state() == HandshakeState::HandshakeNotStarted,
-        || {
-            format!(
-                "at the first retransmission: {failed:?}, {}",
-                c.dtls_error()
-            )
-        },
-    )?;
-    let unconnected = udp()?;
-    let started = start_client_after(backend, dtls_client_config(), declared, peer, &unconnected);
-    check(
-        matches!(&started, Err(Error::InvalidInput(m)) if m.contains(&peer.to_string()) && m.contains("not connected")),
-        || format!("a handshake through an unconnected socket: {started:?}"),
-    )
-}
-
 /// A socket that refuses sends with `WouldBlock` while it is armed, as a non-blocking socket
 /// with a full send buffer does.
 struct FullBuffer {
@@ -1849,11 +1804,6 @@ fn alpn_cases() -> Vec<Case> {
 pub(super) fn cases() -> Vec<Case> {
     vec![
         Case::single("dtls/refusal/unclaimed", Needs::default(), refusal),
-        Case::single(
-            "dtls/socket/handshake_socket_checked_when_it_falters",
-            needs_dtls(),
-            handshake_socket_checked_when_it_falters,
-        ),
         Case::single(
             "dtls/set_peer_validation",
             needs_dtls(),

@@ -288,13 +288,8 @@ impl Dtls {
     ///
     /// A call that sends on a socket declared connected but connected to another address,
     /// or to none, fails with [`Error::InvalidInput`] ([`DtlsError::InvalidInputParameters`])
-    /// naming the peer (and the other address), and sends nothing. The socket a handshake
-    /// starts on is the exception: it is used unchecked while the handshake runs (a check is
-    /// a system call per association), and checked when the handshake falters, at its first
-    /// retransmission or a failed send, which then fails that way and ends the handshake;
-    /// one connected elsewhere cannot complete it, as the peer's answers never reach it. On
-    /// a platform that gives no descriptor to tell sockets apart, datagrams go out with
-    /// `send_to` all the same.
+    /// naming the peer (and the other address), and sends nothing. On a platform that gives
+    /// no descriptor to tell sockets apart, datagrams go out with `send_to` all the same.
     pub fn set_socket_connected(&mut self, connected: bool) {
         self.route.set_connected(connected);
     }
@@ -676,31 +671,9 @@ impl Dtls {
         let Some(peer) = self.peer else {
             return Ok(None);
         };
-        let handshaking = !self.is_connection_encrypted();
-        match self.route.to(socket, peer, handshaking) {
+        match self.route.to(socket, peer) {
             Ok(route) => Ok(Some(route)),
             Err(e) => Err(self.fail(DtlsError::InvalidInputParameters, e)),
-        }
-    }
-
-    /// Checks the socket the handshake took on trust (see [`Route::check_provisional`]),
-    /// now that the handshake falters. On a socket connected elsewhere or to none the
-    /// handshake ends: the engine is dropped and the state goes back to
-    /// `HandshakeNotStarted`.
-    ///
-    /// Fails with [`Error::InvalidInput`] ([`DtlsError::InvalidInputParameters`]) naming the
-    /// peer (and the address the socket is connected to) in that case.
-    fn check_handshake_socket(&mut self, socket: &dyn DatagramSocket) -> Result<(), Error> {
-        let Some(peer) = self.peer else {
-            return Ok(());
-        };
-        match self.route.check_provisional(socket, peer) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                self.engine = None;
-                self.state = HandshakeState::HandshakeNotStarted;
-                Err(self.fail(DtlsError::InvalidInputParameters, e))
-            }
         }
     }
 
@@ -732,12 +705,6 @@ impl Dtls {
         step: Result<bool, Error>,
     ) -> Result<(), Error> {
         let flushed = self.flush(socket).map(drop);
-        if let Err(Error::Io(e)) = &flushed {
-            if e.kind() != std::io::ErrorKind::WouldBlock {
-                // A socket declared connected that is not fails its sends: say so.
-                self.check_handshake_socket(socket)?;
-            }
-        }
         match step {
             Ok(true) => {
                 flushed?;
@@ -823,7 +790,6 @@ impl Dtls {
             ));
         }
         self.state = HandshakeState::HandshakeComplete;
-        self.route.handshake_completed();
         Ok(())
     }
 
@@ -863,8 +829,6 @@ impl Dtls {
             Some(left) if left.is_zero() => {}
             _ => return Ok(false),
         }
-        // No answer in time: a socket the handshake took on trust is checked now.
-        self.check_handshake_socket(socket)?;
         match self.with_engine(|e| e.handle_timeout()) {
             Ok(retransmitted) => {
                 if retransmitted {
@@ -900,7 +864,6 @@ impl Dtls {
         }
         self.clear_error();
         self.state = HandshakeState::HandshakeComplete;
-        self.route.handshake_completed();
         Ok(())
     }
 
