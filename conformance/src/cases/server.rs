@@ -231,12 +231,14 @@ impl TestServer {
     }
 
     /// Serves every connection from now on where its handshake ran (`on_connection`): one
-    /// 3-byte line echoed in upper case, then close_notify.
+    /// 3-byte line echoed in upper case, then close_notify; the line `die` makes the handler
+    /// panic instead.
     fn echo_on_connection(&mut self) {
         match &mut self.inner {
             Inner::Blocking(server) => server.on_connection(|mut socket| {
                 let mut line = [0u8; 3];
                 if socket.read_exact(&mut line).is_ok() {
+                    assert!(&line != b"die", "handler panicked on purpose");
                     let _ = socket.write_all(&line.to_ascii_uppercase());
                     let _ = socket.close();
                 }
@@ -245,6 +247,7 @@ impl TestServer {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
                 let mut line = [0u8; 3];
                 if stream.read_exact(&mut line).await.is_ok() {
+                    assert!(&line != b"die", "handler panicked on purpose");
                     let _ = stream.write_all(&line.to_ascii_uppercase()).await;
                     let _ = stream.shutdown().await;
                 }
@@ -411,7 +414,9 @@ fn new_reports() -> Reports {
 
 /// With a connection handler, each connection is served where its handshake ran: a client
 /// that completed its handshake and says nothing holds its own handler and delays nobody, a
-/// second client is served meanwhile, and nothing is queued for `accept`.
+/// second client is served meanwhile, and nothing is queued for `accept`. A handler that
+/// panics loses its own connection only: the server serves the next one and holds no slot
+/// for it.
 fn served_on_connection(c: &str, s: &str) -> Result<(), String> {
     let reports = new_reports();
     let mut server = TestServer::new(s, server_config(&Pki::get().server), &reports)?;
@@ -432,6 +437,18 @@ fn served_on_connection(c: &str, s: &str) -> Result<(), String> {
         .map_err(|e| format!("quiet client: {e}"))?;
     check(&reply == b"OK\n", || {
         format!("the quiet client got {reply:?}")
+    })?;
+    let mut doomed = encrypted_client(c, port)?;
+    doomed
+        .write_all(b"die")
+        .map_err(|e| format!("doomed client: {e}"))?;
+    let after_panic = doomed.read(&mut reply);
+    check(matches!(after_panic, Ok(0) | Err(_)), || {
+        format!("a panicking handler answered: {after_panic:?}")
+    })?;
+    client(c, port, client_config()).map_err(|e| format!("after a handler panicked: {e}"))?;
+    check(server.pending() == (0, 0), || {
+        format!("after a handler panicked: {:?}", server.pending())
     })?;
     let reported = lock(&reports).clone();
     check(reported.is_empty(), || {
