@@ -215,6 +215,11 @@ impl SslServer {
     ///     let _ = socket.write_all(b"hello\n");
     ///     let _ = socket.close();
     /// });
+    /// // Connections are served while `server` lives.
+    /// loop {
+    ///     std::thread::park();
+    /// }
+    /// # #[allow(unreachable_code)]
     /// # Ok(())
     /// # }
     /// ```

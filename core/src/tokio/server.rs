@@ -163,6 +163,8 @@ impl SslServer {
     ///     let _ = stream.write_all(b"hello\n").await;
     ///     let _ = stream.shutdown().await;
     /// });
+    /// // Connections are served while `server` lives.
+    /// std::future::pending::<()>().await;
     /// # }
     /// ```
     pub fn on_connection<F, Fut>(&mut self, handler: F)
