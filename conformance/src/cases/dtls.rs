@@ -1028,11 +1028,16 @@ fn pair_behind_full_buffer(
     Ok(((c, full), server))
 }
 
-/// `send_pending` into a buffer still full fails with `WouldBlock`; then the buffer empties.
+/// Datagrams wait (`has_pending`), and `send_pending` into a buffer still full fails with
+/// `WouldBlock`; then the buffer empties.
 fn still_full_then_emptied(c: &mut Dtls, full: &FullBuffer) -> Result<(), String> {
+    check(c.has_pending(), || {
+        "nothing said to wait behind the full buffer".into()
+    })?;
     let again = c.send_pending(full);
     check(
-        matches!(&again, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock),
+        matches!(&again, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock)
+            && c.has_pending(),
         || format!("send_pending into a still full buffer: {again:?}"),
     )?;
     full.armed.store(false, Ordering::Relaxed);
@@ -1061,9 +1066,10 @@ fn would_block_then_pending(client: &str, server: &str) -> Result<(), String> {
     check(sent > 27 && c.dtls_error() == DtlsError::NoError, || {
         format!("send_pending sent {sent} bytes ({})", c.dtls_error())
     })?;
-    check(matches!(c.send_pending(&full), Ok(0)), || {
-        "send_pending sent something twice".into()
-    })?;
+    check(
+        matches!(c.send_pending(&full), Ok(0)) && !c.has_pending(),
+        || "send_pending sent something twice, or something still waits".into(),
+    )?;
     let plain = decrypt_until(&mut s, &ss, "the queued datagram", |_, plain| {
         !plain.is_empty()
     })?;

@@ -72,6 +72,8 @@ pub struct Dtls {
     /// or a server without cookie verification never draws its secret.
     cookies: std::cell::OnceCell<DtlsClientVerifier>,
     engine: Option<Box<dyn DtlsEngine>>,
+    /// The last send left datagrams queued because the socket would block.
+    unsent: bool,
     state: HandshakeState,
     verification: Verification,
     peer_errors: Vec<SslError>,
@@ -140,6 +142,7 @@ impl Dtls {
             mtu_hint: 0,
             cookies: std::cell::OnceCell::new(),
             engine: None,
+            unsent: false,
             state: HandshakeState::HandshakeNotStarted,
             verification: Verification::default(),
             peer_errors: Vec::new(),
@@ -653,6 +656,14 @@ impl Dtls {
         sent
     }
 
+    /// Whether datagrams wait for [`send_pending`](Self::send_pending): the last send found
+    /// a non-blocking socket's buffer full (a call that failed with `WouldBlock`, or a
+    /// [`decrypt_datagram`](Self::decrypt_datagram) whose answer did not fit). A caller
+    /// waits for the socket to be writable and calls `send_pending` then.
+    pub fn has_pending(&self) -> bool {
+        self.unsent
+    }
+
     /// Sends what the engine queued, to the peer. Returns the bytes sent.
     ///
     /// Fails with [`DtlsError::InvalidInputParameters`] when the socket is declared connected
@@ -684,6 +695,7 @@ impl Dtls {
         route: Option<Via>,
     ) -> Result<usize, Error> {
         let (Some(engine), Some(route)) = (self.engine.as_mut(), route) else {
+            self.unsent = false;
             return Ok(0);
         };
         let mut written = 0;
@@ -692,6 +704,7 @@ impl Dtls {
             written += n;
             Ok(n)
         });
+        self.unsent = matches!(&sent, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
         match sent {
             Ok(()) => Ok(written),
             Err(e) => Err(self.fail(DtlsError::UnderlyingSocketError, Error::Io(e))),

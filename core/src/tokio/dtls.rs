@@ -188,10 +188,7 @@ impl AsyncDtls {
                 return Ok((!out.is_empty()).then_some(out));
             }
             // An answer the engine owed the peer that did not fit the send buffer.
-            if let Err(Error::Io(e)) = self.dtls.send_pending(&*self.socket) {
-                if e.kind() != io::ErrorKind::WouldBlock {
-                    return Err(Error::Io(e));
-                }
+            if self.dtls.has_pending() {
                 self.send_pending().await?;
             }
             if !out.is_empty() {
