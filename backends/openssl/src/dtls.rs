@@ -71,8 +71,9 @@ struct Timeval {
 }
 
 /// The engine's datagram transport (see the module documentation). Its buffers are kept
-/// from call to call, so that a datagram in either direction costs one copy and no
-/// allocation.
+/// from call to call, so that no datagram costs an allocation; a received one is copied
+/// twice (into the transport, then into OpenSSL's buffer), a sent one once (out of
+/// OpenSSL's buffer, until the front end sends it).
 #[derive(Default)]
 struct Datagrams {
     /// The datagram from the peer OpenSSL reads next: each engine call hands in at most one
@@ -324,10 +325,10 @@ impl OpenSslDtlsEngine {
     /// returns one record per `SSL_read`; the loop goes on while it holds more of the
     /// datagram (`SSL_has_pending`: further records a sender packed into it, or the rest of
     /// a record; not asked when the datagram is one record), so that nothing is left for the
-    /// next datagram to push aside. OpenSSL
-    /// decrypts straight into `out`'s spare room, reserved for the datagram's length (a
-    /// record's plaintext is shorter than the datagram carrying it). A close_notify after
-    /// some records ends the datagram as `Closed` with their data kept.
+    /// next datagram to push aside. OpenSSL decrypts straight into `out`'s spare room,
+    /// reserved for the datagram's length (a record's plaintext is shorter than the datagram
+    /// carrying it). A close_notify after some records ends the datagram as `Closed` with
+    /// their data kept.
     ///
     /// The thread's error queue is not emptied first (see [`data_error_code`]).
     fn read_records(&mut self, datagram: &[u8], out: &mut Vec<u8>) -> Result<DtlsRead, Error> {

@@ -81,33 +81,35 @@ async fn serve(
     Ok(server)
 }
 
+/// Sends `data` from `from` and checks `to` receives exactly it; the names are the sender's
+/// and the receiver's, for messages. Returns the bytes `from` put on the wire.
+async fn pass(
+    from: &mut AsyncDtls,
+    to: &mut AsyncDtls,
+    data: &[u8],
+    (sender, receiver): (&str, &str),
+) -> Result<usize, String> {
+    let sent = from
+        .send(data)
+        .await
+        .map_err(|e| format!("{sender} send: {e}"))?;
+    let got = to
+        .recv()
+        .await
+        .map_err(|e| format!("{receiver} recv: {e}"))?;
+    check(got.as_deref() == Some(data), || {
+        format!("the {receiver} received {got:?}")
+    })?;
+    Ok(sent)
+}
+
 /// Data both ways, then the client's close_notify, seen by the server as the end.
 async fn data_and_close(client: &mut AsyncDtls, server: &mut AsyncDtls) -> Result<(), String> {
-    let sent = client
-        .send(b"ping on tokio")
-        .await
-        .map_err(|e| format!("client send: {e}"))?;
+    let sent = pass(client, server, b"ping on tokio", ("client", "server")).await?;
     check(sent > 13, || {
         format!("the client sent {sent} bytes on the wire")
     })?;
-    let got = server
-        .recv()
-        .await
-        .map_err(|e| format!("server recv: {e}"))?;
-    check(got.as_deref() == Some(&b"ping on tokio"[..]), || {
-        format!("the server received {got:?}")
-    })?;
-    server
-        .send(b"pong on tokio")
-        .await
-        .map_err(|e| format!("server send: {e}"))?;
-    let got = client
-        .recv()
-        .await
-        .map_err(|e| format!("client recv: {e}"))?;
-    check(got.as_deref() == Some(&b"pong on tokio"[..]), || {
-        format!("the client received {got:?}")
-    })?;
+    pass(server, client, b"pong on tokio", ("server", "client")).await?;
     client
         .shutdown()
         .await
@@ -197,8 +199,8 @@ fn lossy_relay(client: &str, server: &str) -> Result<(), String> {
 }
 
 /// A client against a self-signed server fails with a verification error and stops in
-/// PeerVerificationFailed with SelfSignedCertificate; once the caller ignores exactly those errors it resumes, and data
-/// flows.
+/// PeerVerificationFailed with SelfSignedCertificate; once the caller ignores exactly those
+/// errors it resumes, and data flows.
 fn stop_ignore_resume(client: &str, server: &str) -> Result<(), String> {
     on_tokio(async {
         let (client_socket, server_socket) = (bind().await?, bind().await?);

@@ -269,10 +269,10 @@ impl Dtls {
     /// Declares whether the socket given to every call from now on is connected to the peer
     /// ([`UdpSocket::connect`](std::net::UdpSocket::connect) to the address
     /// [`set_peer`](Self::set_peer) named), so that datagrams go out with `send` instead of
-    /// `send_to`: the kernel then skips a route lookup per datagram (over loopback on Linux, the difference between 0.93 and 0.98 of
-    /// OpenSSL's own throughput on a connected socket). Off by default, which works with any
-    /// socket. polytls checks the claim (`getpeername`) the first time a socket is used and
-    /// whenever another one is given.
+    /// `send_to`: the kernel then skips a route lookup per datagram (over loopback on Linux,
+    /// the difference between 0.93 and 0.98 of OpenSSL's own throughput on a connected
+    /// socket). Off by default, which works with any socket. polytls checks the claim
+    /// (`getpeername`) the first time a socket is used and whenever another one is given.
     ///
     /// ```no_run
     /// # fn client() -> Result<(), polytls::Error> {
