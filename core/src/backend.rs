@@ -471,9 +471,10 @@ pub struct EngineParams<'a> {
     /// (client) or accept (server) PSK cipher suites, asking
     /// [`VerificationHook::pre_shared_key`] for the key. [`new`](Self::new) sets it to false.
     pub pre_shared_key_handler: bool,
-    /// Whether the session has an alert handler: only then does the engine report the alerts
-    /// it sends and receives, to [`VerificationHook::alert`]. [`new`](Self::new) sets it to
-    /// false.
+    /// Whether the session has an alert handler when its engine is made: a backend that does
+    /// not claim [`SupportedFeature::Alerts`] is then refused. An engine that claims it
+    /// reports every alert to [`VerificationHook::alert`] whatever this says (a handler may
+    /// be set later). [`new`](Self::new) sets it to false.
     pub alert_handler: bool,
 }
 
@@ -520,10 +521,10 @@ pub trait VerificationHook: Send + Sync {
     }
 
     /// An alert this side sent (`sent`) or received, with its level and description (Qt's
-    /// `alertSent` and `alertReceived`). Engines call it only when
-    /// [`EngineParams::alert_handler`] is set, and only on backends that claim
-    /// [`SupportedFeature::Alerts`]. The front end queues it and calls the application's
-    /// handlers once the engine call returns; the default does nothing.
+    /// `alertSent` and `alertReceived`). Engines of backends that claim
+    /// [`SupportedFeature::Alerts`] call it for every alert; the front end keeps those it has
+    /// a handler for and calls the handlers once the engine call returns. The default does
+    /// nothing.
     fn alert(&self, sent: bool, level: crate::AlertLevel, kind: crate::AlertType) {
         let _ = (sent, level, kind);
     }

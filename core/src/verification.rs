@@ -95,8 +95,10 @@ struct State {
     /// What a handler panicked with in this handshake, to resume once the alert is sent.
     panic: Option<Box<dyn Any + Send>>,
     /// Alerts the engine reported (sent or not, level, description), for the front end to
-    /// hand to the application's handlers once the engine call returns.
+    /// hand to the application's handlers once the engine call returns; kept only once an
+    /// alert handler is set (`hears_alerts`).
     alerts: Vec<(bool, AlertLevel, AlertType)>,
+    hears_alerts: bool,
 }
 
 /// The verification state of one socket, shared with its engine.
@@ -215,6 +217,11 @@ impl Verification {
 
     /// Starts a new handshake: forgets what the last one found. With `interrupt`, each error
     /// not ignored beforehand stops the handshake until the interruption handler continues it.
+    /// Keeps the alerts the engine reports from now on, for the application's handlers.
+    pub(crate) fn hear_alerts(&self) {
+        self.lock().hears_alerts = true;
+    }
+
     pub(crate) fn reset(&self, interrupt: bool) {
         let mut state = self.lock();
         state.found.clear();
@@ -372,6 +379,9 @@ impl VerificationHook for Verification {
     /// Queued: the application's handlers run outside the engine (see
     /// [`Session`](crate::Session)).
     fn alert(&self, sent: bool, level: AlertLevel, kind: AlertType) {
-        self.lock().alerts.push((sent, level, kind));
+        let mut state = self.lock();
+        if state.hears_alerts {
+            state.alerts.push((sent, level, kind));
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! OpenSSL's info callback, reporting each alert a session sends or receives to the front
-//! end's hook ([`VerificationHook::alert`](polytls_core::VerificationHook::alert)). It is
-//! installed only on sessions with an alert handler.
+//! end's hook ([`VerificationHook::alert`](polytls_core::VerificationHook::alert)), on every
+//! TLS session (a handler may be set once a session has started; the front end drops the
+//! alerts nobody listens to).
 
 use std::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -636,9 +636,8 @@ impl OpenSslEngine {
         let context = context_for(params)?;
         let mut ssl = Ssl::new(&context).map_err(|e| openssl_failure("OpenSSL session", &e))?;
         let verify = verify::install(&mut ssl, params)?;
-        if params.alert_handler {
-            crate::alert::install(&mut ssl);
-        }
+        // Always: a handler may be set once the session has started.
+        crate::alert::install(&mut ssl);
         let server = params.mode == SslMode::SslServerMode;
         if params.pre_shared_key_handler {
             let hint = params.config.pre_shared_key_identity_hint.as_deref();

@@ -41,6 +41,16 @@ fn listening(setup: Setup, sent: Heard, received: Heard) -> Setup {
     })
 }
 
+/// The client closes with close_notify, and the server reads to the end.
+fn client_closes(client: &mut Socket, server: &mut Socket) -> Result<(), String> {
+    client.close().map_err(|e| format!("client close: {e}"))?;
+    let mut rest = Vec::new();
+    server
+        .read_to_end(&mut rest)
+        .map_err(|e| format!("server read to the end: {e}"))
+        .map(drop)
+}
+
 /// A clean close: the client's close_notify is heard as sent by the client and as received
 /// by the server, as a warning, and no other alert is heard on either side.
 fn close_notify(c: &str, s: &str) -> Result<(), String> {
@@ -71,11 +81,7 @@ fn close_notify(c: &str, s: &str) -> Result<(), String> {
             )
         },
     )?;
-    client.close().map_err(|e| format!("client close: {e}"))?;
-    let mut rest = Vec::new();
-    server
-        .read_to_end(&mut rest)
-        .map_err(|e| format!("server read to the end: {e}"))?;
+    client_closes(&mut client, &mut server)?;
     let close = (AlertLevel::Warning, AlertType::CloseNotification);
     check(taken(&client_sent) == [close], || {
         format!("the client heard itself send {:?}", taken(&client_sent))
@@ -86,6 +92,35 @@ fn close_notify(c: &str, s: &str) -> Result<(), String> {
     check(taken(&client_received).is_empty(), || {
         format!("the client heard {:?} received", taken(&client_received))
     })
+}
+
+/// Handlers set once the handshake is over hear the alerts from then on: the client's
+/// close_notify, heard as sent by the client and as received by the server.
+fn handlers_set_after_the_handshake(c: &str, s: &str) -> Result<(), String> {
+    let (mut client, mut server) = handshake(
+        c,
+        configure(client_config()),
+        s,
+        configure(server_config(&Pki::get().server)),
+    )
+    .both()?;
+    let (client_sent, server_received) = (heard(), heard());
+    let sent = client_sent.clone();
+    client.on_alert_sent(move |level, kind| sent.lock().unwrap().push((level, kind)));
+    let received = server_received.clone();
+    server.on_alert_received(move |level, kind| received.lock().unwrap().push((level, kind)));
+    client_closes(&mut client, &mut server)?;
+    let close = (AlertLevel::Warning, AlertType::CloseNotification);
+    check(
+        taken(&client_sent) == [close] && taken(&server_received) == [close],
+        || {
+            format!(
+                "handlers set after the handshake: the client heard itself send {:?}, the server heard {:?}",
+                taken(&client_sent),
+                taken(&server_received)
+            )
+        },
+    )
 }
 
 /// A client that refuses the server's self-signed certificate sends a fatal alert; its
@@ -210,6 +245,12 @@ pub(super) fn cases() -> Vec<Case> {
             close_notify,
         ),
         Case::pair("alerts/refusal_heard_both_ways", needs(), needs(), refusal),
+        Case::pair(
+            "alerts/handlers_set_after_the_handshake",
+            needs(),
+            needs(),
+            handlers_set_after_the_handshake,
+        ),
         Case::pair(
             "alerts/missing_certificate_heard_both_ways",
             needs().and_protocol(SslProtocol::TlsV1_2),

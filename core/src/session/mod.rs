@@ -399,10 +399,12 @@ impl Session {
     /// description (whose `Display` gives its name and code), close_notify included. It runs
     /// once the engine call during which the alert went out returns, before the handshake
     /// step, read or close that made that call returns to the caller; an alert that goes out
-    /// while writing is reported by the next of those. Only a backend that claims
+    /// while writing is reported by the next of those. A handler set while the connection
+    /// runs hears the alerts from then on. Only a backend that claims
     /// [`SupportedFeature::Alerts`](crate::SupportedFeature::Alerts) reports alerts; with a
     /// handler set, others refuse to start encryption with
-    /// [`Error::Unsupported`](crate::Error::Unsupported).
+    /// [`Error::Unsupported`](crate::Error::Unsupported) (one set after the start is never
+    /// called on them).
     ///
     /// ```no_run
     /// # fn watch(socket: &mut polytls::SslSocket<std::net::TcpStream>) {
@@ -412,6 +414,7 @@ impl Session {
     /// ```
     pub fn on_alert_sent(&mut self, handler: impl FnMut(AlertLevel, AlertType) + Send + 'static) {
         self.events.set().alert_sent = Some(Box::new(handler));
+        self.verification.shared().hear_alerts();
     }
 
     /// Calls `handler` with each alert the peer sends (Qt's `alertReceived`), as
@@ -421,6 +424,7 @@ impl Session {
         handler: impl FnMut(AlertLevel, AlertType) + Send + 'static,
     ) {
         self.events.set().alert_received = Some(Box::new(handler));
+        self.verification.shared().hear_alerts();
     }
 
     /// Calls `handler` once the handshake has completed.
