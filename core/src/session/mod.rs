@@ -373,8 +373,9 @@ impl Session {
     /// reads the server's [`identity_hint`](PreSharedKeyAuthenticator::identity_hint) and sets
     /// its identity and key, a server's handler reads the client's
     /// [`identity`](PreSharedKeyAuthenticator::identity) and sets the key for it. PSK suites
-    /// are offered and accepted only once a handler is set, in TLS 1.2 and DTLS 1.2 (a TLS 1.3
-    /// handshake uses certificates, as in Qt), and only by a backend that claims
+    /// are offered and accepted only when a handler is set before encryption starts (the
+    /// suites are chosen then: one set later is never called), in TLS 1.2 and DTLS 1.2 (a
+    /// TLS 1.3 handshake uses certificates, as in Qt), and only by a backend that claims
     /// [`SupportedFeature::Psk`](crate::SupportedFeature::Psk): others refuse the handshake
     /// with [`Error::Unsupported`](crate::Error::Unsupported). A server with a handler may have
     /// no certificate; it then speaks only PSK suites.
