@@ -7,6 +7,11 @@
 //! (reported by [`DtlsEngine::timeout`] and fired with `Dtls::handle_timeout`), the end of the
 //! handshake, the peer's leaf certificate, application data and the peer's close_notify.
 //!
+//! While the handshake runs, a datagram holding plaintext handshake records is handed to
+//! dimpl as the datagrams the `reassembly` module cuts it into: one handshake message
+//! each, whole, so that a peer that re-fragments a retransmitted message (OpenSSL at a
+//! small MTU) is understood.
+//!
 //! dimpl keeps its own clock from the instants it is handed, so every call first hands it
 //! the current time (`handle_timeout(now)`), which also sends a flight whose timer has passed.
 //!
@@ -33,6 +38,7 @@ use polytls_core::{
 };
 
 use crate::backend::{DimplBackend, NAME};
+use crate::reassembly::Reassembly;
 use crate::verify::{self, Role};
 
 /// The largest record overhead of the suites dimpl negotiates: a DTLS 1.2 record header (13
@@ -74,6 +80,8 @@ pub(crate) struct DimplDtlsEngine {
     received: Vec<u8>,
     peer_leaf: Option<Certificate>,
     cipher_id: Option<u16>,
+    /// The peer's fragmented plaintext handshake messages, until they are whole.
+    reassembly: Reassembly,
     buf: Vec<u8>,
 }
 
@@ -225,6 +233,7 @@ impl DimplDtlsEngine {
             received: Vec::new(),
             peer_leaf: None,
             cipher_id: None,
+            reassembly: Reassembly::default(),
             buf: vec![0u8; 2048],
         })
     }
@@ -312,22 +321,35 @@ impl DimplDtlsEngine {
         self.buf = buf;
     }
 
-    /// Feeds `datagram` to dimpl (after the time) and drains its output.
+    /// Feeds `datagram` to dimpl (after the time) and drains its output; during the
+    /// handshake, its plaintext handshake messages go through [`Reassembly`] first.
     fn feed(&mut self, datagram: Option<&[u8]>) -> Result<(), Error> {
         self.tick()?;
         if let Some(datagram) = datagram {
-            if !self.server && !self.connected {
-                if let Some(id) = server_hello_suite(datagram) {
-                    self.cipher_id = Some(id);
-                }
-            }
-            if let Err(e) = self.dtls.handle_packet(datagram) {
-                self.drain();
-                return Err(self.fatal(e));
-            }
+            let split = match self.connected {
+                true => None,
+                false => self.reassembly.split(datagram),
+            };
+            return match split {
+                None => self.handle(datagram),
+                Some(datagrams) => datagrams.iter().try_for_each(|d| self.handle(d)),
+            };
         }
         self.drain();
         Ok(())
+    }
+
+    /// Hands dimpl one datagram and drains its output; a client reads the suite of a
+    /// ServerHello on its way.
+    fn handle(&mut self, datagram: &[u8]) -> Result<(), Error> {
+        if !self.server && !self.connected {
+            if let Some(id) = server_hello_suite(datagram) {
+                self.cipher_id = Some(id);
+            }
+        }
+        let handled = self.dtls.handle_packet(datagram);
+        self.drain();
+        handled.map_err(|e| self.fatal(e))
     }
 }
 

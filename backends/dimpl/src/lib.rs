@@ -8,6 +8,8 @@
 //! - [`backend`]: the [`TlsBackend`](polytls_core::TlsBackend) implementation: name, version,
 //!   claims and the engine factory.
 //! - `engine`: the [`DtlsEngine`](polytls_core::DtlsEngine) over `dimpl::Dtls`.
+//! - `reassembly`: the peer's fragmented plaintext handshake messages made whole before
+//!   dimpl sees them (dimpl 0.9 cannot complete a message a retransmission cut differently).
 //! - `verify`: the peer's certificate verified with webpki (dimpl leaves verification to the
 //!   embedder), its problems reported as [`SslError`](polytls_core::SslError)s.
 //!
@@ -41,6 +43,7 @@
 
 pub mod backend;
 mod engine;
+mod reassembly;
 mod verify;
 
 pub use backend::DimplBackend;
