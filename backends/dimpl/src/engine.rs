@@ -31,9 +31,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dimpl::{Config, Dtls, DtlsCertificate, Output, ProtocolVersion};
+use polytls_core::context_cache::ContextCache;
 use polytls_core::{
-    Certificate, DtlsEngine, DtlsEngineParams, DtlsRead, Error, KeyAlgorithm, PeerName,
-    PeerVerifyMode, SessionInfo, SslCipher, SslConfiguration, SslMode, SslProtocol,
+    Certificate, DtlsEngine, DtlsEngineParams, DtlsRead, EngineParams, Error, KeyAlgorithm,
+    PeerName, PeerVerifyMode, SessionInfo, SslCipher, SslConfiguration, SslMode, SslProtocol,
     VerificationHook,
 };
 
@@ -87,6 +88,45 @@ pub(crate) struct DimplDtlsEngine {
 
 /// A dimpl constructor (`Dtls::new_12` and its siblings).
 type Constructor = fn(Arc<Config>, DtlsCertificate, Instant) -> Dtls;
+
+/// The dimpl configurations shared by associations with equal parameters.
+///
+/// Building a `dimpl::Config` checks its crypto provider (signs, verifies and agrees keys
+/// with test vectors): about 11 million instructions, more than the handshake it is for.
+/// Associations whose configuration, mode, verify mode and MTU are equal share one through
+/// core's [`ContextCache`], keyed as the OpenSSL backend's contexts are, with the MTU and
+/// the verify mode as the extra part. What the dimpl configuration holds is read from
+/// those alone (no key, no certificate).
+static CONFIGS: ContextCache<(u16, PeerVerifyMode), Arc<Config>> = ContextCache::new(16);
+
+/// The dimpl configuration for `params` (from [`CONFIGS`], or built and cached).
+///
+/// Fails with [`Error::InvalidInput`] when dimpl refuses it (an MTU out of its range).
+fn dimpl_config_for(params: &DtlsEngineParams<'_>) -> Result<Arc<Config>, Error> {
+    let server = params.mode == SslMode::SslServerMode;
+    let verifies = params.verify_mode == PeerVerifyMode::VerifyPeer;
+    let key = EngineParams::new(
+        params.mode,
+        params.config,
+        params.peer_name,
+        Arc::clone(&params.verifier),
+    );
+    CONFIGS.get_or_build(&key, (params.mtu, params.verify_mode), |_| {
+        // The front end refused every setting this engine does not carry
+        // (polytls_core::backend::refuse_unclaimed_dtls), `QueryPeer` on a server among
+        // them: dimpl can only require a client certificate or not ask for one.
+        Config::builder()
+            .mtu(usize::from(params.mtu))
+            .require_client_certificate(server && verifies)
+            // The front end runs cookie exchanges only through DtlsCookie, which this
+            // backend does not claim; a server reached directly with cookies on runs
+            // dimpl's own.
+            .use_server_cookie(server && params.config.dtls_cookie_verification_enabled)
+            .build()
+            .map(Arc::new)
+            .map_err(|e| Error::InvalidInput(format!("dimpl refuses the configuration: {e}")))
+    })
+}
 
 /// The dimpl constructor a DTLS selector maps to, or `None` for selectors this engine refuses.
 ///
@@ -183,17 +223,7 @@ impl DimplDtlsEngine {
         }
         let certificate = identity(config, server)?;
         let verifies = params.verify_mode == PeerVerifyMode::VerifyPeer;
-        // The front end refused every setting this engine does not carry
-        // (polytls_core::backend::refuse_unclaimed_dtls), `QueryPeer` on a server among
-        // them: dimpl can only require a client certificate or not ask for one.
-        let dimpl_config = Config::builder()
-            .mtu(usize::from(params.mtu))
-            .require_client_certificate(server && verifies)
-            // The front end runs cookie exchanges only through DtlsCookie, which this backend
-            // does not claim; a server reached directly with cookies on runs dimpl's own.
-            .use_server_cookie(server && config.dtls_cookie_verification_enabled)
-            .build()
-            .map_err(|e| Error::InvalidInput(format!("dimpl refuses the configuration: {e}")))?;
+        let dimpl_config = dimpl_config_for(params)?;
         let verification = if verifies {
             let anchors = match &config.ca_certificates {
                 Some(list) => list.iter().map(|c| c.to_der().to_vec()).collect(),
@@ -215,7 +245,7 @@ impl DimplDtlsEngine {
         let make = constructor(config.protocol).ok_or_else(|| {
             Error::unsupported(NAME, format!("protocol {} for DTLS", config.protocol))
         })?;
-        let mut dtls = make(Arc::new(dimpl_config), certificate, Instant::now());
+        let mut dtls = make(dimpl_config, certificate, Instant::now());
         dtls.set_active(!server);
         Ok(DimplDtlsEngine {
             dtls,
@@ -483,6 +513,42 @@ impl DtlsEngine for DimplDtlsEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Accept;
+
+    impl VerificationHook for Accept {
+        fn decide(&self, _: &[Certificate], _: Vec<polytls_core::SslError>) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn associations_with_equal_parameters_share_one_dimpl_configuration() {
+        let config = SslConfiguration {
+            peer_verify_mode: PeerVerifyMode::VerifyPeer,
+            ..SslConfiguration::default_dtls_configuration()
+        };
+        let hook: Arc<dyn VerificationHook> = Arc::new(Accept);
+        let params = |mode, mtu| DtlsEngineParams::new(mode, &config, None, hook.clone(), mtu);
+        let server = params(SslMode::SslServerMode, 1000);
+        let first = dimpl_config_for(&server).unwrap();
+        let again = dimpl_config_for(&params(SslMode::SslServerMode, 1000)).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert!(first.require_client_certificate());
+        assert_eq!(first.mtu(), 1000);
+        // Another MTU, mode or verify mode is another configuration.
+        let other_mtu = dimpl_config_for(&params(SslMode::SslServerMode, 999)).unwrap();
+        assert_eq!(other_mtu.mtu(), 999);
+        let client = dimpl_config_for(&params(SslMode::SslClientMode, 1000)).unwrap();
+        assert!(!client.require_client_certificate());
+        let mut unverified = params(SslMode::SslServerMode, 1000);
+        unverified.verify_mode = PeerVerifyMode::VerifyNone;
+        let unverified = dimpl_config_for(&unverified).unwrap();
+        assert!(!unverified.require_client_certificate());
+        for other in [&other_mtu, &client, &unverified] {
+            assert!(!Arc::ptr_eq(&first, other));
+        }
+    }
 
     #[test]
     fn reads_the_suite_of_a_server_hello() {
