@@ -190,6 +190,9 @@ pub struct Case {
     pub server_needs: Needs,
     /// The code.
     pub body: Body,
+    /// A two-sided case that runs on the blocking front end only: it drives its sockets
+    /// itself (non-blocking calls, raw records), so a tokio run would repeat the blocking one.
+    pub blocking_only: bool,
 }
 
 impl Case {
@@ -204,6 +207,7 @@ impl Case {
             needs,
             server_needs: Needs::default(),
             body: Body::Single(Box::new(body)),
+            blocking_only: false,
         }
     }
 
@@ -219,6 +223,7 @@ impl Case {
             needs: client_needs,
             server_needs,
             body: Body::Pair(Box::new(body)),
+            blocking_only: false,
         }
     }
 
@@ -232,7 +237,14 @@ impl Case {
             needs: Needs::default(),
             server_needs: Needs::default(),
             body: Body::Registry(Box::new(body)),
+            blocking_only: false,
         }
+    }
+
+    /// This case on the blocking front end only (see [`Case::blocking_only`]).
+    pub fn on_blocking_only(mut self) -> Case {
+        self.blocking_only = true;
+        self
     }
 
     /// Whether this case runs against `target` (a pair case against pairs, and so on).

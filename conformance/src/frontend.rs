@@ -10,12 +10,17 @@
 //! (split halves, a transport that is pending at random) has cases of its own
 //! (`tokio/...`). The DTLS cases' handshakes run on tokio through `AsyncDtls` (see
 //! `cases::dtls::drive`).
+//!
+//! Each call made on tokio's front end is counted for the case that made it
+//! ([`ran_on_tokio`]); the harness fails a tokio run that passed without one.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::ops::{Deref, DerefMut};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use polytls::tokio::TlsStream;
@@ -44,6 +49,8 @@ impl FrontEnd {
 
 thread_local! {
     static CURRENT: Cell<FrontEnd> = const { Cell::new(FrontEnd::Blocking) };
+    /// How many calls the running case made on the tokio front end, shared by its threads.
+    static ON_TOKIO: RefCell<Option<Arc<AtomicUsize>>> = const { RefCell::new(None) };
 }
 
 /// The front end of the case running on this thread.
@@ -56,13 +63,33 @@ pub fn set_current(front_end: FrontEnd) {
     CURRENT.with(|c| c.set(front_end));
 }
 
-/// Starts a thread that runs `f` on this thread's front end.
+/// Sets the front end of the case running on this thread and the tally of its calls on
+/// tokio's (see [`ran_on_tokio`]), which its threads started with [`spawn`] share.
+pub fn set_current_counting(front_end: FrontEnd, tally: Arc<AtomicUsize>) {
+    set_current(front_end);
+    ON_TOKIO.with(|t| *t.borrow_mut() = Some(tally));
+}
+
+/// Notes that a call of the running case ran on the tokio front end: a tokio run of a case
+/// that passes without one is a failure (it proved nothing the blocking run did not).
+pub fn ran_on_tokio() {
+    ON_TOKIO.with(|t| {
+        if let Some(tally) = &*t.borrow() {
+            tally.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+}
+
+/// Starts a thread that runs `f` on this thread's front end, counting its calls on tokio's
+/// with this thread's.
 pub fn spawn<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> std::thread::JoinHandle<T> {
     let front_end = current();
+    let tally = ON_TOKIO.with(|t| t.borrow().clone());
     std::thread::spawn(move || {
         set_current(front_end);
+        ON_TOKIO.with(|t| *t.borrow_mut() = tally);
         f()
     })
 }
@@ -170,6 +197,7 @@ impl Socket {
             .set_nonblocking(true)?;
         let (stream, session) = self.socket.take().expect(LOST).into_parts();
         let mut tls = TlsStream::from_parts(tokio::net::TcpStream::from_std(stream)?, session);
+        ran_on_tokio();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             runtime.block_on(async {
                 match limit {

@@ -26,6 +26,7 @@ pub mod mock;
 mod netns;
 pub mod pki;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -168,7 +169,7 @@ pub fn front_ends(case: &Case, target: &Target) -> Vec<FrontEnd> {
         // other `dtls/` cases run their handshakes on the front end of the run (`AsyncDtls`
         // on tokio's).
         (case::Body::Pair(_), Target::Pair { .. })
-            if !ONE_FRONT_END.iter().any(|p| case.name.starts_with(p)) =>
+            if !case.blocking_only && !ONE_FRONT_END.iter().any(|p| case.name.starts_with(p)) =>
         {
             vec![FrontEnd::Blocking, FrontEnd::Tokio]
         }
@@ -222,10 +223,12 @@ pub fn run_case_on(case: &Arc<Case>, target: &Target, front_end: FrontEnd) -> Ca
 fn run_isolated(case: &Arc<Case>, target: &Target, front_end: FrontEnd) -> Status {
     let (tx, rx) = mpsc::channel();
     let (case, target) = (case.clone(), target.clone());
+    let on_tokio = Arc::new(AtomicUsize::new(0));
+    let tally = Arc::clone(&on_tokio);
     let spawned = std::thread::Builder::new()
         .name(case.name.clone())
         .spawn(move || {
-            frontend::set_current(front_end);
+            frontend::set_current_counting(front_end, tally);
             let outcome =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| case.run(&target)));
             let _ = tx.send(outcome);
@@ -234,6 +237,13 @@ fn run_isolated(case: &Arc<Case>, target: &Target, front_end: FrontEnd) -> Statu
         return Status::Failed(format!("cannot start the case's thread: {e}"));
     }
     match rx.recv_timeout(CASE_TIMEOUT) {
+        Ok(Ok(Ok(()))) if front_end == FrontEnd::Tokio && on_tokio.load(Ordering::Relaxed) == 0 => {
+            Status::Failed(
+                "passed on the tokio front end without a call running on it (the run proves \
+                 nothing the blocking one did not)"
+                    .into(),
+            )
+        }
         Ok(Ok(Ok(()))) => Status::Passed,
         Ok(Ok(Err(message))) => Status::Failed(message),
         Ok(Err(panic)) => {

@@ -609,28 +609,34 @@ pub(super) fn cases() -> Vec<Case> {
         ),
     ];
     for (side, receiver_is_server) in [("server", true), ("client", false)] {
-        cases.push(Case::pair(
-            format!("attack/flipped_byte/{side}_sends_bad_record_mac"),
-            tls12_needs(),
-            tls12_needs(),
-            move |c, s| {
-                let (attacker, receiver) = if receiver_is_server { (c, s) } else { (s, c) };
-                flipped_byte(attacker, receiver, receiver_is_server)
-            },
-        ));
-        cases.push(Case::pair(
-            format!("attack/garbage_after_handshake/{side}_fails_with_alert"),
-            tls12_needs(),
-            tls12_needs(),
-            move |c, s| {
-                let (attacker, receiver) = if receiver_is_server { (c, s) } else { (s, c) };
-                for (what, garbage) in garbage_records() {
-                    garbage_after_handshake(attacker, receiver, receiver_is_server, &garbage)
-                        .map_err(|e| format!("{what}: {e}"))?;
-                }
-                Ok(())
-            },
-        ));
+        cases.push(
+            Case::pair(
+                format!("attack/flipped_byte/{side}_sends_bad_record_mac"),
+                tls12_needs(),
+                tls12_needs(),
+                move |c, s| {
+                    let (attacker, receiver) = if receiver_is_server { (c, s) } else { (s, c) };
+                    flipped_byte(attacker, receiver, receiver_is_server)
+                },
+            )
+            .on_blocking_only(),
+        );
+        cases.push(
+            Case::pair(
+                format!("attack/garbage_after_handshake/{side}_fails_with_alert"),
+                tls12_needs(),
+                tls12_needs(),
+                move |c, s| {
+                    let (attacker, receiver) = if receiver_is_server { (c, s) } else { (s, c) };
+                    for (what, garbage) in garbage_records() {
+                        garbage_after_handshake(attacker, receiver, receiver_is_server, &garbage)
+                            .map_err(|e| format!("{what}: {e}"))?;
+                    }
+                    Ok(())
+                },
+            )
+            .on_blocking_only(),
+        );
     }
     cases
 }

@@ -91,5 +91,6 @@ pub(super) fn cases() -> Vec<Case> {
             }
             Ok(())
         },
-    )]
+    )
+    .on_blocking_only()]
 }

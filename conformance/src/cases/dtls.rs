@@ -148,6 +148,7 @@ fn drive_on_tokio(dtls: &mut Dtls, socket: &UdpSocket) -> Result<(), Error> {
             Err(e) => return (association, Err(Error::Io(e))),
         };
         let mut running = polytls::tokio::AsyncDtls::new(association, tokio_socket);
+        frontend::ran_on_tokio();
         let result = tokio::time::timeout(IO_TIMEOUT, running.handshake())
             .await
             .unwrap_or_else(|_| Err(Error::timed_out("the DTLS handshake on tokio", IO_TIMEOUT)));

@@ -248,13 +248,15 @@ pub(super) fn cases() -> Vec<Case> {
             Needs::feature(polytls::SupportedFeature::CertificateVerification),
             Needs::socket(),
             big_queue_then_refused,
-        ),
+        )
+        .on_blocking_only(),
         Case::pair(
             "lifecycle/close_retried_after_would_block_sends_close_notify",
             Needs::socket(),
             Needs::socket(),
             close_retried,
-        ),
+        )
+        .on_blocking_only(),
         Case::pair(
             "lifecycle/failed_socket_refuses_flush_write_and_close",
             Needs::feature(polytls::SupportedFeature::CertificateVerification),

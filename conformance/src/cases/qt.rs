@@ -527,7 +527,8 @@ fn loopback_cases() -> Vec<Case> {
             verifying(),
             Needs::socket(),
             wait_for_minus_one,
-        ),
+        )
+        .on_blocking_only(),
         // tst_QSslSocket::defaultCiphers, supportedCiphers and sessionCipher: each backend
         // supports more than one suite; the default configuration names none (`None`: the
         // backend's own list, where Qt copies the list into the configuration) and a new
@@ -654,7 +655,8 @@ fn loopback_cases() -> Vec<Case> {
                     "a write after the close was accepted".into()
                 })
             },
-        ),
+        )
+        .on_blocking_only(),
     ]
 }
 

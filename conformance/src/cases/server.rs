@@ -96,6 +96,7 @@ impl TestServer {
                 Inner::Blocking(server)
             }
             FrontEnd::Tokio => {
+                frontend::ran_on_tokio();
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
                     .enable_all()
