@@ -493,6 +493,10 @@ impl DtlsEngine for DimplDtlsEngine {
         Ok(())
     }
 
+    fn has_queued(&self) -> bool {
+        !self.outgoing.is_empty()
+    }
+
     fn session(&self) -> SessionInfo {
         let mut session = SessionInfo::new();
         if !self.connected {

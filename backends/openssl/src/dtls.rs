@@ -546,6 +546,10 @@ impl DtlsEngine for OpenSslDtlsEngine {
         Ok(())
     }
 
+    fn has_queued(&self) -> bool {
+        !self.stream.get_ref().ends.is_empty()
+    }
+
     fn session(&self) -> SessionInfo {
         if self.handshaking {
             return SessionInfo::new();

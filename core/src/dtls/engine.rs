@@ -138,6 +138,13 @@ pub trait DtlsEngine: Send {
     /// (the unsent datagrams stay queued) and returning it.
     fn send_queued(&mut self, send: &mut dyn FnMut(&[u8]) -> io::Result<usize>) -> io::Result<()>;
 
+    /// Whether datagrams wait for [`send_queued`](Self::send_queued). The front end asks
+    /// before sending after a received application datagram, which rarely queues an answer;
+    /// the default, `true`, has it call `send_queued` every time.
+    fn has_queued(&self) -> bool {
+        true
+    }
+
     /// The facts of the association; meaningful once the handshake is complete.
     fn session(&self) -> SessionInfo;
 }

@@ -1027,7 +1027,15 @@ impl Dtls {
         }
         let start = out.len();
         let read = self.with_engine(|engine| engine.decrypt(datagram, out));
-        let flushed = self.flush(socket);
+        // An answer (a retransmitted flight, an alert) is rare here: nothing to send, no
+        // route to find.
+        let flushed = match &self.engine {
+            Some(engine) if !engine.has_queued() => {
+                self.unsent = false;
+                Ok(0)
+            }
+            _ => self.flush(socket),
+        };
         match read {
             Ok(DtlsRead::Data(_) | DtlsRead::Nothing) => match flushed {
                 Ok(_) => Ok(out.len() - start),
