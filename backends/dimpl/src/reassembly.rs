@@ -109,6 +109,39 @@ fn fragments(mut body: &[u8]) -> Option<Vec<Fragment<'_>>> {
     Some(found)
 }
 
+/// A piece of a datagram as [`Reassembly::split`] reads it.
+enum Part<'a> {
+    /// An epoch-0 handshake record and its fragments.
+    Handshake(&'a [u8], Vec<Fragment<'a>>),
+    /// Any other record, or the rest of the datagram from a record without the
+    /// DTLSPlaintext header on (a DTLS 1.3 record with the unified header).
+    Other(&'a [u8]),
+}
+
+/// The parts of `datagram`, or `None` if a record or a handshake fragment in it is cut
+/// short or runs past its message.
+fn parts(datagram: &[u8]) -> Option<Vec<Part<'_>>> {
+    let mut found = Vec::new();
+    let mut rest = datagram;
+    while !rest.is_empty() {
+        // Only DTLSPlaintext types have the 13-byte header.
+        if rest.len() < RECORD_HEADER || !(20..=23).contains(&rest[0]) {
+            found.push(Part::Other(rest));
+            break;
+        }
+        let length = usize::from(u16::from_be_bytes([rest[11], rest[12]]));
+        let record_bytes = rest.get(..RECORD_HEADER + length)?;
+        rest = &rest[record_bytes.len()..];
+        let epoch = u16::from_be_bytes([record_bytes[3], record_bytes[4]]);
+        found.push(if record_bytes[0] == HANDSHAKE && epoch == 0 {
+            Part::Handshake(record_bytes, fragments(&record_bytes[RECORD_HEADER..])?)
+        } else {
+            Part::Other(record_bytes)
+        });
+    }
+    Some(found)
+}
+
 /// A datagram of one record: `header`'s first 11 bytes (type, version, epoch, sequence),
 /// then the length and `payload`.
 fn record(header: &[u8], payload: &[&[u8]]) -> Vec<u8> {
@@ -128,32 +161,27 @@ impl Reassembly {
     /// fragments are kept), or `None` when `datagram` holds no epoch-0 handshake record or
     /// is malformed: it goes to dimpl as it came.
     pub(crate) fn split(&mut self, datagram: &[u8]) -> Option<Vec<Vec<u8>>> {
+        // The whole datagram is read before anything is kept: a malformed one changes
+        // nothing here and goes to dimpl, which discards what it cannot parse.
+        let parts = parts(datagram)?;
+        if !parts.iter().any(|p| matches!(p, Part::Handshake(..))) {
+            return None;
+        }
         let mut out = Vec::new();
         // Records that are not epoch-0 handshake records, kept together.
         let mut other: Vec<u8> = Vec::new();
-        let mut rest = datagram;
-        let mut handshakes = false;
-        while !rest.is_empty() {
-            // Only DTLSPlaintext types have the 13-byte header; a DTLS 1.3 record with the
-            // unified header (and whatever follows it) is passed on as it is.
-            if rest.len() < RECORD_HEADER || !(20..=23).contains(&rest[0]) {
-                other.extend_from_slice(rest);
-                break;
-            }
-            let length = usize::from(u16::from_be_bytes([rest[11], rest[12]]));
-            let end = RECORD_HEADER + length;
-            let record_bytes = rest.get(..end)?;
-            rest = &rest[end..];
-            let epoch = u16::from_be_bytes([record_bytes[3], record_bytes[4]]);
-            if record_bytes[0] != HANDSHAKE || epoch != 0 {
-                other.extend_from_slice(record_bytes);
-                continue;
-            }
-            handshakes = true;
+        for part in parts {
+            let (record_bytes, fragments) = match part {
+                Part::Other(bytes) => {
+                    other.extend_from_slice(bytes);
+                    continue;
+                }
+                Part::Handshake(record_bytes, fragments) => (record_bytes, fragments),
+            };
             if !other.is_empty() {
                 out.push(std::mem::take(&mut other));
             }
-            for fragment in fragments(&record_bytes[RECORD_HEADER..])? {
+            for fragment in fragments {
                 if let Some(whole) = self.take(&fragment) {
                     out.push(match whole {
                         Some(body) => {
@@ -167,9 +195,6 @@ impl Reassembly {
                     });
                 }
             }
-        }
-        if !handshakes {
-            return None;
         }
         if !other.is_empty() {
             out.push(other);
@@ -305,6 +330,10 @@ mod tests {
         // A fragment running past its message, and a record cut short.
         assert_eq!(r.split(&plain(22, 1, &fragment(1, 10, 0..20))), None);
         assert_eq!(r.split(&plain(22, 1, &message(1, 30))[..30]), None);
+        // A fragment ahead of a malformed record in the same datagram is not kept either.
+        let mut datagram = plain(22, 1, &fragment(2, 100, 0..50));
+        datagram.extend(plain(22, 2, &fragment(3, 10, 0..20)));
+        assert_eq!(r.split(&datagram), None);
         assert!(r.partial.is_empty());
     }
 
