@@ -362,7 +362,16 @@ impl DimplDtlsEngine {
             };
             return match split {
                 None => self.handle(datagram),
-                Some(datagrams) => datagrams.iter().try_for_each(|d| self.handle(d)),
+                Some(datagrams) => {
+                    for d in &datagrams {
+                        // Nothing more goes to dimpl once the hook refused the peer.
+                        if self.refused {
+                            break;
+                        }
+                        self.handle(d)?;
+                    }
+                    Ok(())
+                }
             };
         }
         self.drain();
