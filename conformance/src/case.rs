@@ -180,6 +180,9 @@ pub enum Body {
     Registry(RegistryFn),
 }
 
+/// The names of the two-sided cases that choose their front end themselves: they run once.
+const SELF_DRIVEN: [&str; 2] = ["tokio/", "dtls/tokio/"];
+
 /// One conformance case.
 pub struct Case {
     /// A path-like name, such as `verification/expired/refused`.
@@ -190,9 +193,12 @@ pub struct Case {
     pub server_needs: Needs,
     /// The code.
     pub body: Body,
-    /// A two-sided case that runs on the blocking front end only: it drives its sockets
-    /// itself (non-blocking calls, raw records), so a tokio run would repeat the blocking one.
-    pub blocking_only: bool,
+    /// A two-sided case that runs once, not once per front end: it drives its sockets
+    /// itself. The `tokio/` and `dtls/tokio/` cases drive the tokio front end themselves
+    /// (set from the name); those marked with [`run_once`](Case::run_once) make
+    /// non-blocking calls or tap their connections, so a tokio run would repeat the
+    /// blocking one.
+    pub runs_once: bool,
 }
 
 impl Case {
@@ -207,7 +213,7 @@ impl Case {
             needs,
             server_needs: Needs::default(),
             body: Body::Single(Box::new(body)),
-            blocking_only: false,
+            runs_once: false,
         }
     }
 
@@ -218,12 +224,13 @@ impl Case {
         server_needs: Needs,
         body: impl Fn(&str, &str) -> Outcome + Send + Sync + 'static,
     ) -> Case {
+        let name = name.into();
         Case {
-            name: name.into(),
+            runs_once: SELF_DRIVEN.iter().any(|p| name.starts_with(p)),
+            name,
             needs: client_needs,
             server_needs,
             body: Body::Pair(Box::new(body)),
-            blocking_only: false,
         }
     }
 
@@ -237,13 +244,13 @@ impl Case {
             needs: Needs::default(),
             server_needs: Needs::default(),
             body: Body::Registry(Box::new(body)),
-            blocking_only: false,
+            runs_once: false,
         }
     }
 
-    /// This case on the blocking front end only (see [`Case::blocking_only`]).
-    pub fn on_blocking_only(mut self) -> Case {
-        self.blocking_only = true;
+    /// This case run once (see [`Case::runs_once`]).
+    pub fn run_once(mut self) -> Case {
+        self.runs_once = true;
         self
     }
 

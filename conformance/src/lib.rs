@@ -161,24 +161,17 @@ pub fn run_case(case: &Arc<Case>, target: &Target) -> CaseResult {
     run_case_on(case, target, FrontEnd::Blocking)
 }
 
-/// The front ends `case` runs on against `target`: both for a two-sided case, the blocking
-/// one otherwise.
+/// The front ends `case` runs on against `target`: both for a two-sided case (the `dtls/`
+/// ones run their handshakes through `AsyncDtls` on tokio's), the blocking one for the
+/// others and for a case that [runs once](Case::runs_once).
 pub fn front_ends(case: &Case, target: &Target) -> Vec<FrontEnd> {
     match (&case.body, target) {
-        // The `tokio/` and `dtls/tokio/` cases drive the tokio front end themselves; the
-        // other `dtls/` cases run their handshakes on the front end of the run (`AsyncDtls`
-        // on tokio's).
-        (case::Body::Pair(_), Target::Pair { .. })
-            if !case.blocking_only && !ONE_FRONT_END.iter().any(|p| case.name.starts_with(p)) =>
-        {
+        (case::Body::Pair(_), Target::Pair { .. }) if !case.runs_once => {
             vec![FrontEnd::Blocking, FrontEnd::Tokio]
         }
         _ => vec![FrontEnd::Blocking],
     }
 }
-
-/// The two-sided cases that run once: they choose their front end themselves, or have none.
-const ONE_FRONT_END: [&str; 2] = ["tokio/", "dtls/tokio/"];
 
 /// [`run_case`] with the case's handshakes on `front_end`; the result's case name carries the
 /// front end's [prefix](FrontEnd::prefix).

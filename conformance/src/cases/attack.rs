@@ -619,7 +619,7 @@ pub(super) fn cases() -> Vec<Case> {
                     flipped_byte(attacker, receiver, receiver_is_server)
                 },
             )
-            .on_blocking_only(),
+            .run_once(),
         );
         cases.push(
             Case::pair(
@@ -635,7 +635,7 @@ pub(super) fn cases() -> Vec<Case> {
                     Ok(())
                 },
             )
-            .on_blocking_only(),
+            .run_once(),
         );
     }
     cases

@@ -421,7 +421,7 @@ pub(super) fn cases() -> Vec<Case> {
             Needs::socket(),
             |c, s| non_blocking_in_one_thread(c, s, 4096, Writes::AfterHandshake),
         )
-        .on_blocking_only(),
+        .run_once(),
         Case::pair(
             "data/written_during_handshake_is_delivered",
             Needs::socket(),
@@ -429,14 +429,14 @@ pub(super) fn cases() -> Vec<Case> {
             // 1 MiB written before the handshake ends, all of it queued (the default limit).
             |c, s| non_blocking_in_one_thread(c, s, 16 * 1024, Writes::DuringHandshake(1 << 20)),
         )
-        .on_blocking_only(),
+        .run_once(),
         Case::pair(
             "data/written_during_handshake_beyond_the_limit_waits",
             Needs::socket(),
             Needs::socket(),
             |c, s| non_blocking_in_one_thread(c, s, 16 * 1024, Writes::DuringHandshake(10_000)),
         )
-        .on_blocking_only(),
+        .run_once(),
         alpn_case(
             "agreed",
             &[b"h2", b"http/1.1"],

@@ -92,5 +92,5 @@ pub(super) fn cases() -> Vec<Case> {
             Ok(())
         },
     )
-    .on_blocking_only()]
+    .run_once()]
 }

@@ -249,14 +249,14 @@ pub(super) fn cases() -> Vec<Case> {
             Needs::socket(),
             big_queue_then_refused,
         )
-        .on_blocking_only(),
+        .run_once(),
         Case::pair(
             "lifecycle/close_retried_after_would_block_sends_close_notify",
             Needs::socket(),
             Needs::socket(),
             close_retried,
         )
-        .on_blocking_only(),
+        .run_once(),
         Case::pair(
             "lifecycle/failed_socket_refuses_flush_write_and_close",
             Needs::feature(polytls::SupportedFeature::CertificateVerification),

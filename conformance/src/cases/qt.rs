@@ -528,7 +528,7 @@ fn loopback_cases() -> Vec<Case> {
             Needs::socket(),
             wait_for_minus_one,
         )
-        .on_blocking_only(),
+        .run_once(),
         // tst_QSslSocket::defaultCiphers, supportedCiphers and sessionCipher: each backend
         // supports more than one suite; the default configuration names none (`None`: the
         // backend's own list, where Qt copies the list into the configuration) and a new
@@ -656,7 +656,7 @@ fn loopback_cases() -> Vec<Case> {
                 })
             },
         )
-        .on_blocking_only(),
+        .run_once(),
     ]
 }
 
