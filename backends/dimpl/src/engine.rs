@@ -338,7 +338,11 @@ impl DimplDtlsEngine {
                     self.deadline = Some(at);
                     break;
                 }
-                Output::Connected => self.connected = true,
+                Output::Connected => {
+                    self.connected = true;
+                    // Nothing is reassembled once connected: what was kept goes.
+                    self.reassembly = Reassembly::default();
+                }
                 Output::PeerCert(der) => {
                     let der = der.to_vec();
                     self.peer_certificate(&der);
@@ -356,9 +360,10 @@ impl DimplDtlsEngine {
     fn feed(&mut self, datagram: Option<&[u8]>) -> Result<(), Error> {
         self.tick()?;
         if let Some(datagram) = datagram {
-            let split = match self.connected {
-                true => None,
-                false => self.reassembly.split(datagram),
+            let split = if self.connected {
+                None
+            } else {
+                self.reassembly.split(datagram)
             };
             return match split {
                 None => self.handle(datagram),
